@@ -1,0 +1,327 @@
+//! What applets print: aligned human tables, one JSON document, `NAME=value` env files, and the
+//! stdout writer that turns a closed pipe (`hwc-gpu-detect | head -1`) into a quiet success.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use crate::error::{Error, Result};
+
+/// Writes `text` to stdout and flushes. A reader that went away ends the applet quietly with 0.
+pub fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("writing to standard output", &e))
+}
+
+/// Columns separated by two spaces, each as wide as its widest cell; the last column is not
+/// padded so lines carry no trailing blanks.
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new<S: Into<String>>(header: impl IntoIterator<Item = S>) -> Table {
+        let mut t = Table::default();
+        t.row(header);
+        t
+    }
+
+    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        self.rows.push(cells.into_iter().map(Into::into).collect());
+    }
+
+    pub fn render(&self) -> String {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut widths = vec![0usize; columns];
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                line.push_str(cell);
+                if i + 1 < row.len() {
+                    let pad = widths[i] - cell.chars().count();
+                    line.extend(std::iter::repeat(' ').take(pad));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A small streaming JSON writer. Commas are placed automatically; keys and values are written in
+/// the order given, so documented key order is what users see.
+#[derive(Debug, Default)]
+pub struct Json {
+    out: String,
+    need_comma: bool,
+}
+
+impl Json {
+    pub fn new() -> Json {
+        Json::default()
+    }
+
+    fn sep(&mut self) {
+        if self.need_comma {
+            self.out.push(',');
+        }
+        self.need_comma = false;
+    }
+
+    pub fn begin_object(&mut self) -> &mut Json {
+        self.sep();
+        self.out.push('{');
+        self
+    }
+
+    pub fn end_object(&mut self) -> &mut Json {
+        self.out.push('}');
+        self.need_comma = true;
+        self
+    }
+
+    pub fn begin_array(&mut self) -> &mut Json {
+        self.sep();
+        self.out.push('[');
+        self
+    }
+
+    pub fn end_array(&mut self) -> &mut Json {
+        self.out.push(']');
+        self.need_comma = true;
+        self
+    }
+
+    /// An object key; the next call writes its value.
+    pub fn key(&mut self, key: &str) -> &mut Json {
+        self.sep();
+        escape_json_into(key.as_bytes(), &mut self.out);
+        self.out.push(':');
+        self
+    }
+
+    /// A string value from bytes; invalid UTF-8 becomes U+FFFD.
+    pub fn string(&mut self, value: impl AsRef<[u8]>) -> &mut Json {
+        self.sep();
+        escape_json_into(value.as_ref(), &mut self.out);
+        self.need_comma = true;
+        self
+    }
+
+    pub fn number(&mut self, value: impl Into<i128>) -> &mut Json {
+        self.sep();
+        let _ = write!(self.out, "{}", value.into());
+        self.need_comma = true;
+        self
+    }
+
+    pub fn bool(&mut self, value: bool) -> &mut Json {
+        self.sep();
+        self.out.push_str(if value { "true" } else { "false" });
+        self.need_comma = true;
+        self
+    }
+
+    pub fn null(&mut self) -> &mut Json {
+        self.sep();
+        self.out.push_str("null");
+        self.need_comma = true;
+        self
+    }
+
+    /// A string, or `null` for `None`.
+    pub fn opt_string(&mut self, value: Option<impl AsRef<[u8]>>) -> &mut Json {
+        match value {
+            Some(v) => self.string(v),
+            None => self.null(),
+        }
+    }
+
+    /// The document with a final newline.
+    pub fn finish(mut self) -> String {
+        self.out.push('\n');
+        self.out
+    }
+}
+
+/// Appends `bytes` as a quoted JSON string: `"` and `\` escaped, control characters as `\n`,
+/// `\t`, ... or `\u00XX`, and each invalid UTF-8 sequence as `\ufffd`.
+pub fn escape_json_into(bytes: &[u8], out: &mut String) {
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        if !chunk.invalid().is_empty() {
+            out.push_str("\\ufffd");
+        }
+    }
+    out.push('"');
+}
+
+/// Whether `name` may be an environment variable name in both `sh` and systemd.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// One `NAME=value` line valid in a systemd EnvironmentFile and when sourced by `sh`: plain
+/// values stay bare, others are single-quoted, an embedded `'` written as `'\''` (both parsers
+/// join adjacent quoted and escaped parts).
+pub fn env_line(name: &str, value: &[u8]) -> String {
+    let mut line = String::with_capacity(name.len() + value.len() + 4);
+    line.push_str(name);
+    line.push('=');
+    let text = String::from_utf8_lossy(value);
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:,+@%=".contains(&b));
+    if plain {
+        line.push_str(&text);
+    } else {
+        line.push('\'');
+        line.push_str(&text.replace('\'', "'\\''"));
+        line.push('\'');
+    }
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_without_trailing_blanks() {
+        let mut t = Table::new(["PCI", "VENDOR", "DRIVER"]);
+        t.row(["0000:01:00.0", "nvidia", "nvidia"]);
+        t.row(["0000:00:02.0", "intel", ""]);
+        assert_eq!(
+            t.render(),
+            "PCI           VENDOR  DRIVER\n\
+             0000:01:00.0  nvidia  nvidia\n\
+             0000:00:02.0  intel\n"
+        );
+    }
+
+    #[test]
+    fn json_structure_and_commas() {
+        let mut j = Json::new();
+        j.begin_object();
+        j.key("gpus").begin_array();
+        j.begin_object()
+            .key("pci")
+            .string("0000:01:00.0")
+            .key("default")
+            .bool(false)
+            .end_object();
+        j.begin_object()
+            .key("n")
+            .number(3u8)
+            .key("x")
+            .null()
+            .end_object();
+        j.end_array();
+        j.key("accel").opt_string(Some("cuda"));
+        j.key("none").opt_string(None::<&str>);
+        j.end_object();
+        assert_eq!(
+            j.finish(),
+            "{\"gpus\":[{\"pci\":\"0000:01:00.0\",\"default\":false},{\"n\":3,\"x\":null}],\"accel\":\"cuda\",\"none\":null}\n"
+        );
+    }
+
+    #[test]
+    fn json_escapes_controls_quotes_and_bad_utf8() {
+        let mut s = String::new();
+        escape_json_into(b"a\"b\\c\n\t\x01\x7f\xff\xfez\xc3\xa9", &mut s);
+        assert_eq!(
+            s,
+            "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\\ufffd\\ufffdz\u{e9}\""
+        );
+    }
+
+    #[test]
+    fn json_escape_round_trips_through_a_real_parser_shape() {
+        // Every byte value alone must give a string with balanced quotes and no raw controls.
+        for b in 0u8..=255 {
+            let mut s = String::new();
+            escape_json_into(&[b], &mut s);
+            assert!(
+                s.starts_with('"') && s.ends_with('"') && s.len() >= 3,
+                "{b}: {s}"
+            );
+            assert!(
+                !s[1..s.len() - 1].chars().any(|c| (c as u32) < 0x20),
+                "{b}: {s}"
+            );
+        }
+    }
+
+    #[test]
+    fn env_line_quotes_when_needed() {
+        assert_eq!(env_line("A", b"cuda"), "A=cuda\n");
+        assert_eq!(env_line("A", b"pci-0000_01_00_0"), "A=pci-0000_01_00_0\n");
+        assert_eq!(env_line("A", b""), "A=''\n");
+        assert_eq!(env_line("A", b"a b"), "A='a b'\n");
+        assert_eq!(env_line("A", b"it's $HOME"), "A='it'\\''s $HOME'\n");
+    }
+
+    #[test]
+    fn env_line_survives_sh() {
+        let values: [&[u8]; 6] = [
+            b"plain",
+            b"a b",
+            b"it's",
+            b"$(id) `x` \\n",
+            b"\"q\"",
+            b"x\ny",
+        ];
+        for v in values {
+            let line = env_line("HWC_T", v);
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{line}printf %s \"$HWC_T\""))
+                .output()
+                .unwrap();
+            assert_eq!(out.stdout, v, "{line}");
+        }
+    }
+
+    #[test]
+    fn env_names() {
+        assert!(is_env_name("HWC_GPU_TYPE"));
+        assert!(is_env_name("_x1"));
+        assert!(!is_env_name("1A"));
+        assert!(!is_env_name("A-B"));
+        assert!(!is_env_name(""));
+    }
+}
