@@ -1,0 +1,24 @@
+//! `hwc-netlink`: Show and change links, bridges, veth pairs, addresses and routes over rtnetlink.
+
+use std::ffi::OsString;
+
+use argh::FromArgs;
+
+use crate::error::Result;
+use crate::multicall::parse_args;
+
+/// Show and change links, bridges, veth pairs, addresses and routes over rtnetlink.
+/// Not implemented yet in this version: after parsing its arguments it exits 1.
+#[derive(FromArgs)]
+#[allow(dead_code)] // read once the behaviour lands
+#[argh(help_triggers("-h", "--help", "help"))]
+struct Args {
+    /// object (link, addr, route, ...) and its arguments, as for ip(8)
+    #[argh(positional, greedy)]
+    command: Vec<String>,
+}
+
+pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
+    let _args: Args = parse_args(name, args)?;
+    Err(super::not_implemented(name))
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(i32::from(hwc::multicall::run(hwc::applets::TABLE)));
+}
