@@ -1,0 +1,108 @@
+//! Whole-process timing for `cargo bench`: each command runs many times, interleaved with the
+//! others so drift of the machine's speed hits them alike, and each is reported as its median
+//! and as a ratio to the reference measured in the same run. No timed assertions: the figures are
+//! for people (and the project's notes), goals are printed beside them.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The release binary `cargo bench` built (the bench profile inherits release).
+pub fn hwc() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hwc"))
+}
+
+pub struct Case {
+    pub label: String,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Case {
+    pub fn new(label: &str, argv: &[&str]) -> Case {
+        Case {
+            label: label.to_string(),
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Case {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    fn run_once(&self) -> Duration {
+        let mut cmd = Command::new(&self.argv[0]);
+        cmd.args(&self.argv[1..])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let start = Instant::now();
+        let status = cmd
+            .status()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.label));
+        let took = start.elapsed();
+        assert!(status.success(), "{} exited with {status}", self.label);
+        took
+    }
+}
+
+pub struct Report {
+    pub label: String,
+    pub median: Duration,
+    pub ratio: f64,
+}
+
+/// Runs every case `runs` times (after `warmup` rounds), round-robin, and prints a table of
+/// medians and ratios to the first case (the reference). Returns the rows for goal checks.
+pub fn compare(title: &str, cases: &[Case], runs: usize, warmup: usize) -> Vec<Report> {
+    let runs = std::env::var("HWC_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(runs);
+    for _ in 0..warmup {
+        for c in cases {
+            c.run_once();
+        }
+    }
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); cases.len()];
+    for _ in 0..runs {
+        for (c, s) in cases.iter().zip(&mut samples) {
+            s.push(c.run_once());
+        }
+    }
+    let medians: Vec<Duration> = samples.iter_mut().map(|s| median(s)).collect();
+    let reference = medians[0].as_secs_f64();
+    println!("\n{title} ({runs} runs each, interleaved)");
+    println!("{:<44} {:>12} {:>10}", "command", "median", "ratio");
+    let mut out = Vec::new();
+    for (c, m) in cases.iter().zip(&medians) {
+        let ratio = m.as_secs_f64() / reference;
+        println!(
+            "{:<44} {:>9.1} µs {:>9.2}×",
+            c.label,
+            m.as_secs_f64() * 1e6,
+            ratio
+        );
+        out.push(Report {
+            label: c.label.clone(),
+            median: *m,
+            ratio,
+        });
+    }
+    out
+}
+
+pub fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Prints whether a goal holds; never fails the bench.
+pub fn goal(text: &str, holds: bool) {
+    println!("goal: {text}: {}", if holds { "met" } else { "NOT met" });
+}

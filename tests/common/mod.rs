@@ -1,0 +1,113 @@
+//! Integration-test harness: the built `hwc` is run through its applet names (symlinks in a
+//! temporary directory), exactly as users and systemd units call it.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const APPLETS: [&str; 6] = [
+    "gpu-launch",
+    "hwc-gpu-detect",
+    "hwc-perms",
+    "hwc-netlink",
+    "setup-ssh-keys",
+    "hwc-session-init",
+];
+
+pub fn hwc() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hwc"))
+}
+
+/// A directory holding one symlink to the built binary per applet name.
+pub struct Bin {
+    pub dir: tempfile::TempDir,
+}
+
+impl Bin {
+    pub fn new() -> Bin {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in APPLETS {
+            std::os::unix::fs::symlink(hwc(), dir.path().join(name)).expect("symlink");
+        }
+        Bin { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A command for the applet `name`, run through its symlink.
+    pub fn cmd(&self, name: &str) -> Command {
+        Command::new(self.path(name))
+    }
+
+    pub fn run<I, S>(&self, name: &str, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd(name).args(args).output().expect("spawn")
+    }
+}
+
+pub fn run_hwc<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(hwc()).args(args).output().expect("spawn hwc")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+/// Asserts an error was reported as exactly one line on stderr.
+pub fn assert_one_line_error(o: &Output) {
+    let err = stderr(o);
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "expected one stderr line, got {err:?}"
+    );
+    assert!(err.ends_with('\n'));
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The shared recordings beside the repository, or `None` (with a printed reason) when absent.
+pub fn shared_dir(sub: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(sub);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is absent", dir.display());
+        None
+    }
+}
+
+/// Whether a program is on PATH; prints why a test is skipped when not.
+pub fn have(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    if !found {
+        eprintln!("skipped: {program} is not installed (tests/run installs it as root)");
+    }
+    found
+}
