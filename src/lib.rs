@@ -4,6 +4,7 @@
 //! the applet table. Dependencies point one way: `main` -> `applets` -> `src`.
 
 pub mod error;
+pub mod gpu;
 pub mod multicall;
 pub mod output;
 pub mod root;

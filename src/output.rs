@@ -199,20 +199,24 @@ pub fn env_line(name: &str, value: &[u8]) -> String {
     let mut line = String::with_capacity(name.len() + value.len() + 4);
     line.push_str(name);
     line.push('=');
+    line.push_str(&quote(value));
+    line.push('\n');
+    line
+}
+
+/// `value` as one word for `sh` (and systemd): bare when it holds only safe characters,
+/// otherwise single-quoted with each `'` written as `'\''`. Invalid UTF-8 becomes U+FFFD.
+pub fn quote(value: &[u8]) -> String {
     let text = String::from_utf8_lossy(value);
     let plain = !text.is_empty()
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-./:,+@%=".contains(&b));
     if plain {
-        line.push_str(&text);
+        text.into_owned()
     } else {
-        line.push('\'');
-        line.push_str(&text.replace('\'', "'\\''"));
-        line.push('\'');
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
-    line.push('\n');
-    line
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The small syscall layer: the only module with `unsafe`. Each wrapper takes NUL-terminated
 //! paths the caller already built (see [`crate::root::StackPath`]) so nothing here allocates.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io;
 
 /// Reads the start of a small file (a sysfs attribute) into `buf` with a single `read`, as sysfs
@@ -62,4 +62,26 @@ pub fn restore_default_sigpipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+}
+
+/// Replaces this process with `program`, searched in `PATH` like `execvp` (glibc's `execvpe`:
+/// a script without `#!` runs under `/bin/sh`), with exactly the environment `envp`. The pid,
+/// the signal mask and ignored signals carry over; SIGPIPE gets its default back first. Returns
+/// only on failure.
+pub fn execvpe(program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+    let argv_ptrs: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp_ptrs: Vec<*const libc::c_char> = envp
+        .iter()
+        .map(|e| e.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    restore_default_sigpipe();
+    // SAFETY: `program` is NUL-terminated; both pointer arrays end with a null pointer and point
+    // into `argv`/`envp`, which outlive the call. On success the call does not return.
+    unsafe { libc::execvpe(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
+    io::Error::last_os_error()
 }

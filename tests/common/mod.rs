@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_sysfs;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -110,4 +112,61 @@ pub fn have(program: &str) -> bool {
         eprintln!("skipped: {program} is not installed (tests/run installs it as root)");
     }
     found
+}
+
+/// Every path the command opened (open, openat, openat2), under strace. With `until_exec`, only
+/// those opened before the command exec'd another program. `None` (with a printed reason) when
+/// strace is missing.
+pub fn strace_opens(cmd: &mut Command, until_exec: bool) -> Option<(Output, Vec<String>)> {
+    if !have("strace") {
+        return None;
+    }
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=open,openat,openat2,execve", "-o"])
+        .arg(log.path())
+        .arg("--")
+        .arg(program)
+        .args(args)
+        .envs(
+            cmd.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .output()
+        .expect("strace");
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let mut paths = Vec::new();
+    let mut execs = 0;
+    for line in text.lines() {
+        if line.contains(" execve(") {
+            execs += 1;
+            if until_exec && execs > 1 {
+                break;
+            }
+            continue;
+        }
+        if let Some(start) = line.find('"') {
+            if let Some(len) = line[start + 1..].find('"') {
+                paths.push(line[start + 1..start + 1 + len].to_string());
+            }
+        }
+    }
+    assert!(execs >= 1, "strace saw no execve: {text}");
+    Some((out, paths))
+}
+
+/// Paths whose opening wakes a runtime-suspended GPU or loads NVML.
+pub fn waking_paths(paths: &[String]) -> Vec<&String> {
+    paths
+        .iter()
+        .filter(|p| {
+            p.ends_with("/config")
+                || (p.contains("/proc/driver/nvidia/") && p.ends_with("/information"))
+                || p.starts_with("/dev/")
+                || p.contains("/dev/")
+                || p.contains("libnvidia-ml")
+        })
+        .collect()
 }

@@ -1,0 +1,173 @@
+//! Container-runtime support for GPUs: CDI spec files (`/etc/cdi`, `/var/run/cdi`, `/run/cdi`)
+//! and the device kinds they declare, found by scanning for the `kind` key in YAML or JSON text
+//! without a parser; and the NVIDIA container tools on PATH.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+
+use crate::root::Root;
+
+const CDI_DIRS: [&str; 3] = ["/etc/cdi", "/var/run/cdi", "/run/cdi"];
+const TOOLS: [&str; 3] = [
+    "nvidia-ctk",
+    "nvidia-container-runtime",
+    "nvidia-container-cli",
+];
+/// CDI specs are small; a larger file is not a spec.
+const MAX_SPEC: u64 = 4 << 20;
+
+#[derive(Debug, Default)]
+pub struct ContainerRuntime {
+    /// Spec files, as system paths.
+    pub specs: Vec<String>,
+    /// Device kinds declared by the specs, e.g. `nvidia.com/gpu`.
+    pub kinds: BTreeSet<String>,
+    /// NVIDIA container tools found on PATH.
+    pub tools: Vec<&'static str>,
+}
+
+impl ContainerRuntime {
+    /// `cdi` when a spec declares a device kind, else `nvidia-container-runtime` when the legacy
+    /// runtime is installed, else `none`.
+    pub fn summary(&self) -> &'static str {
+        if !self.kinds.is_empty() {
+            "cdi"
+        } else if self.tools.contains(&"nvidia-container-runtime") {
+            "nvidia-container-runtime"
+        } else {
+            "none"
+        }
+    }
+}
+
+pub fn detect(root: &Root) -> ContainerRuntime {
+    let mut rt = ContainerRuntime::default();
+    let mut seen = Vec::new();
+    for dir in CDI_DIRS {
+        let Ok(entries) = std::fs::read_dir(root.path(dir)) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        for file in files {
+            let is_spec = file
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            // /var/run is usually a link to /run: count each file once.
+            let id = (meta.dev(), meta.ino());
+            if !is_spec || !meta.is_file() || meta.len() > MAX_SPEC || seen.contains(&id) {
+                continue;
+            }
+            seen.push(id);
+            if let Ok(text) = std::fs::read(&file) {
+                rt.kinds.extend(cdi_kinds(&text));
+                rt.specs.push(root.display(&file).display().to_string());
+            }
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for tool in TOOLS {
+        let found = std::env::split_paths(&path)
+            .filter(|d| d.is_absolute())
+            .any(|d| {
+                std::fs::metadata(root.path(d.join(tool)))
+                    .is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
+            });
+        if found {
+            rt.tools.push(tool);
+        }
+    }
+    rt
+}
+
+/// Values of `kind` keys (`kind: nvidia.com/gpu`, `"kind": "amd.com/gpu"`) that look like CDI
+/// kinds (`vendor/class`).
+pub fn cdi_kinds(text: &[u8]) -> Vec<String> {
+    let mut kinds = Vec::new();
+    for at in memchr::memmem::find_iter(text, b"kind") {
+        let before = at.checked_sub(1).map(|i| text[i]);
+        if !matches!(
+            before,
+            None | Some(b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'{' | b',')
+        ) {
+            continue;
+        }
+        let mut rest = &text[at + 4..];
+        if let Some(r) = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")) {
+            rest = r;
+        }
+        let rest = trim_start(rest);
+        let Some(rest) = rest.strip_prefix(b":") else {
+            continue;
+        };
+        let rest = trim_start(rest);
+        let rest = rest
+            .strip_prefix(b"\"")
+            .or_else(|| rest.strip_prefix(b"'"))
+            .unwrap_or(rest);
+        let end = rest
+            .iter()
+            .position(|b| matches!(b, b'"' | b'\'' | b',' | b'}' | b'#') || b.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        let value = &rest[..end];
+        let valid = value.contains(&b'/')
+            && value
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"./-_".contains(b));
+        if valid {
+            kinds.push(String::from_utf8_lossy(value).into_owned());
+        }
+    }
+    kinds
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| **c == b' ' || **c == b'\t').count();
+    &b[n..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_and_json_kinds() {
+        let yaml = b"---\ncdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"0\"\n";
+        assert_eq!(cdi_kinds(yaml), ["nvidia.com/gpu"]);
+        let json = br#"{"cdiVersion":"0.6.0","kind":"nvidia.com/gpu","devices":[]}"#;
+        assert_eq!(cdi_kinds(json), ["nvidia.com/gpu"]);
+        let spaced = b"{ \"kind\" : \"amd.com/gpu\" }";
+        assert_eq!(cdi_kinds(spaced), ["amd.com/gpu"]);
+        let quoted = b"kind: 'vendor.example/fpga' # comment\n";
+        assert_eq!(cdi_kinds(quoted), ["vendor.example/fpga"]);
+    }
+
+    #[test]
+    fn ignores_lookalikes() {
+        assert!(cdi_kinds(b"mykind: nvidia.com/gpu\n").is_empty());
+        assert!(cdi_kinds(b"kind: Pod\n").is_empty());
+        assert!(cdi_kinds(b"kindness: x/y\n").is_empty());
+        assert!(cdi_kinds(b"kind").is_empty());
+        assert!(cdi_kinds(b"").is_empty());
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x = 1u64;
+        for _ in 0..3000 {
+            let mut v = Vec::new();
+            for _ in 0..(x % 64) {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                v.push(b"kind: \"'/a.{},\n"[(x >> 60) as usize % 15]);
+            }
+            for k in cdi_kinds(&v) {
+                assert!(k.contains('/'));
+            }
+        }
+    }
+}

@@ -1,0 +1,553 @@
+//! The GPU detection engine shared by gpu-launch, hwc-gpu-detect and hwc-session-init.
+//!
+//! It reads only cached sysfs attributes, which never wake a runtime-suspended GPU: `class`,
+//! `vendor`, `device`, `subsystem_*`, `boot_vga`, `boot_display`, the `driver` link,
+//! `power/runtime_status`, the `drm/` directory listing and `/sys/module/nvidia/version`. It
+//! never reads `config`, `resource`, `rom`, hwmon, `gpu_metrics` or link-speed files, never reads
+//! `/proc/driver/nvidia/gpus/*/information`, never opens anything under `/dev` and never loads
+//! NVML: each of those wakes a suspended dGPU for seconds.
+//!
+//! # Which PCI devices are GPUs
+//! Display controllers (class `0x03xxxx`), plus processing accelerators (`0x12xxxx`) from AMD
+//! and NVIDIA only, so an Intel NPU is not a GPU.
+//!
+//! # Roles (see [`Role`])
+//! 1. NVIDIA: discrete (NVIDIA's integrated GPUs are Tegra SoCs, not PCI functions).
+//! 2. Intel: integrated on bus 0 of domain 0 (the iGPU is always `0000:00:02.0`); otherwise a
+//!    discrete Arc/DG card.
+//! 3. AMD: class `0x0380` (laptop dGPUs) and `0x12` (Instinct) are discrete; a VGA-class device
+//!    whose id is in [`AMD_APU_DEVICE_IDS`] is integrated; any other AMD GPU is discrete. (The
+//!    driver knows an APU from an ioctl on the device node, which would wake a dGPU.)
+//! 4. ASPEED and Matrox: a BMC display. virtio, QEMU/Bochs, VMware, QXL, Cirrus, VirtualBox,
+//!    Hyper-V: a virtual display. Neither is ever an offload target.
+//! 5. Anything else: unknown, never an offload target.
+//!
+//! # The default GPU (the one the desktop and firmware use)
+//! The first rule that names one wins: `boot_vga` is 1; `boot_display` is 1; exactly one GPU is
+//! VGA class (the kernel exposes `boot_vga` only on VGA-class devices, so the one VGA device is the
+//! boot device); exactly one GPU; the first VGA-class GPU in PCI order (vgaarb's choice without
+//! firmware hints); the first GPU with a DRM card node.
+
+pub mod accel;
+pub mod offload;
+
+use std::fmt;
+
+use crate::root::{Root, StackPath};
+use crate::sysfs;
+
+pub const VENDOR_NVIDIA: u16 = 0x10de;
+pub const VENDOR_AMD: u16 = 0x1002;
+pub const VENDOR_INTEL: u16 = 0x8086;
+
+/// AMD APU graphics (integrated), by PCI device id: the parts marked AMD_IS_APU in the kernel's
+/// radeon/amdgpu id tables and the later APUs found by IP discovery. A missing id makes an APU
+/// look discrete, so `gpu-launch` would not offload on an APU + dGPU laptop; `--gpu` still works.
+pub const AMD_APU_DEVICE_IDS: &[u16] = &[
+    // Wrestler, Sumo, Trinity/Richland (radeon)
+    0x9802, 0x9803, 0x9804, 0x9805, 0x9806, 0x9807, 0x9640, 0x9641, 0x9642, 0x9643, 0x9644, 0x9645,
+    0x9647, 0x9648, 0x9649, 0x964a, 0x964b, 0x964c, 0x964e, 0x964f, 0x9900, 0x9901, 0x9903, 0x9904,
+    0x9905, 0x9906, 0x9907, 0x9908, 0x9909, 0x990a, 0x990b, 0x990c, 0x990d, 0x990e, 0x990f, 0x9910,
+    0x9913, 0x9917, 0x9918, 0x9919, 0x9990, 0x9991, 0x9992, 0x9993, 0x9994, 0x9995, 0x9996, 0x9997,
+    0x9998, 0x9999, 0x999a, 0x999b, 0x999c, 0x999d, 0x99a0, 0x99a2, 0x99a4,
+    // Kaveri, Kabini, Mullins, Carrizo, Stoney
+    0x1304, 0x1305, 0x1306, 0x1307, 0x1309, 0x130a, 0x130b, 0x130c, 0x130d, 0x130e, 0x130f, 0x1310,
+    0x1311, 0x1312, 0x1313, 0x1315, 0x1316, 0x1317, 0x1318, 0x131b, 0x131c, 0x131d, 0x9830, 0x9831,
+    0x9832, 0x9833, 0x9834, 0x9835, 0x9836, 0x9837, 0x9838, 0x9839, 0x983a, 0x983b, 0x983c, 0x983d,
+    0x983e, 0x983f, 0x9850, 0x9851, 0x9852, 0x9853, 0x9854, 0x9855, 0x9856, 0x9857, 0x9858, 0x9859,
+    0x985a, 0x985b, 0x985c, 0x985d, 0x985e, 0x985f, 0x9870, 0x9874, 0x9875, 0x9876, 0x9877, 0x98e4,
+    // Raven/Picasso/Dali, Renoir/Lucienne/Cezanne/Barcelo, Van Gogh, Rembrandt, Mendocino,
+    // Raphael/Granite Ridge, Phoenix/Hawk Point, Strix Point, Strix Halo, Krackan
+    0x15d8, 0x15dd, 0x15e7, 0x1636, 0x1638, 0x164c, 0x163f, 0x1435, 0x1681, 0x164d, 0x1506, 0x164e,
+    0x13c0, 0x15bf, 0x15c8, 0x1900, 0x1901, 0x150e, 0x1586, 0x1114,
+];
+
+/// A PCI function address, `domain:bus:device.function`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PciAddr {
+    pub domain: u32,
+    pub bus: u8,
+    pub device: u8,
+    pub function: u8,
+}
+
+impl PciAddr {
+    /// `0000:01:00.0`, or `01:00.0` (domain 0), as sysfs and lspci write them.
+    pub fn parse(text: &[u8]) -> Option<PciAddr> {
+        let (domain, rest) = match text.len() {
+            7 => (0, text),
+            n if n >= 12 && text[n - 8] == b':' => {
+                (sysfs::parse_hex(&text[..n - 8])?, &text[n - 7..])
+            }
+            _ => return None,
+        };
+        if rest[2] != b':' || rest[5] != b'.' {
+            return None;
+        }
+        let hex = |b: &[u8]| sysfs::parse_hex(b).and_then(|v| u8::try_from(v).ok());
+        let device = hex(&rest[3..5]).filter(|d| *d < 32)?;
+        let function = hex(&rest[6..7]).filter(|f| *f < 8)?;
+        Some(PciAddr {
+            domain,
+            bus: hex(&rest[..2])?,
+            device,
+            function,
+        })
+    }
+
+    /// Mesa's and udev's ID_PATH_TAG form: `pci-0000_01_00_0`.
+    pub fn path_tag(&self) -> String {
+        format!(
+            "pci-{:04x}_{:02x}_{:02x}_{:x}",
+            self.domain, self.bus, self.device, self.function
+        )
+    }
+}
+
+impl fmt::Display for PciAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04x}:{:02x}:{:02x}.{:x}",
+            self.domain, self.bus, self.device, self.function
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vendor {
+    Nvidia,
+    Amd,
+    Intel,
+    Other,
+}
+
+impl Vendor {
+    pub fn from_id(id: u16) -> Vendor {
+        match id {
+            VENDOR_NVIDIA => Vendor::Nvidia,
+            VENDOR_AMD => Vendor::Amd,
+            VENDOR_INTEL => Vendor::Intel,
+            _ => Vendor::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vendor::Nvidia => "nvidia",
+            Vendor::Amd => "amd",
+            Vendor::Intel => "intel",
+            Vendor::Other => "other",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Part of the CPU package (Intel iGPU, AMD APU).
+    Integrated,
+    /// A GPU of its own.
+    Discrete,
+    /// A server's management controller display (ASPEED, Matrox).
+    Bmc,
+    /// An emulated display (virtio, QEMU, VMware, ...).
+    Virtual,
+    Unknown,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Integrated => "integrated",
+            Role::Discrete => "discrete",
+            Role::Bmc => "bmc",
+            Role::Virtual => "virtual",
+            Role::Unknown => "unknown",
+        }
+    }
+}
+
+/// The role rules of the module documentation.
+pub fn role_of(pci: PciAddr, vendor_id: u16, device_id: u16, class: u32) -> Role {
+    match vendor_id {
+        VENDOR_NVIDIA => Role::Discrete,
+        VENDOR_INTEL if pci.domain == 0 && pci.bus == 0 => Role::Integrated,
+        VENDOR_INTEL => Role::Discrete,
+        VENDOR_AMD if class >> 8 == 0x0380 || class >> 16 == 0x12 => Role::Discrete,
+        VENDOR_AMD if AMD_APU_DEVICE_IDS.contains(&device_id) => Role::Integrated,
+        VENDOR_AMD => Role::Discrete,
+        0x1a03 | 0x102b => Role::Bmc,
+        0x1af4 | 0x1234 | 0x15ad | 0x1b36 | 0x1013 | 0x80ee | 0x1414 => Role::Virtual,
+        _ => Role::Unknown,
+    }
+}
+
+/// `power/runtime_status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeStatus {
+    Active,
+    Suspended,
+    Suspending,
+    Resuming,
+    Error,
+    Unsupported,
+}
+
+impl RuntimeStatus {
+    fn parse(text: &[u8]) -> Option<RuntimeStatus> {
+        Some(match text {
+            b"active" => RuntimeStatus::Active,
+            b"suspended" => RuntimeStatus::Suspended,
+            b"suspending" => RuntimeStatus::Suspending,
+            b"resuming" => RuntimeStatus::Resuming,
+            b"error" => RuntimeStatus::Error,
+            b"unsupported" => RuntimeStatus::Unsupported,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeStatus::Active => "active",
+            RuntimeStatus::Suspended => "suspended",
+            RuntimeStatus::Suspending => "suspending",
+            RuntimeStatus::Resuming => "resuming",
+            RuntimeStatus::Error => "error",
+            RuntimeStatus::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// A short name (driver, module version) kept inline, so a scan allocates only its list.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ShortName {
+    buf: [u8; 32],
+    len: u8,
+}
+
+impl ShortName {
+    /// `None` for an empty or over-long name.
+    pub fn new(text: &[u8]) -> Option<ShortName> {
+        if text.is_empty() || text.len() > 32 {
+            return None;
+        }
+        let mut buf = [0; 32];
+        buf[..text.len()].copy_from_slice(text);
+        Some(ShortName {
+            buf,
+            len: text.len() as u8,
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.as_bytes())
+    }
+}
+
+impl fmt::Debug for ShortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Gpu {
+    pub pci: PciAddr,
+    pub vendor_id: u16,
+    pub device_id: u16,
+    /// `(subsystem_vendor, subsystem_device)`; read only by a full scan.
+    pub subsystem: Option<(u16, u16)>,
+    pub class: u32,
+    pub driver: Option<ShortName>,
+    pub boot_vga: Option<bool>,
+    pub boot_display: Option<bool>,
+    /// Read only by a full scan.
+    pub runtime_status: Option<RuntimeStatus>,
+    /// N of `/dev/dri/cardN`.
+    pub card: Option<u32>,
+    /// N of `/dev/dri/renderDN`.
+    pub render: Option<u32>,
+    pub role: Role,
+    pub default: bool,
+}
+
+impl Gpu {
+    pub fn vendor(&self) -> Vendor {
+        Vendor::from_id(self.vendor_id)
+    }
+
+    pub fn is_discrete(&self) -> bool {
+        self.role == Role::Discrete
+    }
+
+    pub fn driver_is(&self, name: &str) -> bool {
+        self.driver.is_some_and(|d| d.as_bytes() == name.as_bytes())
+    }
+
+    pub fn is_vga_class(&self) -> bool {
+        self.class >> 8 == 0x0300
+    }
+
+    pub fn render_node(&self) -> Option<String> {
+        self.render.map(|n| format!("/dev/dri/renderD{n}"))
+    }
+
+    pub fn card_node(&self) -> Option<String> {
+        self.card.map(|n| format!("/dev/dri/card{n}"))
+    }
+}
+
+/// How much to read: gpu-launch needs less than a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// What choosing an offload GPU needs.
+    Launch,
+    /// Everything the engine knows, for reports.
+    Full,
+}
+
+/// The machine's GPUs in PCI order, with roles and the default decided.
+#[derive(Clone, Debug, Default)]
+pub struct Gpus {
+    pub list: Vec<Gpu>,
+    /// `/sys/module/nvidia/version` (full scans only).
+    pub nvidia_version: Option<ShortName>,
+}
+
+impl Gpus {
+    pub fn default_gpu(&self) -> Option<&Gpu> {
+        self.list.iter().find(|g| g.default)
+    }
+
+    pub fn find(&self, pci: PciAddr) -> Option<&Gpu> {
+        self.list.iter().find(|g| g.pci == pci)
+    }
+}
+
+/// Scans `/sys/bus/pci/devices` under `root`. Unreadable or malformed attributes leave fields
+/// empty; an unreadable bus gives no GPUs. Never fails, never panics.
+pub fn scan(root: &Root, depth: Depth) -> Gpus {
+    let mut gpus = Gpus::default();
+    let devices = root.stack_path(b"/sys/bus/pci/devices");
+    let mut dev = devices.clone();
+    let base = dev.len();
+    let _ = sysfs::for_each_entry(&devices, |name| {
+        let Some(pci) = PciAddr::parse(name) else {
+            return;
+        };
+        dev.truncate(base);
+        dev.push(name);
+        if let Some(gpu) = read_gpu(&mut dev, pci, depth) {
+            gpus.list.push(gpu);
+        }
+    });
+    gpus.list.sort_by_key(|g| g.pci);
+    if let Some(i) = choose_default(&gpus.list) {
+        gpus.list[i].default = true;
+    }
+    if depth == Depth::Full {
+        let mut buf = [0u8; sysfs::ATTR_BUF];
+        gpus.nvidia_version =
+            sysfs::read_attr(&root.stack_path(b"/sys/module/nvidia/version"), &mut buf)
+                .and_then(ShortName::new);
+    }
+    gpus
+}
+
+/// Reads `dir/name` with `read`, leaving `dir` as it was.
+fn with_child<T>(dir: &mut StackPath, name: &[u8], read: impl FnOnce(&StackPath) -> T) -> T {
+    let len = dir.len();
+    dir.push(name);
+    let out = read(dir);
+    dir.truncate(len);
+    out
+}
+
+fn read_gpu(dev: &mut StackPath, pci: PciAddr, depth: Depth) -> Option<Gpu> {
+    // One read per PCI function that is not a GPU: the class decides before anything else.
+    let class = with_child(dev, b"class", sysfs::read_hex)?;
+    if !matches!(class >> 16, 0x03 | 0x12) {
+        return None;
+    }
+    let vendor_id =
+        with_child(dev, b"vendor", sysfs::read_hex).and_then(|v| u16::try_from(v).ok())?;
+    if class >> 16 == 0x12 && !matches!(vendor_id, VENDOR_AMD | VENDOR_NVIDIA) {
+        return None;
+    }
+    let device_id = with_child(dev, b"device", sysfs::read_hex)
+        .and_then(|v| u16::try_from(v).ok())
+        .unwrap_or(0);
+    let flag =
+        |dev: &mut StackPath, name: &[u8]| with_child(dev, name, sysfs::read_dec).map(|v| v == 1);
+    let mut link = [0u8; 256];
+    let driver = with_child(dev, b"driver", |p| {
+        sysfs::link_basename(p, &mut link).and_then(ShortName::new)
+    });
+    let (mut card, mut render) = (None, None);
+    with_child(dev, b"drm", |p| {
+        let _ = sysfs::for_each_entry(p, |entry| {
+            let number = |prefix: &[u8]| {
+                entry
+                    .strip_prefix(prefix)
+                    .and_then(sysfs::parse_dec)
+                    .and_then(|n| u32::try_from(n).ok())
+            };
+            if let Some(n) = number(b"renderD") {
+                render = Some(render.map_or(n, |r: u32| r.min(n)));
+            } else if let Some(n) = number(b"card") {
+                card = Some(card.map_or(n, |c: u32| c.min(n)));
+            }
+        });
+    });
+    let (subsystem, runtime_status) = match depth {
+        Depth::Launch => (None, None),
+        Depth::Full => {
+            let id = |dev: &mut StackPath, name: &[u8]| {
+                with_child(dev, name, sysfs::read_hex).and_then(|v| u16::try_from(v).ok())
+            };
+            let subsystem = id(dev, b"subsystem_vendor").zip(id(dev, b"subsystem_device"));
+            let mut buf = [0u8; sysfs::ATTR_BUF];
+            let status = with_child(dev, b"power/runtime_status", |p| {
+                sysfs::read_attr(p, &mut buf).and_then(RuntimeStatus::parse)
+            });
+            (subsystem, status)
+        }
+    };
+    Some(Gpu {
+        pci,
+        vendor_id,
+        device_id,
+        subsystem,
+        class,
+        driver,
+        boot_vga: flag(dev, b"boot_vga"),
+        boot_display: flag(dev, b"boot_display"),
+        runtime_status,
+        card,
+        render,
+        role: role_of(pci, vendor_id, device_id, class),
+        default: false,
+    })
+}
+
+/// The default-GPU rules of the module documentation; `list` is in PCI order.
+pub fn choose_default(list: &[Gpu]) -> Option<usize> {
+    let only = |pred: &dyn Fn(&Gpu) -> bool| {
+        let mut it = list.iter().enumerate().filter(|(_, g)| pred(g));
+        match (it.next(), it.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    };
+    let first = |pred: &dyn Fn(&Gpu) -> bool| list.iter().position(pred);
+    first(&|g| g.boot_vga == Some(true))
+        .or_else(|| first(&|g| g.boot_display == Some(true)))
+        .or_else(|| only(&Gpu::is_vga_class))
+        .or_else(|| only(&|_| true))
+        .or_else(|| first(&Gpu::is_vga_class))
+        .or_else(|| first(&|g| g.card.is_some()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> PciAddr {
+        PciAddr::parse(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn pci_addresses() {
+        let a = addr("0000:01:00.0");
+        assert_eq!(a.to_string(), "0000:01:00.0");
+        assert_eq!(a.path_tag(), "pci-0000_01_00_0");
+        assert_eq!(addr("01:00.0"), a);
+        assert_eq!(addr("000a:01:00.1").domain, 10);
+        assert_eq!(addr("10000:e1:00.0").to_string(), "10000:e1:00.0");
+        for bad in [
+            "",
+            "0000:01:00",
+            "0000:01:20.0",
+            "0000:01:00.8",
+            "zz:01:00.0",
+            "0000-01-00.0",
+        ] {
+            assert!(PciAddr::parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+        assert!(addr("0000:00:02.0") < addr("0000:01:00.0"));
+        assert!(addr("0002:01:00.0") < addr("0009:06:00.0"));
+    }
+
+    #[test]
+    fn roles() {
+        let igpu = addr("0000:00:02.0");
+        let slot = addr("0000:01:00.0");
+        assert_eq!(role_of(slot, 0x10de, 0x1f91, 0x030200), Role::Discrete);
+        assert_eq!(role_of(igpu, 0x8086, 0x5917, 0x030000), Role::Integrated);
+        assert_eq!(
+            role_of(addr("0000:03:00.0"), 0x8086, 0x56a0, 0x030000),
+            Role::Discrete
+        );
+        assert_eq!(
+            role_of(addr("0000:c4:00.0"), 0x1002, 0x15bf, 0x030000),
+            Role::Integrated
+        );
+        assert_eq!(role_of(slot, 0x1002, 0x6900, 0x038000), Role::Discrete);
+        assert_eq!(role_of(slot, 0x1002, 0x73df, 0x030000), Role::Discrete);
+        assert_eq!(role_of(slot, 0x1002, 0x74a1, 0x120000), Role::Discrete);
+        assert_eq!(role_of(slot, 0x1a03, 0x2000, 0x030000), Role::Bmc);
+        assert_eq!(role_of(slot, 0x1af4, 0x1050, 0x030000), Role::Virtual);
+        assert_eq!(role_of(slot, 0x1ed5, 0x0001, 0x030000), Role::Unknown);
+    }
+
+    fn gpu(pci: &str, class: u32) -> Gpu {
+        let pci = addr(pci);
+        Gpu {
+            pci,
+            vendor_id: 0x10de,
+            device_id: 0,
+            subsystem: None,
+            class,
+            driver: None,
+            boot_vga: None,
+            boot_display: None,
+            runtime_status: None,
+            card: None,
+            render: None,
+            role: Role::Discrete,
+            default: false,
+        }
+    }
+
+    #[test]
+    fn default_rules_in_order() {
+        let mut l = vec![gpu("0000:00:02.0", 0x030000), gpu("0000:01:00.0", 0x030000)];
+        assert_eq!(choose_default(&l), Some(0), "first VGA when no hint");
+        l[1].boot_vga = Some(true);
+        l[0].boot_vga = Some(false);
+        assert_eq!(choose_default(&l), Some(1), "boot_vga wins");
+        l[1].boot_vga = Some(false);
+        l[0].boot_display = Some(true);
+        assert_eq!(choose_default(&l), Some(0), "boot_display next");
+        let l = vec![gpu("0000:00:02.0", 0x038000), gpu("0000:01:00.0", 0x030000)];
+        assert_eq!(choose_default(&l), Some(1), "the only VGA-class device");
+        let l = vec![gpu("0000:01:00.0", 0x030200)];
+        assert_eq!(choose_default(&l), Some(0), "a single GPU");
+        let mut l = vec![gpu("0000:01:00.0", 0x030200), gpu("0000:02:00.0", 0x030200)];
+        assert_eq!(choose_default(&l), None, "3D controllers only, no card");
+        l[1].card = Some(1);
+        assert_eq!(choose_default(&l), Some(1));
+        assert_eq!(choose_default(&[]), None);
+    }
+
+    #[test]
+    fn short_name_bounds() {
+        assert!(ShortName::new(b"").is_none());
+        assert!(ShortName::new(&[b'a'; 33]).is_none());
+        assert_eq!(ShortName::new(b"nvidia").unwrap().as_str(), "nvidia");
+    }
+}

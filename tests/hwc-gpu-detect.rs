@@ -1,0 +1,664 @@
+//! hwc-gpu-detect over every synthetic case (tests/fixtures/gpu) and every recording in
+//! ../shared/fixtures/gpu: GPUs, default, discrete, offload environment and accel asserted; the
+//! output modes; bad sysfs values; and, under strace, that nothing that wakes a GPU is opened.
+
+mod common;
+
+use common::fake_sysfs::{materialize, Tree};
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+const NVIDIA_EGL: &str = "/usr/share/glvnd/egl_vendor.d/10_nvidia.json";
+
+fn detect(root: &Path, extra: &[&str]) -> std::process::Output {
+    let bin = Bin::new();
+    bin.cmd("hwc-gpu-detect")
+        .arg("--root")
+        .arg(root)
+        .args(extra)
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap()
+}
+
+fn json(root: &Path) -> Value {
+    let o = detect(root, &["--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", stdout(&o)))
+}
+
+fn env_of(root: &Path) -> Vec<(String, String)> {
+    let o = detect(root, &["--env"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            (k.to_string(), v.trim_matches('\'').to_string())
+        })
+        .collect()
+}
+
+/// What a machine must show. `gpus`: (pci, vendor, driver or "", default, discrete).
+struct Expect<'a> {
+    gpus: &'a [(&'a str, &'a str, &'a str, bool, bool)],
+    offload: Option<(&'a str, &'a [(&'a str, &'a str)])>,
+    accel: &'a str,
+    /// HWC_GPU_TYPE, HWC_GPU_DGPU, HWC_GPU_RENDER_NODE
+    env: (&'a str, &'a str, &'a str),
+}
+
+fn check(root: &Path, want: &Expect) {
+    let doc = json(root);
+    let gpus = doc["gpus"].as_array().unwrap();
+    let got: Vec<(String, String, String, bool, bool)> = gpus
+        .iter()
+        .map(|g| {
+            (
+                g["pci"].as_str().unwrap().to_string(),
+                g["vendor"].as_str().unwrap().to_string(),
+                g["driver"].as_str().unwrap_or("").to_string(),
+                g["default"].as_bool().unwrap(),
+                g["discrete"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let want_gpus: Vec<(String, String, String, bool, bool)> = want
+        .gpus
+        .iter()
+        .map(|(p, v, d, def, dis)| (p.to_string(), v.to_string(), d.to_string(), *def, *dis))
+        .collect();
+    assert_eq!(got, want_gpus, "GPUs of {}", root.display());
+    match want.offload {
+        None => assert!(
+            doc["offload"].is_null(),
+            "no offload expected: {}",
+            doc["offload"]
+        ),
+        Some((pci, env)) => {
+            assert_eq!(doc["offload"]["pci"], pci);
+            let got_env = doc["offload"]["env"].as_object().unwrap();
+            let got_env: Vec<(String, String)> = got_env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            let mut want_env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            want_env.sort();
+            assert_eq!(got_env, want_env, "serde_json's map is sorted by key");
+        }
+    }
+    assert_eq!(doc["accel"], want.accel);
+    let accel = detect(root, &["--accel"]);
+    assert_eq!(stdout(&accel), format!("{}\n", want.accel));
+    let env = env_of(root);
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(get("HWC_GPU_TYPE"), want.env.0);
+    assert_eq!(get("HWC_GPU_ACCEL"), want.accel);
+    assert_eq!(get("HWC_GPU_DGPU"), want.env.1);
+    assert_eq!(get("HWC_GPU_RENDER_NODE"), want.env.2);
+}
+
+const NV_G0: [(&str, &str); 5] = [
+    ("__NV_PRIME_RENDER_OFFLOAD", "1"),
+    ("__NV_PRIME_RENDER_OFFLOAD_PROVIDER", "NVIDIA-G0"),
+    ("__GLX_VENDOR_LIBRARY_NAME", "nvidia"),
+    ("__VK_LAYER_NV_optimus", "NVIDIA_only"),
+    ("__EGL_VENDOR_LIBRARY_FILENAMES", NVIDIA_EGL),
+];
+
+#[test]
+fn optimus_intel_nvidia() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:00:02.0", "intel", "i915", true, false),
+                ("0000:01:00.0", "nvidia", "nvidia", false, true),
+            ],
+            offload: Some(("0000:01:00.0", &NV_G0)),
+            accel: "cuda",
+            env: ("nvidia", "0000:01:00.0", "/dev/dri/renderD129"),
+        },
+    );
+    let doc = json(t.path());
+    assert_eq!(doc["nvidia_driver_version"], "550.78");
+    assert_eq!(doc["gpus"][1]["runtime_status"], "suspended");
+    assert_eq!(doc["gpus"][1]["class"], "0x030200");
+    assert_eq!(doc["gpus"][1]["render_node"], "/dev/dri/renderD129");
+    assert_eq!(doc["gpus"][1]["card_node"], "/dev/dri/card1");
+    assert_eq!(
+        doc["gpus"][1]["name"],
+        "GA106M [GeForce RTX 3060 Mobile / Max-Q]"
+    );
+}
+
+#[test]
+fn amd_apu_with_amd_dgpu() {
+    let t = Tree::fixture("amd-apu-amd-dgpu");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:03:00.0", "amd", "amdgpu", false, true),
+                ("0000:07:00.0", "amd", "amdgpu", true, false),
+            ],
+            offload: Some(("0000:03:00.0", &[("DRI_PRIME", "pci-0000_03_00_0")])),
+            accel: "rocm",
+            env: ("amd", "0000:03:00.0", "/dev/dri/renderD128"),
+        },
+    );
+}
+
+#[test]
+fn intel_with_amd_dgpu() {
+    let t = Tree::fixture("intel-amd-dgpu");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:00:02.0", "intel", "i915", true, false),
+                ("0000:01:00.0", "amd", "amdgpu", false, true),
+            ],
+            offload: Some(("0000:01:00.0", &[("DRI_PRIME", "pci-0000_01_00_0")])),
+            accel: "vaapi",
+            env: ("amd", "0000:01:00.0", "/dev/dri/renderD129"),
+        },
+    );
+}
+
+#[test]
+fn desktop_with_only_nvidia_needs_no_offload() {
+    let t = Tree::fixture("desktop-nvidia-only");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[("0000:01:00.0", "nvidia", "nvidia", true, true)],
+            offload: None,
+            accel: "cuda",
+            env: ("nvidia", "0000:01:00.0", "/dev/dri/renderD128"),
+        },
+    );
+}
+
+#[test]
+fn server_bmc_with_datacenter_gpus() {
+    let t = Tree::fixture("server-aspeed-nvidia");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:02:00.0", "other", "ast", true, false),
+                ("0000:18:00.0", "nvidia", "nvidia", false, true),
+                ("0000:2a:00.0", "nvidia", "nvidia", false, true),
+            ],
+            offload: None,
+            accel: "cuda",
+            env: ("nvidia", "0000:18:00.0", "/dev/dri/renderD128"),
+        },
+    );
+    let doc = json(t.path());
+    assert_eq!(doc["gpus"][0]["role"], "bmc");
+    assert_eq!(doc["container_runtime"]["summary"], "cdi");
+    assert_eq!(
+        doc["container_runtime"]["cdi_kinds"],
+        serde_json::json!(["nvidia.com/gpu"])
+    );
+    assert_eq!(
+        doc["container_runtime"]["cdi_specs"],
+        serde_json::json!(["/etc/cdi/nvidia.yaml"])
+    );
+    let env = env_of(t.path());
+    assert!(env.contains(&("HWC_GPU_CONTAINER_RUNTIME".into(), "cdi".into())));
+}
+
+#[test]
+fn nouveau_offloads_with_dri_prime_and_no_cuda() {
+    let t = Tree::fixture("nouveau");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:00:02.0", "intel", "i915", true, false),
+                ("0000:01:00.0", "nvidia", "nouveau", false, true),
+            ],
+            offload: Some(("0000:01:00.0", &[("DRI_PRIME", "pci-0000_01_00_0")])),
+            accel: "vaapi",
+            env: ("intel", "0000:01:00.0", "/dev/dri/renderD128"),
+        },
+    );
+}
+
+#[test]
+fn no_gpu_at_all() {
+    let t = Tree::fixture("no-gpu");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[],
+            offload: None,
+            accel: "cpu",
+            env: ("none", "", ""),
+        },
+    );
+    let o = detect(t.path(), &[]);
+    assert!(stdout(&o).starts_with("no GPU found\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn vm_virtual_display_is_no_offload_target() {
+    let t = Tree::fixture("vm-virtio-gpu");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[("0000:00:01.0", "other", "virtio-pci", true, false)],
+            offload: None,
+            accel: "cpu",
+            env: ("none", "", ""),
+        },
+    );
+    assert_eq!(json(t.path())["gpus"][0]["role"], "virtual");
+}
+
+#[test]
+fn malformed_values_give_a_best_effort_report() {
+    let t = Tree::fixture("malformed");
+    for mode in [
+        &[][..],
+        &["--json"],
+        &["--env"],
+        &["--accel"],
+        &["--has", "dgpu"],
+    ] {
+        let o = detect(t.path(), mode);
+        assert!(o.status.code().is_some(), "{mode:?}: killed by a signal");
+        assert!(code(&o) <= 1, "{mode:?}: {}", stderr(&o));
+    }
+    let doc = json(t.path());
+    let gpus = doc["gpus"].as_array().unwrap();
+    let pcis: Vec<&str> = gpus.iter().map(|g| g["pci"].as_str().unwrap()).collect();
+    // 02:00.0 (garbage vendor), 03:00.0 (empty class), 04:00.0 (no vendor) and the dangling
+    // 05:00.0 cannot be classified and are left out; the rest is reported as far as it reads.
+    assert_eq!(pcis, ["0000:00:02.0", "0000:01:00.0"]);
+    assert_eq!(gpus[0]["device_id"], "0x0000");
+    assert_eq!(gpus[0]["render_node"], "/dev/dri/renderD128");
+    assert!(gpus[0]["runtime_status"].is_null());
+    assert_eq!(
+        gpus[1]["driver"], "gone",
+        "a dangling driver link still names its driver"
+    );
+    assert!(gpus[1]["runtime_status"].is_null());
+    assert_eq!(gpus[0]["default"], true, "the only VGA device");
+}
+
+#[test]
+fn has_answers_by_exit_status_only() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    for (what, want) in [("nvidia", 0), ("intel", 0), ("dgpu", 0), ("amd", 1)] {
+        let o = detect(t.path(), &["--has", what]);
+        assert_eq!(code(&o), want, "--has {what}");
+        assert!(o.stdout.is_empty() && o.stderr.is_empty());
+    }
+    let nodriver = Tree::fixture("no-gpu");
+    assert_eq!(code(&detect(nodriver.path(), &["--has", "dgpu"])), 1);
+    let o = detect(t.path(), &["--has", "matrox"]);
+    assert_eq!(code(&o), 2);
+    assert_one_line_error(&o);
+}
+
+#[test]
+fn exclusive_modes_are_a_usage_error() {
+    let t = Tree::fixture("no-gpu");
+    let o = detect(t.path(), &["--json", "--env"]);
+    assert_eq!(code(&o), 2);
+    assert_one_line_error(&o);
+}
+
+#[test]
+fn human_table_shows_roles_power_and_offload() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let o = detect(t.path(), &[]);
+    assert_eq!(code(&o), 0);
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("PCI") && lines[0].contains("ROLE") && lines[0].contains("POWER"));
+    assert!(
+        lines[1].contains("integrated,default") && lines[1].contains("renderD128"),
+        "{text}"
+    );
+    assert!(
+        lines[2].contains("discrete")
+            && lines[2].contains("suspended")
+            && lines[2].contains("GA106M"),
+        "{text}"
+    );
+    assert!(
+        text.contains("offload: 0000:01:00.0 with __NV_PRIME_RENDER_OFFLOAD=1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("accel: cuda on /dev/dri/renderD129"),
+        "{text}"
+    );
+    assert!(text.contains("nvidia driver: 550.78"), "{text}");
+}
+
+#[test]
+fn env_output_is_valid_for_sh() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let o = detect(t.path(), &["--env"]);
+    let script = format!(
+        "{}echo \"$HWC_GPU_TYPE/$HWC_GPU_ACCEL/$HWC_GPU_DGPU/$HWC_GPU_RENDER_NODE\"",
+        stdout(&o)
+    );
+    let sh = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&sh),
+        "nvidia/cuda/0000:01:00.0//dev/dri/renderD129\n"
+    );
+}
+
+#[test]
+fn details_without_nvidia_smi_is_a_clear_failure() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let o = detect(t.path(), &["--details"]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("nvidia-smi"), "{}", stderr(&o));
+}
+
+#[test]
+fn details_come_from_nvidia_smi() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bindir = tempfile::tempdir().unwrap();
+    let smi = bindir.path().join("nvidia-smi");
+    std::fs::write(
+        &smi,
+        "#!/bin/sh\ncase \"$1\" in --query-gpu=pci.bus_id,*) ;; *) exit 9;; esac\n\
+         echo '00000000:01:00.0, NVIDIA GeForce RTX 3060 Laptop GPU, GPU-1234, 6144, 8.6, 41, P8'\n",
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&smi).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&smi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bin = Bin::new();
+    let o = bin
+        .cmd("hwc-gpu-detect")
+        .arg("--root")
+        .arg(t.path())
+        .args(["--json", "--details"])
+        .env("PATH", bindir.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = &doc["details"][0];
+    assert_eq!(d["pci"], "0000:01:00.0");
+    assert_eq!(d["memory_total_mib"], 6144);
+    assert_eq!(d["compute_capability"], "8.6");
+    assert_eq!(d["temperature_c"], 41);
+    assert_eq!(d["uuid"], "GPU-1234");
+}
+
+#[test]
+fn broken_pipe_is_quiet() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let bin = Bin::new();
+    let o = bin
+        .cmd("hwc-gpu-detect")
+        .arg("--root")
+        .arg(t.path())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    assert!(o.stderr.is_empty());
+}
+
+// --- the recordings of real machines in ../shared/fixtures/gpu ---
+
+fn recording(name: &str) -> Option<tempfile::TempDir> {
+    let dir = shared_dir("fixtures/gpu")?.join(name).join("tree");
+    assert!(dir.is_dir(), "{} is missing", dir.display());
+    Some(materialize(&dir))
+}
+
+#[test]
+fn recorded_intel_kbl_amd_topaz() {
+    let Some(t) = recording("intel-kbl-amd-topaz-dell-latitude-3590") else {
+        return;
+    };
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:00:02.0", "intel", "i915", true, false),
+                ("0000:01:00.0", "amd", "amdgpu", false, true),
+            ],
+            offload: Some(("0000:01:00.0", &[("DRI_PRIME", "pci-0000_01_00_0")])),
+            accel: "vaapi",
+            env: ("amd", "0000:01:00.0", "/dev/dri/renderD129"),
+        },
+    );
+}
+
+#[test]
+fn recorded_desktop_nvidia_primary_intel_demoted() {
+    let Some(t) = recording("desktop-nvidia-nvs310-primary-intel-0380-hp-prodesk-400-g2") else {
+        return;
+    };
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:00:02.0", "intel", "i915", false, false),
+                ("0000:01:00.0", "nvidia", "nvidia", true, true),
+            ],
+            offload: None,
+            accel: "cuda",
+            env: ("nvidia", "0000:01:00.0", ""),
+        },
+    );
+}
+
+#[test]
+fn recorded_optimus_without_nvidia_driver() {
+    let Some(t) = recording("intel-hsw-nvidia-gt750m-nodriver-dell-inspiron-7737") else {
+        return;
+    };
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:00:02.0", "intel", "i915", true, false),
+                ("0000:04:00.0", "nvidia", "", false, true),
+            ],
+            offload: None,
+            accel: "cpu",
+            env: ("intel", "", ""),
+        },
+    );
+    let o = detect(t.path(), &[]);
+    assert!(
+        stdout(&o).contains("offload: none (the discrete GPU 0000:04:00.0 has no driver bound)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn recorded_dgx_a100_server() {
+    let Some(t) = recording("server-aspeed-8x-a100-nvidia-dgx-a100") else {
+        return;
+    };
+    let mut gpus = vec![("0000:63:00.0", "other", "ast", true, false)];
+    for bus in ["07", "0f", "47", "4e", "87", "90", "b7", "bd"] {
+        gpus.push((
+            Box::leak(format!("0000:{bus}:00.0").into_boxed_str()),
+            "nvidia",
+            "",
+            false,
+            true,
+        ));
+    }
+    gpus.sort_by_key(|g| g.0);
+    check(
+        t.path(),
+        &Expect {
+            gpus: &gpus,
+            offload: None,
+            accel: "cpu",
+            env: ("none", "", ""),
+        },
+    );
+}
+
+#[test]
+fn recorded_power8_pci_domains() {
+    let Some(t) = recording("ppc64le-aspeed-2x-p100-pci-domains-ibm-power8") else {
+        return;
+    };
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0002:01:00.0", "nvidia", "", false, true),
+                ("0009:06:00.0", "other", "ast", true, false),
+                ("000a:01:00.0", "nvidia", "", false, true),
+            ],
+            offload: None,
+            accel: "cpu",
+            env: ("none", "", ""),
+        },
+    );
+}
+
+#[test]
+fn recorded_dgx_station_four_v100() {
+    let Some(t) = recording("workstation-4x-v100-nvidia-dgx-station") else {
+        return;
+    };
+    let doc = json(t.path());
+    let gpus = doc["gpus"].as_array().unwrap();
+    let pcis: Vec<&str> = gpus.iter().map(|g| g["pci"].as_str().unwrap()).collect();
+    assert_eq!(
+        pcis,
+        [
+            "0000:07:00.0",
+            "0000:08:00.0",
+            "0000:0e:00.0",
+            "0000:0f:00.0"
+        ]
+    );
+    assert!(gpus
+        .iter()
+        .all(|g| g["discrete"] == true && g["driver"] == "nvidia"));
+    assert_eq!(
+        gpus.iter().filter(|g| g["default"] == true).count(),
+        1,
+        "exactly one default"
+    );
+    let nodes: Vec<&str> = gpus
+        .iter()
+        .map(|g| g["render_node"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes.len(), 4);
+    assert!(doc["offload"].is_null());
+    assert_eq!(doc["accel"], "cuda");
+}
+
+#[test]
+fn recorded_amd_phoenix_apu_only() {
+    let Some(t) = recording("amd-phoenix-apu-hp-elitebook-835-g10") else {
+        return;
+    };
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[("0000:c4:00.0", "amd", "amdgpu", true, false)],
+            offload: None,
+            accel: "vaapi",
+            env: ("amd", "", "/dev/dri/renderD128"),
+        },
+    );
+    assert_eq!(json(t.path())["gpus"][0]["card_node"], "/dev/dri/card1");
+}
+
+#[test]
+fn recorded_intel_lunarlake_xe_npu_excluded() {
+    let Some(t) = recording("intel-lunarlake-xe-npu-dell") else {
+        return;
+    };
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[("0000:00:02.0", "intel", "xe", true, false)],
+            offload: None,
+            accel: "vaapi",
+            env: ("intel", "", "/dev/dri/renderD128"),
+        },
+    );
+}
+
+// --- wake-free: nothing that wakes a GPU is opened ---
+
+#[test]
+fn detection_never_opens_waking_paths() {
+    let bin = Bin::new();
+    let mut roots: Vec<(String, Option<tempfile::TempDir>)> = vec![("live machine".into(), None)];
+    for name in [
+        "optimus-intel-nvidia",
+        "server-aspeed-nvidia",
+        "amd-apu-amd-dgpu",
+        "malformed",
+    ] {
+        let t = Tree::fixture(name);
+        roots.push((name.into(), Some(t.dir)));
+    }
+    if let Some(dir) = shared_dir("fixtures/gpu") {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let tree = e.unwrap().path().join("tree");
+            if tree.is_dir() {
+                roots.push((tree.display().to_string(), Some(materialize(&tree))));
+            }
+        }
+    }
+    for (what, root) in &roots {
+        for mode in [&[][..], &["--json"], &["--env"], &["--accel"]] {
+            let mut cmd = bin.cmd("hwc-gpu-detect");
+            if let Some(r) = root {
+                cmd.arg("--root").arg(r.path());
+            }
+            cmd.args(mode);
+            let Some((out, paths)) = strace_opens(&mut cmd, false) else {
+                return;
+            };
+            assert_eq!(code(&out), 0, "{what} {mode:?}: {}", stderr(&out));
+            let bad = waking_paths(&paths);
+            assert!(bad.is_empty(), "{what} {mode:?} opened {bad:?}");
+            if root.is_some() {
+                let read_sysfs = paths.iter().any(|p| p.ends_with("/class"));
+                assert!(read_sysfs, "{what}: the trace saw the scan");
+            }
+        }
+    }
+}
