@@ -1,0 +1,460 @@
+//! gpu-launch: the offload variables it sets, the program it execs in place (pid, exit status,
+//! signals, untouched arguments), shell-like 126/127, profiles, --gpu, and a wake-free hot path.
+
+mod common;
+
+use common::fake_sysfs::Tree;
+use common::*;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const OFFLOAD_VARS: [&str; 6] = [
+    "__NV_PRIME_RENDER_OFFLOAD",
+    "__NV_PRIME_RENDER_OFFLOAD_PROVIDER",
+    "__GLX_VENDOR_LIBRARY_NAME",
+    "__VK_LAYER_NV_optimus",
+    "__EGL_VENDOR_LIBRARY_FILENAMES",
+    "DRI_PRIME",
+];
+
+/// gpu-launch over `root`, with no offload variable inherited from the test's environment.
+fn launch(bin: &Bin, root: &Path) -> Command {
+    let mut cmd = bin.cmd("gpu-launch");
+    for v in OFFLOAD_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.env_remove("XDG_CONFIG_HOME")
+        .env("HOME", "/nonexistent-home");
+    cmd.arg("--root").arg(root);
+    cmd
+}
+
+fn env_lines(o: &std::process::Output) -> Vec<String> {
+    let mut lines: Vec<String> = stdout(o)
+        .lines()
+        .filter(|l| OFFLOAD_VARS.iter().any(|v| l.starts_with(&format!("{v}="))))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn env_gets_the_nvidia_offload_variables() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let o = launch(&bin, t.path()).arg("env").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        env_lines(&o),
+        [
+            "__EGL_VENDOR_LIBRARY_FILENAMES=/usr/share/glvnd/egl_vendor.d/10_nvidia.json",
+            "__GLX_VENDOR_LIBRARY_NAME=nvidia",
+            "__NV_PRIME_RENDER_OFFLOAD=1",
+            "__NV_PRIME_RENDER_OFFLOAD_PROVIDER=NVIDIA-G0",
+            "__VK_LAYER_NV_optimus=NVIDIA_only",
+        ]
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "no notice when offloading: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn env_gets_dri_prime_for_mesa_drivers() {
+    for (fixture, tag) in [
+        ("intel-amd-dgpu", "pci-0000_01_00_0"),
+        ("amd-apu-amd-dgpu", "pci-0000_03_00_0"),
+        ("nouveau", "pci-0000_01_00_0"),
+    ] {
+        let t = Tree::fixture(fixture);
+        let bin = Bin::new();
+        let o = launch(&bin, t.path()).arg("env").output().unwrap();
+        assert_eq!(code(&o), 0);
+        assert_eq!(env_lines(&o), [format!("DRI_PRIME={tag}")], "{fixture}");
+    }
+}
+
+#[test]
+fn variables_the_user_set_are_kept() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let o = launch(&bin, t.path())
+        .env("__GLX_VENDOR_LIBRARY_NAME", "mesa")
+        .arg("env")
+        .output()
+        .unwrap();
+    let lines = env_lines(&o);
+    assert!(
+        lines.contains(&"__GLX_VENDOR_LIBRARY_NAME=mesa".to_string()),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"__NV_PRIME_RENDER_OFFLOAD=1".to_string()));
+    assert_eq!(lines.len(), 5);
+}
+
+#[test]
+fn without_a_dgpu_the_program_runs_unchanged_with_a_notice() {
+    for fixture in ["no-gpu", "desktop-nvidia-only", "server-aspeed-nvidia"] {
+        let t = Tree::fixture(fixture);
+        let bin = Bin::new();
+        let o = launch(&bin, t.path()).arg("env").output().unwrap();
+        assert_eq!(code(&o), 0);
+        assert!(env_lines(&o).is_empty(), "{fixture}: {:?}", env_lines(&o));
+        assert_one_line_error(&o);
+        assert!(stderr(&o).starts_with("gpu-launch: ") && stderr(&o).contains("without offload"));
+
+        let quiet = launch(&bin, t.path())
+            .args(["--quiet", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&quiet), 0);
+        assert!(quiet.stderr.is_empty());
+
+        let strict = launch(&bin, t.path())
+            .args(["--strict", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&strict), 1, "{fixture}");
+        assert_one_line_error(&strict);
+    }
+}
+
+#[test]
+fn not_found_is_127_and_not_executable_is_126() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let o = launch(&bin, t.path())
+        .arg("hwc-no-such-program-xyz")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 127);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("hwc-no-such-program-xyz: command not found"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = launch(&bin, t.path())
+        .arg("/nonexistent/prog")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 127);
+    assert!(stderr(&o).contains("No such file or directory"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("not-executable");
+    std::fs::write(&plain, "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // No execute bit at all: even root cannot run it.
+    let o = launch(&bin, t.path()).arg(&plain).output().unwrap();
+    assert_eq!(code(&o), 126, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+    // A directory cannot be executed even by root.
+    let o = launch(&bin, t.path()).arg(dir.path()).output().unwrap();
+    assert_eq!(code(&o), 126, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    // Found on PATH but not executable.
+    let o = launch(&bin, t.path())
+        .env("PATH", dir.path())
+        .arg("not-executable")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 126, "{}", stderr(&o));
+}
+
+#[test]
+fn pid_and_exit_status_pass_through() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let dir = tempfile::tempdir().unwrap();
+    let s = script(dir.path(), "show-pid", "echo $$\nexit 42");
+    let bin = Bin::new();
+    let child = launch(&bin, t.path())
+        .arg(&s)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 42);
+    assert_eq!(
+        stdout(&o).trim(),
+        pid.to_string(),
+        "the program runs in gpu-launch's process"
+    );
+}
+
+#[test]
+fn death_by_signal_passes_through() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let o = launch(&bin, t.path())
+        .args(["sh", "-c", "kill -TERM $$"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.signal(), Some(libc::SIGTERM));
+}
+
+#[test]
+fn sigpipe_is_back_to_default_for_the_program() {
+    let t = Tree::fixture("no-gpu");
+    let bin = Bin::new();
+    let o = launch(&bin, t.path())
+        .args(["-q", "grep", "^SigIgn:", "/proc/self/status"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    let mask = u64::from_str_radix(stdout(&o).split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(
+        mask & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SIGPIPE still ignored: {}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn arguments_pass_untouched_including_non_utf8() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let weird = OsStr::from_bytes(b"caf\xe9 \xff");
+    let o = launch(&bin, t.path())
+        .args(["printf", "%s|%s|%s"])
+        .arg(weird)
+        .args(["--gpu", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(o.stdout, b"caf\xe9 \xff|--gpu|--help");
+}
+
+#[test]
+fn dry_run_prints_variables_and_command() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let o = launch(&bin, t.path())
+        .args(["--dry-run", "glxgears", "-info", "it's"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    assert_eq!(
+        stdout(&o),
+        "__NV_PRIME_RENDER_OFFLOAD=1\n\
+         __NV_PRIME_RENDER_OFFLOAD_PROVIDER=NVIDIA-G0\n\
+         __GLX_VENDOR_LIBRARY_NAME=nvidia\n\
+         __VK_LAYER_NV_optimus=NVIDIA_only\n\
+         __EGL_VENDOR_LIBRARY_FILENAMES=/usr/share/glvnd/egl_vendor.d/10_nvidia.json\n\
+         glxgears -info 'it'\\''s'\n"
+    );
+}
+
+#[test]
+fn chromium_family_gets_the_render_node() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let last = |o: &std::process::Output| stdout(o).lines().last().unwrap().to_string();
+    let o = launch(&bin, t.path())
+        .args(["--dry-run", "chromium", "https://x"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        last(&o),
+        "chromium --render-node-override=/dev/dri/renderD129 https://x"
+    );
+    let o = launch(&bin, t.path())
+        .args(["--dry-run", "/opt/bin/google-chrome-stable"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        last(&o),
+        "/opt/bin/google-chrome-stable --render-node-override=/dev/dri/renderD129"
+    );
+    let o = launch(&bin, t.path())
+        .args([
+            "--dry-run",
+            "chromium",
+            "--render-node-override=/dev/dri/renderD128",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        last(&o),
+        "chromium --render-node-override=/dev/dri/renderD128",
+        "the user's choice stays"
+    );
+    let o = launch(&bin, t.path())
+        .args(["--dry-run", "glxgears"])
+        .output()
+        .unwrap();
+    assert_eq!(last(&o), "glxgears");
+}
+
+#[test]
+fn config_files_extend_and_override_profiles() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    std::fs::create_dir_all(t.path().join("etc/hwc")).unwrap();
+    std::fs::write(
+        t.path().join("etc/hwc/gpu-launch.conf"),
+        "# site rules\nchromium = none\nmyapp = chromium\n",
+    )
+    .unwrap();
+    let home = t.path().join("home/eric");
+    std::fs::create_dir_all(home.join(".config/hwc")).unwrap();
+    std::fs::write(
+        home.join(".config/hwc/gpu-launch.conf"),
+        "myapp = none\nother* = chromium\n",
+    )
+    .unwrap();
+    let bin = Bin::new();
+    let run = |prog: &str| {
+        let o = launch(&bin, t.path())
+            .env("HOME", "/home/eric")
+            .args(["--dry-run", prog])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stdout(&o).lines().last().unwrap().to_string()
+    };
+    assert_eq!(run("chromium"), "chromium");
+    assert_eq!(
+        run("myapp"),
+        "myapp",
+        "the user's file wins over the system's"
+    );
+    assert_eq!(
+        run("otherapp"),
+        "otherapp --render-node-override=/dev/dri/renderD129"
+    );
+
+    std::fs::write(
+        home.join(".config/hwc/gpu-launch.conf"),
+        "ok = none\nthis is wrong\n",
+    )
+    .unwrap();
+    let o = launch(&bin, t.path())
+        .env("HOME", "/home/eric")
+        .args(["--dry-run", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("/home/eric/.config/hwc/gpu-launch.conf:2: no '='"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn gpu_option_selects_by_vendor_and_address() {
+    let t = Tree::fixture("server-aspeed-nvidia");
+    let bin = Bin::new();
+    let provider = |sel: &str| {
+        let o = launch(&bin, t.path())
+            .args(["--gpu", sel, "--dry-run", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{sel}: {}", stderr(&o));
+        stdout(&o)
+            .lines()
+            .find_map(|l| l.strip_prefix("__NV_PRIME_RENDER_OFFLOAD_PROVIDER="))
+            .map(str::to_string)
+    };
+    assert_eq!(provider("nvidia").as_deref(), Some("NVIDIA-G0"));
+    assert_eq!(provider("0000:18:00.0").as_deref(), Some("NVIDIA-G0"));
+    assert_eq!(provider("2a:00.0").as_deref(), Some("NVIDIA-G1"));
+    assert_eq!(
+        provider("0000:02:00.0"),
+        None,
+        "the default GPU needs nothing"
+    );
+
+    let o = launch(&bin, t.path())
+        .args(["--gpu", "amd", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    let o = launch(&bin, t.path())
+        .args(["--gpu", "0000:99:00.0", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    let o = launch(&bin, t.path())
+        .args(["--gpu", "fastest", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert_one_line_error(&o);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let t = Tree::fixture("no-gpu");
+    let bin = Bin::new();
+    for args in [&[][..], &["--dry-run"], &["--bogus", "true"], &["--gpu"]] {
+        let o = launch(&bin, t.path()).args(args).output().unwrap();
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert_one_line_error(&o);
+    }
+}
+
+#[test]
+fn hot_path_never_opens_waking_paths() {
+    let bin = Bin::new();
+    let fixtures = [
+        "optimus-intel-nvidia",
+        "server-aspeed-nvidia",
+        "amd-apu-amd-dgpu",
+        "malformed",
+        "no-gpu",
+    ];
+    let trees: Vec<Tree> = fixtures.iter().map(|f| Tree::fixture(f)).collect();
+    let mut runs: Vec<(String, Command)> = Vec::new();
+    for (name, t) in fixtures.iter().zip(&trees) {
+        let mut real = launch(&bin, t.path());
+        real.args(["-q", "true"]);
+        runs.push((format!("{name} exec"), real));
+        let mut dry = launch(&bin, t.path());
+        dry.args(["-q", "--dry-run", "chromium"]);
+        runs.push((format!("{name} dry-run"), dry));
+    }
+    let mut live = bin.cmd("gpu-launch");
+    live.args(["-q", "true"]);
+    runs.push(("live machine".into(), live));
+    for (what, mut cmd) in runs {
+        let Some((out, paths)) = strace_opens(&mut cmd, true) else {
+            return;
+        };
+        assert_eq!(code(&out), 0, "{what}: {}", stderr(&out));
+        let bad = waking_paths(&paths);
+        assert!(bad.is_empty(), "{what} opened {bad:?}");
+        assert!(
+            !paths
+                .iter()
+                .any(|p| p.contains("pci.ids") || p.contains("/run/udev/")),
+            "{what}: no name lookup"
+        );
+        if what != "live machine" {
+            assert!(
+                paths.iter().any(|p| p.ends_with("/class")),
+                "{what}: the trace saw the scan"
+            );
+        }
+    }
+}
