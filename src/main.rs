@@ -1,3 +1,12 @@
-fn main() {
-    std::process::exit(i32::from(hwc::multicall::run(hwc::applets::TABLE)));
+//! Entered through C `main` rather than Rust's runtime start-up, which would add a dozen
+//! syscalls (a stack-guard probe through /proc/self/maps, an alternate signal stack, handlers)
+//! to every start: gpu-launch is a hot path, measured against a C wrapper in benches/launch.rs.
+//! What hwc needs of that start-up is done in `multicall::run`.
+
+#![no_main]
+
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // argv and the environment come from std, which glibc hands them to before main.
+    libc::c_int::from(hwc::multicall::run(hwc::applets::TABLE))
 }

@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{self, Context, Error, Result};
 use crate::output;
+use crate::sys;
 
 /// The name the multicall binary answers to when it is not called as an applet.
 pub const MULTICALL_NAME: &str = "hwc";
@@ -24,6 +25,9 @@ pub struct Applet {
     pub name: &'static str,
     pub summary: &'static str,
     pub main: Entry,
+    /// The applet replaces itself with another program, which must get the signal dispositions
+    /// hwc was started with; every other applet ignores SIGPIPE to end quietly on a closed pipe.
+    pub execs_in_place: bool,
 }
 
 impl Applet {
@@ -41,17 +45,21 @@ pub fn find<'t>(table: &'t [Applet], name: &[u8]) -> Option<&'t Applet> {
         .or_else(|| table.iter().find(|a| a.short_name().as_bytes() == name))
 }
 
-/// Runs the process: returns the exit status for `main` to pass to `exit`.
+/// Runs the process: returns the exit status for `main` to return.
 pub fn run(table: &[Applet]) -> u8 {
+    sys::ensure_standard_fds();
     let argv: Vec<OsString> = std::env::args_os().collect();
     let argv0 = argv.first().map(OsString::as_os_str).unwrap_or_default();
     let called_as = invoked_name(argv0);
     let (name, result) = match table.iter().find(|a| a.name.as_bytes() == called_as) {
         Some(applet) => (
             applet.name,
-            (applet.main)(applet.name, argv.get(1..).unwrap_or_default()),
+            start(applet, argv.get(1..).unwrap_or_default()),
         ),
-        None if called_as == MULTICALL_NAME.as_bytes() => multicall_main(table, &argv),
+        None if called_as == MULTICALL_NAME.as_bytes() => {
+            sys::ignore_sigpipe();
+            multicall_main(table, &argv)
+        }
         None => (
             MULTICALL_NAME,
             Err(Error::new(
@@ -61,7 +69,17 @@ pub fn run(table: &[Applet]) -> u8 {
             .hint("see 'hwc --list'")),
         ),
     };
-    finish(name, result)
+    let status = finish(name, result);
+    // Returning from C main skips Rust's exit-time flush of stdout.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    status
+}
+
+fn start(applet: &Applet, args: &[OsString]) -> Result<u8> {
+    if !applet.execs_in_place {
+        sys::ignore_sigpipe();
+    }
+    (applet.main)(applet.name, args)
 }
 
 /// The status for `result`, printing an error as one stderr line `NAME: message`.
@@ -120,7 +138,7 @@ fn multicall_main(table: &[Applet], argv: &[OsString]) -> (&'static str, Result<
             // `hwc /usr/bin/gpu-launch ...` (a `#!` line) names the applet by path.
             let applet_name = invoked_name(first);
             match find(table, applet_name) {
-                Some(applet) => return (applet.name, (applet.main)(applet.name, rest)),
+                Some(applet) => return (applet.name, start(applet, rest)),
                 None => Err(Error::new(
                     error::NOT_FOUND,
                     format!("applet not found: {}", String::from_utf8_lossy(applet_name)),
@@ -357,11 +375,13 @@ mod tests {
             name: "gpu-launch",
             summary: "a",
             main: ok,
+            execs_in_place: true,
         },
         Applet {
             name: "hwc-gpu-detect",
             summary: "b",
             main: ok,
+            execs_in_place: false,
         },
     ];
 

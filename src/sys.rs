@@ -3,14 +3,20 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// `dir` argument of the `*_at` calls for paths relative to the working directory (or absolute).
+pub const CWD: RawFd = libc::AT_FDCWD;
 
 /// Reads the start of a small file (a sysfs attribute) into `buf` with a single `read`, as sysfs
-/// serves an attribute whole. Returns the number of bytes read.
-pub fn read_small(path: &CStr, buf: &mut [u8]) -> io::Result<usize> {
+/// serves an attribute whole. `path` is relative to the directory `dir` (or absolute, with
+/// [`CWD`]). Returns the number of bytes read.
+pub fn read_small_at(dir: RawFd, path: &CStr, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `path` is a valid NUL-terminated string for the duration of the call; the flags
     // ask for no creation, so no mode argument is read.
     let fd = unsafe {
-        libc::open(
+        libc::openat(
+            dir,
             path.as_ptr(),
             libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK,
         )
@@ -29,12 +35,30 @@ pub fn read_small(path: &CStr, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
-/// The target of the symbolic link `path`, into `buf`. A target that fills `buf` may have been
-/// cut short and is reported as an error.
-pub fn readlink(path: &CStr, buf: &mut [u8]) -> io::Result<usize> {
+/// Opens a directory as a handle for `*_at` lookups only (`O_PATH`): later reads relative to it
+/// skip walking the long path again, which is most of what a sysfs read costs.
+pub fn open_dir_handle(dir: RawFd, path: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `path` is NUL-terminated; no mode argument is read without O_CREAT.
+    let fd = unsafe {
+        libc::openat(
+            dir,
+            path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a freshly opened descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The target of the symbolic link `path` (relative to `dir`), into `buf`. A target that fills
+/// `buf` may have been cut short and is reported as an error.
+pub fn readlink_at(dir: RawFd, path: &CStr, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `path` is NUL-terminated and `buf` is valid for writes of `buf.len()` bytes;
-    // readlink writes no NUL and never more than the length given.
-    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    // readlinkat writes no NUL and never more than the length given.
+    let n = unsafe { libc::readlinkat(dir, path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -54,20 +78,47 @@ pub fn exists(path: &CStr) -> bool {
     unsafe { libc::stat(path.as_ptr(), st.as_mut_ptr()) == 0 }
 }
 
-/// Rust's runtime sets SIGPIPE to "ignore" before `main`, and an ignored signal stays ignored
-/// across `execve`: a program started by hwc must get the default back.
-pub fn restore_default_sigpipe() {
-    // SAFETY: installing SIG_DFL for SIGPIPE has no memory-safety preconditions; we run
-    // single-threaded at this point.
+/// Makes a write to a closed pipe fail with EPIPE instead of killing the process, so an applet
+/// whose reader went away (`hwc-gpu-detect | head -1`) can end quietly with status 0.
+pub fn ignore_sigpipe() {
+    // SAFETY: installing SIG_IGN for SIGPIPE has no memory-safety preconditions; hwc is
+    // single-threaded.
     unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Opens `/dev/null` on any of fds 0, 1, 2 that is closed, so a file hwc opens later can never
+/// become its stdout (what Rust's runtime does before `main`; hwc enters through C `main`).
+pub fn ensure_standard_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is a valid array of three pollfd structs for the duration of the call.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for pfd in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+        let flags = if pfd.fd == 0 {
+            libc::O_RDONLY
+        } else {
+            libc::O_RDWR
+        };
+        // SAFETY: the path is a NUL-terminated literal. The lowest free descriptor is the closed
+        // one being filled, so the new fd lands on it; it is intentionally kept open.
+        if unsafe { libc::open(c"/dev/null".as_ptr(), flags) } < 0 {
+            // Without a safe stdio there is nothing reliable left to report to.
+            std::process::abort();
+        }
     }
 }
 
 /// Replaces this process with `program`, searched in `PATH` like `execvp` (glibc's `execvpe`:
 /// a script without `#!` runs under `/bin/sh`), with exactly the environment `envp`. The pid,
-/// the signal mask and ignored signals carry over; SIGPIPE gets its default back first. Returns
-/// only on failure.
+/// the signal mask and signal dispositions carry over as hwc received them. Returns only on
+/// failure.
 pub fn execvpe(program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
     let argv_ptrs: Vec<*const libc::c_char> = argv
         .iter()
@@ -79,9 +130,61 @@ pub fn execvpe(program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error 
         .map(|e| e.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
-    restore_default_sigpipe();
     // SAFETY: `program` is NUL-terminated; both pointer arrays end with a null pointer and point
     // into `argv`/`envp`, which outlive the call. On success the call does not return.
     unsafe { libc::execvpe(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
     io::Error::last_os_error()
+}
+
+/// Calls `f` with the name of each entry of the directory `path` (relative to `dir`; `.` and
+/// `..` included), read with `getdents64` into a stack buffer: three syscalls for a small
+/// directory.
+pub fn for_each_dirent_at(dir: RawFd, path: &CStr, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+    // SAFETY: `path` is NUL-terminated; no mode argument is read without O_CREAT.
+    let fd = unsafe {
+        libc::openat(
+            dir,
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // u64 elements keep the buffer 8-byte aligned, as linux_dirent64 records need.
+    let mut buf = [0u64; 1024];
+    let result = loop {
+        // SAFETY: `buf` is valid for writes of its byte size; `fd` is an open directory.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd,
+                buf.as_mut_ptr(),
+                std::mem::size_of_val(&buf),
+            )
+        };
+        if n < 0 {
+            break Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            break Ok(());
+        }
+        // SAFETY: the kernel wrote `n` bytes of initialised data at the start of `buf`.
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+        let mut at = 0;
+        // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name NUL-terminated.
+        while at + 19 <= bytes.len() {
+            let reclen = usize::from(u16::from_ne_bytes([bytes[at + 16], bytes[at + 17]]));
+            if reclen < 19 || at + reclen > bytes.len() {
+                break;
+            }
+            let name = &bytes[at + 19..at + reclen];
+            let len = memchr::memchr(0, name).unwrap_or(name.len());
+            f(&name[..len]);
+            at += reclen;
+        }
+    };
+    // SAFETY: `fd` was opened above and is closed exactly once.
+    unsafe { libc::close(fd) };
+    result
 }

@@ -2,11 +2,9 @@
 //! and never allocate; every reader turns a missing or malformed value into `None` rather than an
 //! error, since a best-effort report beats none.
 
+use std::ffi::CStr;
 use std::io;
-
-use nix::dir::Dir;
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::root::StackPath;
 use crate::sys;
@@ -17,12 +15,7 @@ pub const ATTR_BUF: usize = 128;
 /// The attribute's value without surrounding whitespace. `None` when the file is missing,
 /// unreadable, empty, or longer than `buf` (a cut value would be a wrong value).
 pub fn read_attr<'b>(path: &StackPath, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-    let n = sys::read_small(path.as_cstr()?, buf).ok()?;
-    if n == buf.len() {
-        return None;
-    }
-    let value = trim(&buf[..n]);
-    (!value.is_empty()).then_some(value)
+    attr_at(sys::CWD, path.as_cstr()?, buf)
 }
 
 /// A hexadecimal attribute such as `vendor` (`0x10de`).
@@ -35,6 +28,108 @@ pub fn read_hex(path: &StackPath) -> Option<u32> {
 pub fn read_dec(path: &StackPath) -> Option<u64> {
     let mut buf = [0u8; ATTR_BUF];
     parse_dec(read_attr(path, &mut buf)?)
+}
+
+/// The last component of a symbolic link's target (`driver` -> `.../drivers/nvidia` gives
+/// `nvidia`). `None` when `path` is not a link.
+pub fn link_basename<'b>(path: &StackPath, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    link_basename_at(sys::CWD, path.as_cstr()?, buf)
+}
+
+/// Calls `f` with the name of each entry of the directory, `.` and `..` left out, in the order
+/// the file system gives them.
+pub fn for_each_entry(path: &StackPath, f: impl FnMut(&[u8])) -> io::Result<()> {
+    let cpath = path
+        .as_cstr()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENAMETOOLONG))?;
+    entries_at(sys::CWD, cpath, f)
+}
+
+/// Whether the path exists, by `stat` alone (never opens it).
+pub fn exists(path: &StackPath) -> bool {
+    path.as_cstr().is_some_and(sys::exists)
+}
+
+/// An open device directory: reading several attributes relative to it walks the long sysfs
+/// path once instead of once per attribute (on sysfs that walk is most of a read's cost).
+pub struct Dir {
+    fd: OwnedFd,
+}
+
+impl Dir {
+    pub fn open(path: &StackPath) -> Option<Dir> {
+        let fd = sys::open_dir_handle(sys::CWD, path.as_cstr()?).ok()?;
+        Some(Dir { fd })
+    }
+
+    /// A directory below this one (`name` may hold several components).
+    pub fn open_child(&self, name: &CStr) -> Option<Dir> {
+        let fd = sys::open_dir_handle(self.fd.as_raw_fd(), name).ok()?;
+        Some(Dir { fd })
+    }
+
+    pub fn read_attr<'b>(&self, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        attr_at(self.fd.as_raw_fd(), name, buf)
+    }
+
+    pub fn read_hex(&self, name: &CStr) -> Option<u32> {
+        let mut buf = [0u8; ATTR_BUF];
+        parse_hex(self.read_attr(name, &mut buf)?)
+    }
+
+    pub fn read_dec(&self, name: &CStr) -> Option<u64> {
+        let mut buf = [0u8; ATTR_BUF];
+        parse_dec(self.read_attr(name, &mut buf)?)
+    }
+
+    pub fn link_basename<'b>(&self, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        link_basename_at(self.fd.as_raw_fd(), name, buf)
+    }
+
+    pub fn for_each_entry(&self, name: &CStr, f: impl FnMut(&[u8])) -> io::Result<()> {
+        entries_at(self.fd.as_raw_fd(), name, f)
+    }
+}
+
+/// `first/second` as a C string in `buf`; `None` when it does not fit or holds a NUL.
+pub fn join<'b>(buf: &'b mut [u8], first: &[u8], second: &[u8]) -> Option<&'b CStr> {
+    let len = first.len() + 1 + second.len();
+    if len >= buf.len() {
+        return None;
+    }
+    buf[..first.len()].copy_from_slice(first);
+    buf[first.len()] = b'/';
+    buf[first.len() + 1..len].copy_from_slice(second);
+    buf[len] = 0;
+    CStr::from_bytes_with_nul(&buf[..=len]).ok()
+}
+
+fn attr_at<'b>(dir: RawFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let n = sys::read_small_at(dir, name, buf).ok()?;
+    if n == buf.len() {
+        return None;
+    }
+    let value = trim(&buf[..n]);
+    (!value.is_empty()).then_some(value)
+}
+
+fn link_basename_at<'b>(dir: RawFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let n = sys::readlink_at(dir, name, buf).ok()?;
+    let target = &buf[..n];
+    let target = target.strip_suffix(b"/").unwrap_or(target);
+    let base = match memchr::memrchr(b'/', target) {
+        Some(i) => &target[i + 1..],
+        None => target,
+    };
+    (!base.is_empty() && base != b"." && base != b"..").then_some(base)
+}
+
+fn entries_at(dir: RawFd, name: &CStr, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+    sys::for_each_dirent_at(dir, name, |entry| {
+        if entry != b"." && entry != b".." {
+            f(entry);
+        }
+    })
 }
 
 pub fn trim(bytes: &[u8]) -> &[u8] {
@@ -73,45 +168,6 @@ pub fn parse_dec(bytes: &[u8]) -> Option<u64> {
         let d = (b as char).to_digit(10)?;
         acc.checked_mul(10)?.checked_add(u64::from(d))
     })
-}
-
-/// The last component of a symbolic link's target (`driver` -> `.../drivers/nvidia` gives
-/// `nvidia`). `None` when `path` is not a link.
-pub fn link_basename<'b>(path: &StackPath, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-    let n = sys::readlink(path.as_cstr()?, buf).ok()?;
-    let target = &buf[..n];
-    let target = target.strip_suffix(b"/").unwrap_or(target);
-    let name = match memchr::memrchr(b'/', target) {
-        Some(i) => &target[i + 1..],
-        None => target,
-    };
-    (!name.is_empty() && name != b"." && name != b"..").then_some(name)
-}
-
-/// Calls `f` with the name of each entry of the directory, `.` and `..` left out, in the order
-/// the file system gives them.
-pub fn for_each_entry(path: &StackPath, mut f: impl FnMut(&[u8])) -> io::Result<()> {
-    let cpath = path
-        .as_cstr()
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENAMETOOLONG))?;
-    let mut dir = Dir::open(
-        cpath,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    for entry in dir.iter() {
-        let entry = entry?;
-        let name = entry.file_name().to_bytes();
-        if name != b"." && name != b".." {
-            f(name);
-        }
-    }
-    Ok(())
-}
-
-/// Whether the path exists, by `stat` alone (never opens it).
-pub fn exists(path: &StackPath) -> bool {
-    path.as_cstr().is_some_and(sys::exists)
 }
 
 #[cfg(test)]
@@ -194,5 +250,63 @@ mod tests {
         assert!(for_each_entry(&root.stack_path(b"/nope"), |_| {}).is_err());
         assert!(exists(&root.stack_path(b"/drm")));
         assert!(!exists(&root.stack_path(b"/nope")));
+        let dir = Dir::open(&root.stack_path(b"/")).unwrap();
+        let mut n = 0;
+        dir.for_each_entry(c"drm", |_| n += 1).unwrap();
+        assert_eq!(n, 2);
+        assert!(Dir::open(&root.stack_path(b"/nope")).is_none());
+    }
+
+    #[test]
+    fn join_makes_relative_c_paths() {
+        let mut buf = [0u8; 24];
+        assert_eq!(
+            join(&mut buf, b"0000:01:00.0", b"class").unwrap(),
+            c"0000:01:00.0/class"
+        );
+        assert!(
+            join(&mut buf, b"0000:01:00.0", b"boot_display").is_none(),
+            "too long"
+        );
+        assert!(join(&mut buf, b"a\0b", b"c").is_none(), "interior NUL");
+    }
+
+    #[test]
+    fn dir_reads_relative_attributes() {
+        let (_d, root) = tree();
+        fs::create_dir(root.path("/dev0")).unwrap();
+        fs::write(root.path("/dev0/vendor"), "0x1002\n").unwrap();
+        fs::write(root.path("/dev0/boot_vga"), "1\n").unwrap();
+        std::os::unix::fs::symlink("../drivers/amdgpu", root.path("/dev0/driver")).unwrap();
+        let dir = Dir::open(&root.stack_path(b"/dev0")).unwrap();
+        assert_eq!(dir.read_hex(c"vendor"), Some(0x1002));
+        assert_eq!(dir.read_dec(c"boot_vga"), Some(1));
+        assert_eq!(dir.read_hex(c"missing"), None);
+        let mut buf = [0u8; 64];
+        assert_eq!(dir.link_basename(c"driver", &mut buf), Some(&b"amdgpu"[..]));
+        assert!(
+            Dir::open(&root.stack_path(b"/dev0/vendor")).is_none(),
+            "not a directory"
+        );
+    }
+
+    #[test]
+    fn for_each_entry_reads_past_one_buffer() {
+        let (_d, root) = tree();
+        fs::create_dir(root.path("/many")).unwrap();
+        for i in 0..600 {
+            fs::write(
+                root.path(format!("/many/device-{i:04}-{}", "x".repeat(40))),
+                "",
+            )
+            .unwrap();
+        }
+        let mut n = 0;
+        for_each_entry(&root.stack_path(b"/many"), |name| {
+            assert!(name.starts_with(b"device-") && name.len() == 52, "{name:?}");
+            n += 1;
+        })
+        .unwrap();
+        assert_eq!(n, 600);
     }
 }

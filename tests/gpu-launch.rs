@@ -211,7 +211,7 @@ fn death_by_signal_passes_through() {
 }
 
 #[test]
-fn sigpipe_is_back_to_default_for_the_program() {
+fn a_default_sigpipe_stays_default() {
     let t = Tree::fixture("no-gpu");
     let bin = Bin::new();
     let o = launch(&bin, t.path())
@@ -224,6 +224,28 @@ fn sigpipe_is_back_to_default_for_the_program() {
         mask & (1 << (libc::SIGPIPE - 1)),
         0,
         "SIGPIPE still ignored: {}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn an_ignored_sigpipe_stays_ignored() {
+    // The disposition the caller gave is the program's: gpu-launch neither sets nor resets it.
+    let t = Tree::fixture("no-gpu");
+    let bin = Bin::new();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' PIPE; exec \"$0\" --root \"$1\" -q grep ^SigIgn: /proc/self/status")
+        .arg(bin.path("gpu-launch"))
+        .arg(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mask = u64::from_str_radix(stdout(&o).split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_ne!(
+        mask & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SIGPIPE no longer ignored: {}",
         stdout(&o)
     );
 }

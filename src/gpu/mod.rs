@@ -31,9 +31,10 @@
 pub mod accel;
 pub mod offload;
 
+use std::ffi::CStr;
 use std::fmt;
 
-use crate::root::{Root, StackPath};
+use crate::root::Root;
 use crate::sysfs;
 
 pub const VENDOR_NVIDIA: u16 = 0x10de;
@@ -332,19 +333,12 @@ impl Gpus {
 /// empty; an unreadable bus gives no GPUs. Never fails, never panics.
 pub fn scan(root: &Root, depth: Depth) -> Gpus {
     let mut gpus = Gpus::default();
-    let devices = root.stack_path(b"/sys/bus/pci/devices");
-    let mut dev = devices.clone();
-    let base = dev.len();
-    let _ = sysfs::for_each_entry(&devices, |name| {
-        let Some(pci) = PciAddr::parse(name) else {
-            return;
-        };
-        dev.truncate(base);
-        dev.push(name);
-        if let Some(gpu) = read_gpu(&mut dev, pci, depth) {
-            gpus.list.push(gpu);
-        }
-    });
+    if let Some(devices) = sysfs::Dir::open(&root.stack_path(b"/sys/bus/pci/devices")) {
+        let _ = devices.for_each_entry(c".", |name| {
+            let gpu = PciAddr::parse(name).and_then(|pci| read_gpu(&devices, name, pci, depth));
+            gpus.list.extend(gpu);
+        });
+    }
     gpus.list.sort_by_key(|g| g.pci);
     if let Some(i) = choose_default(&gpus.list) {
         gpus.list[i].default = true;
@@ -358,62 +352,54 @@ pub fn scan(root: &Root, depth: Depth) -> Gpus {
     gpus
 }
 
-/// Reads `dir/name` with `read`, leaving `dir` as it was.
-fn with_child<T>(dir: &mut StackPath, name: &[u8], read: impl FnOnce(&StackPath) -> T) -> T {
-    let len = dir.len();
-    dir.push(name);
-    let out = read(dir);
-    dir.truncate(len);
-    out
-}
-
-fn read_gpu(dev: &mut StackPath, pci: PciAddr, depth: Depth) -> Option<Gpu> {
+/// Reads the PCI function `name` of the `devices` directory if it is a GPU. Reads go relative to
+/// open directories: on sysfs, walking the long path is most of what a read costs.
+fn read_gpu(devices: &sysfs::Dir, name: &[u8], pci: PciAddr, depth: Depth) -> Option<Gpu> {
     // One read per PCI function that is not a GPU: the class decides before anything else.
-    let class = with_child(dev, b"class", sysfs::read_hex)?;
+    let mut path = [0u8; 64];
+    let class = devices.read_hex(sysfs::join(&mut path, name, b"class")?)?;
     if !matches!(class >> 16, 0x03 | 0x12) {
         return None;
     }
-    let vendor_id =
-        with_child(dev, b"vendor", sysfs::read_hex).and_then(|v| u16::try_from(v).ok())?;
+    let dir = devices.open_child(sysfs::join(&mut path, name, b".")?)?;
+    let id = |name: &CStr| dir.read_hex(name).and_then(|v| u16::try_from(v).ok());
+    let vendor_id = id(c"vendor")?;
     if class >> 16 == 0x12 && !matches!(vendor_id, VENDOR_AMD | VENDOR_NVIDIA) {
         return None;
     }
-    let device_id = with_child(dev, b"device", sysfs::read_hex)
-        .and_then(|v| u16::try_from(v).ok())
-        .unwrap_or(0);
-    let flag =
-        |dev: &mut StackPath, name: &[u8]| with_child(dev, name, sysfs::read_dec).map(|v| v == 1);
+    // A launch needs the device id only where it decides the role (AMD APUs).
+    let device_id = if depth == Depth::Full || vendor_id == VENDOR_AMD {
+        id(c"device").unwrap_or(0)
+    } else {
+        0
+    };
+    let flag = |name: &CStr| dir.read_dec(name).map(|v| v == 1);
     let mut link = [0u8; 256];
-    let driver = with_child(dev, b"driver", |p| {
-        sysfs::link_basename(p, &mut link).and_then(ShortName::new)
-    });
+    let driver = dir
+        .link_basename(c"driver", &mut link)
+        .and_then(ShortName::new);
     let (mut card, mut render) = (None, None);
-    with_child(dev, b"drm", |p| {
-        let _ = sysfs::for_each_entry(p, |entry| {
-            let number = |prefix: &[u8]| {
-                entry
-                    .strip_prefix(prefix)
-                    .and_then(sysfs::parse_dec)
-                    .and_then(|n| u32::try_from(n).ok())
-            };
-            if let Some(n) = number(b"renderD") {
-                render = Some(render.map_or(n, |r: u32| r.min(n)));
-            } else if let Some(n) = number(b"card") {
-                card = Some(card.map_or(n, |c: u32| c.min(n)));
-            }
-        });
+    let _ = dir.for_each_entry(c"drm", |entry| {
+        let number = |prefix: &[u8]| {
+            entry
+                .strip_prefix(prefix)
+                .and_then(sysfs::parse_dec)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        if let Some(n) = number(b"renderD") {
+            render = Some(render.map_or(n, |r: u32| r.min(n)));
+        } else if let Some(n) = number(b"card") {
+            card = Some(card.map_or(n, |c: u32| c.min(n)));
+        }
     });
     let (subsystem, runtime_status) = match depth {
         Depth::Launch => (None, None),
         Depth::Full => {
-            let id = |dev: &mut StackPath, name: &[u8]| {
-                with_child(dev, name, sysfs::read_hex).and_then(|v| u16::try_from(v).ok())
-            };
-            let subsystem = id(dev, b"subsystem_vendor").zip(id(dev, b"subsystem_device"));
+            let subsystem = id(c"subsystem_vendor").zip(id(c"subsystem_device"));
             let mut buf = [0u8; sysfs::ATTR_BUF];
-            let status = with_child(dev, b"power/runtime_status", |p| {
-                sysfs::read_attr(p, &mut buf).and_then(RuntimeStatus::parse)
-            });
+            let status = dir
+                .read_attr(c"power/runtime_status", &mut buf)
+                .and_then(RuntimeStatus::parse);
             (subsystem, status)
         }
     };
@@ -424,8 +410,8 @@ fn read_gpu(dev: &mut StackPath, pci: PciAddr, depth: Depth) -> Option<Gpu> {
         subsystem,
         class,
         driver,
-        boot_vga: flag(dev, b"boot_vga"),
-        boot_display: flag(dev, b"boot_display"),
+        boot_vga: flag(c"boot_vga"),
+        boot_display: flag(c"boot_display"),
         runtime_status,
         card,
         render,
