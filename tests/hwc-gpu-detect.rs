@@ -662,3 +662,39 @@ fn detection_never_opens_waking_paths() {
         }
     }
 }
+
+#[test]
+fn nvidia_container_tools_on_path_are_reported() {
+    let t = Tree::fixture("desktop-nvidia-only");
+    let tools = t.path().join("usr/bin");
+    std::fs::create_dir_all(&tools).unwrap();
+    for name in ["nvidia-ctk", "nvidia-container-runtime"] {
+        std::fs::write(tools.join(name), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            tools.join(name),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    // Not executable: not a tool.
+    std::fs::write(tools.join("nvidia-container-cli"), "").unwrap();
+    let bin = Bin::new();
+    let o = bin
+        .cmd("hwc-gpu-detect")
+        .arg("--root")
+        .arg(t.path())
+        .arg("--json")
+        .env("PATH", "/usr/bin:relative/dir")
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["container_runtime"]["tools"],
+        serde_json::json!(["nvidia-ctk", "nvidia-container-runtime"])
+    );
+    assert_eq!(
+        doc["container_runtime"]["summary"],
+        "nvidia-container-runtime"
+    );
+    assert_eq!(doc["container_runtime"]["cdi_kinds"], serde_json::json!([]));
+}
