@@ -8,6 +8,7 @@ pub mod gpu;
 pub mod multicall;
 pub mod output;
 pub mod root;
+pub mod safefs;
 pub mod sys;
 pub mod sysfs;
 pub mod users;
