@@ -1,24 +1,562 @@
-//! `setup-ssh-keys`: Install the authorized_keys of a user from a secret file, with fallback keys.
+//! `setup-ssh-keys USER`: the user's authorized keys from a secret (agenix), with fallback keys
+//! so the owner can still log in when the secret is missing.
+//!
+//! Sources are read as root; everything under the home directory is done as the user (a forked
+//! child with the user's ids and no capabilities), walking from the home with `O_NOFOLLOW`, so a
+//! hostile home cannot redirect a write. The file is replaced atomically or not at all.
+
+mod block;
+mod keys;
+mod strict;
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use argh::FromArgs;
 
-use crate::error::Result;
+use crate::error::{describe_io, Error, Result};
 use crate::multicall::parse_args;
+use crate::output::{self, Json};
+use crate::root::Root;
+use crate::safefs::{self, Ids};
+use crate::users::Accounts;
+use keys::Key;
 
-/// Install the authorized_keys of a user from a secret file, with fallback keys.
-/// Not implemented yet in this version: after parsing its arguments it exits 1.
+/// Install USER's authorized keys from a secret file (as agenix decrypts it), falling back to
+/// fallback keys when no secret yields a valid key, into ~USER/.ssh/authorized_keys. The keys go
+/// into a block between marker lines; the user's own lines outside it are kept byte for byte, and
+/// a key removed from the source leaves the block. Nothing is written when nothing changed, and
+/// never an empty key set: with no valid key anywhere the file is left alone and the exit is 1.
+/// As root, every operation in the home directory runs as USER.
 #[derive(FromArgs)]
-#[allow(dead_code)] // read once the behaviour lands
-#[argh(help_triggers("-h", "--help", "help"))]
+#[argh(
+    help_triggers("-h", "--help"),
+    note = "Defaults: --secret /run/agenix/ssh-authorized-keys-USER, --fallback \
+/etc/hwc/ssh-authorized-keys/USER. Lines are checked like sshd reads them (options, key type, \
+base64 whose inner type and curve match); bad lines are reported as SOURCE:LINE: reason and \
+skipped, duplicates keep the first. After writing, sshd's StrictModes verdict is predicted and \
+problems are reported as warnings.",
+    error_code(1, "no valid key in any source, an unsafe layout refused, a write failed, or --check found that sshd would refuse the file"),
+    error_code(2, "usage error")
+)]
 struct Args {
-    /// the user whose keys to install
+    /// the user whose keys to install (name or uid)
     #[argh(positional)]
     user: String,
+    /// secret file with the keys (repeatable)
+    #[argh(option)]
+    secret: Vec<PathBuf>,
+    /// file of fallback keys, used when no secret yields a valid key (repeatable)
+    #[argh(option)]
+    fallback: Vec<PathBuf>,
+    /// a fallback key line (repeatable)
+    #[argh(option)]
+    fallback_key: Vec<String>,
+    /// make the file the managed keys only, dropping the user's own lines
+    #[argh(switch)]
+    exclusive: bool,
+    /// print the resulting file and the diff, write nothing
+    #[argh(switch)]
+    dry_run: bool,
+    /// only predict whether sshd would accept the file (exit 1 if not); write nothing
+    #[argh(switch)]
+    check: bool,
+    /// print one JSON report
+    #[argh(switch)]
+    json: bool,
+    /// read /etc, /run and the home directory under DIR instead of /
+    #[argh(option)]
+    root: Option<PathBuf>,
+}
+
+/// A line that was not used, and why.
+struct Rejected {
+    source: String,
+    line: usize,
+    reason: String,
+}
+
+/// One source file or option, and what came of it.
+struct Source {
+    name: String,
+    kind: &'static str,
+    status: String,
+    keys: usize,
+}
+
+/// The key set chosen from the sources.
+struct Chosen {
+    keys: Vec<Key>,
+    from: &'static str,
+    sources: Vec<Source>,
+    rejected: Vec<Rejected>,
+}
+
+/// Largest source or authorized_keys file read; a bigger one is not a key file.
+const MAX_FILE: u64 = 16 << 20;
+
+fn parse_source(
+    name: &str,
+    data: &[u8],
+    into: &mut Vec<Key>,
+    rejected: &mut Vec<Rejected>,
+) -> usize {
+    let mut found = 0;
+    for (i, line) in data.split(|&b| b == b'\n').enumerate() {
+        match keys::parse_line(line) {
+            Ok(None) => {}
+            Ok(Some(key)) => {
+                found += 1;
+                if key.is_certificate() {
+                    rejected.push(Rejected {
+                        source: name.to_string(),
+                        line: i + 1,
+                        reason: "a certificate never matches a login by itself; install the CA key with cert-authority".into(),
+                    });
+                }
+                if into.iter().any(|k| k.identity() == key.identity()) {
+                    rejected.push(Rejected {
+                        source: name.to_string(),
+                        line: i + 1,
+                        reason: "duplicate key; the first is kept".into(),
+                    });
+                } else {
+                    into.push(key);
+                }
+            }
+            Err(why) => rejected.push(Rejected {
+                source: name.to_string(),
+                line: i + 1,
+                reason: why.0,
+            }),
+        }
+    }
+    found
+}
+
+fn read_sources(
+    root: &Root,
+    files: &[PathBuf],
+    kind: &'static str,
+    keys: &mut Vec<Key>,
+    chosen: &mut Chosen,
+) {
+    for file in files {
+        let path = root.path(file);
+        let name = root.display(&path).display().to_string();
+        let status = match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing".to_string(),
+            Err(e) => format!("unreadable: {}", describe_io(&e)),
+            Ok(m) if !m.is_file() => "not a regular file".to_string(),
+            Ok(m) if m.len() > MAX_FILE => "too large for a key file".to_string(),
+            Ok(_) => match std::fs::read(&path) {
+                Err(e) => format!("unreadable: {}", describe_io(&e)),
+                Ok(data) => {
+                    let n = parse_source(&name, &data, keys, &mut chosen.rejected);
+                    chosen.sources.push(Source {
+                        name,
+                        kind,
+                        status: format!("{n} valid key(s)"),
+                        keys: n,
+                    });
+                    continue;
+                }
+            },
+        };
+        chosen.sources.push(Source {
+            name,
+            kind,
+            status,
+            keys: 0,
+        });
+    }
+}
+
+fn choose(root: &Root, user: &str, args: &Args) -> Chosen {
+    let mut chosen = Chosen {
+        keys: Vec::new(),
+        from: "secret",
+        sources: Vec::new(),
+        rejected: Vec::new(),
+    };
+    let secrets = if args.secret.is_empty() {
+        vec![PathBuf::from(format!(
+            "/run/agenix/ssh-authorized-keys-{user}"
+        ))]
+    } else {
+        args.secret.clone()
+    };
+    let mut keys = Vec::new();
+    read_sources(root, &secrets, "secret", &mut keys, &mut chosen);
+    if keys.is_empty() {
+        chosen.from = "fallback";
+        let fallbacks = if args.fallback.is_empty() {
+            vec![PathBuf::from(format!(
+                "/etc/hwc/ssh-authorized-keys/{user}"
+            ))]
+        } else {
+            args.fallback.clone()
+        };
+        read_sources(root, &fallbacks, "fallback", &mut keys, &mut chosen);
+        for (i, line) in args.fallback_key.iter().enumerate() {
+            let name = format!("--fallback-key #{}", i + 1);
+            let n = parse_source(&name, line.as_bytes(), &mut keys, &mut chosen.rejected);
+            chosen.sources.push(Source {
+                name,
+                kind: "fallback",
+                status: format!("{n} valid key(s)"),
+                keys: n,
+            });
+        }
+    }
+    chosen.keys = keys;
+    chosen
 }
 
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
-    let _args: Args = parse_args(name, args)?;
-    Err(super::not_implemented(name))
+    let args: Args = parse_args(name, args)?;
+    if args.check && args.dry_run {
+        return Err(Error::usage("--check and --dry-run are exclusive"));
+    }
+    let root = Root::from_option(args.root.as_deref());
+    let accounts = Accounts::load(&root)?;
+    let user = accounts
+        .find_user(&args.user)
+        .ok_or_else(|| {
+            Error::failed(format!(
+                "no user '{}' in {}/etc/passwd",
+                args.user,
+                if root.is_system() { "" } else { "<root>" }
+            ))
+        })?
+        .clone();
+    let ids = Ids {
+        uid: user.uid,
+        gid: user.gid,
+        groups: accounts.group_ids(&user),
+    };
+    let home = root.path(&user.home);
+    let file = home.join(".ssh/authorized_keys");
+    let stop = root.path("/");
+
+    if args.check {
+        let sshd_view = sshd_key_files(&root, &user.name);
+        return safefs::run_as(name, &ids, || {
+            let problems = strict::predict(&file, &home, user.uid, &stop);
+            report_check(&args, &root, &file, &problems, sshd_view.as_deref())?;
+            Ok(u8::from(!problems.is_empty()))
+        });
+    }
+
+    let chosen = choose(&root, &user.name, &args);
+    if !args.json {
+        for r in &chosen.rejected {
+            eprintln!("{name}: {}:{}: {}", r.source, r.line, r.reason);
+        }
+    }
+    if chosen.keys.is_empty() {
+        let seen: Vec<String> = chosen
+            .sources
+            .iter()
+            .map(|s| format!("{} ({})", s.name, s.status))
+            .collect();
+        return Err(Error::failed(format!(
+            "no valid key for {} in any source: {}; {} left untouched",
+            user.name,
+            seen.join(", "),
+            root.display(&file).display()
+        )));
+    }
+    let managed: Vec<String> = chosen.keys.iter().map(Key::line).collect();
+    safefs::run_as(name, &ids, || {
+        let outcome = install(&home, &managed, &args)?;
+        let warnings = if outcome.written || (!args.dry_run && outcome.existed) {
+            strict::predict(&file, &home, user.uid, &stop)
+        } else {
+            Vec::new()
+        };
+        if !args.json {
+            for w in &warnings {
+                eprintln!("{name}: warning: sshd would refuse the keys: {w}");
+            }
+        }
+        report(
+            &args, &root, &user.name, &file, &chosen, &outcome, &warnings,
+        )?;
+        Ok(0)
+    })
+}
+
+/// What happened to the file.
+struct Outcome {
+    existed: bool,
+    old: Vec<u8>,
+    new: Vec<u8>,
+    added: Vec<String>,
+    removed: Vec<String>,
+    written: bool,
+    created_ssh_dir: bool,
+}
+
+/// Runs as the user: walks from the home without following links, creates `.ssh` when missing,
+/// reads the current file (refusing anything but a regular file), and replaces it atomically when
+/// its content changes.
+fn install(home: &Path, managed: &[String], args: &Args) -> Result<Outcome> {
+    let shown = |p: &Path| p.display().to_string();
+    let io = |what: String, e: std::io::Error| {
+        let why = match e.raw_os_error() {
+            Some(libc::ELOOP) => "it is a symbolic link; refusing to follow it".to_string(),
+            Some(libc::ENOTDIR) => "it is not a directory".to_string(),
+            _ => describe_io(&e),
+        };
+        Error::failed(format!("{what}: {why}"))
+    };
+    let home_dir = safefs::Dir::open(home).map_err(|e| io(shown(home), e))?;
+    let st = home_dir.stat().map_err(|e| io(shown(home), e))?;
+    let me = safefs::euid();
+    if st.uid != me && st.uid != 0 {
+        return Err(Error::failed(format!(
+            "{}: owned by uid {}, not by the user (uid {me}) or root; sshd would refuse it and nothing is written",
+            shown(home),
+            st.uid
+        )));
+    }
+    let ssh_path = home.join(".ssh");
+    let created_ssh_dir = !args.dry_run
+        && home_dir
+            .mkdir(".ssh", 0o700)
+            .map_err(|e| io(shown(&ssh_path), e))?;
+    let ssh = match home_dir.open_dir(".ssh") {
+        Ok(d) => Some(d),
+        Err(e) if args.dry_run && e.raw_os_error() == Some(libc::ENOENT) => None,
+        Err(e) => return Err(io(shown(&ssh_path), e)),
+    };
+    let file_path = ssh_path.join("authorized_keys");
+    let mut old = Vec::new();
+    let mut existed = false;
+    if let Some(ssh) = &ssh {
+        if let Some((file, st)) = ssh
+            .open_read("authorized_keys")
+            .map_err(|e| io(shown(&file_path), e))?
+        {
+            if !st.is_file() {
+                return Err(Error::failed(format!(
+                    "{}: it is a {}, not a regular file; refusing",
+                    shown(&file_path),
+                    st.kind()
+                )));
+            }
+            use std::io::Read;
+            file.take(MAX_FILE + 1)
+                .read_to_end(&mut old)
+                .map_err(|e| io(shown(&file_path), e))?;
+            if old.len() as u64 > MAX_FILE {
+                return Err(Error::failed(format!(
+                    "{}: larger than 16 MiB; refusing",
+                    shown(&file_path)
+                )));
+            }
+            existed = true;
+        }
+    }
+    let merged = block::merge(existed.then_some(old.as_slice()), managed, args.exclusive)
+        .map_err(|why| Error::failed(format!("{}: {why}", shown(&file_path))))?;
+    let changed = !existed || merged.content != old;
+    let mut written = false;
+    if changed && !args.dry_run {
+        let ssh = ssh
+            .as_ref()
+            .ok_or_else(|| Error::failed(format!("{}: missing", shown(&ssh_path))))?;
+        ssh.replace(
+            "authorized_keys",
+            "authorized_keys.tmp",
+            &merged.content,
+            0o600,
+        )
+        .map_err(|e| io(format!("replacing {}", shown(&file_path)), e))?;
+        written = true;
+    }
+    Ok(Outcome {
+        existed,
+        old,
+        new: merged.content,
+        added: merged.added,
+        removed: merged.removed,
+        written,
+        created_ssh_dir,
+    })
+}
+
+fn report(
+    args: &Args,
+    root: &Root,
+    user: &str,
+    file: &Path,
+    chosen: &Chosen,
+    out: &Outcome,
+    warnings: &[String],
+) -> Result<()> {
+    let file_shown = root.display(file).display().to_string();
+    if args.json {
+        let mut j = Json::new();
+        j.begin_object();
+        j.key("user").string(user);
+        j.key("file").string(&file_shown);
+        j.key("source").string(chosen.from);
+        j.key("sources").begin_array();
+        for s in &chosen.sources {
+            j.begin_object()
+                .key("path")
+                .string(&s.name)
+                .key("kind")
+                .string(s.kind)
+                .key("status")
+                .string(&s.status)
+                .key("keys")
+                .number(s.keys as u64)
+                .end_object();
+        }
+        j.end_array();
+        j.key("installed").number(chosen.keys.len() as u64);
+        j.key("added").begin_array();
+        for a in &out.added {
+            j.string(label(a));
+        }
+        j.end_array().key("removed").begin_array();
+        for r in &out.removed {
+            j.string(label(r));
+        }
+        j.end_array().key("rejected").begin_array();
+        for r in &chosen.rejected {
+            j.begin_object()
+                .key("source")
+                .string(&r.source)
+                .key("line")
+                .number(r.line as u64)
+                .key("reason")
+                .string(&r.reason)
+                .end_object();
+        }
+        j.end_array();
+        j.key("changed").bool(!out.existed || out.new != out.old);
+        j.key("written").bool(out.written);
+        j.key("dry_run").bool(args.dry_run);
+        j.key("warnings").begin_array();
+        for w in warnings {
+            j.string(w);
+        }
+        j.end_array().end_object();
+        return output::emit(&j.finish());
+    }
+    let mut text = String::new();
+    if args.dry_run {
+        text.push_str(&format!("# {file_shown} would be:\n"));
+        text.push_str(&String::from_utf8_lossy(&out.new));
+        text.push_str("# diff:\n");
+        text.push_str(&block::diff(&out.old, &out.new));
+    }
+    let verb = match (args.dry_run, out.existed && out.new == out.old) {
+        (_, true) => "unchanged".to_string(),
+        (true, false) => "would change".to_string(),
+        (false, false) => {
+            if out.created_ssh_dir {
+                "written (created ~/.ssh)".to_string()
+            } else {
+                "written".to_string()
+            }
+        }
+    };
+    let from: Vec<&str> = chosen
+        .sources
+        .iter()
+        .filter(|s| s.keys > 0)
+        .map(|s| s.name.as_str())
+        .collect();
+    text.push_str(&format!(
+        "{user}: {} key(s) from the {} ({}) in {file_shown}: {verb}; {} added, {} removed\n",
+        chosen.keys.len(),
+        chosen.from,
+        from.join(", "),
+        out.added.len(),
+        out.removed.len()
+    ));
+    output::emit(&text)
+}
+
+/// A report label for a managed line: the key's label when it parses.
+fn label(line: &str) -> String {
+    match keys::parse_line(line.as_bytes()) {
+        Ok(Some(k)) => k.label(),
+        _ => line.to_string(),
+    }
+}
+
+/// Where sshd reads keys for the user, from `sshd -G -C user=USER` (running system only).
+fn sshd_key_files(root: &Root, user: &str) -> Option<String> {
+    if !root.is_system() {
+        return None;
+    }
+    let sshd = [
+        "/usr/sbin/sshd",
+        "/run/current-system/sw/bin/sshd",
+        "/usr/bin/sshd",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).is_file())?;
+    let out = std::process::Command::new(sshd)
+        .args(["-G", "-C", &format!("user={user}")])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("authorizedkeysfile "))
+        .map(str::to_string)
+}
+
+fn report_check(
+    args: &Args,
+    root: &Root,
+    file: &Path,
+    problems: &[String],
+    sshd: Option<&str>,
+) -> Result<()> {
+    let shown = root.display(file).display().to_string();
+    if args.json {
+        let mut j = Json::new();
+        j.begin_object()
+            .key("file")
+            .string(&shown)
+            .key("accepted")
+            .bool(problems.is_empty());
+        j.key("problems").begin_array();
+        for p in problems {
+            j.string(p);
+        }
+        j.end_array()
+            .key("sshd_authorized_keys_file")
+            .opt_string(sshd)
+            .end_object();
+        return output::emit(&j.finish());
+    }
+    let mut text = String::new();
+    if let Some(files) = sshd {
+        text.push_str(&format!("sshd reads keys from: {files}\n"));
+        if !files
+            .split_whitespace()
+            .any(|f| f.ends_with(".ssh/authorized_keys"))
+        {
+            text.push_str(
+                "note: that list has no ~/.ssh/authorized_keys: keys written there are not used\n",
+            );
+        }
+    }
+    if problems.is_empty() {
+        text.push_str(&format!("{shown}: sshd would accept it (StrictModes)\n"));
+    } else {
+        for p in problems {
+            text.push_str(&format!("refused: {p}\n"));
+        }
+    }
+    output::emit(&text)
 }

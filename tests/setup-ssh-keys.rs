@@ -1,0 +1,768 @@
+//! setup-ssh-keys against real files and a real sshd: sources and fallback, revocation, the
+//! user's own lines, hostile home layouts, a crash at the rename, and logins through sshd.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const USER: &str = "alice";
+
+fn b64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = u32::from(c[0]) << 16
+            | u32::from(*c.get(1).unwrap_or(&0)) << 8
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+/// A syntactically valid ed25519 public key line, distinct per seed.
+fn key(seed: u8, comment: &str) -> String {
+    let mut blob = Vec::new();
+    blob.extend_from_slice(&11u32.to_be_bytes());
+    blob.extend_from_slice(b"ssh-ed25519");
+    blob.extend_from_slice(&32u32.to_be_bytes());
+    blob.extend_from_slice(&[seed; 32]);
+    format!("ssh-ed25519 {} {comment}", b64(&blob))
+}
+
+/// A root directory with the user in etc/passwd, a home owned by the user, and paths for the
+/// default secret and fallback. As root the user is uid 4242 (so the privilege drop is real);
+/// otherwise it is the current user acting for itself.
+struct Fixture {
+    dir: tempfile::TempDir,
+    uid: u32,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let uid = if is_root() { 4242 } else { unsafe_euid() };
+        let r = dir.path();
+        fs::create_dir_all(r.join("etc/hwc/ssh-authorized-keys")).unwrap();
+        fs::create_dir_all(r.join("run/agenix")).unwrap();
+        fs::write(
+            r.join("etc/passwd"),
+            format!("root:x:0:0::/root:/bin/sh\n{USER}:x:{uid}:{uid}::/home/{USER}:/bin/sh\n"),
+        )
+        .unwrap();
+        fs::write(
+            r.join("etc/group"),
+            format!("root:x:0:\n{USER}:x:{uid}:\nusers:x:100:{USER}\n"),
+        )
+        .unwrap();
+        let home = r.join("home").join(USER);
+        fs::create_dir_all(&home).unwrap();
+        fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
+        chown(&home, uid);
+        Fixture { dir, uid }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn home(&self) -> PathBuf {
+        self.root().join("home").join(USER)
+    }
+
+    fn keys_file(&self) -> PathBuf {
+        self.home().join(".ssh/authorized_keys")
+    }
+
+    fn secret(&self) -> PathBuf {
+        self.root()
+            .join(format!("run/agenix/ssh-authorized-keys-{USER}"))
+    }
+
+    fn fallback(&self) -> PathBuf {
+        self.root()
+            .join(format!("etc/hwc/ssh-authorized-keys/{USER}"))
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let bin = Bin::new();
+        let mut cmd = bin.cmd("setup-ssh-keys");
+        cmd.arg(USER).arg("--root").arg(self.root()).args(args);
+        run_with_timeout(cmd, Duration::from_secs(20))
+    }
+
+    /// Creates ~/.ssh as the user would have it.
+    fn ssh_dir(&self) -> PathBuf {
+        let d = self.home().join(".ssh");
+        fs::create_dir_all(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+        chown(&d, self.uid);
+        d
+    }
+}
+
+fn unsafe_euid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+fn chown(p: &Path, uid: u32) {
+    if is_root() {
+        std::os::unix::fs::lchown(p, Some(uid), Some(uid)).unwrap();
+    }
+}
+
+fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("setup-ssh-keys hung for {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn block_of(text: &str) -> Vec<&str> {
+    let start = text
+        .lines()
+        .position(|l| l.starts_with("# BEGIN setup-ssh-keys"))
+        .expect("a managed block");
+    text.lines()
+        .skip(start + 1)
+        .take_while(|l| *l != "# END setup-ssh-keys")
+        .collect()
+}
+
+#[test]
+fn installs_the_secret_keys_safely_and_then_does_nothing() {
+    let f = Fixture::new();
+    fs::write(
+        f.secret(),
+        format!("{}\n# comment\n\n{}\n", key(1, "a@x"), key(2, "b@x")),
+    )
+    .unwrap();
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("2 key(s) from the secret")
+            && stdout(&o).contains("written (created ~/.ssh)"),
+        "{}",
+        stdout(&o)
+    );
+    let text = fs::read_to_string(f.keys_file()).unwrap();
+    assert_eq!(block_of(&text), [key(1, "a@x"), key(2, "b@x")]);
+    let meta = fs::metadata(f.keys_file()).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (f.uid, 0o600));
+    let ssh = fs::metadata(f.home().join(".ssh")).unwrap();
+    assert_eq!((ssh.uid(), ssh.mode() & 0o777), (f.uid, 0o700));
+    assert_eq!(
+        fs::metadata(f.home()).unwrap().mode() & 0o7777,
+        0o755,
+        "home untouched"
+    );
+
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("unchanged"), "{}", stdout(&o));
+    let again = fs::metadata(f.keys_file()).unwrap();
+    assert_eq!(
+        (again.ino(), again.mtime_nsec()),
+        (meta.ino(), meta.mtime_nsec()),
+        "no write when nothing changed"
+    );
+}
+
+#[test]
+fn revocation_keeps_the_users_own_lines_byte_for_byte() {
+    let f = Fixture::new();
+    let ssh = f.ssh_dir();
+    let own = format!("# my laptop\r\n{}\n", key(9, "own"));
+    fs::write(ssh.join("authorized_keys"), &own).unwrap();
+    chown(&ssh.join("authorized_keys"), f.uid);
+    fs::write(f.secret(), format!("{}\n{}\n", key(1, "a"), key(2, "b"))).unwrap();
+    assert_eq!(code(&f.run(&[])), 0);
+    fs::write(f.secret(), format!("{}\n", key(2, "b"))).unwrap();
+    let o = f.run(&["--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["removed"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["added"].as_array().unwrap().len(), 0);
+    assert_eq!(doc["source"], "secret");
+    assert_eq!(doc["written"], true);
+    let text = fs::read_to_string(f.keys_file()).unwrap();
+    assert!(
+        text.starts_with(&own),
+        "the user's lines stay first and byte for byte: {text:?}"
+    );
+    assert_eq!(block_of(&text), [key(2, "b")]);
+    assert!(
+        !text.contains(&key(1, "a")),
+        "a key removed from the secret is gone"
+    );
+
+    let o = f.run(&["--exclusive"]);
+    assert_eq!(code(&o), 0);
+    let text = fs::read_to_string(f.keys_file()).unwrap();
+    assert!(!text.contains("own"), "--exclusive drops the user's lines");
+}
+
+#[test]
+fn fallback_when_the_secret_is_missing_empty_or_invalid() {
+    let f = Fixture::new();
+    fs::write(f.fallback(), format!("{}\n", key(5, "fallback"))).unwrap();
+    for secret in [
+        None,
+        Some(String::new()),
+        Some("garbage line\nssh-ed25519 AAAA\n".to_string()),
+    ] {
+        match &secret {
+            None => {
+                let _ = fs::remove_file(f.secret());
+            }
+            Some(s) => fs::write(f.secret(), s).unwrap(),
+        }
+        let o = f.run(&[]);
+        assert_eq!(code(&o), 0, "{secret:?}: {}", stderr(&o));
+        assert!(stdout(&o).contains("from the fallback"), "{}", stdout(&o));
+        assert_eq!(
+            block_of(&fs::read_to_string(f.keys_file()).unwrap()),
+            [key(5, "fallback")]
+        );
+    }
+    // --fallback-key lines count too, and duplicates keep the first.
+    let _ = fs::remove_file(f.fallback());
+    let o = f.run(&[
+        "--fallback-key",
+        &key(6, "x"),
+        "--fallback-key",
+        &key(6, "dup"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        block_of(&fs::read_to_string(f.keys_file()).unwrap()),
+        [key(6, "x")]
+    );
+    assert!(
+        stderr(&o).contains("--fallback-key #2:1: duplicate key"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn nothing_valid_leaves_the_file_untouched_and_fails() {
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    assert_eq!(code(&f.run(&[])), 0);
+    let before = fs::read(f.keys_file()).unwrap();
+    let ino = fs::metadata(f.keys_file()).unwrap().ino();
+    fs::write(f.secret(), "not a key\n").unwrap();
+    fs::write(f.fallback(), "ssh-rsa AAAAB3NzaC1yc2E=\n").unwrap();
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("no valid key for alice in any source"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ssh-authorized-keys-alice:1:"),
+        "bad lines are named: {err}"
+    );
+    assert_eq!(fs::read(f.keys_file()).unwrap(), before);
+    assert_eq!(fs::metadata(f.keys_file()).unwrap().ino(), ino);
+}
+
+#[test]
+fn dry_run_prints_file_and_diff_and_writes_nothing() {
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    let o = f.run(&["--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("# BEGIN setup-ssh-keys") && out.contains(&format!("+{}", key(1, "a"))),
+        "{out}"
+    );
+    assert!(out.contains("would change"));
+    assert!(!f.home().join(".ssh").exists(), "dry run creates nothing");
+}
+
+#[test]
+fn usage_and_unknown_user() {
+    let f = Fixture::new();
+    let bin = Bin::new();
+    let o = bin.run(
+        "setup-ssh-keys",
+        ["nobody-here", "--root"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([f.root().display().to_string()]),
+    );
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    let o = bin.run("setup-ssh-keys", Vec::<String>::new());
+    assert_eq!(code(&o), 2);
+    assert_one_line_error(&o);
+}
+
+fn needs_root(what: &str) -> bool {
+    if !is_root() {
+        eprintln!("skipped: {what} needs root to build a hostile layout (tests/run runs as root)");
+    }
+    is_root()
+}
+
+/// A root-owned file that must never change.
+fn root_file(f: &Fixture) -> (PathBuf, Vec<u8>) {
+    let p = f.root().join("etc/precious");
+    fs::write(&p, "root's data\n").unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+    (p.clone(), fs::read(&p).unwrap())
+}
+
+#[test]
+fn hostile_authorized_keys_symlink_to_a_root_file() {
+    if !needs_root("this test") {
+        return;
+    }
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    let (precious, content) = root_file(&f);
+    let ssh = f.ssh_dir();
+    std::os::unix::fs::symlink(&precious, ssh.join("authorized_keys")).unwrap();
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert_eq!(fs::read(&precious).unwrap(), content);
+    assert!(fs::symlink_metadata(ssh.join("authorized_keys"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn hostile_ssh_dir_symlink_to_a_root_dir() {
+    if !needs_root("this test") {
+        return;
+    }
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    let target = f.root().join("etc/rootdir");
+    fs::create_dir(&target).unwrap();
+    std::os::unix::fs::symlink(&target, f.home().join(".ssh")).unwrap();
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains(".ssh: it is a symbolic link"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::read_dir(&target).unwrap().count(),
+        0,
+        "nothing written into the root directory"
+    );
+}
+
+#[test]
+fn hostile_fifo_and_directory_are_refused_without_hanging() {
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    let ssh = f.ssh_dir();
+    let target = ssh.join("authorized_keys");
+    let c = std::ffi::CString::new(target.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    chown(&target, f.uid);
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("it is a FIFO, not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+    fs::remove_file(&target).unwrap();
+    fs::create_dir(&target).unwrap();
+    chown(&target, f.uid);
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("it is a directory, not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn hostile_home_owned_by_another_user() {
+    if !needs_root("this test") {
+        return;
+    }
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    chown(&f.home(), 5555);
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("owned by uid 5555"), "{}", stderr(&o));
+    assert!(!f.home().join(".ssh").exists(), "nothing created");
+    assert_eq!(
+        fs::metadata(f.home()).unwrap().uid(),
+        5555,
+        "home never chowned"
+    );
+}
+
+#[test]
+fn writes_happen_as_the_user_not_as_root() {
+    if !needs_root("this test") {
+        return;
+    }
+    // A home the user may not write to: root could, the user cannot, so the write must fail.
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    chown(&f.home(), 0);
+    fs::set_permissions(f.home(), fs::Permissions::from_mode(0o755)).unwrap();
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+    assert!(!f.home().join(".ssh").exists());
+}
+
+#[test]
+fn strict_modes_problems_are_warnings_and_check_fails() {
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    fs::set_permissions(f.home(), fs::Permissions::from_mode(0o775)).unwrap();
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("warning: sshd would refuse the keys: bad ownership or modes for directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::metadata(f.home()).unwrap().mode() & 0o777,
+        0o775,
+        "home mode untouched"
+    );
+    let o = f.run(&["--check"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("refused:"), "{}", stdout(&o));
+    fs::set_permissions(f.home(), fs::Permissions::from_mode(0o755)).unwrap();
+    let o = f.run(&["--check"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains("sshd would accept it"));
+}
+
+/// Kills the worker with SIGKILL when it reaches `syscalls`, then checks the file is whole.
+fn crash_at(syscalls: &str) -> (Fixture, Vec<u8>, Vec<u8>) {
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "old"))).unwrap();
+    assert_eq!(code(&f.run(&[])), 0);
+    let old = fs::read(f.keys_file()).unwrap();
+    fs::write(
+        f.secret(),
+        format!("{}\n{}\n", key(2, "new"), key(3, "new")),
+    )
+    .unwrap();
+    let bin = Bin::new();
+    let o = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            &format!("inject={syscalls}:signal=KILL"),
+        ])
+        .arg(bin.path("setup-ssh-keys"))
+        .arg(USER)
+        .arg("--root")
+        .arg(f.root())
+        .output()
+        .unwrap();
+    assert_ne!(code(&o), 0, "the crash must be seen: {}", stderr(&o));
+    let now = fs::read(f.keys_file()).unwrap();
+    (f, old, now)
+}
+
+#[test]
+fn crash_at_the_rename_leaves_a_whole_file_and_recovers() {
+    if !have("strace") {
+        return;
+    }
+    let (f, old, now) = crash_at("rename,renameat,renameat2");
+    assert_eq!(now, old, "killed before the rename: the old file, whole");
+    let new_expected = {
+        let o = f.run(&["--dry-run"]);
+        stdout(&o).to_string()
+    };
+    let o = f.run(&[]);
+    assert_eq!(
+        code(&o),
+        0,
+        "a stale temp file does not block the next run: {}",
+        stderr(&o)
+    );
+    let text = fs::read_to_string(f.keys_file()).unwrap();
+    assert!(new_expected.contains(&text), "the new file, whole");
+    assert!(!f.home().join(".ssh/authorized_keys.tmp").exists());
+
+    let (_f, old, now) = crash_at("fsync");
+    assert_eq!(now, old, "killed at the first fsync: the old file, whole");
+}
+
+#[test]
+fn crash_after_the_rename_leaves_the_new_file_whole() {
+    if !have("strace") {
+        return;
+    }
+    // The directory fsync comes after the rename: the second fsync of the run.
+    let (_f, old, now) = crash_at("fsync:when=2");
+    assert_ne!(now, old);
+    let text = String::from_utf8(now).unwrap();
+    assert_eq!(block_of(&text), [key(2, "new"), key(3, "new")]);
+}
+
+// --- a real sshd ---
+
+const SSH_USER: &str = "hwc-ssh-test";
+
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sshd() -> Sshd {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(d.join("hostkey"))
+        .status()
+        .unwrap();
+    assert!(keygen.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    fs::write(
+        d.join("sshd_config"),
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile none\nUsePAM no\nStrictModes yes\n\
+             AuthorizedKeysFile .ssh/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             PubkeyAuthentication yes\nLogLevel DEBUG1\n",
+            d.join("hostkey").display()
+        ),
+    )
+    .unwrap();
+    fs::create_dir_all("/run/sshd").unwrap();
+    let log = d.join("sshd.log");
+    let config = d.join("sshd_config");
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The guard owns sshd from here on: it is killed and reaped on every path.
+    let sshd = Sshd {
+        child,
+        port,
+        _dir: dir,
+    };
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return sshd;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!(
+        "sshd did not start: {}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+fn login(sshd: &Sshd, key: &Path) -> bool {
+    Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+        ])
+        .args([
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "LogLevel=ERROR",
+            "-p",
+        ])
+        .arg(sshd.port.to_string())
+        .arg("-i")
+        .arg(key)
+        .arg(format!("{SSH_USER}@127.0.0.1"))
+        .arg("true")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn real_sshd_logins_follow_the_installed_keys() {
+    if !needs_root("the sshd login test") || !have("ssh") || !have("ssh-keygen") {
+        return;
+    }
+    if !Path::new("/usr/sbin/sshd").exists() {
+        eprintln!(
+            "skipped: /usr/sbin/sshd is not installed (tests/run installs openssh-server as root)"
+        );
+        return;
+    }
+    // A real user: sshd looks it up through the system's own account files.
+    if Command::new("id")
+        .arg(SSH_USER)
+        .output()
+        .unwrap()
+        .status
+        .code()
+        != Some(0)
+    {
+        let made = Command::new("useradd")
+            .args(["-m", "-s", "/bin/sh", SSH_USER])
+            .status()
+            .unwrap();
+        assert!(made.success(), "useradd failed");
+    }
+    // With UsePAM no, a locked password ('!') refuses every login; '*' only disables passwords.
+    assert!(Command::new("usermod")
+        .args(["-p", "*", SSH_USER])
+        .status()
+        .unwrap()
+        .success());
+    let home = PathBuf::from(format!("/home/{SSH_USER}"));
+    let _ = fs::remove_dir_all(home.join(".ssh"));
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    let gen = |name: &str| {
+        let p = work.path().join(name);
+        let ok = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+            .arg(&p)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        (
+            p.clone(),
+            fs::read_to_string(p.with_extension("pub")).unwrap(),
+        )
+    };
+    let (a, a_pub) = gen("a");
+    let (b, b_pub) = gen("b");
+    let (own, own_pub) = gen("own");
+    let (fb, fb_pub) = gen("fallback");
+    let secret = work.path().join("secret-keys");
+    let fallback = work.path().join("fallback-keys");
+    fs::write(&secret, &a_pub).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o400)).unwrap();
+    fs::write(&fallback, &fb_pub).unwrap();
+
+    let sshd = start_sshd();
+    let bin = Bin::new();
+    let run = || {
+        let mut cmd = bin.cmd("setup-ssh-keys");
+        cmd.arg(SSH_USER)
+            .arg("--secret")
+            .arg(&secret)
+            .arg("--fallback")
+            .arg(&fallback);
+        run_with_timeout(cmd, Duration::from_secs(20))
+    };
+
+    let o = run();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(login(&sshd, &a), "the secret's key logs in");
+    assert!(!login(&sshd, &b), "an unlisted key does not");
+
+    // The user's own line, outside the block.
+    let file = home.join(".ssh/authorized_keys");
+    let mut text = fs::read_to_string(&file).unwrap();
+    text.insert_str(0, &own_pub);
+    fs::write(&file, &text).unwrap();
+    fs::write(&secret, &b_pub).unwrap();
+    let o = run();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        !login(&sshd, &a),
+        "a key removed from the secret no longer logs in"
+    );
+    assert!(login(&sshd, &b), "the new secret key logs in");
+    assert!(login(&sshd, &own), "the user's own line still works");
+
+    fs::remove_file(&secret).unwrap();
+    let o = run();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        login(&sshd, &fb),
+        "with the secret missing, the fallback logs in"
+    );
+    assert!(!login(&sshd, &b));
+
+    fs::write(&secret, "garbage\n").unwrap();
+    fs::write(&fallback, "also garbage\n").unwrap();
+    let before = fs::read(&file).unwrap();
+    let o = run();
+    assert_eq!(code(&o), 1);
+    assert_eq!(
+        fs::read(&file).unwrap(),
+        before,
+        "nothing valid: the file is unchanged"
+    );
+    assert!(login(&sshd, &fb), "and logins keep working");
+
+    drop(sshd);
+    let _ = Command::new("userdel")
+        .args(["-r", SSH_USER])
+        .stderr(Stdio::null())
+        .status();
+}
