@@ -188,3 +188,60 @@ pub fn for_each_dirent_at(dir: RawFd, path: &CStr, mut f: impl FnMut(&[u8])) -> 
     unsafe { libc::close(fd) };
     result
 }
+
+/// The extended attribute `name` of `path` (following links when `follow`). `Ok(None)` when the
+/// file has no such attribute.
+pub fn getxattr(path: &CStr, name: &CStr, follow: bool) -> io::Result<Option<Vec<u8>>> {
+    let call = |buf: &mut [u8]| {
+        let (ptr, len) = (buf.as_mut_ptr().cast(), buf.len());
+        // SAFETY: `path` and `name` are NUL-terminated; `ptr` is valid for `len` bytes (a null
+        // pointer with length 0 asks for the size only, which the kernel allows).
+        let n = unsafe {
+            if follow {
+                libc::getxattr(path.as_ptr(), name.as_ptr(), ptr, len)
+            } else {
+                libc::lgetxattr(path.as_ptr(), name.as_ptr(), ptr, len)
+            }
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    };
+    loop {
+        let size = match call(&mut []) {
+            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => return Ok(None),
+            r => r?,
+        };
+        let mut buf = vec![0u8; size];
+        match call(&mut buf) {
+            // The attribute grew between the two calls: ask again.
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => continue,
+            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => return Ok(None),
+            Err(e) => return Err(e),
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf));
+            }
+        }
+    }
+}
+
+/// Sets the extended attribute `name` of `path` itself, never of a link's target.
+pub fn lsetxattr(path: &CStr, name: &CStr, value: &[u8]) -> io::Result<()> {
+    // SAFETY: `path` and `name` are NUL-terminated; `value` is valid for its length.
+    let r = unsafe {
+        libc::lsetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,24 +1,668 @@
-//! `hwc-perms`: Check user groups and device access; grant and revoke POSIX ACL entries.
+//! `hwc-perms`: which groups a user has and lacks, whether a user may open a device node (as the
+//! kernel would decide), and POSIX ACL entries for one user, granted and revoked like setfacl.
 
-use std::ffi::OsString;
+mod access;
+mod acl;
+mod groups;
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use argh::FromArgs;
 
-use crate::error::Result;
+use crate::error::{describe_io, Error, Result};
 use crate::multicall::parse_args;
+use crate::output::{self, Json, Table};
+use crate::root::Root;
+use crate::sys;
+use crate::users::{Accounts, User};
+use access::{Node, Via, Who};
+use acl::Acl;
 
-/// Check user groups and device access; grant and revoke POSIX ACL entries.
-/// Not implemented yet in this version: after parsing its arguments it exits 1.
+const ACCESS_XATTR: &std::ffi::CStr = c"system.posix_acl_access";
+const DEFAULT_XATTR: &std::ffi::CStr = c"system.posix_acl_default";
+
+/// Check user groups and hardware access, and grant or revoke POSIX ACL entries.
 #[derive(FromArgs)]
-#[allow(dead_code)] // read once the behaviour lands
-#[argh(help_triggers("-h", "--help", "help"))]
+#[argh(
+    help_triggers("-h", "--help"),
+    note = "ACLs on device nodes tagged 'uaccess' (sound, video, DRM cards, ...) are rewritten by \
+systemd-logind and udev when the active session on a seat changes: a grant there is temporary. \
+For lasting access use groups (hwc-perms groups) or a udev rule.",
+    error_code(
+        1,
+        "a check found a problem (missing groups, no access) or an operation failed"
+    ),
+    error_code(2, "usage error")
+)]
 struct Args {
-    /// subcommand (groups, access, show, grant, revoke) and its arguments
-    #[argh(positional, greedy)]
-    command: Vec<String>,
+    #[argh(subcommand)]
+    command: Command,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Groups(GroupsArgs),
+    Access(AccessArgs),
+    Show(ShowArgs),
+    Grant(GrantArgs),
+    Revoke(RevokeArgs),
+}
+
+/// Which groups of the media, hardware and development sets the user has, lacks, or that do not
+/// exist here; prints the NixOS line and the usermod command for a gap but never edits
+/// /etc/group. Sets come from /etc/hwc/perms.conf ('SET = group group? ...', '?' = only where it
+/// exists) or the defaults: media = audio video render; hardware = input i2c? gpio? spi?
+/// plugdev?; development = dialout kvm plugdev? adbusers?. Exit 0 when nothing is missing.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "groups", help_triggers("-h", "--help"))]
+struct GroupsArgs {
+    /// the user (default: the invoking user, or SUDO_USER under sudo)
+    #[argh(option)]
+    user: Option<String>,
+    /// sets to check, comma-separated (default: all)
+    #[argh(option)]
+    want: Option<String>,
+    /// print one JSON document
+    #[argh(switch)]
+    json: bool,
+    /// read /etc under DIR instead of /
+    #[argh(option)]
+    root: Option<PathBuf>,
+}
+
+/// May the user read, write, execute each PATH, computed like the kernel (owner, named users
+/// masked, groups masked, other; root's bypass; search permission on every directory on the way),
+/// and which entry decided. Exit 0 when the user may read and write every path.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "access", help_triggers("-h", "--help"))]
+struct AccessArgs {
+    /// the user (default: the invoking user)
+    #[argh(option)]
+    user: Option<String>,
+    /// also check the usual hardware nodes (/dev/dri/*, /dev/nvidia*, /dev/kfd, /dev/snd/*,
+    /// /dev/input/event*, /dev/video*, /dev/kvm, /dev/ttyUSB*, /dev/ttyACM*, /dev/i2c-*,
+    /// /dev/gpiochip*, /dev/hidraw*)
+    #[argh(switch)]
+    devices: bool,
+    /// print one JSON document
+    #[argh(switch)]
+    json: bool,
+    /// read /etc and the paths under DIR instead of /
+    #[argh(option)]
+    root: Option<PathBuf>,
+    /// paths to check
+    #[argh(positional)]
+    paths: Vec<PathBuf>,
+}
+
+/// Print each PATH's ACL exactly as 'getfacl -p' does.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "show", help_triggers("-h", "--help"))]
+struct ShowArgs {
+    /// read /etc and the paths under DIR instead of /
+    #[argh(option)]
+    root: Option<PathBuf>,
+    /// paths to show
+    #[argh(positional)]
+    paths: Vec<PathBuf>,
+}
+
+/// Add or change the ACL entry of USER on each PATH (like 'setfacl -m u:USER:PERMS', mask
+/// recalculated). Never follows a symbolic link. Needs ownership of the node or CAP_FOWNER; as
+/// root every other capability is dropped first.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "grant", help_triggers("-h", "--help"))]
+struct GrantArgs {
+    /// the user to grant access to
+    #[argh(option)]
+    user: String,
+    /// r, rw or rwx (default rw)
+    #[argh(option, default = "String::from(\"rw\")")]
+    perms: String,
+    /// print the resulting ACL, change nothing
+    #[argh(switch)]
+    dry_run: bool,
+    /// read /etc and the paths under DIR instead of /
+    #[argh(option)]
+    root: Option<PathBuf>,
+    /// nodes to change
+    #[argh(positional)]
+    paths: Vec<PathBuf>,
+}
+
+/// Remove the ACL entry of USER from each PATH (like 'setfacl -x u:USER', mask recalculated).
+/// Never follows a symbolic link. Needs ownership of the node or CAP_FOWNER.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "revoke", help_triggers("-h", "--help"))]
+struct RevokeArgs {
+    /// the user whose entry to remove
+    #[argh(option)]
+    user: String,
+    /// print the resulting ACL, change nothing
+    #[argh(switch)]
+    dry_run: bool,
+    /// read /etc and the paths under DIR instead of /
+    #[argh(option)]
+    root: Option<PathBuf>,
+    /// nodes to change
+    #[argh(positional)]
+    paths: Vec<PathBuf>,
 }
 
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
-    let _args: Args = parse_args(name, args)?;
-    Err(super::not_implemented(name))
+    let args: Args = parse_args(name, args)?;
+    match args.command {
+        Command::Groups(a) => groups_main(&a),
+        Command::Access(a) => access_main(name, &a),
+        Command::Show(a) => show_main(&a),
+        Command::Grant(a) => {
+            let perm = acl::parse_perm(&a.perms)
+                .filter(|_| matches!(a.perms.as_str(), "r" | "rw" | "rwx"))
+                .ok_or_else(|| {
+                    Error::usage(format!("--perms {}: expected r, rw or rwx", a.perms))
+                })?;
+            change_main(
+                name,
+                &a.user,
+                &a.paths,
+                a.root.as_deref(),
+                a.dry_run,
+                Some(perm),
+            )
+        }
+        Command::Revoke(a) => {
+            change_main(name, &a.user, &a.paths, a.root.as_deref(), a.dry_run, None)
+        }
+    }
+}
+
+/// The user named, or the invoking one (SUDO_USER when root runs under sudo).
+fn user_of<'a>(acc: &'a Accounts, name: Option<&str>) -> Result<&'a User> {
+    let euid = crate::safefs::euid();
+    let (spec, what) = match name {
+        Some(n) => (n.to_string(), "user"),
+        None => match std::env::var("SUDO_USER") {
+            Ok(s) if euid == 0 && !s.is_empty() => (s, "SUDO_USER"),
+            _ => (euid.to_string(), "invoking uid"),
+        },
+    };
+    acc.find_user(&spec)
+        .ok_or_else(|| Error::failed(format!("{what} '{spec}' is not in /etc/passwd")))
+}
+
+fn groups_main(a: &GroupsArgs) -> Result<u8> {
+    let root = Root::from_option(a.root.as_deref());
+    let acc = Accounts::load(&root)?;
+    let user = user_of(&acc, a.user.as_deref())?;
+    let conf_path = root.path("/etc/hwc/perms.conf");
+    let mut sets = groups::parse_conf(Path::new("defaults"), groups::DEFAULT_CONF)?;
+    match std::fs::read_to_string(&conf_path) {
+        Ok(text) => {
+            for set in groups::parse_conf(Path::new("/etc/hwc/perms.conf"), &text)? {
+                match sets.iter_mut().find(|s| s.name == set.name) {
+                    Some(s) => *s = set,
+                    None => sets.push(set),
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("reading /etc/hwc/perms.conf", &e)),
+    }
+    if let Some(want) = &a.want {
+        let wanted: Vec<&str> = want
+            .split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect();
+        if let Some(unknown) = wanted.iter().find(|w| !sets.iter().any(|s| s.name == **w)) {
+            let known: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+            return Err(Error::usage(format!(
+                "--want: no set '{unknown}' (known: {})",
+                known.join(", ")
+            )));
+        }
+        sets.retain(|s| wanted.contains(&s.name.as_str()));
+    }
+    let reports: Vec<groups::Report> = sets
+        .iter()
+        .map(|s| groups::compare(s, &acc, user))
+        .collect();
+    let mut lacking: Vec<String> = Vec::new();
+    for r in &reports {
+        for g in &r.lacks {
+            if !lacking.contains(g) {
+                lacking.push(g.clone());
+            }
+        }
+    }
+    let absent = reports.iter().any(|r| !r.absent.is_empty());
+    let (nix, cmd) = groups::fixes(&user.name, &lacking);
+    if a.json {
+        let mut j = Json::new();
+        j.begin_object()
+            .key("user")
+            .string(&user.name)
+            .key("sets")
+            .begin_array();
+        for r in &reports {
+            j.begin_object().key("name").string(&r.name);
+            for (key, list) in [
+                ("has", &r.has),
+                ("lacks", &r.lacks),
+                ("absent", &r.absent),
+                ("absent_optional", &r.absent_optional),
+            ] {
+                j.key(key).begin_array();
+                for g in list.iter() {
+                    j.string(g);
+                }
+                j.end_array();
+            }
+            j.end_object();
+        }
+        j.end_array().key("missing").begin_array();
+        for g in &lacking {
+            j.string(g);
+        }
+        j.end_array();
+        let fix = !lacking.is_empty();
+        j.key("nixos").opt_string(fix.then_some(&nix));
+        j.key("command").opt_string(fix.then_some(&cmd));
+        j.end_object();
+        output::emit(&j.finish())?;
+    } else {
+        let mut t = Table::new(["SET", "HAS", "LACKS", "NOT ON THIS SYSTEM"]);
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(",")
+            }
+        };
+        for r in &reports {
+            let mut absent = r.absent.clone();
+            absent.extend(r.absent_optional.iter().map(|g| format!("{g}?")));
+            t.row([r.name.clone(), list(&r.has), list(&r.lacks), list(&absent)]);
+        }
+        let mut text = format!("user: {}\n{}", user.name, t.render());
+        if !lacking.is_empty() {
+            text.push_str(&format!(
+                "missing: {}\nNixOS (configuration.nix): {nix}\nelsewhere (as root; log in again after): {cmd}\n",
+                lacking.join(", ")
+            ));
+        }
+        output::emit(&text)?;
+    }
+    Ok(u8::from(!lacking.is_empty() || absent))
+}
+
+fn cpath(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::usage(format!("{}: path holds a NUL byte", p.display())))
+}
+
+/// Reads the ACL of `path` (following links when `follow`); `None` when it has none or the file
+/// system keeps none.
+fn read_acl(path: &Path, name: &std::ffi::CStr, follow: bool) -> Result<Option<Acl>> {
+    match sys::getxattr(&cpath(path)?, name, follow) {
+        Ok(Some(bytes)) => Acl::decode(&bytes)
+            .map(Some)
+            .map_err(|why| Error::failed(format!("{}: {why}", path.display()))),
+        Ok(None) => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(None),
+        Err(e) => Err(Error::io(path.display(), &e)),
+    }
+}
+
+fn node_at(path: &Path) -> Result<Node> {
+    let m = std::fs::metadata(path).map_err(|e| Error::io(path.display(), &e))?;
+    Ok(Node {
+        uid: m.uid(),
+        gid: m.gid(),
+        mode: m.mode(),
+        is_dir: m.is_dir(),
+        acl: read_acl(path, ACCESS_XATTR, true)?,
+    })
+}
+
+fn via_text(via: &Via, acc: &Accounts) -> String {
+    let user = |uid: u32| {
+        acc.user_by_uid(uid)
+            .map_or(uid.to_string(), |u| u.name.clone())
+    };
+    let group = |gid: u32| {
+        acc.group_by_gid(gid)
+            .map_or(gid.to_string(), |g| g.name.clone())
+    };
+    match via {
+        Via::Root => "root".into(),
+        Via::Owner => "owner".into(),
+        Via::NamedUser(u) => format!("user:{}", user(*u)),
+        Via::OwningGroup(g) => format!("group:{} (owning group)", group(*g)),
+        Via::NamedGroup(g) => format!("group:{}", group(*g)),
+        Via::Other => "other".into(),
+    }
+}
+
+/// Device nodes `--devices` looks at: (directory, name prefix).
+const DEVICE_GLOBS: &[(&str, &str)] = &[
+    ("/dev/dri", ""),
+    ("/dev", "nvidia"),
+    ("/dev", "kfd"),
+    ("/dev/snd", ""),
+    ("/dev/input", "event"),
+    ("/dev", "video"),
+    ("/dev", "kvm"),
+    ("/dev", "ttyUSB"),
+    ("/dev", "ttyACM"),
+    ("/dev", "i2c-"),
+    ("/dev", "gpiochip"),
+    ("/dev", "hidraw"),
+];
+
+fn device_paths(root: &Root) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (dir, prefix) in DEVICE_GLOBS {
+        let Ok(entries) = std::fs::read_dir(root.path(dir)) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().as_bytes().starts_with(prefix.as_bytes()))
+            .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
+            .map(|e| Path::new(dir).join(e.file_name()))
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
+struct Verdict {
+    path: String,
+    read: bool,
+    write: bool,
+    execute: bool,
+    via: String,
+}
+
+/// Checks search permission on every directory from the root down to the path's parent, then
+/// the path itself.
+fn verdict(root: &Root, acc: &Accounts, who: &Who, shown: &Path) -> Result<Verdict> {
+    let path = root.path(shown);
+    let real = std::fs::canonicalize(&path)
+        .map_err(|e| Error::failed(format!("{}: {}", shown.display(), describe_io(&e))))?;
+    let top = std::fs::canonicalize(root.path("/")).unwrap_or_else(|_| PathBuf::from("/"));
+    let mut dirs: Vec<&Path> = real
+        .ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(&top))
+        .collect();
+    dirs.reverse();
+    for d in dirs {
+        let (ok, via) = access::check(&node_at(d)?, who, acl::EXECUTE);
+        if !ok {
+            return Ok(Verdict {
+                path: shown.display().to_string(),
+                read: false,
+                write: false,
+                execute: false,
+                via: format!(
+                    "no search permission on {} ({})",
+                    root.display(d).display(),
+                    via_text(&via, acc)
+                ),
+            });
+        }
+    }
+    let node = node_at(&real)?;
+    let (read, via) = access::check(&node, who, acl::READ);
+    let (write, wvia) = access::check(&node, who, acl::WRITE);
+    let (execute, _) = access::check(&node, who, acl::EXECUTE);
+    let via = if read || !write { via } else { wvia };
+    Ok(Verdict {
+        path: shown.display().to_string(),
+        read,
+        write,
+        execute,
+        via: via_text(&via, acc),
+    })
+}
+
+fn access_main(name: &str, a: &AccessArgs) -> Result<u8> {
+    let root = Root::from_option(a.root.as_deref());
+    let acc = Accounts::load(&root)?;
+    let user = user_of(&acc, a.user.as_deref())?;
+    let who = Who {
+        uid: user.uid,
+        groups: acc.group_ids(user),
+    };
+    let mut paths = a.paths.clone();
+    if a.devices {
+        paths.extend(device_paths(&root));
+    }
+    if paths.is_empty() {
+        return Err(Error::usage("no PATH given (and no --devices)")
+            .hint("usage: hwc-perms access [--user U] [--devices] PATH..."));
+    }
+    let mut verdicts = Vec::new();
+    let mut failed = false;
+    for p in &paths {
+        match verdict(&root, &acc, &who, p) {
+            Ok(v) => verdicts.push(v),
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                failed = true;
+            }
+        }
+    }
+    if a.json {
+        let mut j = Json::new();
+        j.begin_object()
+            .key("user")
+            .string(&user.name)
+            .key("paths")
+            .begin_array();
+        for v in &verdicts {
+            j.begin_object()
+                .key("path")
+                .string(&v.path)
+                .key("read")
+                .bool(v.read)
+                .key("write")
+                .bool(v.write);
+            j.key("execute")
+                .bool(v.execute)
+                .key("via")
+                .string(&v.via)
+                .end_object();
+        }
+        j.end_array().end_object();
+        output::emit(&j.finish())?;
+    } else {
+        let mut t = Table::new(["PATH", "READ", "WRITE", "EXEC", "VIA"]);
+        let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+        for v in &verdicts {
+            t.row([
+                v.path.clone(),
+                yes(v.read),
+                yes(v.write),
+                yes(v.execute),
+                v.via.clone(),
+            ]);
+        }
+        output::emit(&format!("user: {}\n{}", user.name, t.render()))?;
+    }
+    let all_rw = verdicts.iter().all(|v| v.read && v.write);
+    Ok(u8::from(failed || !all_rw))
+}
+
+fn show_main(a: &ShowArgs) -> Result<u8> {
+    let root = Root::from_option(a.root.as_deref());
+    let acc = Accounts::load(&root)?;
+    if a.paths.is_empty() {
+        return Err(Error::usage("no PATH given"));
+    }
+    let user = |uid: u32| acc.user_by_uid(uid).map(|u| u.name.clone());
+    let group = |gid: u32| acc.group_by_gid(gid).map(|g| g.name.clone());
+    let mut text = String::new();
+    let mut failed = false;
+    for shown in &a.paths {
+        let path = root.path(shown);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("hwc-perms: {}: {}", shown.display(), describe_io(&e));
+                failed = true;
+                continue;
+            }
+        };
+        let access =
+            read_acl(&path, ACCESS_XATTR, true)?.unwrap_or_else(|| Acl::from_mode(meta.mode()));
+        text.push_str(&format!("# file: {}\n", shown.display()));
+        text.push_str(&format!(
+            "# owner: {}\n",
+            user(meta.uid()).unwrap_or_else(|| meta.uid().to_string())
+        ));
+        text.push_str(&format!(
+            "# group: {}\n",
+            group(meta.gid()).unwrap_or_else(|| meta.gid().to_string())
+        ));
+        let special = meta.mode() & 0o7000;
+        if special != 0 {
+            let flag = |bit: u32, c: char| if special & bit != 0 { c } else { '-' };
+            text.push_str(&format!(
+                "# flags: {}{}{}\n",
+                flag(0o4000, 's'),
+                flag(0o2000, 's'),
+                flag(0o1000, 't')
+            ));
+        }
+        text.push_str(&access.getfacl_text("", user, group));
+        if meta.is_dir() {
+            if let Some(default) = read_acl(&path, DEFAULT_XATTR, true)? {
+                text.push_str(&default.getfacl_text("default:", user, group));
+            }
+        }
+        text.push('\n');
+    }
+    output::emit(&text)?;
+    Ok(u8::from(failed))
+}
+
+/// Drops every capability but CAP_FOWNER (set an ACL on a node one does not own) and
+/// CAP_DAC_READ_SEARCH (reach it), for good.
+fn keep_only_acl_capabilities() -> Result<()> {
+    use caps::{CapSet, Capability};
+    let keep: caps::CapsHashSet = [Capability::CAP_FOWNER, Capability::CAP_DAC_READ_SEARCH]
+        .into_iter()
+        .collect();
+    let fail = |e: caps::errors::CapsError| Error::failed(format!("dropping capabilities: {e}"));
+    caps::clear(None, CapSet::Inheritable).map_err(fail)?;
+    caps::set(None, CapSet::Effective, &keep).map_err(fail)?;
+    caps::set(None, CapSet::Permitted, &keep).map_err(fail)?;
+    let left = caps::read(None, CapSet::Permitted).map_err(fail)?;
+    if !left.is_subset(&keep) {
+        return Err(Error::failed(format!(
+            "capabilities left after dropping: {left:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// grant (`perm` is Some) or revoke (None) the entry of `user` on each path.
+fn change_main(
+    name: &str,
+    user: &str,
+    paths: &[PathBuf],
+    root: Option<&Path>,
+    dry_run: bool,
+    perm: Option<u16>,
+) -> Result<u8> {
+    let root = Root::from_option(root);
+    let acc = Accounts::load(&root)?;
+    let target = acc
+        .find_user(user)
+        .ok_or_else(|| Error::failed(format!("user '{user}' is not in /etc/passwd")))?
+        .clone();
+    if paths.is_empty() {
+        return Err(Error::usage("no PATH given"));
+    }
+    let me = crate::safefs::euid();
+    if me == 0 {
+        keep_only_acl_capabilities()?;
+    }
+    let has_fowner =
+        caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_FOWNER).unwrap_or(false);
+    let names = |uid: u32| acc.user_by_uid(uid).map(|u| u.name.clone());
+    let groups = |gid: u32| acc.group_by_gid(gid).map(|g| g.name.clone());
+    let mut failed = false;
+    let mut text = String::new();
+    for shown in paths {
+        let path = root.path(shown);
+        let result = (|| -> Result<String> {
+            let meta =
+                std::fs::symlink_metadata(&path).map_err(|e| Error::io(shown.display(), &e))?;
+            if meta.file_type().is_symlink() {
+                return Err(Error::failed(format!(
+                    "{}: is a symbolic link; refusing (name the node itself)",
+                    shown.display()
+                )));
+            }
+            if meta.uid() != me && !has_fowner && !dry_run {
+                return Err(Error::failed(format!(
+                    "{}: changing its ACL needs ownership (owner is uid {}) or CAP_FOWNER, which this process lacks",
+                    shown.display(),
+                    meta.uid()
+                ))
+                .hint("run as root"));
+            }
+            let old = read_acl(&path, ACCESS_XATTR, false)?;
+            let mut acl = old.clone().unwrap_or_else(|| Acl::from_mode(meta.mode()));
+            let entry = format!("user:{}", target.name);
+            let changed = match perm {
+                Some(p) => {
+                    let before = acl.clone();
+                    acl.set_user(target.uid, p);
+                    acl != before || old.is_none() && acl.has_named()
+                }
+                None => acl.remove_user(target.uid),
+            };
+            let what = match (perm, changed) {
+                (_, false) => "unchanged".to_string(),
+                (Some(p), true) => format!("{entry}:{} granted", acl::perm_text(p)),
+                (None, true) => format!("{entry} revoked"),
+            };
+            if dry_run {
+                return Ok(format!(
+                    "{}: {what} (dry run); the ACL would be:\n{}",
+                    shown.display(),
+                    acl.getfacl_text("", names, groups)
+                ));
+            }
+            if changed {
+                sys::lsetxattr(&cpath(&path)?, ACCESS_XATTR, &acl.encode()).map_err(|e| {
+                    let mut err = Error::io(format!("setting the ACL of {}", shown.display()), &e);
+                    if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+                        err = err.hint("the file system does not support POSIX ACLs");
+                    }
+                    err
+                })?;
+            }
+            Ok(format!("{}: {what}\n", shown.display()))
+        })();
+        match result {
+            Ok(line) => text.push_str(&line),
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                failed = true;
+            }
+        }
+    }
+    output::emit(&text)?;
+    Ok(u8::from(failed))
 }

@@ -1,0 +1,580 @@
+//! hwc-perms against the kernel and acl's own tools: access verdicts compared with what the kernel
+//! answers for the same user (setpriv + test), grant/revoke compared with setfacl on twin files,
+//! show compared with getfacl -p, and groups over fixture account files.
+
+mod common;
+
+use common::*;
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A user with supplementary groups and one without.
+const WITH: (u32, u32, &str) = (4242, 4243, "tuser");
+const SOLO: (u32, u32, &str) = (4244, 4245, "tsolo");
+const UIDS: [u32; 4] = [4242, 4244, 5001, 0];
+const GIDS: [u32; 5] = [4243, 4245, 5002, 5003, 5004];
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+}
+
+/// A root directory (0755, so the test users can reach it) with the two users.
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    fs::set_permissions(r, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::create_dir_all(r.join("etc")).unwrap();
+    fs::create_dir_all(r.join("data")).unwrap();
+    fs::set_permissions(r.join("data"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(
+        r.join("etc/passwd"),
+        format!("root:x:0:0::/root:/bin/sh\n{}:x:{}:{}::/h:/bin/sh\n{}:x:{}:{}::/h:/bin/sh\nother:x:5001:5004::/h:/bin/sh\n", WITH.2, WITH.0, WITH.1, SOLO.2, SOLO.0, SOLO.1),
+    )
+    .unwrap();
+    fs::write(
+        r.join("etc/group"),
+        format!(
+            "root:x:0:\n{}:x:{}:\n{}:x:{}:\nsupp:x:5002:{}\nsupp2:x:5003:{}\nothers:x:5004:\n",
+            WITH.2, WITH.1, SOLO.2, SOLO.1, WITH.2, WITH.2
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// The xattr value, encoded here independently of hwc's codec.
+fn acl_blob(entries: &[(u16, u32, u16)]) -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for &(tag, id, perm) in entries {
+        v.extend_from_slice(&tag.to_le_bytes());
+        v.extend_from_slice(&perm.to_le_bytes());
+        v.extend_from_slice(&id.to_le_bytes());
+    }
+    v
+}
+
+fn set_acl(path: &Path, entries: &[(u16, u32, u16)]) {
+    let p = CString::new(path.as_os_str().as_bytes()).unwrap();
+    let blob = acl_blob(entries);
+    // SAFETY: valid NUL-terminated strings and a buffer of the given length.
+    let r = unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            blob.as_ptr().cast(),
+            blob.len(),
+            0,
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "setxattr {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// A random node: owner, group, mode, and often an ACL with named users, groups and a mask that
+/// is sometimes recalculated and sometimes arbitrary.
+fn random_node(rng: &mut Rng, path: &Path) {
+    fs::write(path, "x").unwrap();
+    std::os::unix::fs::chown(path, Some(rng.pick(&UIDS)), Some(rng.pick(&GIDS))).unwrap();
+    fs::set_permissions(
+        path,
+        fs::Permissions::from_mode((rng.next() % 0o1000) as u32),
+    )
+    .unwrap();
+    if rng.next() % 10 < 7 {
+        let perm = |rng: &mut Rng| (rng.next() % 8) as u16;
+        let mut e = vec![(1u16, u32::MAX, perm(rng))];
+        let mut users: Vec<u32> = UIDS
+            .iter()
+            .copied()
+            .filter(|_| rng.next().is_multiple_of(3))
+            .collect();
+        users.sort();
+        for u in users {
+            e.push((2, u, perm(rng)));
+        }
+        e.push((4, u32::MAX, perm(rng)));
+        let mut groups: Vec<u32> = GIDS
+            .iter()
+            .copied()
+            .filter(|_| rng.next().is_multiple_of(3))
+            .collect();
+        groups.sort();
+        for g in groups {
+            e.push((8, g, perm(rng)));
+        }
+        let named = e.len() > 2;
+        if named || rng.next().is_multiple_of(2) {
+            e.push((0x10, u32::MAX, perm(rng)));
+        }
+        e.push((0x20, u32::MAX, perm(rng)));
+        set_acl(path, &e);
+    }
+}
+
+/// "rwx" / "r--" ... for each path as the kernel answers for the user.
+fn kernel_answers(user: (u32, u32, &str), groups: &[u32], paths: &[PathBuf]) -> Vec<String> {
+    let groups: Vec<String> = groups.iter().map(u32::to_string).collect();
+    let script = "for f; do r=-; w=-; x=-; /usr/bin/test -r \"$f\" && r=r; /usr/bin/test -w \"$f\" && w=w; /usr/bin/test -x \"$f\" && x=x; echo \"$r$w$x\"; done";
+    let out = Command::new("setpriv")
+        .arg(format!("--reuid={}", user.0))
+        .arg(format!("--regid={}", user.1))
+        .arg(format!("--groups={}", groups.join(",")))
+        .args(["--", "sh", "-c", script, "sh"])
+        .args(paths)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "setpriv: {}", stderr(&out));
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
+fn predicted(root: &Path, user: &str, shown: &[String]) -> Vec<(String, String)> {
+    let out = Command::new(hwc())
+        .args(["hwc-perms", "access", "--json", "--user", user, "--root"])
+        .arg(root)
+        .args(shown)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    doc["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let bit = |k: &str, c: char| if p[k] == true { c } else { '-' };
+            (
+                format!(
+                    "{}{}{}",
+                    bit("read", 'r'),
+                    bit("write", 'w'),
+                    bit("execute", 'x')
+                ),
+                p["via"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn needs(what: &str) -> bool {
+    if !is_root() {
+        eprintln!("skipped: {what} needs root (tests/run runs as root)");
+        return false;
+    }
+    have("setpriv") && have("setfacl") && have("getfacl")
+}
+
+#[test]
+fn access_matches_the_kernel_on_600_random_nodes() {
+    if !needs("the kernel comparison") {
+        return;
+    }
+    let root = fixture();
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let n = 600;
+    let real: Vec<PathBuf> = (0..n)
+        .map(|i| root.path().join(format!("data/f{i}")))
+        .collect();
+    let shown: Vec<String> = (0..n).map(|i| format!("/data/f{i}")).collect();
+    for p in &real {
+        random_node(&mut rng, p);
+    }
+    let mut mismatches = Vec::new();
+    for (user, groups) in [(WITH, vec![WITH.1, 5002, 5003]), (SOLO, vec![SOLO.1])] {
+        let kernel = kernel_answers(user, &groups, &real);
+        let ours = predicted(root.path(), user.2, &shown);
+        assert_eq!((kernel.len(), ours.len()), (n, n));
+        for (i, (k, (o, via))) in kernel.iter().zip(&ours).enumerate() {
+            if k != o {
+                let acl = Command::new("getfacl")
+                    .arg("-pn")
+                    .arg(&real[i])
+                    .output()
+                    .unwrap();
+                mismatches.push(format!(
+                    "{} f{i}: kernel {k}, hwc {o} via {via}\n{}",
+                    user.2,
+                    stdout(&acl)
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn search_permission_on_the_way_is_checked() {
+    if !needs("this test") {
+        return;
+    }
+    let root = fixture();
+    let dir = root.path().join("data/locked");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("f"), "x").unwrap();
+    fs::set_permissions(dir.join("f"), fs::Permissions::from_mode(0o666)).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let ours = predicted(root.path(), WITH.2, &["/data/locked/f".into()]);
+    assert_eq!(ours[0].0, "---");
+    assert!(
+        ours[0].1.contains("no search permission on /data/locked"),
+        "{}",
+        ours[0].1
+    );
+    assert_eq!(kernel_answers(WITH, &[WITH.1], &[dir.join("f")]), ["---"]);
+}
+
+fn getfacl_entries(path: &Path) -> String {
+    let out = Command::new("getfacl")
+        .args(["-p", "-n"])
+        .arg(path)
+        .output()
+        .unwrap();
+    stdout(&out)
+        .lines()
+        .filter(|l| !l.starts_with("# file:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn grant_and_revoke_equal_setfacl_on_twin_files() {
+    if !needs("the setfacl comparison") {
+        return;
+    }
+    let root = fixture();
+    let mut rng = Rng(0xfeed_f00d_dead_beef);
+    for i in 0..120 {
+        let ours = root.path().join(format!("data/ours{i}"));
+        let theirs = root.path().join(format!("data/theirs{i}"));
+        let mut twin = Rng(rng.next());
+        let seed = twin.0;
+        random_node(&mut twin, &ours);
+        random_node(&mut Rng(seed), &theirs);
+        assert_eq!(
+            getfacl_entries(&ours),
+            getfacl_entries(&theirs),
+            "twins start equal"
+        );
+        let perms = rng.pick(&["r", "rw", "rwx"]);
+        let target = rng.pick(&[WITH, SOLO]);
+        let o = Command::new(hwc())
+            .args([
+                "hwc-perms",
+                "grant",
+                "--user",
+                target.2,
+                "--perms",
+                perms,
+                "--root",
+            ])
+            .arg(root.path())
+            .arg(format!("/data/ours{i}"))
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let s = Command::new("setfacl")
+            .arg("-m")
+            .arg(format!("u:{}:{perms}", target.0))
+            .arg(&theirs)
+            .status()
+            .unwrap();
+        assert!(s.success());
+        assert_eq!(
+            getfacl_entries(&ours),
+            getfacl_entries(&theirs),
+            "grant {perms} to {} on case {i}",
+            target.2
+        );
+
+        let o = Command::new(hwc())
+            .args(["hwc-perms", "revoke", "--user", target.2, "--root"])
+            .arg(root.path())
+            .arg(format!("/data/ours{i}"))
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let s = Command::new("setfacl")
+            .arg("-x")
+            .arg(format!("u:{}", target.0))
+            .arg(&theirs)
+            .status()
+            .unwrap();
+        assert!(s.success());
+        assert_eq!(
+            getfacl_entries(&ours),
+            getfacl_entries(&theirs),
+            "revoke from {} on case {i}",
+            target.2
+        );
+    }
+}
+
+#[test]
+fn grant_is_idempotent() {
+    if !needs("this test") {
+        return;
+    }
+    let root = fixture();
+    let f = root.path().join("data/dev");
+    fs::write(&f, "").unwrap();
+    let run = |verb: &str| {
+        let mut cmd = Command::new(hwc());
+        cmd.args(["hwc-perms", verb, "--user", WITH.2, "--root"])
+            .arg(root.path())
+            .arg("/data/dev");
+        if verb == "grant" {
+            cmd.args(["--perms", "rw"]);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(stdout(&run("grant")).contains("user:tuser:rw- granted"));
+    assert!(stdout(&run("grant")).contains("unchanged"));
+    assert!(stdout(&run("revoke")).contains("revoked"));
+    assert!(stdout(&run("revoke")).contains("unchanged"));
+}
+
+#[test]
+fn show_equals_getfacl() {
+    if !needs("the getfacl comparison") {
+        return;
+    }
+    let root = fixture();
+    let mut rng = Rng(0x0bad_cafe_1234_5678);
+    let mut paths = Vec::new();
+    for i in 0..80 {
+        let p = root.path().join(format!("data/s{i}"));
+        random_node(&mut rng, &p);
+        paths.push(p);
+    }
+    let dir = root.path().join("data/withdefault");
+    fs::create_dir(&dir).unwrap();
+    assert!(Command::new("setfacl")
+        .args(["-d", "-m", "u:4242:rx,g:5002:r"])
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o3775)).unwrap();
+    paths.push(dir);
+    // Names come from the system's /etc/passwd for both, where the test ids have none.
+    let ours = Command::new(hwc())
+        .args(["hwc-perms", "show"])
+        .args(&paths)
+        .output()
+        .unwrap();
+    let theirs = Command::new("getfacl")
+        .arg("-p")
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert_eq!(code(&ours), 0, "{}", stderr(&ours));
+    assert_eq!(stdout(&ours), stdout(&theirs));
+}
+
+#[test]
+fn symlinks_are_refused() {
+    let root = fixture();
+    let target = root.path().join("data/target");
+    fs::write(&target, "").unwrap();
+    std::os::unix::fs::symlink("target", root.path().join("data/link")).unwrap();
+    let o = Command::new(hwc())
+        .args(["hwc-perms", "grant", "--user", WITH.2, "--root"])
+        .arg(root.path())
+        .arg("/data/link")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("/data/link: is a symbolic link; refusing"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn missing_capability_is_named() {
+    if !needs("this test") {
+        return;
+    }
+    let root = fixture();
+    let f = root.path().join("data/rootfile");
+    fs::write(&f, "").unwrap();
+    let o = Command::new("setpriv")
+        .args([
+            &format!("--reuid={}", WITH.0),
+            &format!("--regid={}", WITH.1),
+            "--clear-groups",
+            "--",
+        ])
+        .arg(hwc())
+        .args(["hwc-perms", "grant", "--user", SOLO.2, "--root"])
+        .arg(root.path())
+        .arg("/data/rootfile")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("needs ownership (owner is uid 0) or CAP_FOWNER"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_user_and_missing_path() {
+    let root = fixture();
+    let o = Command::new(hwc())
+        .args(["hwc-perms", "grant", "--user", "nobody-such", "--root"])
+        .arg(root.path())
+        .arg("/data")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("user 'nobody-such' is not in /etc/passwd"));
+    let o = Command::new(hwc())
+        .args(["hwc-perms", "access", "--user", WITH.2, "--root"])
+        .arg(root.path())
+        .arg("/data/none")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("/data/none: No such file or directory"),
+        "{}",
+        stderr(&o)
+    );
+    let o = Command::new(hwc())
+        .args([
+            "hwc-perms",
+            "grant",
+            "--user",
+            WITH.2,
+            "--perms",
+            "rwz",
+            "/x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert_one_line_error(&o);
+}
+
+fn groups_root(group_file: &str, conf: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("etc/hwc")).unwrap();
+    fs::write(
+        dir.path().join("etc/passwd"),
+        "eric:x:1000:100::/home/eric:/bin/sh\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("etc/group"), group_file).unwrap();
+    if let Some(c) = conf {
+        fs::write(dir.path().join("etc/hwc/perms.conf"), c).unwrap();
+    }
+    dir
+}
+
+fn groups(root: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(hwc())
+        .args(["hwc-perms", "groups", "--user", "eric", "--root"])
+        .arg(root)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn groups_reports_gaps_with_fixes_and_exit_codes() {
+    let all = "users:x:100:\naudio:x:17:eric\nvideo:x:26:eric\nrender:x:303:eric\ninput:x:174:eric\ndialout:x:27:eric\nkvm:x:302:eric\nplugdev:x:46:eric\n";
+    let r = groups_root(all, None);
+    let o = groups(r.path(), &[]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+
+    let gap = "users:x:100:\naudio:x:17:eric\nvideo:x:26:\nrender:x:303:\ninput:x:174:eric\ndialout:x:27:\nkvm:x:302:eric\n";
+    let r = groups_root(gap, None);
+    let o = groups(r.path(), &[]);
+    assert_eq!(code(&o), 1);
+    let text = stdout(&o);
+    assert!(
+        text.contains("users.users.eric.extraGroups = [ \"video\" \"render\" \"dialout\" ];"),
+        "{text}"
+    );
+    assert!(
+        text.contains("usermod -aG video,render,dialout eric"),
+        "{text}"
+    );
+    let o = groups(r.path(), &["--json", "--want", "media"]);
+    assert_eq!(code(&o), 1);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["sets"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["sets"][0]["has"], serde_json::json!(["audio"]));
+    assert_eq!(
+        doc["sets"][0]["lacks"],
+        serde_json::json!(["video", "render"])
+    );
+    assert_eq!(doc["missing"], serde_json::json!(["video", "render"]));
+    assert_eq!(doc["command"], "usermod -aG video,render eric");
+    let o = groups(r.path(), &["--json", "--want", "hardware"]);
+    assert_eq!(
+        code(&o),
+        0,
+        "optional groups that do not exist are no problem: {}",
+        stdout(&o)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["sets"][0]["absent_optional"],
+        serde_json::json!(["i2c", "gpio", "spi", "plugdev"])
+    );
+    assert!(doc["nixos"].is_null());
+
+    let o = groups(r.path(), &["--want", "gaming"]);
+    assert_eq!(code(&o), 2);
+    assert_one_line_error(&o);
+}
+
+#[test]
+fn groups_config_overrides_and_bad_lines() {
+    let r = groups_root(
+        "users:x:100:\ngamemode:x:900:eric\n",
+        Some("gaming = gamemode\nmedia = gamemode\n"),
+    );
+    let o = groups(r.path(), &["--want", "gaming,media", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let r = groups_root("users:x:100:\n", Some("media audio\n"));
+    let o = groups(r.path(), &[]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("/etc/hwc/perms.conf:1: no '='"),
+        "{}",
+        stderr(&o)
+    );
+}
