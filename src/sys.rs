@@ -3,7 +3,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// `dir` argument of the `*_at` calls for paths relative to the working directory (or absolute).
 pub const CWD: RawFd = libc::AT_FDCWD;
@@ -241,6 +241,133 @@ pub fn lsetxattr(path: &CStr, name: &CStr, value: &[u8]) -> io::Result<()> {
         )
     };
     if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A bound rtnetlink socket; `groups` is the multicast group mask to listen to (0 for none).
+pub fn netlink_route_socket(groups: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call with constant arguments.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_nl is plain data; all-zero is a valid value that we then fill in.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    addr.nl_groups = groups;
+    let len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+    // SAFETY: `addr` is a valid sockaddr_nl of `len` bytes for the duration of the call.
+    if unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_nl).cast(),
+            len,
+        )
+    } < 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// Sets an int socket option.
+pub fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` is a valid c_int for the duration of the call and its size is given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends one datagram whole.
+pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<()> {
+    loop {
+        // SAFETY: `buf` is valid for reads of its length.
+        let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+/// Receives one datagram, sized first with MSG_PEEK|MSG_TRUNC so it is never cut.
+pub fn recv_datagram(fd: RawFd) -> io::Result<Vec<u8>> {
+    let call = |buf: &mut [u8], flags: libc::c_int| loop {
+        // SAFETY: `buf` is valid for writes of its length (a zero-length peek is allowed).
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    };
+    let size = call(&mut [], libc::MSG_PEEK | libc::MSG_TRUNC)?;
+    let mut buf = vec![0u8; size.max(1)];
+    let n = call(&mut buf, libc::MSG_TRUNC)?;
+    if n > buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "netlink datagram truncated",
+        ));
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Waits until `fd` is readable or `timeout_ms` passes (negative: forever). Ok(false) on timeout.
+pub fn poll_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `p` is one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if r >= 0 {
+            return Ok(r > 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+/// Moves this (single-threaded) process into the network namespace `fd` refers to.
+pub fn enter_net_namespace(fd: RawFd) -> io::Result<()> {
+    // SAFETY: setns on an fd we hold; hwc is single-threaded, as setns of a net namespace wants.
+    if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

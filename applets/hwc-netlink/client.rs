@@ -1,0 +1,156 @@
+//! A synchronous rtnetlink client: one request at a time, replies matched by sequence number, dumps read to NLMSG_DONE (whose payload may carry an error), a dump
+//! marked NLM_F_DUMP_INTR retried whole, and kernel errors with their extended-ack text.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use super::codec::{self, Request};
+use crate::error::describe_io;
+use crate::sys;
+
+const SOL_NETLINK: i32 = 270;
+const NETLINK_CAP_ACK: i32 = 10;
+const NETLINK_EXT_ACK: i32 = 11;
+const NETLINK_GET_STRICT_CHK: i32 = 12;
+const DUMP_RETRIES: usize = 10;
+
+/// A failure from the kernel (errno and extended-ack message) or from the socket.
+#[derive(Debug)]
+pub struct NlError {
+    pub errno: i32,
+    pub message: String,
+}
+
+impl NlError {
+    fn io(e: std::io::Error) -> NlError {
+        NlError {
+            errno: e.raw_os_error().unwrap_or(libc::EIO),
+            message: describe_io(&e),
+        }
+    }
+
+    fn protocol(what: impl Into<String>) -> NlError {
+        NlError {
+            errno: libc::EPROTO,
+            message: what.into(),
+        }
+    }
+}
+
+pub struct Socket {
+    fd: OwnedFd,
+    seq: u32,
+}
+
+impl Socket {
+    /// Opens an rtnetlink socket listening to the multicast `groups` (0: none).
+    pub fn open(groups: u32) -> Result<Socket, NlError> {
+        let fd = sys::netlink_route_socket(groups).map_err(NlError::io)?;
+        let raw = fd.as_raw_fd();
+        // Errors echo only the request header; extended acks carry the kernel's reason. Strict
+        // checking makes the kernel honour dump filters (4.20+); older kernels just ignore it.
+        for opt in [NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK] {
+            let _ = sys::setsockopt_int(raw, SOL_NETLINK, opt, 1);
+        }
+        let seq = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.subsec_nanos() | 1);
+        Ok(Socket { fd, seq })
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+
+    fn send(&mut self, req: &Request) -> Result<u32, NlError> {
+        self.seq = self.seq.wrapping_add(1);
+        sys::send(self.fd.as_raw_fd(), &req.finish(self.seq)).map_err(NlError::io)?;
+        Ok(self.seq)
+    }
+
+    /// Sends a request that wants an ACK (NLM_F_ACK set by the caller) and waits for it.
+    pub fn request(&mut self, req: &Request) -> Result<(), NlError> {
+        self.exchange(req, |_| {}).map(|_| ())
+    }
+
+    /// Sends a request and returns the payload of the single reply message (GETLINK by name).
+    pub fn get(&mut self, req: &Request) -> Result<Vec<u8>, NlError> {
+        let mut reply = None;
+        self.exchange(req, |m| {
+            reply.get_or_insert_with(|| m.payload.to_vec());
+        })?;
+        reply.ok_or_else(|| NlError::protocol("no reply"))
+    }
+
+    /// Runs a dump and returns each message's (type, payload); retried when interrupted.
+    pub fn dump(&mut self, req: &Request) -> Result<Vec<(u16, Vec<u8>)>, NlError> {
+        for _ in 0..DUMP_RETRIES {
+            let mut out = Vec::new();
+            let mut interrupted = false;
+            self.exchange(req, |m| {
+                interrupted |= m.flags & codec::F_DUMP_INTR != 0;
+                out.push((m.ty, m.payload.to_vec()));
+            })?;
+            if !interrupted {
+                return Ok(out);
+            }
+        }
+        Err(NlError::protocol(format!(
+            "the dump kept changing under us ({DUMP_RETRIES} tries)"
+        )))
+    }
+
+    /// Sends `req` and feeds every data message of the reply to `each`, until the ACK, the
+    /// error or the end of the dump.
+    fn exchange(
+        &mut self,
+        req: &Request,
+        mut each: impl FnMut(&codec::Message),
+    ) -> Result<(), NlError> {
+        let seq = self.send(req)?;
+        loop {
+            let buf = sys::recv_datagram(self.fd.as_raw_fd()).map_err(NlError::io)?;
+            for m in codec::messages(&buf) {
+                let m = m.map_err(NlError::protocol)?;
+                // Replies carry our own port id in nlmsg_pid (not 0); the sequence number is
+                // what ties them to the request. Notifications (seq 0) are skipped here.
+                if m.seq != seq {
+                    continue;
+                }
+                match m.ty {
+                    codec::NLMSG_ERROR => {
+                        let ack = codec::parse_error(&m).map_err(NlError::protocol)?;
+                        if ack.errno == 0 {
+                            return Ok(());
+                        }
+                        let why = std::io::Error::from_raw_os_error(ack.errno);
+                        let mut message = describe_io(&why);
+                        if let Some(text) = ack.message {
+                            message.push_str(&format!(" (kernel: {text})"));
+                        }
+                        return Err(NlError {
+                            errno: ack.errno,
+                            message,
+                        });
+                    }
+                    codec::NLMSG_DONE => {
+                        let errno = codec::done_errno(&m);
+                        if errno != 0 {
+                            return Err(NlError::io(std::io::Error::from_raw_os_error(errno)));
+                        }
+                        return Ok(());
+                    }
+                    codec::NLMSG_OVERRUN => return Err(NlError::protocol("netlink overrun")),
+                    _ => {
+                        each(&m);
+                        if m.flags & codec::F_MULTI == 0 {
+                            // A single reply (a GET without DUMP); an ACK may still follow.
+                            if req.flags() & codec::F_ACK == 0 {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

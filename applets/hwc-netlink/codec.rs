@@ -1,0 +1,370 @@
+//! The rtnetlink wire format: request building and reply parsing, no I/O. Host byte order,
+//! 16-byte message headers, attributes `{u16 len, u16 type}` padded to 4 bytes (the length counts
+//! the header but not the padding). Parsing is lenient where the kernel grows: unknown attribute
+//! types are skipped, the NLA_F_NESTED and NLA_F_NET_BYTEORDER bits are masked off, and a short or
+//! malformed attribute ends that attribute list instead of failing the message.
+
+pub const NLMSG_ERROR: u16 = 2;
+pub const NLMSG_DONE: u16 = 3;
+pub const NLMSG_OVERRUN: u16 = 4;
+pub const RTM_NEWLINK: u16 = 16;
+pub const RTM_DELLINK: u16 = 17;
+pub const RTM_GETLINK: u16 = 18;
+pub const RTM_NEWADDR: u16 = 20;
+pub const RTM_DELADDR: u16 = 21;
+pub const RTM_GETADDR: u16 = 22;
+pub const RTM_NEWROUTE: u16 = 24;
+pub const RTM_DELROUTE: u16 = 25;
+pub const RTM_GETROUTE: u16 = 26;
+
+pub const F_REQUEST: u16 = 0x1;
+pub const F_MULTI: u16 = 0x2;
+pub const F_ACK: u16 = 0x4;
+pub const F_DUMP_INTR: u16 = 0x10;
+pub const F_DUMP: u16 = 0x300;
+pub const F_EXCL: u16 = 0x200;
+pub const F_CREATE: u16 = 0x400;
+pub const F_ACK_TLVS: u16 = 0x200;
+
+const NLA_TYPE_MASK: u16 = 0x3fff;
+const NLMSGERR_ATTR_MSG: u16 = 1;
+
+fn align(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Builds one request message.
+pub struct Request {
+    buf: Vec<u8>,
+    nests: Vec<usize>,
+}
+
+impl Request {
+    pub fn new(msg_type: u16, flags: u16) -> Request {
+        let mut buf = Vec::with_capacity(128);
+        buf.extend_from_slice(&[0; 4]);
+        buf.extend_from_slice(&msg_type.to_ne_bytes());
+        buf.extend_from_slice(&flags.to_ne_bytes());
+        buf.extend_from_slice(&[0; 8]);
+        Request {
+            buf,
+            nests: Vec::new(),
+        }
+    }
+
+    /// The fixed family header (ifinfomsg, ifaddrmsg, rtmsg), padded to 4.
+    pub fn header(&mut self, bytes: &[u8]) -> &mut Request {
+        self.buf.extend_from_slice(bytes);
+        self.buf.resize(align(self.buf.len()), 0);
+        self
+    }
+
+    pub fn attr(&mut self, ty: u16, data: &[u8]) -> &mut Request {
+        let len = 4 + data.len();
+        self.buf.extend_from_slice(&(len as u16).to_ne_bytes());
+        self.buf.extend_from_slice(&ty.to_ne_bytes());
+        self.buf.extend_from_slice(data);
+        self.buf.resize(align(self.buf.len()), 0);
+        self
+    }
+
+    pub fn attr_u32(&mut self, ty: u16, v: u32) -> &mut Request {
+        self.attr(ty, &v.to_ne_bytes())
+    }
+
+    /// A string attribute with its terminating NUL (as iproute2 sends names).
+    pub fn attr_cstr(&mut self, ty: u16, s: &str) -> &mut Request {
+        let mut v = s.as_bytes().to_vec();
+        v.push(0);
+        self.attr(ty, &v)
+    }
+
+    /// Opens a nested attribute (iproute2 sends no NLA_F_NESTED flag; the kernel takes both).
+    pub fn begin(&mut self, ty: u16) -> &mut Request {
+        self.nests.push(self.buf.len());
+        self.buf.extend_from_slice(&[0, 0]);
+        self.buf.extend_from_slice(&ty.to_ne_bytes());
+        self
+    }
+
+    pub fn end(&mut self) -> &mut Request {
+        if let Some(at) = self.nests.pop() {
+            let len = (self.buf.len() - at) as u16;
+            self.buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+        }
+        self
+    }
+
+    pub fn flags(&self) -> u16 {
+        u16::from_ne_bytes([self.buf[6], self.buf[7]])
+    }
+
+    /// The finished message with its length and sequence number.
+    pub fn finish(&self, seq: u32) -> Vec<u8> {
+        let mut out = self.buf.clone();
+        let len = out.len() as u32;
+        out[0..4].copy_from_slice(&len.to_ne_bytes());
+        out[8..12].copy_from_slice(&seq.to_ne_bytes());
+        out
+    }
+}
+
+/// One message of a reply datagram.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub ty: u16,
+    pub flags: u16,
+    pub seq: u32,
+    pub payload: &'a [u8],
+}
+
+/// The messages of one datagram; `Err` when a header is cut or its length is impossible.
+pub fn messages(buf: &[u8]) -> impl Iterator<Item = Result<Message<'_>, String>> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        if rest.len() < 16 {
+            rest = &[];
+            return Some(Err("truncated netlink header".into()));
+        }
+        let u32_at =
+            |i: usize| u32::from_ne_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
+        let len = u32_at(0) as usize;
+        if len < 16 || len > rest.len() {
+            rest = &[];
+            return Some(Err(format!("bad netlink message length {len}")));
+        }
+        let m = Message {
+            ty: u16::from_ne_bytes([rest[4], rest[5]]),
+            flags: u16::from_ne_bytes([rest[6], rest[7]]),
+            seq: u32_at(8),
+            payload: &rest[16..len],
+        };
+        rest = &rest[align(len).min(rest.len())..];
+        Some(Ok(m))
+    })
+}
+
+/// Attributes as (type without flag bits, payload).
+pub fn attrs(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        if rest.len() < 4 {
+            return None;
+        }
+        let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
+        if len < 4 || len > rest.len() {
+            return None;
+        }
+        let ty = u16::from_ne_bytes([rest[2], rest[3]]) & NLA_TYPE_MASK;
+        let data = &rest[4..len];
+        rest = &rest[align(len).min(rest.len())..];
+        Some((ty, data))
+    })
+}
+
+pub fn attr_u32(data: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(data.get(..4)?.try_into().ok()?))
+}
+
+/// A string attribute, with or without its NUL.
+pub fn attr_str(data: &[u8]) -> String {
+    let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    String::from_utf8_lossy(&data[..end]).into_owned()
+}
+
+/// An NLMSG_ERROR payload: 0 is an ACK; a negative errno with the kernel's extended-ack text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ack {
+    pub errno: i32,
+    pub message: Option<String>,
+}
+
+pub fn parse_error(msg: &Message) -> Result<Ack, String> {
+    let p = msg.payload;
+    let code = i32::from_ne_bytes(
+        p.get(..4)
+            .ok_or("short NLMSG_ERROR")?
+            .try_into()
+            .map_err(|_| "short NLMSG_ERROR")?,
+    );
+    let mut message = None;
+    if msg.flags & F_ACK_TLVS != 0 && p.len() >= 20 {
+        // The echoed request header tells how much of the request follows (all of it unless
+        // the kernel capped the echo, then only the header).
+        let echoed = u32::from_ne_bytes(p[4..8].try_into().map_err(|_| "short echo")?) as usize;
+        let capped = msg.flags & 0x100 != 0;
+        let skip = 4 + if capped { 16 } else { align(echoed.max(16)) };
+        if let Some(tlvs) = p.get(skip..) {
+            message = attrs(tlvs)
+                .find(|(t, _)| *t == NLMSGERR_ATTR_MSG)
+                .map(|(_, d)| attr_str(d))
+                .filter(|s| !s.is_empty());
+        }
+    }
+    Ok(Ack {
+        errno: code.saturating_neg(),
+        message,
+    })
+}
+
+/// The error code in an NLMSG_DONE payload (0 = clean end of dump).
+pub fn done_errno(msg: &Message) -> i32 {
+    msg.payload
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, |b| i32::from_ne_bytes(b).saturating_neg())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IFLA_IFNAME: u16 = 3;
+    const IFLA_LINKINFO: u16 = 18;
+    const IFLA_INFO_KIND: u16 = 1;
+    const IFLA_INFO_DATA: u16 = 2;
+    const VETH_INFO_PEER: u16 = 1;
+
+    #[test]
+    fn bridge_request_matches_iproute2() {
+        // ip link add br9 type bridge: 56 bytes.
+        let mut r = Request::new(RTM_NEWLINK, F_REQUEST | F_ACK | F_EXCL | F_CREATE);
+        r.header(&[0; 16]).attr_cstr(IFLA_IFNAME, "br9");
+        r.begin(IFLA_LINKINFO).attr(IFLA_INFO_KIND, b"bridge").end();
+        let m = r.finish(7);
+        assert_eq!(m.len(), 56);
+        assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()), 56);
+        assert_eq!(u16::from_ne_bytes(m[6..8].try_into().unwrap()), 0x605);
+        assert_eq!(u32::from_ne_bytes(m[8..12].try_into().unwrap()), 7);
+        assert_eq!(&m[32..40], &[8, 0, 3, 0, b'b', b'r', b'9', 0]);
+        assert_eq!(&m[40..44], &[16, 0, 18, 0], "LINKINFO len 16");
+        assert_eq!(
+            &m[44..56],
+            &[10, 0, 1, 0, b'b', b'r', b'i', b'd', b'g', b'e', 0, 0],
+            "KIND len 10 + 2 pad"
+        );
+    }
+
+    #[test]
+    fn veth_request_matches_iproute2() {
+        // ip link add vA type veth peer name vB: 84 bytes.
+        let mut r = Request::new(RTM_NEWLINK, F_REQUEST | F_ACK | F_EXCL | F_CREATE);
+        r.header(&[0; 16]).attr_cstr(IFLA_IFNAME, "vA");
+        r.begin(IFLA_LINKINFO).attr(IFLA_INFO_KIND, b"veth");
+        r.begin(IFLA_INFO_DATA)
+            .begin(VETH_INFO_PEER)
+            .header(&[0; 16])
+            .attr_cstr(IFLA_IFNAME, "vB")
+            .end()
+            .end();
+        r.end();
+        let m = r.finish(1);
+        assert_eq!(m.len(), 84);
+        assert_eq!(&m[40..44], &[44, 0, 18, 0], "LINKINFO len 44");
+        assert_eq!(&m[44..52], &[8, 0, 1, 0, b'v', b'e', b't', b'h']);
+        assert_eq!(&m[52..56], &[32, 0, 2, 0], "INFO_DATA len 32");
+        let mut data = vec![0x1c, 0, 1, 0];
+        data.extend_from_slice(&[0; 16]);
+        data.extend_from_slice(&[7, 0, 3, 0, b'v', b'B', 0, 0]);
+        assert_eq!(&m[56..84], data.as_slice());
+    }
+
+    #[test]
+    fn parses_messages_and_attributes() {
+        let mut r = Request::new(RTM_NEWLINK, F_MULTI);
+        r.header(&[0; 16])
+            .attr_cstr(IFLA_IFNAME, "eth0")
+            .attr_u32(0x8000 | 4, 1500);
+        let one = r.finish(3);
+        let two = Request::new(NLMSG_DONE, F_MULTI)
+            .header(&0i32.to_ne_bytes())
+            .finish(3);
+        let buf = [one.clone(), two].concat();
+        let msgs: Vec<Message> = messages(&buf).map(Result::unwrap).collect();
+        assert_eq!(msgs.len(), 2);
+        assert_eq!((msgs[0].ty, msgs[0].seq), (RTM_NEWLINK, 3));
+        let a: Vec<(u16, Vec<u8>)> = attrs(&msgs[0].payload[16..])
+            .map(|(t, d)| (t, d.to_vec()))
+            .collect();
+        assert_eq!(attr_str(&a[0].1), "eth0");
+        assert_eq!(
+            (a[1].0, attr_u32(&a[1].1)),
+            (4, Some(1500)),
+            "flag bits masked"
+        );
+        assert_eq!(done_errno(&msgs[1]), 0);
+    }
+
+    #[test]
+    fn error_with_extended_ack() {
+        // NLMSG_ERROR: -EEXIST, capped echo (header only), ACK_TLVS with a message.
+        let mut payload = (-17i32).to_ne_bytes().to_vec();
+        let echo = Request::new(RTM_NEWADDR, F_REQUEST).finish(9);
+        payload.extend_from_slice(&echo[..16]);
+        payload.extend_from_slice(&[35, 0, 1, 0]);
+        payload.extend_from_slice(b"ipv4: Address already assigned\0");
+        payload.resize(align(payload.len()), 0);
+        let m = Message {
+            ty: NLMSG_ERROR,
+            flags: 0x100 | F_ACK_TLVS,
+            seq: 9,
+            payload: &payload,
+        };
+        assert_eq!(
+            parse_error(&m).unwrap(),
+            Ack {
+                errno: 17,
+                message: Some("ipv4: Address already assigned".into())
+            }
+        );
+        let ack = 0i32.to_ne_bytes();
+        let m = Message {
+            ty: NLMSG_ERROR,
+            flags: 0x100,
+            seq: 9,
+            payload: &ack,
+        };
+        assert_eq!(parse_error(&m).unwrap().errno, 0);
+    }
+
+    #[test]
+    fn random_and_mutated_replies_never_panic() {
+        let mut r = Request::new(RTM_NEWLINK, F_MULTI);
+        r.header(&[0; 16])
+            .attr_cstr(IFLA_IFNAME, "veth0")
+            .begin(IFLA_LINKINFO)
+            .attr(1, b"veth")
+            .end();
+        let seed_msg = r.finish(1);
+        let mut x = 0xdead_beef_cafe_f00du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20000 {
+            let mut buf = seed_msg.clone();
+            for _ in 0..(next() % 6) {
+                let at = (next() as usize) % buf.len();
+                buf[at] = next() as u8;
+            }
+            if next() % 4 == 0 {
+                buf.truncate((next() as usize) % (buf.len() + 1));
+            }
+            for m in messages(&buf).flatten() {
+                let _ = parse_error(&m);
+                let _ = done_errno(&m);
+                for (_, d) in attrs(m.payload.get(16..).unwrap_or(&[])) {
+                    let _ = attr_str(d);
+                    for (_, inner) in attrs(d) {
+                        let _ = attr_u32(inner);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! hwc-netlink in network namespaces of its own, cross-checked with iproute2's `ip -j` on the
+//! keys both report: links, addresses, routes; idempotent helpers; wait-online; no exec of `ip`
+//! and no file under /etc.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// A named network namespace, deleted on drop.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn new(tag: &str) -> Option<Netns> {
+        if !is_root() {
+            eprintln!("skipped: network namespaces need root (tests/run runs as root)");
+            return None;
+        }
+        if !have("ip") {
+            return None;
+        }
+        let name = format!("hwc-{tag}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let o = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ip netns add: {}", stderr(&o));
+        Some(Netns { name })
+    }
+
+    fn hwc(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(hwc());
+        cmd.args(["hwc-netlink", "--netns", &self.name]).args(args);
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "hwc-netlink {args:?} hung"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.hwc(args);
+        assert_eq!(code(&o), 0, "hwc-netlink {args:?}: {}", stderr(&o));
+        stdout(&o)
+    }
+
+    fn ip_json(&self, args: &[&str]) -> Value {
+        let o = Command::new("ip")
+            .args(["-n", &self.name, "-j"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    fn hwc_json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["-j"];
+        full.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&full)).unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Only `keys` of each object, so the comparison covers what both tools report.
+fn subset(v: &Value, keys: &[&str]) -> Vec<serde_json::Map<String, Value>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            keys.iter()
+                .filter_map(|k| o.get(*k).map(|x| (k.to_string(), x.clone())))
+                .collect()
+        })
+        .collect()
+}
+
+const LINK_KEYS: [&str; 8] = [
+    "ifindex",
+    "ifname",
+    "flags",
+    "mtu",
+    "operstate",
+    "address",
+    "master",
+    "link",
+];
+
+/// bridge br0 with addresses, veth vh (on br0) / vp, addresses on vp, routes.
+fn build(ns: &Netns) {
+    ns.ok(&["link", "set", "lo", "up"]);
+    ns.ok(&["link", "add", "br0", "type", "bridge"]);
+    ns.ok(&["addr", "add", "10.88.0.1/16", "dev", "br0"]);
+    ns.ok(&["addr", "add", "fd00:88::1/64", "dev", "br0"]);
+    ns.ok(&["link", "add", "vh", "type", "veth", "peer", "name", "vp"]);
+    ns.ok(&["link", "set", "vh", "master", "br0"]);
+    ns.ok(&["link", "set", "br0", "up"]);
+    ns.ok(&["link", "set", "vh", "up"]);
+    ns.ok(&["link", "set", "vp", "up", "mtu", "1400"]);
+    ns.ok(&["addr", "add", "10.88.0.2/16", "dev", "vp"]);
+    ns.ok(&["route", "add", "10.5.0.0/16", "via", "10.88.0.1"]);
+    ns.ok(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        "10.88.0.1",
+        "dev",
+        "br0",
+        "metric",
+        "100",
+    ]);
+    ns.ok(&[
+        "route",
+        "add",
+        "fd00:99::/64",
+        "via",
+        "fd00:88::2",
+        "dev",
+        "br0",
+    ]);
+}
+
+#[test]
+fn links_addresses_and_routes_match_ip() {
+    let Some(ns) = Netns::new("cmp") else { return };
+    build(&ns);
+    // Let IPv6 DAD and link state settle so both tools see the same moment.
+    std::thread::sleep(Duration::from_millis(300));
+
+    let ours = ns.hwc_json(&["link", "show"]);
+    let theirs = ns.ip_json(&["link", "show"]);
+    assert_eq!(subset(&ours, &LINK_KEYS), subset(&theirs, &LINK_KEYS));
+    assert_eq!(ours.as_array().unwrap().len(), 4);
+
+    let kind = |v: &Value| -> Vec<Option<String>> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["linkinfo"]["info_kind"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(
+        kind(&ns.hwc_json(&["-d", "link", "show"])),
+        kind(&ns.ip_json(&["-d", "link", "show"]))
+    );
+
+    for args in [
+        &["addr", "show"][..],
+        &["-4", "addr", "show"],
+        &["-6", "addr", "show"],
+        &["addr", "show", "dev", "br0"],
+    ] {
+        let (ours, theirs) = (ns.hwc_json(args), ns.ip_json(args));
+        assert_eq!(
+            subset(&ours, &LINK_KEYS),
+            subset(&theirs, &LINK_KEYS),
+            "{args:?}"
+        );
+        let addrs = |v: &Value| -> Vec<Vec<serde_json::Map<String, Value>>> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    subset(
+                        &l["addr_info"],
+                        &["family", "local", "prefixlen", "scope", "label"],
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(addrs(&ours), addrs(&theirs), "{args:?}");
+    }
+
+    let route_keys = [
+        "type", "dst", "gateway", "dev", "protocol", "scope", "metric", "table", "prefsrc", "flags",
+    ];
+    for args in [
+        &["route", "show"][..],
+        &["-6", "route", "show"],
+        &["route", "show", "table", "all"],
+        &["route", "show", "table", "local"],
+    ] {
+        let (ours, theirs) = (ns.hwc_json(args), ns.ip_json(args));
+        assert_eq!(
+            subset(&ours, &route_keys),
+            subset(&theirs, &route_keys),
+            "{args:?}"
+        );
+        assert!(!ours.as_array().unwrap().is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn ensure_bridge_is_idempotent_and_refuses_other_kinds() {
+    let Some(ns) = Netns::new("br") else { return };
+    assert!(ns
+        .ok(&[
+            "ensure-bridge",
+            "br0",
+            "10.1.0.1/24",
+            "fd01::1/64",
+            "--mtu",
+            "1400"
+        ])
+        .contains("created"));
+    assert_eq!(
+        ns.ok(&[
+            "ensure-bridge",
+            "br0",
+            "10.1.0.1/24",
+            "fd01::1/64",
+            "--mtu",
+            "1400"
+        ]),
+        "br0: already as wanted\n"
+    );
+    let links = ns.ip_json(&["-d", "link", "show"]);
+    let bridges: Vec<&Value> = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["linkinfo"]["info_kind"] == "bridge")
+        .collect();
+    assert_eq!(bridges.len(), 1);
+    assert_eq!(bridges[0]["mtu"], 1400);
+    let addrs = ns.ip_json(&["addr", "show", "dev", "br0"]);
+    let locals: Vec<&str> = addrs[0]["addr_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["local"].as_str())
+        .collect();
+    assert_eq!(locals.iter().filter(|a| **a == "10.1.0.1").count(), 1);
+    assert_eq!(locals.iter().filter(|a| **a == "fd01::1").count(), 1);
+    assert!(ns
+        .ok(&["ensure-bridge", "br0", "10.1.0.1/24", "10.2.0.1/24"])
+        .contains("address 10.2.0.1/24"));
+
+    ns.ok(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+    let o = ns.hwc(&["ensure-bridge", "v0"]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("v0 exists and is a veth, not a bridge"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = ns.hwc(&["link", "add", "br0", "type", "bridge"]);
+    assert_eq!(code(&o), 1, "exclusive create");
+    assert!(stderr(&o).contains("br0 already exists"), "{}", stderr(&o));
+    let o = ns.hwc(&["link", "del", "nosuch"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("nosuch: no such device"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ns.hwc(&["addr", "add", "10.1.0.1/24", "dev", "br0"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+}
+
+#[test]
+fn ensure_veth_is_idempotent_and_moves_the_peer() {
+    let Some(ns) = Netns::new("veth") else { return };
+    let Some(other) = Netns::new("peer") else {
+        return;
+    };
+    ns.ok(&["ensure-bridge", "br0"]);
+    assert!(ns
+        .ok(&[
+            "ensure-veth",
+            "vh0",
+            "ctr0",
+            "--master",
+            "br0",
+            "--netns",
+            &other.name
+        ])
+        .contains("created"));
+    assert_eq!(
+        ns.ok(&[
+            "ensure-veth",
+            "vh0",
+            "ctr0",
+            "--master",
+            "br0",
+            "--netns",
+            &other.name
+        ]),
+        "vh0: already as wanted\n"
+    );
+    let there = other.ip_json(&["link", "show", "ctr0"]);
+    assert_eq!(there[0]["ifname"], "ctr0");
+    let here = ns.hwc_json(&["link", "show", "vh0"]);
+    assert_eq!(here[0]["master"], "br0");
+    assert!(
+        here[0].get("link_netnsid").is_some(),
+        "the peer lives in another namespace: {}",
+        here[0]
+    );
+    let o = ns.hwc(&["ensure-veth", "br0", "x"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("br0 exists and is a bridge, not a veth"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn wait_online_sees_the_carrier_and_times_out() {
+    let Some(ns) = Netns::new("wait") else { return };
+    ns.ok(&["link", "add", "wa", "type", "veth", "peer", "name", "wb"]);
+    ns.ok(&["link", "set", "wa", "up"]);
+    let o = ns.hwc(&["wait-online", "wa", "--timeout", "0.3"]);
+    assert_eq!(code(&o), 1, "no carrier while the peer is down");
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("no carrier after 0.3 s"),
+        "{}",
+        stderr(&o)
+    );
+
+    let mut waiter = Command::new(hwc())
+        .args([
+            "hwc-netlink",
+            "--netns",
+            &ns.name,
+            "wait-online",
+            "wa",
+            "--timeout",
+            "10",
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "still waiting before the peer comes up"
+    );
+    let start = std::time::Instant::now();
+    ns.ok(&["link", "set", "wb", "up"]);
+    let status = waiter.wait().unwrap();
+    assert!(status.success());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "woken by the event, not the timeout"
+    );
+    assert_eq!(
+        code(&ns.hwc(&["wait-online", "wa", "--timeout", "1"])),
+        0,
+        "already up: returns at once"
+    );
+}
+
+#[test]
+fn needs_no_ip_and_no_etc() {
+    let Some(ns) = Netns::new("bare") else { return };
+    build(&ns);
+    let mut cmd = Command::new(hwc());
+    cmd.args(["hwc-netlink", "--netns", &ns.name, "-j", "addr", "show"]);
+    let Some((out, paths)) = strace_opens(&mut cmd, false) else {
+        return;
+    };
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        !paths.iter().any(|p| p.starts_with("/etc")),
+        "opened {paths:?}"
+    );
+    let trace = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=execve", "-o", "/dev/stdout", "--"])
+        .arg(hwc())
+        .args(["hwc-netlink", "--netns", &ns.name, "link", "show"])
+        .output()
+        .unwrap();
+    let execs = stdout(&trace)
+        .lines()
+        .filter(|l| l.contains("execve("))
+        .count();
+    assert_eq!(
+        execs,
+        1,
+        "hwc-netlink runs no other program: {}",
+        stdout(&trace)
+    );
+}
+
+#[test]
+fn usage_errors() {
+    for args in [
+        &["frobnicate"][..],
+        &["link", "add", "x"],
+        &["route", "add", "10.0.0.0/8"],
+        &["-4", "-6", "link"],
+    ] {
+        let o = Command::new(hwc())
+            .arg("hwc-netlink")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert_one_line_error(&o);
+    }
+}
