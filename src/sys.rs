@@ -318,10 +318,13 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<()> {
     }
 }
 
-/// Receives one datagram, sized first with MSG_PEEK|MSG_TRUNC so it is never cut.
+/// Receives one datagram, never cut: it is peeked into a 32 KiB buffer with MSG_PEEK|MSG_TRUNC
+/// (which also tells a netlink socket's dumps to fill chunks that large, instead of one link per
+/// datagram), then consumed with a zero-length read, or read again into a buffer of its real
+/// size when it was larger.
 pub fn recv_datagram(fd: RawFd) -> io::Result<Vec<u8>> {
     let call = |buf: &mut [u8], flags: libc::c_int| loop {
-        // SAFETY: `buf` is valid for writes of its length (a zero-length peek is allowed).
+        // SAFETY: `buf` is valid for writes of its length (a zero-length read is allowed).
         let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
         if n >= 0 {
             return Ok(n as usize);
@@ -331,8 +334,14 @@ pub fn recv_datagram(fd: RawFd) -> io::Result<Vec<u8>> {
             return Err(e);
         }
     };
-    let size = call(&mut [], libc::MSG_PEEK | libc::MSG_TRUNC)?;
-    let mut buf = vec![0u8; size.max(1)];
+    let mut buf = vec![0u8; 32 * 1024];
+    let size = call(&mut buf, libc::MSG_PEEK | libc::MSG_TRUNC)?;
+    if size <= buf.len() {
+        call(&mut [], 0)?;
+        buf.truncate(size);
+        return Ok(buf);
+    }
+    buf.resize(size, 0);
     let n = call(&mut buf, libc::MSG_TRUNC)?;
     if n > buf.len() {
         return Err(io::Error::new(
