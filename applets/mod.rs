@@ -1,6 +1,5 @@
 //! The applet table: every applet hwc answers to, in the order `hwc --list` prints them.
 
-use crate::error::Error;
 use crate::multicall::Applet;
 
 #[path = "hwc-gpu-detect/mod.rs"]
@@ -54,12 +53,3 @@ pub const TABLE: &[Applet] = &[
         execs_in_place: false,
     },
 ];
-
-/// What an applet whose behaviour has not landed yet answers after parsing its arguments.
-fn not_implemented(name: &str) -> Error {
-    Error::failed(format!(
-        "not implemented in hwc {}; only --help works so far",
-        env!("CARGO_PKG_VERSION")
-    ))
-    .hint(format!("'{name} --help' describes what is planned"))
-}

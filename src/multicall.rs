@@ -220,7 +220,20 @@ pub fn parse_args<T: argh::FromArgs>(name: &str, args: &[OsString]) -> Result<T>
             })
         })
         .collect::<Result<Vec<&str>>>()?;
-    T::from_args(&[name], &strs).map_err(|early| match early.status {
+    // argh takes `--name value` only; `--name=value` is split here, up to a `--` terminator.
+    let mut split = Vec::with_capacity(strs.len());
+    let mut options_end = false;
+    for a in strs {
+        options_end |= a == "--";
+        match a.split_once('=') {
+            Some((opt, value)) if !options_end && opt.starts_with("--") && opt.len() > 2 => {
+                split.push(opt);
+                split.push(value);
+            }
+            _ => split.push(a),
+        }
+    }
+    T::from_args(&[name], &split).map_err(|early| match early.status {
         Ok(()) => match output::emit(&early.output) {
             Ok(()) => Error::quiet(0),
             Err(e) => e,

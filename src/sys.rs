@@ -381,3 +381,17 @@ pub fn enter_net_namespace(fd: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The file system type magic of the file system holding `path` (`statfs`), e.g. tmpfs's.
+pub fn fs_magic(path: &CStr) -> io::Result<i64> {
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `path` is NUL-terminated and `st` is valid for one statfs; it is read only after
+    // the call succeeded.
+    if unsafe { libc::statfs(path.as_ptr(), st.as_mut_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statfs returned 0, so `st` is initialised.
+    let f_type = unsafe { st.assume_init() }.f_type;
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures
+    Ok(f_type as i64)
+}

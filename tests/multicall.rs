@@ -331,3 +331,15 @@ fn binary_is_static() {
         "the check itself sees a dynamic binary"
     );
 }
+
+#[test]
+fn long_options_take_their_value_after_an_equals_sign() {
+    let t = tempfile::tempdir().unwrap();
+    let o = run_hwc([
+        std::ffi::OsString::from("hwc-gpu-detect"),
+        "--accel".into(),
+        format!("--root={}", t.path().display()).into(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "cpu\n");
+}

@@ -1,24 +1,556 @@
-//! `hwc-session-init`: Plumb the graphical user session: XDG directories, environment import into D-Bus and systemd, GPU variables.
+//! `hwc-session-init`: the plumbing of a graphical user session in one call. Checks
+//! XDG_RUNTIME_DIR, creates missing XDG base directories, imports the session's variables (and the
+//! GPU facts) into the D-Bus activation environment and the systemd user manager, records what it
+//! exported in $XDG_RUNTIME_DIR/hwc/session.env, and links checked user secrets; `--stop` undoes it.
 
-use std::ffi::OsString;
+mod dbus;
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
 use argh::FromArgs;
 
-use crate::error::Result;
+use crate::error::{describe_io, Error, Result};
+use crate::gpu::{self, accel, Depth};
 use crate::multicall::parse_args;
+use crate::output::{self, Json};
+use crate::root::Root;
+use crate::safefs;
+use crate::sys;
+use dbus::{Bus, Call, Reply};
 
-/// Plumb the graphical user session: XDG directories, environment import into D-Bus and systemd, GPU variables.
-/// Not implemented yet in this version: after parsing its arguments it exits 1.
+/// Session variables imported when set.
+const SESSION_VARS: [&str; 9] = [
+    "WAYLAND_DISPLAY",
+    "DISPLAY",
+    "XDG_CURRENT_DESKTOP",
+    "XDG_SESSION_TYPE",
+    "XDG_SESSION_DESKTOP",
+    "HYPRLAND_INSTANCE_SIGNATURE",
+    "SWAYSOCK",
+    "XCURSOR_THEME",
+    "XCURSOR_SIZE",
+];
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+const RAMFS_MAGIC: i64 = 0x8584_58f6;
+
+/// Plumb the graphical user session: check XDG_RUNTIME_DIR (never created), create missing XDG
+/// base directories (0700), import the session variables that are set (WAYLAND_DISPLAY, DISPLAY,
+/// XDG_CURRENT_DESKTOP, XDG_SESSION_TYPE, XDG_SESSION_DESKTOP, HYPRLAND_INSTANCE_SIGNATURE,
+/// SWAYSOCK, XCURSOR_THEME, XCURSOR_SIZE, plus --import) and the GPU facts (HWC_GPU_TYPE,
+/// HWC_GPU_ACCEL, HWC_GPU_DGPU, HWC_GPU_RENDER_NODE) into the D-Bus activation environment and,
+/// when $XDG_RUNTIME_DIR/systemd exists, the systemd user manager; write them to
+/// $XDG_RUNTIME_DIR/hwc/session.env; link checked secrets into $XDG_RUNTIME_DIR/hwc/secrets.
 #[derive(FromArgs)]
-#[allow(dead_code)] // read once the behaviour lands
-#[argh(help_triggers("-h", "--help", "help"))]
+#[argh(
+    help_triggers("-h", "--help"),
+    note = "A secret (--secret NAME=PATH) is linked only when it is a regular file owned by the \
+user, with no group or other permission bits, on tmpfs or ramfs; a failing check skips it with a \
+warning. Secret values are never copied or printed. --stop removes what a previous run exported \
+(systemd: only where the value is still ours; the D-Bus activation environment: set to empty, as \
+dbus-daemon cannot unset) and the runtime files; running it twice is harmless.",
+    error_code(1, "XDG_RUNTIME_DIR is unsafe or missing, or the bus refused a call"),
+    error_code(2, "usage error")
+)]
 struct Args {
-    /// undo what a previous run exported
+    /// also import this variable when set (repeatable)
+    #[argh(option)]
+    import: Vec<String>,
+    /// do not add the GPU variables
+    #[argh(switch)]
+    no_gpu: bool,
+    /// do not touch the D-Bus activation environment (nor systemd)
+    #[argh(switch)]
+    no_dbus: bool,
+    /// do not call the systemd user manager
+    #[argh(switch)]
+    no_systemd: bool,
+    /// link a user secret: NAME=PATH (repeatable)
+    #[argh(option)]
+    secret: Vec<String>,
+    /// print every step, change nothing
+    #[argh(switch)]
+    dry_run: bool,
+    /// print one JSON report
+    #[argh(switch)]
+    json: bool,
+    /// undo what a previous run did
     #[argh(switch)]
     stop: bool,
 }
 
+/// What a run did, for the report.
+#[derive(Default)]
+struct Report {
+    steps: Vec<String>,
+    warnings: Vec<String>,
+    exported: Vec<(String, String)>,
+    secrets: Vec<String>,
+}
+
+impl Report {
+    fn step(&mut self, dry: bool, text: impl Into<String>) {
+        let text = text.into();
+        self.steps
+            .push(if dry { format!("would {text}") } else { text });
+    }
+}
+
+fn is_name(name: &str) -> bool {
+    crate::output::is_env_name(name)
+}
+
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
-    let _args: Args = parse_args(name, args)?;
-    Err(super::not_implemented(name))
+    let args: Args = parse_args(name, args)?;
+    if let Some(bad) = args.import.iter().find(|n| !is_name(n)) {
+        return Err(Error::usage(format!("--import {bad}: not a variable name")));
+    }
+    let runtime = runtime_dir()?;
+    let mut report = Report::default();
+    let status = if args.stop {
+        stop(&args, &runtime, &mut report)?
+    } else {
+        start(&args, &runtime, &mut report)?
+    };
+    for w in &report.warnings {
+        if !args.json {
+            eprintln!("{name}: warning: {w}");
+        }
+    }
+    print_report(&args, &report)?;
+    Ok(status)
+}
+
+/// $XDG_RUNTIME_DIR: set, absolute, a directory (not a link) owned by us with mode 0700.
+fn runtime_dir() -> Result<PathBuf> {
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .ok_or_else(|| {
+            Error::failed("XDG_RUNTIME_DIR is not set to an absolute path")
+                .hint("log in through a session manager (pam_systemd), or set it")
+        })?;
+    let m = std::fs::symlink_metadata(&dir)
+        .map_err(|e| Error::io(format!("XDG_RUNTIME_DIR {}", dir.display()), &e))?;
+    let me = safefs::euid();
+    let problem = if m.file_type().is_symlink() {
+        Some("is a symbolic link".to_string())
+    } else if !m.is_dir() {
+        Some("is not a directory".to_string())
+    } else if m.uid() != me {
+        Some(format!("is owned by uid {}, not by us (uid {me})", m.uid()))
+    } else if m.mode() & 0o077 != 0 {
+        Some(format!(
+            "has mode {:04o}; it must be 0700",
+            m.mode() & 0o7777
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(Error::failed(format!(
+            "XDG_RUNTIME_DIR {} {p}; refusing to use it",
+            dir.display()
+        ))),
+        None => Ok(dir),
+    }
+}
+
+/// The XDG base directories: the variable when set to an absolute path, else the default.
+fn base_dirs() -> Vec<(&'static str, PathBuf)> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute());
+    [
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ]
+    .into_iter()
+    .filter_map(|(var, default)| {
+        let set = std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute());
+        set.or_else(|| home.as_ref().map(|h| h.join(default)))
+            .map(|p| (var, p))
+    })
+    .collect()
+}
+
+fn start(args: &Args, runtime: &Path, report: &mut Report) -> Result<u8> {
+    let dry = args.dry_run;
+    for (var, dir) in base_dirs() {
+        if !dir.exists() {
+            if !dry {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&dir)
+                    .map_err(|e| Error::io(format!("creating {var} {}", dir.display()), &e))?;
+            }
+            report.step(dry, format!("create {var} {} (0700)", dir.display()));
+        }
+    }
+
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let add = |name: &str, value: String, vars: &mut Vec<(String, String)>| {
+        if let Some(slot) = vars.iter_mut().find(|(n, _)| n == name) {
+            slot.1 = value;
+        } else {
+            vars.push((name.to_string(), value));
+        }
+    };
+    for name in SESSION_VARS
+        .iter()
+        .copied()
+        .chain(args.import.iter().map(String::as_str))
+    {
+        match std::env::var(name) {
+            Ok(v) => add(name, v, &mut vars),
+            Err(std::env::VarError::NotUnicode(_)) => report
+                .warnings
+                .push(format!("{name} is not valid UTF-8; not imported")),
+            Err(std::env::VarError::NotPresent) if args.import.iter().any(|i| i == name) => report
+                .warnings
+                .push(format!("{name} is not set; not imported")),
+            Err(_) => {}
+        }
+    }
+    if !args.no_gpu {
+        let root = Root::system();
+        let s = accel::summarize(&gpu::scan(&root, Depth::Launch), &root);
+        add("HWC_GPU_TYPE", s.gpu_type.to_string(), &mut vars);
+        add("HWC_GPU_ACCEL", s.accel.as_str().to_string(), &mut vars);
+        add("HWC_GPU_DGPU", s.dgpu.unwrap_or_default(), &mut vars);
+        add(
+            "HWC_GPU_RENDER_NODE",
+            s.render_node.unwrap_or_default(),
+            &mut vars,
+        );
+    }
+
+    let hwc_dir = runtime.join("hwc");
+    let secrets_dir = hwc_dir.join("secrets");
+    for spec in &args.secret {
+        match link_secret(spec, &secrets_dir, dry) {
+            Ok(name) => {
+                report.step(dry, format!("link secret {name}"));
+                report.secrets.push(name);
+            }
+            Err(why) => report.warnings.push(why),
+        }
+    }
+    if !report.secrets.is_empty() {
+        add(
+            "HWC_SECRETS_DIR",
+            secrets_dir.display().to_string(),
+            &mut vars,
+        );
+    }
+
+    let mut status = 0;
+    if !args.no_dbus && !vars.is_empty() {
+        status = export(args, runtime, &vars, report)?;
+    }
+    let env_file: String = vars
+        .iter()
+        .map(|(k, v)| output::env_line(k, v.as_bytes()))
+        .collect();
+    if !dry {
+        ensure_private_dir(&hwc_dir)?;
+        let dir = safefs::Dir::open(&hwc_dir).map_err(|e| Error::io(hwc_dir.display(), &e))?;
+        dir.replace("session.env", "session.env.tmp", env_file.as_bytes(), 0o600)
+            .map_err(|e| Error::io(format!("writing {}/session.env", hwc_dir.display()), &e))?;
+    }
+    report.step(
+        dry,
+        format!(
+            "write {}/session.env ({} variables)",
+            hwc_dir.display(),
+            vars.len()
+        ),
+    );
+    report.exported = vars;
+    Ok(status)
+}
+
+fn ensure_private_dir(dir: &Path) -> Result<()> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(Error::io(format!("creating {}", dir.display()), &e))
+        }
+        _ => match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.is_dir() && !m.file_type().is_symlink() => Ok(()),
+            _ => Err(Error::failed(format!(
+                "{} is not a directory of ours",
+                dir.display()
+            ))),
+        },
+    }
+}
+
+/// Checks a `NAME=PATH` secret and links it; the error text names the secret.
+fn link_secret(spec: &str, secrets_dir: &Path, dry: bool) -> std::result::Result<String, String> {
+    let (name, path) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("secret '{spec}': expected NAME=PATH; skipped"))?;
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(format!(
+            "secret '{name}': bad name (letters, digits, '.', '_', '-'); skipped"
+        ));
+    }
+    let skip = |why: String| format!("secret {name} ({path}): {why}; skipped");
+    let target = Path::new(path);
+    if !target.is_absolute() {
+        return Err(skip("not an absolute path".into()));
+    }
+    let m = std::fs::metadata(target).map_err(|e| skip(describe_io(&e)))?;
+    let me = safefs::euid();
+    if !m.is_file() {
+        return Err(skip("not a regular file".into()));
+    }
+    if m.uid() != me {
+        return Err(skip(format!(
+            "owned by uid {}, not by us (uid {me})",
+            m.uid()
+        )));
+    }
+    if m.mode() & 0o077 != 0 {
+        return Err(skip(format!(
+            "mode {:04o} gives group or others access",
+            m.mode() & 0o7777
+        )));
+    }
+    let c =
+        CString::new(target.as_os_str().as_bytes()).map_err(|_| skip("path holds a NUL".into()))?;
+    let magic = sys::fs_magic(&c).map_err(|e| skip(describe_io(&e)))?;
+    if magic != TMPFS_MAGIC && magic != RAMFS_MAGIC {
+        return Err(skip("not on tmpfs or ramfs, so it may reach a disk".into()));
+    }
+    if dry {
+        return Ok(name.to_string());
+    }
+    if let Some(parent) = secrets_dir.parent() {
+        ensure_private_dir(parent).map_err(|e| skip(e.to_string()))?;
+    }
+    ensure_private_dir(secrets_dir).map_err(|e| skip(e.to_string()))?;
+    // A link made beside the final name and renamed over it: replaced in one step.
+    let tmp = secrets_dir.join(format!(".{name}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)
+        .and_then(|()| std::fs::rename(&tmp, secrets_dir.join(name)))
+        .map_err(|e| skip(describe_io(&e)))?;
+    Ok(name.to_string())
+}
+
+fn bus_address(runtime: &Path) -> String {
+    std::env::var("DBUS_SESSION_BUS_ADDRESS")
+        .ok()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| format!("unix:path={}/bus", runtime.display()))
+}
+
+fn systemd_call(member: &'static str, items: Vec<String>) -> Call<'static> {
+    Call {
+        path: "/org/freedesktop/systemd1",
+        interface: "org.freedesktop.systemd1.Manager",
+        member,
+        destination: "org.freedesktop.systemd1",
+        signature: "as",
+        body: dbus::body_strings(&items),
+    }
+}
+
+fn activation_call(pairs: &[(String, String)]) -> Call<'static> {
+    Call {
+        path: "/org/freedesktop/DBus",
+        interface: "org.freedesktop.DBus",
+        member: "UpdateActivationEnvironment",
+        destination: "org.freedesktop.DBus",
+        signature: "a{ss}",
+        body: dbus::body_dict(pairs),
+    }
+}
+
+/// Sends the activation environment, then systemd's, on the session bus. A missing systemd user
+/// manager is a notice.
+fn send(
+    args: &Args,
+    runtime: &Path,
+    report: &mut Report,
+    activation: &[(String, String)],
+    systemd: Call<'static>,
+    what: &str,
+) -> Result<u8> {
+    let address = bus_address(runtime);
+    let use_systemd = !args.no_systemd && runtime.join("systemd").is_dir();
+    if args.dry_run {
+        report.step(
+            true,
+            format!(
+                "call UpdateActivationEnvironment on {address} ({} pairs)",
+                activation.len()
+            ),
+        );
+        if use_systemd {
+            report.step(true, format!("call systemd {what}"));
+        }
+        return Ok(0);
+    }
+    let mut bus = Bus::connect(&address, safefs::euid())
+        .map_err(|e| Error::failed(format!("session bus: {e}")))?;
+    match bus
+        .call(&activation_call(activation))
+        .map_err(|e| Error::failed(format!("session bus: {e}")))?
+    {
+        Reply::Return => report.step(
+            false,
+            format!("UpdateActivationEnvironment: {} pairs", activation.len()),
+        ),
+        Reply::Error { name, message } => {
+            return Err(Error::failed(format!(
+                "UpdateActivationEnvironment: {name}: {message}"
+            )));
+        }
+    }
+    if use_systemd {
+        match bus
+            .call(&systemd)
+            .map_err(|e| Error::failed(format!("session bus: {e}")))?
+        {
+            Reply::Return => report.step(false, format!("systemd {what}")),
+            Reply::Error { name, .. }
+                if name.ends_with(".ServiceUnknown") || name.ends_with(".NameHasNoOwner") =>
+            {
+                report.warnings.push(format!(
+                    "no systemd user manager on the session bus ({name}); skipped {what}"
+                ));
+            }
+            Reply::Error { name, message } => {
+                return Err(Error::failed(format!("systemd {what}: {name}: {message}")))
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn export(
+    args: &Args,
+    runtime: &Path,
+    vars: &[(String, String)],
+    report: &mut Report,
+) -> Result<u8> {
+    let assignments: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    send(
+        args,
+        runtime,
+        report,
+        vars,
+        systemd_call("SetEnvironment", assignments),
+        "SetEnvironment",
+    )
+}
+
+/// Reads back an env file this applet wrote (values single-quoted where needed).
+fn read_env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            let value = if v.starts_with('\'') {
+                v.trim_start_matches('\'')
+                    .trim_end_matches('\'')
+                    .replace("'\\''", "'")
+            } else {
+                v.to_string()
+            };
+            is_name(k).then(|| (k.to_string(), value))
+        })
+        .collect()
+}
+
+fn stop(args: &Args, runtime: &Path, report: &mut Report) -> Result<u8> {
+    let dry = args.dry_run;
+    let hwc_dir = runtime.join("hwc");
+    let env_path = hwc_dir.join("session.env");
+    let vars = match std::fs::read_to_string(&env_path) {
+        Ok(t) => read_env_file(&t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            report.steps.push("nothing to undo (no session.env)".into());
+            Vec::new()
+        }
+        Err(e) => return Err(Error::io(env_path.display(), &e)),
+    };
+    if !args.no_dbus && !vars.is_empty() {
+        // systemd: NAME=VALUE unsets only where the value is still ours; dbus-daemon cannot
+        // unset, so the names are set to empty strings there.
+        let ours: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let empty: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, _)| (k.clone(), String::new()))
+            .collect();
+        send(
+            args,
+            runtime,
+            report,
+            &empty,
+            systemd_call("UnsetEnvironment", ours),
+            "UnsetEnvironment",
+        )?;
+    }
+    if hwc_dir.exists() {
+        if !dry {
+            let _ = std::fs::remove_dir_all(hwc_dir.join("secrets"));
+            let _ = std::fs::remove_file(&env_path);
+            let _ = std::fs::remove_dir(&hwc_dir);
+        }
+        report.step(dry, format!("remove {}", hwc_dir.display()));
+    }
+    report.exported = vars;
+    Ok(0)
+}
+
+fn print_report(args: &Args, report: &Report) -> Result<()> {
+    if args.json {
+        let mut j = Json::new();
+        j.begin_object()
+            .key("stop")
+            .bool(args.stop)
+            .key("dry_run")
+            .bool(args.dry_run);
+        j.key("steps").begin_array();
+        for s in &report.steps {
+            j.string(s);
+        }
+        j.end_array().key("variables").begin_object();
+        for (k, v) in &report.exported {
+            j.key(k).string(v);
+        }
+        j.end_object().key("secrets").begin_array();
+        for s in &report.secrets {
+            j.string(s);
+        }
+        j.end_array().key("warnings").begin_array();
+        for w in &report.warnings {
+            j.string(w);
+        }
+        j.end_array().end_object();
+        return output::emit(&j.finish());
+    }
+    if args.dry_run {
+        let mut text: String = report.steps.iter().map(|s| format!("{s}\n")).collect();
+        for (k, v) in &report.exported {
+            text.push_str(&format!("  {}", output::env_line(k, v.as_bytes())));
+        }
+        return output::emit(&text);
+    }
+    Ok(())
 }

@@ -1,0 +1,575 @@
+//! A minimal D-Bus client: a unix-socket address, SASL EXTERNAL, method calls whose bodies are
+//! `a{ss}` or `as`, and replies (method return or error with its name and message; signals and
+//! other traffic skipped). Little-endian out, either byte order in.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+const METHOD_CALL: u8 = 1;
+const METHOD_RETURN: u8 = 2;
+const ERROR: u8 = 3;
+const FIELD_PATH: u8 = 1;
+const FIELD_INTERFACE: u8 = 2;
+const FIELD_MEMBER: u8 = 3;
+const FIELD_ERROR_NAME: u8 = 4;
+const FIELD_REPLY_SERIAL: u8 = 5;
+const FIELD_DESTINATION: u8 = 6;
+const FIELD_SIGNATURE: u8 = 8;
+/// The spec's maximum message size.
+const MAX_MESSAGE: usize = 128 << 20;
+
+fn pad(buf: &mut Vec<u8>, to: usize) {
+    while !buf.len().is_multiple_of(to) {
+        buf.push(0);
+    }
+}
+
+fn put_u32(buf: &mut Vec<u8>, v: u32) {
+    pad(buf, 4);
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_string(buf: &mut Vec<u8>, s: &str) {
+    put_u32(buf, s.len() as u32);
+    buf.extend_from_slice(s.as_bytes());
+    buf.push(0);
+}
+
+fn put_signature(buf: &mut Vec<u8>, s: &str) {
+    buf.push(s.len() as u8);
+    buf.extend_from_slice(s.as_bytes());
+    buf.push(0);
+}
+
+/// Body `a{ss}`. Offsets count from the body start, which is 8-aligned in the message.
+pub fn body_dict(pairs: &[(String, String)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    put_u32(&mut b, 0);
+    pad(&mut b, 8);
+    let start = b.len();
+    for (k, v) in pairs {
+        pad(&mut b, 8);
+        put_string(&mut b, k);
+        put_string(&mut b, v);
+    }
+    let n = (b.len() - start) as u32;
+    b[0..4].copy_from_slice(&n.to_le_bytes());
+    b
+}
+
+/// Body `as`.
+pub fn body_strings(items: &[String]) -> Vec<u8> {
+    let mut b = Vec::new();
+    put_u32(&mut b, 0);
+    let start = b.len();
+    for s in items {
+        put_string(&mut b, s);
+    }
+    let n = (b.len() - start) as u32;
+    b[0..4].copy_from_slice(&n.to_le_bytes());
+    b
+}
+
+/// A method call. `signature` describes `body` ("" for none).
+pub struct Call<'a> {
+    pub path: &'a str,
+    pub interface: &'a str,
+    pub member: &'a str,
+    pub destination: &'a str,
+    pub signature: &'a str,
+    pub body: Vec<u8>,
+}
+
+impl Call<'_> {
+    pub fn encode(&self, serial: u32) -> Vec<u8> {
+        let mut m = vec![b'l', METHOD_CALL, 0, 1];
+        m.extend_from_slice(&(self.body.len() as u32).to_le_bytes());
+        m.extend_from_slice(&serial.to_le_bytes());
+        m.extend_from_slice(&[0; 4]);
+        let fields_start = m.len();
+        let field = |m: &mut Vec<u8>, code: u8, sig: &str, value: &dyn Fn(&mut Vec<u8>)| {
+            pad(m, 8);
+            m.push(code);
+            put_signature(m, sig);
+            value(m);
+        };
+        field(&mut m, FIELD_PATH, "o", &|m| put_string(m, self.path));
+        field(&mut m, FIELD_DESTINATION, "s", &|m| {
+            put_string(m, self.destination)
+        });
+        field(&mut m, FIELD_INTERFACE, "s", &|m| {
+            put_string(m, self.interface)
+        });
+        field(&mut m, FIELD_MEMBER, "s", &|m| put_string(m, self.member));
+        if !self.signature.is_empty() {
+            field(&mut m, FIELD_SIGNATURE, "g", &|m| {
+                put_signature(m, self.signature)
+            });
+        }
+        let fields_len = (m.len() - fields_start) as u32;
+        m[12..16].copy_from_slice(&fields_len.to_le_bytes());
+        pad(&mut m, 8);
+        m.extend_from_slice(&self.body);
+        m
+    }
+}
+
+pub fn hello() -> Call<'static> {
+    Call {
+        path: "/org/freedesktop/DBus",
+        interface: "org.freedesktop.DBus",
+        member: "Hello",
+        destination: "org.freedesktop.DBus",
+        signature: "",
+        body: Vec::new(),
+    }
+}
+
+/// A reply to one of our calls.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    Return,
+    Error { name: String, message: String },
+}
+
+/// A parsed incoming message: its type, the serial it replies to, and for errors the name and
+/// first string of the body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Incoming {
+    pub kind: u8,
+    pub reply_serial: Option<u32>,
+    pub error_name: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Total length of the message whose fixed 16-byte header is `h`.
+pub fn message_len(h: &[u8; 16]) -> Result<usize, String> {
+    let big = match h[0] {
+        b'l' => false,
+        b'B' => true,
+        other => return Err(format!("bad endianness byte {other:#x}")),
+    };
+    let u = |i: usize| {
+        let b = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+        (if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }) as usize
+    };
+    let (body, fields) = (u(4), u(12));
+    let total = (16 + fields).div_ceil(8) * 8 + body;
+    if total > MAX_MESSAGE {
+        return Err(format!("message of {total} bytes is over the limit"));
+    }
+    Ok(total)
+}
+
+/// Reads a whole message's header fields; never panics on bad input.
+pub fn parse(msg: &[u8]) -> Result<Incoming, String> {
+    if msg.len() < 16 {
+        return Err("short message".into());
+    }
+    let big = msg[0] == b'B';
+    let u32_at = |i: usize| -> Option<u32> {
+        let b: [u8; 4] = msg.get(i..i + 4)?.try_into().ok()?;
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let fields_len = u32_at(12).ok_or("short header")? as usize;
+    let fields_end = 16usize
+        .checked_add(fields_len)
+        .filter(|&e| e <= msg.len())
+        .ok_or("header fields past the end")?;
+    let body_start = fields_end.div_ceil(8) * 8;
+    let mut out = Incoming {
+        kind: msg[1],
+        reply_serial: None,
+        error_name: None,
+        message: None,
+    };
+    let string_at = |i: usize| -> Option<(String, usize)> {
+        let i = i.div_ceil(4) * 4;
+        let len = u32_at(i)? as usize;
+        let s = msg.get(i + 4..i + 4 + len)?;
+        Some((String::from_utf8_lossy(s).into_owned(), i + 4 + len + 1))
+    };
+    let mut at = 16;
+    let mut body_sig = String::new();
+    while at < fields_end {
+        at = at.div_ceil(8) * 8;
+        if at >= fields_end {
+            break;
+        }
+        let code = msg[at];
+        let sig_len = *msg.get(at + 1).ok_or("short field")? as usize;
+        let sig = msg
+            .get(at + 2..at + 2 + sig_len)
+            .ok_or("short field signature")?;
+        let mut v = at + 2 + sig_len + 1;
+        match sig {
+            b"u" => {
+                v = v.div_ceil(4) * 4;
+                let val = u32_at(v).ok_or("short field value")?;
+                if code == FIELD_REPLY_SERIAL {
+                    out.reply_serial = Some(val);
+                }
+                v += 4;
+            }
+            b"s" | b"o" => {
+                let (s, end) = string_at(v).ok_or("short field string")?;
+                if code == FIELD_ERROR_NAME {
+                    out.error_name = Some(s);
+                }
+                v = end;
+            }
+            b"g" => {
+                let len = *msg.get(v).ok_or("short field signature value")? as usize;
+                let s = msg
+                    .get(v + 1..v + 1 + len)
+                    .ok_or("short field signature value")?;
+                if code == FIELD_SIGNATURE {
+                    body_sig = String::from_utf8_lossy(s).into_owned();
+                }
+                v += 1 + len + 1;
+            }
+            _ => {
+                return Err(format!(
+                    "unexpected header field type {}",
+                    String::from_utf8_lossy(sig)
+                ))
+            }
+        }
+        at = v;
+    }
+    if out.kind == ERROR && body_sig.starts_with('s') {
+        out.message = string_at(body_start).map(|(s, _)| s);
+    }
+    Ok(out)
+}
+
+/// A connection to a bus after authentication and Hello.
+pub struct Bus {
+    stream: UnixStream,
+    serial: u32,
+}
+
+/// The unix socket of a D-Bus address (`unix:path=...` or `unix:abstract=...`; the first usable
+/// of `;`-separated alternatives; `%XX` escapes decoded). `Err` names what is not supported.
+pub fn socket_of(address: &str) -> Result<(bool, Vec<u8>), String> {
+    let mut last = format!("no usable address in '{address}'");
+    for alt in address.split(';') {
+        let Some(params) = alt.strip_prefix("unix:") else {
+            last = format!("transport of '{alt}' is not supported (unix only)");
+            continue;
+        };
+        for kv in params.split(',') {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let abstract_ = match k {
+                "path" => false,
+                "abstract" => true,
+                _ => continue,
+            };
+            return Ok((abstract_, unescape(v)?));
+        }
+    }
+    Err(last)
+}
+
+fn unescape(v: &str) -> Result<Vec<u8>, String> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            out.push(hex.ok_or_else(|| format!("bad %-escape in '{v}'"))?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+impl Bus {
+    /// Connects, authenticates with EXTERNAL as `uid`, and says Hello.
+    pub fn connect(address: &str, uid: u32) -> Result<Bus, String> {
+        let (abstract_, name) = socket_of(address)?;
+        let stream = if abstract_ {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name)
+                .map_err(|e| e.to_string())?;
+            UnixStream::connect_addr(&addr)
+        } else {
+            UnixStream::connect(std::ffi::OsStr::new(
+                std::str::from_utf8(&name).map_err(|_| "socket path is not UTF-8")?,
+            ))
+        }
+        .map_err(|e| format!("connecting to {address}: {}", crate::error::describe_io(&e)))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(25)))
+            .map_err(|e| e.to_string())?;
+        let mut bus = Bus { stream, serial: 0 };
+        bus.auth(uid)?;
+        match bus.call(&hello())? {
+            Reply::Return => Ok(bus),
+            Reply::Error { name, message } => Err(format!("Hello: {name}: {message}")),
+        }
+    }
+
+    fn auth(&mut self, uid: u32) -> Result<(), String> {
+        let hex: String = uid
+            .to_string()
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let io = |e: std::io::Error| format!("authenticating: {}", crate::error::describe_io(&e));
+        self.stream
+            .write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())
+            .map_err(io)?;
+        let line = self.read_line().map_err(io)?;
+        if !line.starts_with("OK ") {
+            return Err(format!(
+                "the bus refused EXTERNAL authentication: {}",
+                line.trim_end()
+            ));
+        }
+        self.stream.write_all(b"BEGIN\r\n").map_err(io)
+    }
+
+    fn read_line(&mut self) -> std::io::Result<String> {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            self.stream.read_exact(&mut byte)?;
+            line.push(byte[0]);
+            if line.len() > 4096 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "authentication line too long",
+                ));
+            }
+        }
+        Ok(String::from_utf8_lossy(&line).into_owned())
+    }
+
+    /// Sends `call` and waits for its reply, skipping anything else (signals, other replies).
+    pub fn call(&mut self, call: &Call) -> Result<Reply, String> {
+        self.serial += 1;
+        let serial = self.serial;
+        let io = |e: std::io::Error| format!("{}: {}", call.member, crate::error::describe_io(&e));
+        self.stream.write_all(&call.encode(serial)).map_err(io)?;
+        loop {
+            let mut head = [0u8; 16];
+            self.stream.read_exact(&mut head).map_err(io)?;
+            let total = message_len(&head)?;
+            let mut msg = head.to_vec();
+            msg.resize(total, 0);
+            self.stream.read_exact(&mut msg[16..]).map_err(io)?;
+            let m = parse(&msg)?;
+            if m.reply_serial != Some(serial) {
+                continue;
+            }
+            return Ok(match m.kind {
+                METHOD_RETURN => Reply::Return,
+                ERROR => Reply::Error {
+                    name: m.error_name.unwrap_or_else(|| "(no error name)".into()),
+                    message: m.message.unwrap_or_default(),
+                },
+                _ => continue,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn hello_matches_the_reference_vector() {
+        let mut want = hex("6c010001 00000000 01000000 6e000000 01016f00 15000000");
+        want.extend_from_slice(b"/org/freedesktop/DBus\0\0\0");
+        want.extend_from_slice(&hex("06017300 14000000"));
+        want.extend_from_slice(b"org.freedesktop.DBus\0\0\0\0");
+        want.extend_from_slice(&hex("02017300 14000000"));
+        want.extend_from_slice(b"org.freedesktop.DBus\0\0\0\0");
+        want.extend_from_slice(&hex("03017300 05000000"));
+        want.extend_from_slice(b"Hello\0\0\0");
+        assert_eq!(want.len(), 128);
+        assert_eq!(hello().encode(1), want);
+    }
+
+    #[test]
+    fn activation_environment_body_matches_the_reference_vector() {
+        let pairs = [
+            ("WAYLAND_DISPLAY", "wayland-1"),
+            ("XDG_CURRENT_DESKTOP", "Hyprland"),
+            ("HWC_GPU", "nvidia"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let body = body_dict(&pairs);
+        assert_eq!(body.len(), 0x6f);
+        assert_eq!(&body[..8], &hex("67000000 00000000"));
+        let mut at8 = hex("0f000000");
+        at8.extend_from_slice(b"WAYLAND_DISPLAY\0");
+        at8.extend_from_slice(&hex("09000000"));
+        at8.extend_from_slice(b"wayland-1\0\0\0\0\0\0\0");
+        assert_eq!(&body[8..48], at8.as_slice());
+        assert_eq!(&body[88..92], &hex("07000000"));
+        let call = Call {
+            path: "/org/freedesktop/DBus",
+            interface: "org.freedesktop.DBus",
+            member: "UpdateActivationEnvironment",
+            destination: "org.freedesktop.DBus",
+            signature: "a{ss}",
+            body,
+        };
+        let m = call.encode(2);
+        assert_eq!(u32::from_le_bytes(m[12..16].try_into().unwrap()), 0x93);
+        let sig_field = [&hex("08016700 05")[..], b"a{ss}\0"].concat();
+        assert!(m
+            .windows(sig_field.len())
+            .any(|w| w == sig_field.as_slice()));
+        assert_eq!(u32::from_le_bytes(m[4..8].try_into().unwrap()), 0x6f);
+    }
+
+    #[test]
+    fn string_array_body() {
+        let b = body_strings(&["A=1".to_string(), "BB=22".to_string()]);
+        assert_eq!(
+            b,
+            [
+                &hex("12000000 03000000")[..],
+                b"A=1\0",
+                &hex("05000000"),
+                b"BB=22\0"
+            ]
+            .concat()
+        );
+        assert_eq!(body_strings(&[]), hex("00000000"));
+    }
+
+    /// A reply as the daemon would send it.
+    fn reply(kind: u8, big: bool, reply_serial: u32, error: Option<(&str, &str)>) -> Vec<u8> {
+        let w32 = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut m = vec![if big { b'B' } else { b'l' }, kind, 1, 1, 0, 0, 0, 0];
+        m.extend_from_slice(&w32(99));
+        m.extend_from_slice(&[0; 4]);
+        let start = m.len();
+        m.extend_from_slice(&[FIELD_REPLY_SERIAL, 1, b'u', 0]);
+        m.extend_from_slice(&w32(reply_serial));
+        let mut body = Vec::new();
+        if let Some((name, text)) = error {
+            pad(&mut m, 8);
+            m.extend_from_slice(&[FIELD_ERROR_NAME, 1, b's', 0]);
+            m.extend_from_slice(&w32(name.len() as u32));
+            m.extend_from_slice(name.as_bytes());
+            m.push(0);
+            pad(&mut m, 8);
+            m.extend_from_slice(&[FIELD_SIGNATURE, 1, b'g', 0, 1, b's', 0]);
+            body.extend_from_slice(&w32(text.len() as u32));
+            body.extend_from_slice(text.as_bytes());
+            body.push(0);
+        }
+        let fl = (m.len() - start) as u32;
+        m[12..16].copy_from_slice(&w32(fl));
+        m[4..8].copy_from_slice(&w32(body.len() as u32));
+        pad(&mut m, 8);
+        m.extend_from_slice(&body);
+        m
+    }
+
+    #[test]
+    fn replies_and_errors_in_both_byte_orders() {
+        for big in [false, true] {
+            let r = reply(METHOD_RETURN, big, 7, None);
+            assert_eq!(message_len(&r[..16].try_into().unwrap()).unwrap(), r.len());
+            let p = parse(&r).unwrap();
+            assert_eq!((p.kind, p.reply_serial), (METHOD_RETURN, Some(7)));
+            let e = reply(
+                ERROR,
+                big,
+                8,
+                Some((
+                    "org.freedesktop.DBus.Error.ServiceUnknown",
+                    "no systemd here",
+                )),
+            );
+            let p = parse(&e).unwrap();
+            assert_eq!(
+                p.error_name.as_deref(),
+                Some("org.freedesktop.DBus.Error.ServiceUnknown")
+            );
+            assert_eq!(p.message.as_deref(), Some("no systemd here"));
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            socket_of("unix:path=/run/user/1000/bus").unwrap(),
+            (false, b"/run/user/1000/bus".to_vec())
+        );
+        assert_eq!(
+            socket_of("tcp:host=x;unix:abstract=/tmp/dbus-%41b,guid=1").unwrap(),
+            (true, b"/tmp/dbus-Ab".to_vec())
+        );
+        assert!(socket_of("tcp:host=localhost,port=1")
+            .unwrap_err()
+            .contains("not supported"));
+        assert!(socket_of("unix:path=%zz").is_err());
+    }
+
+    #[test]
+    fn parser_survives_random_and_mutated_messages() {
+        let seeds = [
+            reply(METHOD_RETURN, false, 1, None),
+            reply(ERROR, true, 2, Some(("a.b", "c"))),
+        ];
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..20000 {
+            let mut m = seeds[i % 2].clone();
+            for _ in 0..(next() % 5) {
+                let at = (next() as usize) % m.len();
+                m[at] = next() as u8;
+            }
+            if next() % 3 == 0 {
+                m.truncate((next() as usize) % (m.len() + 1));
+            }
+            let _ = parse(&m);
+            if m.len() >= 16 {
+                let _ = message_len(&m[..16].try_into().unwrap());
+            }
+        }
+    }
+}

@@ -1,0 +1,487 @@
+//! hwc-session-init against a real dbus-daemon started with a private configuration: a
+//! bus-activated probe service sees the imported variables, dbus-monitor sees the systemd calls;
+//! XDG and secret checks on real files.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// A private session bus with a probe service that writes its environment to a file.
+struct TestBus {
+    dir: tempfile::TempDir,
+    daemon: Child,
+    monitor: Option<Child>,
+}
+
+impl Drop for TestBus {
+    fn drop(&mut self) {
+        if let Some(m) = &mut self.monitor {
+            let _ = m.kill();
+            let _ = m.wait();
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+impl TestBus {
+    fn start() -> Option<TestBus> {
+        if !have("dbus-daemon") || !have("dbus-monitor") || !have("dbus-send") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::set_permissions(d, fs::Permissions::from_mode(0o700)).unwrap();
+        fs::create_dir(d.join("services")).unwrap();
+        fs::write(
+            d.join("bus.conf"),
+            format!(
+                "<busconfig><type>session</type><listen>unix:path={0}/bus</listen>\
+                 <servicedir>{0}/services</servicedir><auth>EXTERNAL</auth>\
+                 <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+                 <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>",
+                d.display()
+            ),
+        )
+        .unwrap();
+        fs::write(
+            d.join("services/org.hwc.Probe.service"),
+            format!(
+                "[D-BUS Service]\nName=org.hwc.Probe\nExec=/bin/sh -c \"env > {}/probe.env\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let daemon = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}/bus.conf", d.display()))
+            .arg("--nofork")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let bus = TestBus {
+            dir,
+            daemon,
+            monitor: None,
+        };
+        for _ in 0..200 {
+            if bus.dir.path().join("bus").exists() {
+                return Some(bus);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("dbus-daemon did not start");
+    }
+
+    fn address(&self) -> String {
+        format!("unix:path={}/bus", self.dir.path().display())
+    }
+
+    fn runtime(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    fn monitor(&mut self) {
+        let out = fs::File::create(self.dir.path().join("monitor.txt")).unwrap();
+        let child = Command::new("dbus-monitor")
+            .arg("--address")
+            .arg(self.address())
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.monitor = Some(child);
+        // Wait until the monitor is attached: its own Hello shows up in the capture.
+        for _ in 0..200 {
+            if fs::read_to_string(self.dir.path().join("monitor.txt"))
+                .unwrap_or_default()
+                .contains("NameAcquired")
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn monitored(&mut self) -> String {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some(mut m) = self.monitor.take() {
+            let _ = m.kill();
+            let _ = m.wait();
+        }
+        fs::read_to_string(self.dir.path().join("monitor.txt")).unwrap()
+    }
+
+    /// Starts the probe service through bus activation and returns its environment.
+    fn probe_env(&self) -> String {
+        let _ = Command::new("dbus-send")
+            .arg(format!("--bus={}", self.address()))
+            .args([
+                "--dest=org.hwc.Probe",
+                "--type=method_call",
+                "/",
+                "org.hwc.Probe.Ping",
+            ])
+            .output();
+        let file = self.dir.path().join("probe.env");
+        for _ in 0..300 {
+            if let Ok(t) = fs::read_to_string(&file) {
+                if t.contains("PATH=") {
+                    return t;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the probe service did not start");
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let home = self.dir.path().join("home");
+        let mut cmd = Command::new(hwc());
+        cmd.arg("hwc-session-init")
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("XDG_RUNTIME_DIR", self.runtime())
+            .env("DBUS_SESSION_BUS_ADDRESS", self.address());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+const SESSION: [(&str, &str); 3] = [
+    ("WAYLAND_DISPLAY", "wayland-1"),
+    ("XDG_CURRENT_DESKTOP", "Hyprland"),
+    ("MY_VAR", "it's mine"),
+];
+
+#[test]
+fn variables_reach_bus_activated_services_and_systemd_calls_are_made() {
+    let Some(mut bus) = TestBus::start() else {
+        return;
+    };
+    fs::create_dir(bus.runtime().join("systemd")).unwrap();
+    bus.monitor();
+    let o = bus.run(&["--import", "MY_VAR"], &SESSION);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no systemd user manager on the session bus"),
+        "a notice: {}",
+        stderr(&o)
+    );
+
+    let env = bus.probe_env();
+    for line in [
+        "WAYLAND_DISPLAY=wayland-1",
+        "XDG_CURRENT_DESKTOP=Hyprland",
+        "MY_VAR=it's mine",
+        "HWC_GPU_ACCEL=",
+    ] {
+        assert!(
+            env.lines().any(|l| l.starts_with(line)),
+            "the probe lacks {line}:\n{env}"
+        );
+    }
+    let captured = bus.monitored();
+    assert!(
+        captured.contains("member=UpdateActivationEnvironment"),
+        "{captured}"
+    );
+    assert!(captured.contains("member=SetEnvironment"), "{captured}");
+    for s in [
+        "WAYLAND_DISPLAY=wayland-1",
+        "XDG_CURRENT_DESKTOP=Hyprland",
+        "MY_VAR=it's mine",
+    ] {
+        assert!(
+            captured.contains(&format!("string \"{s}\"")),
+            "SetEnvironment lacks {s}:\n{captured}"
+        );
+    }
+
+    let env_file = fs::read_to_string(bus.runtime().join("hwc/session.env")).unwrap();
+    assert!(
+        env_file.contains("WAYLAND_DISPLAY=wayland-1\n")
+            && env_file.contains("MY_VAR='it'\\''s mine'\n"),
+        "{env_file}"
+    );
+    let sh = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            ". {}/hwc/session.env; printf %s \"$MY_VAR\"",
+            bus.runtime().display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&sh), "it's mine", "the env file sources in sh");
+
+    bus.monitor();
+    let o = bus.run(&["--stop"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let captured = bus.monitored();
+    assert!(captured.contains("member=UnsetEnvironment"), "{captured}");
+    assert!(
+        captured.contains("string \"WAYLAND_DISPLAY=wayland-1\""),
+        "only our value is unset: {captured}"
+    );
+    assert!(!bus.runtime().join("hwc").exists(), "runtime files removed");
+    let again = bus.run(&["--stop"], &[]);
+    assert_eq!(code(&again), 0, "stop is idempotent: {}", stderr(&again));
+}
+
+#[test]
+fn no_systemd_dir_means_no_systemd_call() {
+    let Some(mut bus) = TestBus::start() else {
+        return;
+    };
+    bus.monitor();
+    let o = bus.run(&[], &SESSION);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let captured = bus.monitored();
+    assert!(captured.contains("member=UpdateActivationEnvironment"));
+    assert!(!captured.contains("member=SetEnvironment"), "{captured}");
+}
+
+#[test]
+fn dry_run_and_json() {
+    let Some(bus) = TestBus::start() else { return };
+    let o = bus.run(&["--dry-run"], &SESSION);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("would call UpdateActivationEnvironment"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("WAYLAND_DISPLAY=wayland-1"));
+    assert!(
+        !bus.runtime().join("hwc").exists(),
+        "a dry run writes nothing"
+    );
+    assert!(
+        !bus.runtime().join("home").exists(),
+        "nor creates directories"
+    );
+    let o = bus.run(&["--json", "--no-gpu"], &SESSION);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["variables"]["WAYLAND_DISPLAY"], "wayland-1");
+    assert!(doc["variables"].get("HWC_GPU_ACCEL").is_none(), "--no-gpu");
+}
+
+#[test]
+fn bus_errors_carry_the_dbus_error_name() {
+    let Some(bus) = TestBus::start() else { return };
+    // A bus that refuses the call: the environment names a service we may not talk to. Here the
+    // daemon answers UpdateActivationEnvironment; to get an error we call a wrong address.
+    let o = Command::new(hwc())
+        .args(["hwc-session-init"])
+        .env("XDG_RUNTIME_DIR", bus.runtime())
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}/nobus", bus.runtime().display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("No such file or directory"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+fn runtime_with(mode: u32) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    fs::set_permissions(d.path(), fs::Permissions::from_mode(mode)).unwrap();
+    d
+}
+
+fn init(runtime: &Path, home: &Path, extra: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(hwc());
+    cmd.arg("hwc-session-init")
+        .arg("--no-dbus")
+        .args(args)
+        .env_clear()
+        .env("XDG_RUNTIME_DIR", runtime)
+        .env("HOME", home);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn runtime_dir_checks() {
+    let home = tempfile::tempdir().unwrap();
+    let open = runtime_with(0o755);
+    let o = init(open.path(), home.path(), &[], &[]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("has mode 0755; it must be 0700"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::metadata(open.path()).unwrap().mode() & 0o777,
+        0o755,
+        "never chmodded"
+    );
+
+    let link_parent = runtime_with(0o700);
+    let link = link_parent.path().join("rt");
+    std::os::unix::fs::symlink(runtime_with(0o700).keep(), &link).unwrap();
+    let o = init(&link, home.path(), &[], &[]);
+    assert!(stderr(&o).contains("is a symbolic link"), "{}", stderr(&o));
+
+    let o = init(&link_parent.path().join("missing"), home.path(), &[], &[]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("No such file or directory"),
+        "never created: {}",
+        stderr(&o)
+    );
+
+    if is_root() {
+        let theirs = runtime_with(0o700);
+        std::os::unix::fs::chown(theirs.path(), Some(4242), None).unwrap();
+        let o = init(theirs.path(), home.path(), &[], &[]);
+        assert!(
+            stderr(&o).contains("is owned by uid 4242"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn base_dirs_created_0700_and_existing_ones_untouched() {
+    let runtime = runtime_with(0o700);
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(home.path().join(".config")).unwrap();
+    fs::set_permissions(
+        home.path().join(".config"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let data = home.path().join("elsewhere/data");
+    let o = init(
+        runtime.path(),
+        home.path(),
+        &[
+            ("XDG_DATA_HOME", data.to_str().unwrap()),
+            ("XDG_CACHE_HOME", ""),
+            ("XDG_STATE_HOME", "relative/state"),
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        fs::metadata(home.path().join(".config")).unwrap().mode() & 0o777,
+        0o755,
+        "existing dir untouched"
+    );
+    assert_eq!(fs::metadata(&data).unwrap().mode() & 0o777, 0o700);
+    assert_eq!(
+        fs::metadata(home.path().join(".cache")).unwrap().mode() & 0o777,
+        0o700,
+        "empty value means the default"
+    );
+    assert_eq!(
+        fs::metadata(home.path().join(".local/state"))
+            .unwrap()
+            .mode()
+            & 0o777,
+        0o700,
+        "relative value ignored"
+    );
+    assert!(!runtime.path().join("relative").exists());
+}
+
+fn tmpfs_dir() -> Option<tempfile::TempDir> {
+    let d = tempfile::tempdir_in("/dev/shm").ok()?;
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(d.path())
+        .output()
+        .ok()?;
+    if stdout(&out).trim() != "tmpfs" {
+        eprintln!("skipped: /dev/shm is not tmpfs here");
+        return None;
+    }
+    Some(d)
+}
+
+#[test]
+fn secrets_are_checked_then_linked() {
+    let Some(shm) = tmpfs_dir() else { return };
+    let runtime = runtime_with(0o700);
+    let home = tempfile::tempdir().unwrap();
+    let secret = |dir: &Path, name: &str, mode: u32| {
+        let p = dir.join(name);
+        fs::write(&p, "s3cr3t-value").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        p
+    };
+    let good = secret(shm.path(), "good", 0o400);
+    let readable = secret(shm.path(), "readable", 0o440);
+    let on_disk = secret(home.path(), "disk", 0o400);
+    let mut args = vec![
+        format!("--secret=api={}", good.display()),
+        format!("--secret=grp={}", readable.display()),
+        format!("--secret=disk={}", on_disk.display()),
+        "--secret=../evil=/dev/null".to_string(),
+    ];
+    if is_root() {
+        let theirs = secret(shm.path(), "theirs", 0o400);
+        std::os::unix::fs::chown(&theirs, Some(4242), None).unwrap();
+        args.push(format!("--secret=theirs={}", theirs.display()));
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = init(runtime.path(), home.path(), &[], &argv);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("secret grp") && err.contains("gives group or others access"),
+        "{err}"
+    );
+    assert!(
+        err.contains("secret disk") && err.contains("not on tmpfs or ramfs"),
+        "{err}"
+    );
+    assert!(err.contains("secret '../evil': bad name"), "{err}");
+    if is_root() {
+        assert!(
+            err.contains("secret theirs") && err.contains("owned by uid 4242"),
+            "{err}"
+        );
+    }
+    assert!(
+        !err.contains("s3cr3t-value") && !stdout(&o).contains("s3cr3t-value"),
+        "values never printed"
+    );
+    let dir = runtime.path().join("hwc/secrets");
+    assert_eq!(fs::read_link(dir.join("api")).unwrap(), good);
+    assert_eq!(
+        fs::read_dir(&dir).unwrap().count(),
+        1,
+        "only the good one is linked"
+    );
+    assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+    let env = fs::read_to_string(runtime.path().join("hwc/session.env")).unwrap();
+    assert!(
+        env.contains(&format!("HWC_SECRETS_DIR={}", dir.display())),
+        "{env}"
+    );
+    let o = init(runtime.path(), home.path(), &[], &["--stop"]);
+    assert_eq!(code(&o), 0);
+    assert!(!dir.exists(), "--stop removes the links");
+    assert!(good.exists(), "and never the secret itself");
+}
