@@ -3,6 +3,8 @@
 //! against `ssh-keygen -l` fingerprinting the same 1000 keys in the same run. Goal: <= 20 ms.
 
 mod common;
+#[path = "../tests/common/keys.rs"]
+mod keys;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -10,34 +12,12 @@ use std::process::Command;
 
 const N: usize = 1000;
 
-fn b64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = u32::from(c[0]) << 16
-            | u32::from(*c.get(1).unwrap_or(&0)) << 8
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= c.len() {
-                A[(n >> (18 - 6 * i) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
 fn keys(salt: u32) -> String {
     (0..N as u32)
         .map(|i| {
-            let mut blob = Vec::new();
-            blob.extend_from_slice(&11u32.to_be_bytes());
-            blob.extend_from_slice(b"ssh-ed25519");
-            blob.extend_from_slice(&32u32.to_be_bytes());
             let seed = (i.wrapping_mul(2654435761) ^ salt).to_le_bytes();
-            blob.extend((0..32).map(|j| seed[j % 4] ^ j as u8));
-            format!("ssh-ed25519 {} key{i}@bench\n", b64(&blob))
+            let key: [u8; 32] = std::array::from_fn(|j| seed[j % 4] ^ j as u8);
+            format!("{}\n", keys::ed25519_line(&key, &format!("key{i}@bench")))
         })
         .collect()
 }

@@ -12,32 +12,9 @@ use std::time::Duration;
 
 const USER: &str = "alice";
 
-fn b64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = u32::from(c[0]) << 16
-            | u32::from(*c.get(1).unwrap_or(&0)) << 8
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= c.len() {
-                A[(n >> (18 - 6 * i) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
 /// A syntactically valid ed25519 public key line, distinct per seed.
 fn key(seed: u8, comment: &str) -> String {
-    let mut blob = Vec::new();
-    blob.extend_from_slice(&11u32.to_be_bytes());
-    blob.extend_from_slice(b"ssh-ed25519");
-    blob.extend_from_slice(&32u32.to_be_bytes());
-    blob.extend_from_slice(&[seed; 32]);
-    format!("ssh-ed25519 {} {comment}", b64(&blob))
+    common::keys::ed25519_line(&[seed; 32], comment)
 }
 
 /// A root directory with the user in etc/passwd, a home owned by the user, and paths for the

@@ -41,6 +41,10 @@ const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
 const RTA_PRIORITY: u16 = 6;
 const RTMGRP_LINK: u32 = 1;
+/// Flags of a request that creates something and fails if it exists (as `ip ... add` sends).
+const CREATE: u16 = codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE;
+/// Flags of a request that changes or deletes something.
+const CHANGE: u16 = codec::F_REQUEST | codec::F_ACK;
 
 /// Show and change links, bridges, veth pairs, addresses and routes over rtnetlink, with the
 /// grammar of ip(8). Commands: link [show [DEV]]; link add NAME type bridge|dummy|veth [peer
@@ -219,10 +223,7 @@ fn new_link(
     build: impl FnOnce(&mut Request),
     what: &str,
 ) -> Result<()> {
-    let mut req = Request::new(
-        codec::RTM_NEWLINK,
-        codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE,
-    );
+    let mut req = Request::new(codec::RTM_NEWLINK, CREATE);
     req.header(&[0; 16]).attr_cstr(IFLA_IFNAME, name);
     build(&mut req);
     req.begin(IFLA_LINKINFO)
@@ -246,7 +247,7 @@ fn change_link(
     what: &str,
     build: impl FnOnce(&mut Request),
 ) -> Result<()> {
-    let mut req = Request::new(codec::RTM_NEWLINK, codec::F_REQUEST | codec::F_ACK);
+    let mut req = Request::new(codec::RTM_NEWLINK, CHANGE);
     req.header(&ifinfo(index, flags, change));
     build(&mut req);
     ctx.sock.request(&req).map_err(|e| fail(what, e))
@@ -310,12 +311,9 @@ fn addr_change(ctx: &mut Ctx, add: bool, cidr: &str, dev: &str) -> Result<()> {
     h[3] = scope;
     h[4..8].copy_from_slice(&link.index.to_ne_bytes());
     let (ty, flags) = if add {
-        (
-            codec::RTM_NEWADDR,
-            codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE,
-        )
+        (codec::RTM_NEWADDR, CREATE)
     } else {
-        (codec::RTM_DELADDR, codec::F_REQUEST | codec::F_ACK)
+        (codec::RTM_DELADDR, CHANGE)
     };
     let mut req = Request::new(ty, flags);
     req.header(&h)
@@ -367,7 +365,7 @@ fn link_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         ["add", rest @ ..] => link_add(ctx, rest),
         ["del" | "delete", "dev", dev] | ["del" | "delete", dev] => {
             let link = need_link(ctx, dev)?;
-            let mut req = Request::new(codec::RTM_DELLINK, codec::F_REQUEST | codec::F_ACK);
+            let mut req = Request::new(codec::RTM_DELLINK, CHANGE);
             req.header(&ifinfo(link.index, 0, 0));
             ctx.sock
                 .request(&req)
@@ -463,21 +461,7 @@ fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     match kind {
         "bridge" | "dummy" => new_link(ctx, name, kind, |_| {}, &what)?,
         "veth" => {
-            let mut req = Request::new(
-                codec::RTM_NEWLINK,
-                codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE,
-            );
-            req.header(&[0; 16]).attr_cstr(IFLA_IFNAME, name);
-            req.begin(IFLA_LINKINFO).attr(IFLA_INFO_KIND, b"veth");
-            if let Some(p) = peer {
-                req.begin(IFLA_INFO_DATA)
-                    .begin(VETH_INFO_PEER)
-                    .header(&[0; 16])
-                    .attr_cstr(IFLA_IFNAME, p)
-                    .end()
-                    .end();
-            }
-            req.end();
+            let req = veth_request(name, peer, None, None);
             ctx.sock
                 .request(&req)
                 .map_err(|e| exists_or(e, &what, name))?;
@@ -486,10 +470,7 @@ fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             let id = vlan_id.ok_or_else(|| usage("link add ... type vlan needs 'id N'"))?;
             let parent =
                 parent_index.ok_or_else(|| usage("link add ... type vlan needs 'link DEV'"))?;
-            let mut req = Request::new(
-                codec::RTM_NEWLINK,
-                codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE,
-            );
+            let mut req = Request::new(codec::RTM_NEWLINK, CREATE);
             req.header(&[0; 16])
                 .attr_cstr(IFLA_IFNAME, name)
                 .attr_u32(IFLA_LINK, parent);
@@ -517,6 +498,46 @@ fn exists_or(e: NlError, what: &str, name: &str) -> Error {
     } else {
         fail(what, e)
     }
+}
+
+/// `IFLA_NET_NS_PID` for a pid, else `IFLA_NET_NS_FD` of the named namespace; the file must stay
+/// open until the request is sent.
+fn netns_attr(spec: &str) -> Result<(u16, u32, Option<std::fs::File>)> {
+    match spec.parse::<u32>() {
+        Ok(pid) => Ok((IFLA_NET_NS_PID, pid, None)),
+        Err(_) => {
+            let f = open_netns(spec)?;
+            Ok((IFLA_NET_NS_FD, f.as_raw_fd() as u32, Some(f)))
+        }
+    }
+}
+
+/// RTM_NEWLINK for a veth pair: its name, an optional peer name (placed in `peer_ns` when given),
+/// an optional master for this end.
+fn veth_request(
+    name: &str,
+    peer: Option<&str>,
+    master: Option<u32>,
+    peer_ns: Option<(u16, u32)>,
+) -> Request {
+    let mut req = Request::new(codec::RTM_NEWLINK, CREATE);
+    req.header(&[0; 16]).attr_cstr(IFLA_IFNAME, name);
+    if let Some(m) = master {
+        req.attr_u32(IFLA_MASTER, m);
+    }
+    req.begin(IFLA_LINKINFO).attr(IFLA_INFO_KIND, b"veth");
+    if let Some(p) = peer {
+        req.begin(IFLA_INFO_DATA)
+            .begin(VETH_INFO_PEER)
+            .header(&[0; 16])
+            .attr_cstr(IFLA_IFNAME, p);
+        if let Some((ty, value)) = peer_ns {
+            req.attr_u32(ty, value);
+        }
+        req.end().end();
+    }
+    req.end();
+    req
 }
 
 fn parse_mac(text: &str) -> Result<Vec<u8>> {
@@ -582,18 +603,9 @@ fn link_set(ctx: &mut Ctx, dev: &str, words: &[&str]) -> Result<u8> {
                 i += 2;
             }
             "netns" => {
-                let v = value()?;
-                match v.parse::<u32>() {
-                    Ok(pid) => attrs.push((IFLA_NET_NS_PID, pid.to_ne_bytes().to_vec())),
-                    Err(_) => {
-                        let f = open_netns(v)?;
-                        attrs.push((
-                            IFLA_NET_NS_FD,
-                            (f.as_raw_fd() as u32).to_ne_bytes().to_vec(),
-                        ));
-                        ns_file = Some(f);
-                    }
-                }
+                let (ty, value, file) = netns_attr(value()?)?;
+                attrs.push((ty, value.to_ne_bytes().to_vec()));
+                ns_file = file;
                 i += 2;
             }
             other => return Err(usage(format!("link set: unknown setting '{other}'"))),
@@ -788,12 +800,9 @@ fn route_change(ctx: &mut Ctx, add: bool, words: &[&str]) -> Result<()> {
         h[6] = 255; // RT_SCOPE_NOWHERE: match any scope
     }
     let (ty, flags) = if add {
-        (
-            codec::RTM_NEWROUTE,
-            codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE,
-        )
+        (codec::RTM_NEWROUTE, CREATE)
     } else {
-        (codec::RTM_DELROUTE, codec::F_REQUEST | codec::F_ACK)
+        (codec::RTM_DELROUTE, CHANGE)
     };
     let mut req = Request::new(ty, flags);
     req.header(&h);
@@ -978,33 +987,14 @@ fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             l
         }
         None => {
-            let mut req = Request::new(
-                codec::RTM_NEWLINK,
-                codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE,
-            );
-            req.header(&[0; 16]).attr_cstr(IFLA_IFNAME, host);
-            if let Some(m) = &master {
-                req.attr_u32(IFLA_MASTER, m.index);
-            }
-            req.begin(IFLA_LINKINFO).attr(IFLA_INFO_KIND, b"veth");
-            req.begin(IFLA_INFO_DATA)
-                .begin(VETH_INFO_PEER)
-                .header(&[0; 16])
-                .attr_cstr(IFLA_IFNAME, peer);
-            let mut ns_file = None;
-            if let Some(ns) = netns {
-                match ns.parse::<u32>() {
-                    Ok(pid) => {
-                        req.attr_u32(IFLA_NET_NS_PID, pid);
-                    }
-                    Err(_) => {
-                        let f = open_netns(ns)?;
-                        req.attr_u32(IFLA_NET_NS_FD, f.as_raw_fd() as u32);
-                        ns_file = Some(f);
-                    }
+            let (ns_attr, ns_file) = match netns {
+                Some(ns) => {
+                    let (ty, value, file) = netns_attr(ns)?;
+                    (Some((ty, value)), file)
                 }
-            }
-            req.end().end().end();
+                None => (None, None),
+            };
+            let req = veth_request(host, Some(peer), master.as_ref().map(|m| m.index), ns_attr);
             ctx.sock
                 .request(&req)
                 .map_err(|e| exists_or(e, &format!("ensure-veth {host}"), host))?;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_sysfs;
+pub mod keys;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
