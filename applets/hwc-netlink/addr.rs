@@ -1,0 +1,101 @@
+//! `addr`: show, add and delete addresses.
+
+use super::*;
+
+pub(super) fn addr_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
+    match words {
+        [] | ["show" | "list"] => addr_show(ctx, None),
+        ["show" | "list", "dev", dev] | ["show" | "list", dev] => addr_show(ctx, Some(dev)),
+        ["add", cidr, "dev", dev] => addr_change(ctx, true, cidr, dev).map(|()| 0),
+        ["del" | "delete", cidr, "dev", dev] => addr_change(ctx, false, cidr, dev).map(|()| 0),
+        _ => Err(usage(format!("addr: cannot parse '{}'", words.join(" ")))),
+    }
+}
+
+pub(super) fn addr_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
+    let links = dump_links(ctx)?;
+    let addrs = dump_addrs(ctx)?;
+    if let Some(d) = dev {
+        if !links.iter().any(|l| l.name == d) {
+            return Err(Error::failed(format!("{d}: no such device")));
+        }
+    }
+    let shown = links
+        .iter()
+        .filter(|l| dev.is_none_or(|d| l.name == d))
+        .filter(|l| {
+            // With -4 or -6, ip lists only links that have an address of that family.
+            ctx.family == 0 || addrs.iter().any(|a| a.index == l.index)
+        });
+    if ctx.json {
+        let mut j = Json::new();
+        j.begin_array();
+        for l in shown {
+            j.begin_object();
+            model::link_json(&mut j, l, &links, ctx.details, ctx.family != 0);
+            j.key("addr_info").begin_array();
+            for a in addrs.iter().filter(|a| a.index == l.index) {
+                model::addr_json(&mut j, a);
+            }
+            j.end_array().end_object();
+        }
+        j.end_array();
+        output::emit(&j.finish())?;
+    } else {
+        let mut t = Table::default();
+        for l in shown {
+            let [name, state, _, _] = model::link_brief(l, &links);
+            let list: Vec<String> = addrs
+                .iter()
+                .filter(|a| a.index == l.index)
+                .filter_map(|a| a.shown().map(|ip| format!("{ip}/{}", a.prefixlen)))
+                .collect();
+            t.row([name, state, list.join(" ")]);
+        }
+        output::emit(&t.render())?;
+    }
+    Ok(0)
+}
+
+pub(super) fn addr_change(ctx: &mut Ctx, add: bool, cidr: &str, dev: &str) -> Result<()> {
+    let (ip, len) = parse_cidr(cidr)?;
+    let link = need_link(ctx, dev)?;
+    // iproute2's default scope: host for loopback addresses, else global.
+    let scope = if ip.is_loopback() { 254 } else { 0 };
+    let mut h = [0u8; 8];
+    h[0] = family_of(&ip);
+    h[1] = len;
+    h[3] = scope;
+    h[4..8].copy_from_slice(&link.index.to_ne_bytes());
+    let (ty, flags) = if add {
+        (codec::RTM_NEWADDR, CREATE)
+    } else {
+        (codec::RTM_DELADDR, CHANGE)
+    };
+    let mut req = Request::new(ty, flags);
+    req.header(&h)
+        .attr(IFA_LOCAL, &ip_bytes(&ip))
+        .attr(IFA_ADDRESS, &ip_bytes(&ip));
+    let what = format!("addr {} {cidr} dev {dev}", if add { "add" } else { "del" });
+    ctx.sock.request(&req).map_err(|e| match e.errno {
+        libc::EEXIST => Error::failed(format!("{what}: the address already exists")),
+        libc::EADDRNOTAVAIL => Error::failed(format!("{what}: no such address on {dev}")),
+        _ => fail(&what, e),
+    })
+}
+
+pub(super) fn dump_addrs(ctx: &mut Ctx) -> Result<Vec<Addr>> {
+    let mut req = Request::new(codec::RTM_GETADDR, codec::F_REQUEST | codec::F_DUMP);
+    let mut h = [0u8; 8];
+    h[0] = ctx.family;
+    req.header(&h);
+    let msgs = ctx
+        .sock
+        .dump(&req)
+        .map_err(|e| fail("listing addresses", e))?;
+    Ok(msgs
+        .iter()
+        .filter(|(t, _)| *t == codec::RTM_NEWADDR)
+        .filter_map(|(_, p)| Addr::parse(p))
+        .collect())
+}

@@ -1,0 +1,203 @@
+//! The idempotent helpers for container networking (`ensure-bridge`, `ensure-veth`) and
+//! `wait-online`, which waits for carrier on a link-event subscription.
+
+use std::net::IpAddr;
+
+use super::addr::{addr_change, dump_addrs};
+use super::link::{change_link, exists_or, link_set, netns_attr, new_link, set_up, veth_request};
+use super::*;
+
+pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
+    let (pos, opts) = options(words, &["mtu"])?;
+    let (name, cidrs) = pos
+        .split_first()
+        .ok_or_else(|| usage("ensure-bridge: missing NAME"))?;
+    let mtu = match opt(&opts, "mtu") {
+        Some(m) => Some(
+            m.parse::<u32>()
+                .map_err(|_| usage("--mtu needs a number"))?,
+        ),
+        None => None,
+    };
+    let wanted: Vec<(IpAddr, u8)> = cidrs.iter().map(|c| parse_cidr(c)).collect::<Result<_>>()?;
+    let mut done = Vec::new();
+    let link = match find_link(ctx, name)? {
+        Some(l) if l.kind.as_deref() != Some("bridge") => {
+            return Err(Error::failed(format!(
+                "ensure-bridge {name}: {name} exists and is a {}, not a bridge; not touching it",
+                l.kind.as_deref().unwrap_or("plain device")
+            )))
+        }
+        Some(l) => l,
+        None => {
+            new_link(
+                ctx,
+                name,
+                "bridge",
+                |req| {
+                    if let Some(m) = mtu {
+                        req.attr_u32(IFLA_MTU, m);
+                    }
+                },
+                &format!("ensure-bridge {name}"),
+            )?;
+            done.push("created".to_string());
+            need_link(ctx, name)?
+        }
+    };
+    if let Some(m) = mtu.filter(|&m| link.mtu != Some(m)) {
+        change_link(
+            ctx,
+            link.index,
+            0,
+            0,
+            &format!("ensure-bridge {name}: mtu"),
+            |req| {
+                req.attr_u32(IFLA_MTU, m);
+            },
+        )?;
+        done.push(format!("mtu {m}"));
+    }
+    let have: Vec<(IpAddr, u8)> = dump_addrs(ctx)?
+        .into_iter()
+        .filter(|a| a.index == link.index)
+        .filter_map(|a| a.shown().map(|ip| (ip, a.prefixlen)))
+        .collect();
+    for ((ip, len), text) in wanted.iter().zip(cidrs) {
+        if !have.contains(&(*ip, *len)) {
+            addr_change(ctx, true, text, name)?;
+            done.push(format!("address {ip}/{len}"));
+        }
+    }
+    if !link.is_up() {
+        set_up(ctx, &link, true)?;
+        done.push("up".into());
+    }
+    report(name, &done)
+}
+
+pub(super) fn report(name: &str, done: &[String]) -> Result<u8> {
+    let text = if done.is_empty() {
+        format!("{name}: already as wanted\n")
+    } else {
+        format!("{name}: {}\n", done.join(", "))
+    };
+    output::emit(&text)?;
+    Ok(0)
+}
+
+pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
+    let (pos, opts) = options(words, &["master", "netns"])?;
+    let [host, peer] = pos.as_slice() else {
+        return Err(usage("ensure-veth: expected HOST PEER"));
+    };
+    let master = match opt(&opts, "master") {
+        Some(m) => Some(need_link(ctx, m)?),
+        None => None,
+    };
+    let netns = opt(&opts, "netns");
+    let mut done = Vec::new();
+    let link = match find_link(ctx, host)? {
+        Some(l) if l.kind.as_deref() != Some("veth") => {
+            return Err(Error::failed(format!(
+                "ensure-veth {host}: {host} exists and is a {}, not a veth; not touching it",
+                l.kind.as_deref().unwrap_or("plain device")
+            )))
+        }
+        Some(l) => {
+            if let (Some(p), None) = (l.link, l.link_netnsid) {
+                let peer_link = dump_links(ctx)?.into_iter().find(|x| x.index == p);
+                if let Some(pl) = peer_link.filter(|pl| pl.name != **peer) {
+                    return Err(Error::failed(format!(
+                        "ensure-veth {host}: its peer is {}, not {peer}",
+                        pl.name
+                    )));
+                }
+                if let Some(ns) = netns {
+                    // The peer is still here: move it where it was asked to be.
+                    link_set(ctx, peer, &["netns", ns])?;
+                    done.push(format!("{peer} moved to {ns}"));
+                }
+            }
+            l
+        }
+        None => {
+            let (ns_attr, ns_file) = match netns {
+                Some(ns) => {
+                    let (ty, value, file) = netns_attr(ns)?;
+                    (Some((ty, value)), file)
+                }
+                None => (None, None),
+            };
+            let req = veth_request(host, Some(peer), master.as_ref().map(|m| m.index), ns_attr);
+            ctx.sock
+                .request(&req)
+                .map_err(|e| exists_or(e, &format!("ensure-veth {host}"), host))?;
+            drop(ns_file);
+            done.push(format!("created with peer {peer}"));
+            need_link(ctx, host)?
+        }
+    };
+    if let Some(m) = master.filter(|m| link.master != Some(m.index)) {
+        change_link(
+            ctx,
+            link.index,
+            0,
+            0,
+            &format!("ensure-veth {host}: master"),
+            |req| {
+                req.attr_u32(IFLA_MASTER, m.index);
+            },
+        )?;
+        done.push(format!("master {}", m.name));
+    }
+    if !link.is_up() {
+        set_up(ctx, &link, true)?;
+        done.push("up".into());
+    }
+    report(host, &done)
+}
+
+pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
+    let (pos, opts) = options(words, &["timeout"])?;
+    let [dev] = pos.as_slice() else {
+        return Err(usage("wait-online: expected DEV"));
+    };
+    let timeout: f64 = opt(&opts, "timeout").map_or(Ok(30.0), |t| {
+        t.parse().map_err(|_| usage("--timeout needs seconds"))
+    })?;
+    if !(0.0..=86400.0).contains(&timeout) {
+        return Err(usage("--timeout must be between 0 and 86400 seconds"));
+    }
+    // Subscribed before looking, so a carrier that comes up in between is not missed.
+    let link = need_link(ctx, dev)?;
+    if link.flags & model::IFF_LOWER_UP != 0 {
+        return Ok(0);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(Error::failed(format!(
+                "wait-online {dev}: no carrier after {timeout} s"
+            )));
+        }
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        if !sys::poll_readable(ctx.sock.raw_fd(), ms)
+            .map_err(|e| Error::io("waiting for link events", &e))?
+        {
+            continue;
+        }
+        let buf = sys::recv_datagram(ctx.sock.raw_fd())
+            .map_err(|e| Error::io("reading link events", &e))?;
+        for m in codec::messages(&buf).flatten() {
+            if m.ty == codec::RTM_NEWLINK {
+                if let Some(l) = Link::parse(m.payload) {
+                    if l.index == link.index && l.flags & model::IFF_LOWER_UP != 0 {
+                        return Ok(0);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! `route`: show (by table, like ip), add and delete routes.
+
+use std::net::IpAddr;
+
+use super::*;
+
+pub(super) fn route_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
+    match words {
+        [] | ["show" | "list"] => route_show(ctx, Some(model::RT_TABLE_MAIN)),
+        ["show" | "list", "table", t] => {
+            let table = match *t {
+                "all" => None,
+                "main" => Some(model::RT_TABLE_MAIN),
+                "local" => Some(255),
+                "default" => Some(253),
+                n => Some(n.parse().map_err(|_| {
+                    usage(format!(
+                        "table '{n}': expected all, main, local, default or a number"
+                    ))
+                })?),
+            };
+            route_show(ctx, table)
+        }
+        ["add", rest @ ..] => route_change(ctx, true, rest).map(|()| 0),
+        ["del" | "delete", rest @ ..] => route_change(ctx, false, rest).map(|()| 0),
+        _ => Err(usage(format!("route: cannot parse '{}'", words.join(" ")))),
+    }
+}
+
+pub(super) fn route_show(ctx: &mut Ctx, table: Option<u32>) -> Result<u8> {
+    let links = dump_links(ctx)?;
+    // Like iproute2: without -4/-6, IPv4 only when a table is chosen (main by default); all
+    // families for 'table all'.
+    let family = match (ctx.family, table) {
+        (0, Some(_)) => libc::AF_INET as u8,
+        (f, _) => f,
+    };
+    let routes: Vec<Route> = dump_routes(ctx, family)?
+        .into_iter()
+        .filter(|r| table.is_none_or(|t| r.table == t))
+        .collect();
+    if ctx.json {
+        let mut j = Json::new();
+        j.begin_array();
+        for r in &routes {
+            model::route_json(&mut j, r, &links, ctx.details, table.is_none());
+        }
+        j.end_array();
+        output::emit(&j.finish())?;
+    } else {
+        let text: String = routes
+            .iter()
+            .map(|r| format!("{}\n", model::route_line(r, &links, table.is_none())))
+            .collect();
+        output::emit(&text)?;
+    }
+    Ok(0)
+}
+
+pub(super) fn route_change(ctx: &mut Ctx, add: bool, words: &[&str]) -> Result<()> {
+    let (dst, rest) = words
+        .split_first()
+        .ok_or_else(|| usage("route: missing DST or 'default'"))?;
+    let (mut gw, mut dev, mut metric) = (None, None, None);
+    let mut i = 0;
+    while i < rest.len() {
+        let v = rest
+            .get(i + 1)
+            .copied()
+            .ok_or_else(|| usage(format!("route: '{}' needs a value", rest[i])))?;
+        match rest[i] {
+            "via" => {
+                gw = Some(
+                    v.parse::<IpAddr>()
+                        .map_err(|_| usage(format!("'{v}' is not an address")))?,
+                )
+            }
+            "dev" => dev = Some(v),
+            "metric" | "priority" => {
+                metric = Some(
+                    v.parse::<u32>()
+                        .map_err(|_| usage("metric needs a number"))?,
+                )
+            }
+            other => return Err(usage(format!("route: unexpected '{other}'"))),
+        }
+        i += 2;
+    }
+    let target = if *dst == "default" {
+        None
+    } else {
+        Some(parse_cidr(dst)?)
+    };
+    let family = match (&target, &gw) {
+        (Some((ip, _)), _) | (None, Some(ip)) => family_of(ip),
+        (None, None) if ctx.family != 0 => ctx.family,
+        (None, None) => libc::AF_INET as u8,
+    };
+    if gw.is_some_and(|g| family_of(&g) != family) {
+        return Err(usage(
+            "route: the gateway's address family differs from the destination's",
+        ));
+    }
+    let oif = match dev {
+        Some(d) => Some(need_link(ctx, d)?.index),
+        None => None,
+    };
+    if add && gw.is_none() && oif.is_none() {
+        return Err(usage("route add: needs 'via GW' or 'dev DEV'"));
+    }
+    let mut h = [0u8; 12];
+    h[0] = family;
+    h[1] = target.map_or(0, |(_, l)| l);
+    h[4] = model::RT_TABLE_MAIN as u8;
+    if add {
+        h[5] = 3; // RTPROT_BOOT, as iproute2
+        h[6] = if gw.is_none() && family == libc::AF_INET as u8 {
+            253
+        } else {
+            0
+        };
+        h[7] = 1; // RTN_UNICAST
+    } else {
+        h[6] = 255; // RT_SCOPE_NOWHERE: match any scope
+    }
+    let (ty, flags) = if add {
+        (codec::RTM_NEWROUTE, CREATE)
+    } else {
+        (codec::RTM_DELROUTE, CHANGE)
+    };
+    let mut req = Request::new(ty, flags);
+    req.header(&h);
+    if let Some((ip, _)) = &target {
+        req.attr(RTA_DST, &ip_bytes(ip));
+    }
+    if let Some(g) = &gw {
+        req.attr(RTA_GATEWAY, &ip_bytes(g));
+    }
+    if let Some(o) = oif {
+        req.attr_u32(RTA_OIF, o);
+    }
+    if let Some(m) = metric {
+        req.attr_u32(RTA_PRIORITY, m);
+    }
+    let what = format!(
+        "route {} {}",
+        if add { "add" } else { "del" },
+        words.join(" ")
+    );
+    ctx.sock.request(&req).map_err(|e| match e.errno {
+        libc::EEXIST => Error::failed(format!("{what}: the route already exists")),
+        libc::ESRCH => Error::failed(format!("{what}: no such route")),
+        _ => fail(&what, e),
+    })
+}
+
+pub(super) fn dump_routes(ctx: &mut Ctx, family: u8) -> Result<Vec<Route>> {
+    let mut req = Request::new(codec::RTM_GETROUTE, codec::F_REQUEST | codec::F_DUMP);
+    let mut h = [0u8; 12];
+    h[0] = family;
+    req.header(&h);
+    let msgs = ctx.sock.dump(&req).map_err(|e| fail("listing routes", e))?;
+    Ok(msgs
+        .iter()
+        .filter(|(t, _)| *t == codec::RTM_NEWROUTE)
+        .filter_map(|(_, p)| Route::parse(p))
+        .collect())
+}
