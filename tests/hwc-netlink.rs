@@ -426,3 +426,50 @@ fn usage_errors() {
         assert_one_line_error(&o);
     }
 }
+
+#[test]
+fn dry_run_changes_nothing_and_says_what_it_would_do() {
+    let Some(ns) = Netns::new("dry") else { return };
+    let out = ns.ok(&[
+        "--dry-run",
+        "ensure-bridge",
+        "br9",
+        "10.9.0.1/24",
+        "--mtu",
+        "1400",
+    ]);
+    assert_eq!(
+        out,
+        "would: ensure-bridge br9: create bridge br9\n\
+         would: addr add 10.9.0.1/24 dev br9\n\
+         would: link set br9 up\n\
+         br9: created, address 10.9.0.1/24, up\n"
+    );
+    assert!(
+        !ns.ok(&["link", "show"]).contains("br9"),
+        "nothing was created"
+    );
+    ns.ok(&["ensure-bridge", "br9", "10.9.0.1/24"]);
+    let out = ns.ok(&[
+        "--dry-run",
+        "ensure-bridge",
+        "br9",
+        "10.9.0.1/24",
+        "10.9.1.1/24",
+    ]);
+    assert_eq!(
+        out,
+        "would: addr add 10.9.1.1/24 dev br9\nbr9: address 10.9.1.1/24\n"
+    );
+    let addrs = ns.ip_json(&["-4", "addr", "show", "dev", "br9"]);
+    assert_eq!(
+        addrs[0]["addr_info"].as_array().unwrap().len(),
+        1,
+        "the second address was not added"
+    );
+    assert_eq!(
+        ns.ok(&["--dry-run", "link", "del", "br9"]),
+        "would: link del br9\n"
+    );
+    assert!(ns.ok(&["link", "show"]).contains("br9"));
+}

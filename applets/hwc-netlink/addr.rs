@@ -58,15 +58,26 @@ pub(super) fn addr_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
 }
 
 pub(super) fn addr_change(ctx: &mut Ctx, add: bool, cidr: &str, dev: &str) -> Result<()> {
+    let index = need_link(ctx, dev)?.index;
+    addr_change_on(ctx, add, cidr, index, dev)
+}
+
+/// Adds or deletes `cidr` on the link with `index` (named `dev` in messages).
+pub(super) fn addr_change_on(
+    ctx: &mut Ctx,
+    add: bool,
+    cidr: &str,
+    index: u32,
+    dev: &str,
+) -> Result<()> {
     let (ip, len) = parse_cidr(cidr)?;
-    let link = need_link(ctx, dev)?;
     // iproute2's default scope: host for loopback addresses, else global.
     let scope = if ip.is_loopback() { 254 } else { 0 };
     let mut h = [0u8; 8];
     h[0] = family_of(&ip);
     h[1] = len;
     h[3] = scope;
-    h[4..8].copy_from_slice(&link.index.to_ne_bytes());
+    h[4..8].copy_from_slice(&index.to_ne_bytes());
     let (ty, flags) = if add {
         (codec::RTM_NEWADDR, CREATE)
     } else {
@@ -77,7 +88,7 @@ pub(super) fn addr_change(ctx: &mut Ctx, add: bool, cidr: &str, dev: &str) -> Re
         .attr(IFA_LOCAL, &ip_bytes(&ip))
         .attr(IFA_ADDRESS, &ip_bytes(&ip));
     let what = format!("addr {} {cidr} dev {dev}", if add { "add" } else { "del" });
-    ctx.sock.request(&req).map_err(|e| match e.errno {
+    ctx.change(&req, &what).map_err(|e| match e.errno {
         libc::EEXIST => Error::failed(format!("{what}: the address already exists")),
         libc::EADDRNOTAVAIL => Error::failed(format!("{what}: no such address on {dev}")),
         _ => fail(&what, e),

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::addr::{addr_change, dump_addrs};
+use super::addr::{addr_change_on, dump_addrs};
 use super::link::{change_link, exists_or, link_set, netns_attr, new_link, set_up, veth_request};
 use super::*;
 
@@ -39,10 +39,10 @@ pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
                         req.attr_u32(IFLA_MTU, m);
                     }
                 },
-                &format!("ensure-bridge {name}"),
+                &format!("ensure-bridge {name}: create bridge {name}"),
             )?;
             done.push("created".to_string());
-            need_link(ctx, name)?
+            ctx.created(name, mtu)?
         }
     };
     if let Some(m) = mtu.filter(|&m| link.mtu != Some(m)) {
@@ -65,7 +65,7 @@ pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         .collect();
     for ((ip, len), text) in wanted.iter().zip(cidrs) {
         if !have.contains(&(*ip, *len)) {
-            addr_change(ctx, true, text, name)?;
+            addr_change_on(ctx, true, text, link.index, name)?;
             done.push(format!("address {ip}/{len}"));
         }
     }
@@ -130,12 +130,12 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
                 None => (None, None),
             };
             let req = veth_request(host, Some(peer), master.as_ref().map(|m| m.index), ns_attr);
-            ctx.sock
-                .request(&req)
-                .map_err(|e| exists_or(e, &format!("ensure-veth {host}"), host))?;
+            let what = format!("ensure-veth {host}: create veth {host} with peer {peer}");
+            ctx.change(&req, &what)
+                .map_err(|e| exists_or(e, &what, host))?;
             drop(ns_file);
             done.push(format!("created with peer {peer}"));
-            need_link(ctx, host)?
+            ctx.created(host, None)?
         }
     };
     if let Some(m) = master.filter(|m| link.master != Some(m.index)) {

@@ -13,9 +13,8 @@ pub(super) fn link_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             let link = need_link(ctx, dev)?;
             let mut req = Request::new(codec::RTM_DELLINK, CHANGE);
             req.header(&ifinfo(link.index, 0, 0));
-            ctx.sock
-                .request(&req)
-                .map_err(|e| fail(&format!("link del {dev}"), e))?;
+            let what = format!("link del {dev}");
+            ctx.change(&req, &what).map_err(|e| fail(&what, e))?;
             Ok(0)
         }
         ["set", "dev", dev, rest @ ..] | ["set", dev, rest @ ..] => link_set(ctx, dev, rest),
@@ -108,8 +107,7 @@ pub(super) fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         "bridge" | "dummy" => new_link(ctx, name, kind, |_| {}, &what)?,
         "veth" => {
             let req = veth_request(name, peer, None, None);
-            ctx.sock
-                .request(&req)
+            ctx.change(&req, &what)
                 .map_err(|e| exists_or(e, &what, name))?;
         }
         "vlan" => {
@@ -125,8 +123,7 @@ pub(super) fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
                 .attr(IFLA_VLAN_ID, &id.to_ne_bytes())
                 .end()
                 .end();
-            ctx.sock
-                .request(&req)
+            ctx.change(&req, &what)
                 .map_err(|e| exists_or(e, &what, name))?;
         }
         other => {
@@ -280,7 +277,7 @@ pub(super) fn new_link(
     req.begin(IFLA_LINKINFO)
         .attr(IFLA_INFO_KIND, kind.as_bytes())
         .end();
-    ctx.sock.request(&req).map_err(|e| {
+    ctx.change(&req, what).map_err(|e| {
         if e.errno == libc::EEXIST {
             Error::failed(format!("{what}: {name} already exists"))
         } else {
@@ -301,7 +298,7 @@ pub(super) fn change_link(
     let mut req = Request::new(codec::RTM_NEWLINK, CHANGE);
     req.header(&ifinfo(index, flags, change));
     build(&mut req);
-    ctx.sock.request(&req).map_err(|e| fail(what, e))
+    ctx.change(&req, what).map_err(|e| fail(what, e))
 }
 
 pub(super) fn set_up(ctx: &mut Ctx, link: &Link, up: bool) -> Result<()> {

@@ -86,6 +86,9 @@ struct Args {
     /// run in the network namespace /run/netns/NAME, or the one the file PATH refers to
     #[argh(option)]
     netns: Option<String>,
+    /// print the changes it would make (lookups still run), change nothing
+    #[argh(switch)]
+    dry_run: bool,
     /// OBJECT and command words, as for ip(8)
     #[argh(positional, greedy)]
     words: Vec<String>,
@@ -96,6 +99,31 @@ struct Ctx {
     json: bool,
     details: bool,
     family: u8,
+    dry_run: bool,
+}
+
+impl Ctx {
+    /// Sends a request that changes the system, or with --dry-run prints what it would do.
+    fn change(&mut self, req: &Request, what: &str) -> std::result::Result<(), NlError> {
+        if self.dry_run {
+            println!("would: {what}");
+            return Ok(());
+        }
+        self.sock.request(req)
+    }
+
+    /// A link just created; with --dry-run it does not exist, so a stand-in with its name and
+    /// the MTU it was created with.
+    fn created(&mut self, name: &str, mtu: Option<u32>) -> Result<Link> {
+        if self.dry_run {
+            return Ok(Link {
+                name: name.to_string(),
+                mtu,
+                ..Link::default()
+            });
+        }
+        need_link(self, name)
+    }
 }
 
 fn usage(what: impl Into<String>) -> Error {
@@ -156,6 +184,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         json: args.json,
         details: args.details,
         family,
+        dry_run: args.dry_run,
     };
     match words.as_slice() {
         [] => Err(usage(

@@ -147,7 +147,7 @@ pub(super) fn route_change(ctx: &mut Ctx, add: bool, words: &[&str]) -> Result<(
         if add { "add" } else { "del" },
         words.join(" ")
     );
-    ctx.sock.request(&req).map_err(|e| match e.errno {
+    ctx.change(&req, &what).map_err(|e| match e.errno {
         libc::EEXIST => Error::failed(format!("{what}: the route already exists")),
         libc::ESRCH => Error::failed(format!("{what}: no such route")),
         _ => fail(&what, e),
