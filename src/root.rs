@@ -118,38 +118,6 @@ impl StackPath {
         self.buf[self.len] = 0;
     }
 
-    /// Appends `/component`.
-    pub fn push(&mut self, component: &[u8]) -> &mut StackPath {
-        if self.len == 0 || self.buf[self.len - 1] != b'/' {
-            self.push_raw(b"/");
-        }
-        self.push_raw(component.strip_prefix(b"/").unwrap_or(component));
-        self
-    }
-
-    /// A copy with `/component` appended.
-    pub fn join(&self, component: &[u8]) -> StackPath {
-        let mut p = self.clone();
-        p.push(component);
-        p
-    }
-
-    /// Removes the last component, back to the previous length.
-    pub fn truncate(&mut self, len: usize) {
-        if len <= self.len {
-            self.len = len;
-            self.buf[len] = 0;
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
@@ -208,25 +176,12 @@ mod tests {
     }
 
     #[test]
-    fn stack_path_push_join_truncate() {
-        let mut p = Root::new("/r").stack_path(b"/sys");
-        let base = p.len();
-        p.push(b"bus").push(b"/pci");
-        assert_eq!(p.as_bytes(), b"/r/sys/bus/pci");
-        assert_eq!(p.as_cstr().unwrap().to_bytes(), b"/r/sys/bus/pci");
-        let j = p.join(b"devices");
-        assert_eq!(j.as_bytes(), b"/r/sys/bus/pci/devices");
-        p.truncate(base);
-        assert_eq!(p.as_bytes(), b"/r/sys");
-    }
-
-    #[test]
     fn stack_path_overflow_and_nul_poison() {
         let mut p = StackPath::new();
-        p.push(&[b'a'; STACK_PATH_MAX]);
+        p.push_raw(&[b'a'; STACK_PATH_MAX]);
         assert!(p.as_cstr().is_none());
         let mut q = StackPath::new();
-        q.push(b"a\0b");
+        q.push_raw(b"a\0b");
         assert!(q.as_cstr().is_none());
     }
 }

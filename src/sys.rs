@@ -35,15 +35,15 @@ pub fn read_small_at(dir: RawFd, path: &CStr, buf: &mut [u8]) -> io::Result<usiz
     Ok(n as usize)
 }
 
-/// Opens a directory as a handle for `*_at` lookups only (`O_PATH`): later reads relative to it
-/// skip walking the long path again, which is most of what a sysfs read costs.
+/// Opens a directory for `*_at` lookups (later reads relative to it skip walking the long path
+/// again, which is most of what a sysfs read costs) and for listing with [`for_each_dirent`].
 pub fn open_dir_handle(dir: RawFd, path: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: `path` is NUL-terminated; no mode argument is read without O_CREAT.
     let fd = unsafe {
         libc::openat(
             dir,
             path.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
         )
     };
     if fd < 0 {
@@ -137,23 +137,18 @@ pub fn execvpe(program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error 
 }
 
 /// Calls `f` with the name of each entry of the directory `path` (relative to `dir`; `.` and
-/// `..` included), read with `getdents64` into a stack buffer: three syscalls for a small
-/// directory.
-pub fn for_each_dirent_at(dir: RawFd, path: &CStr, mut f: impl FnMut(&[u8])) -> io::Result<()> {
-    // SAFETY: `path` is NUL-terminated; no mode argument is read without O_CREAT.
-    let fd = unsafe {
-        libc::openat(
-            dir,
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
+/// `..` included): three syscalls for a small directory.
+pub fn for_each_dirent_at(dir: RawFd, path: &CStr, f: impl FnMut(&[u8])) -> io::Result<()> {
+    let fd = open_dir_handle(dir, path)?;
+    for_each_dirent(fd.as_raw_fd(), f)
+}
+
+/// Calls `f` with the name of each entry of the open directory `fd` (`.` and `..` included),
+/// read with `getdents64` into a stack buffer from the fd's current offset (once per fd).
+pub fn for_each_dirent(fd: RawFd, mut f: impl FnMut(&[u8])) -> io::Result<()> {
     // u64 elements keep the buffer 8-byte aligned, as linux_dirent64 records need.
     let mut buf = [0u64; 1024];
-    let result = loop {
+    loop {
         // SAFETY: `buf` is valid for writes of its byte size; `fd` is an open directory.
         let n = unsafe {
             libc::syscall(
@@ -164,10 +159,10 @@ pub fn for_each_dirent_at(dir: RawFd, path: &CStr, mut f: impl FnMut(&[u8])) -> 
             )
         };
         if n < 0 {
-            break Err(io::Error::last_os_error());
+            return Err(io::Error::last_os_error());
         }
         if n == 0 {
-            break Ok(());
+            return Ok(());
         }
         // SAFETY: the kernel wrote `n` bytes of initialised data at the start of `buf`.
         let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
@@ -183,10 +178,7 @@ pub fn for_each_dirent_at(dir: RawFd, path: &CStr, mut f: impl FnMut(&[u8])) -> 
             f(&name[..len]);
             at += reclen;
         }
-    };
-    // SAFETY: `fd` was opened above and is closed exactly once.
-    unsafe { libc::close(fd) };
-    result
+    }
 }
 
 /// The extended attribute `name` of `path` (following links when `follow`). `Ok(None)` when the

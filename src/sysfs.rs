@@ -18,40 +18,13 @@ pub fn read_attr<'b>(path: &StackPath, buf: &'b mut [u8]) -> Option<&'b [u8]> {
     attr_at(sys::CWD, path.as_cstr()?, buf)
 }
 
-/// A hexadecimal attribute such as `vendor` (`0x10de`).
-pub fn read_hex(path: &StackPath) -> Option<u32> {
-    let mut buf = [0u8; ATTR_BUF];
-    parse_hex(read_attr(path, &mut buf)?)
-}
-
-/// A decimal attribute such as `boot_vga` (`1`).
-pub fn read_dec(path: &StackPath) -> Option<u64> {
-    let mut buf = [0u8; ATTR_BUF];
-    parse_dec(read_attr(path, &mut buf)?)
-}
-
-/// The last component of a symbolic link's target (`driver` -> `.../drivers/nvidia` gives
-/// `nvidia`). `None` when `path` is not a link.
-pub fn link_basename<'b>(path: &StackPath, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-    link_basename_at(sys::CWD, path.as_cstr()?, buf)
-}
-
-/// Calls `f` with the name of each entry of the directory, `.` and `..` left out, in the order
-/// the file system gives them.
-pub fn for_each_entry(path: &StackPath, f: impl FnMut(&[u8])) -> io::Result<()> {
-    let cpath = path
-        .as_cstr()
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENAMETOOLONG))?;
-    entries_at(sys::CWD, cpath, f)
-}
-
 /// Whether the path exists, by `stat` alone (never opens it).
 pub fn exists(path: &StackPath) -> bool {
     path.as_cstr().is_some_and(sys::exists)
 }
 
-/// An open device directory: reading several attributes relative to it walks the long sysfs
-/// path once instead of once per attribute (on sysfs that walk is most of a read's cost).
+/// An open directory: reading several attributes relative to it walks the long sysfs path once
+/// instead of once per attribute (on sysfs that walk is most of a read's cost).
 pub struct Dir {
     fd: OwnedFd,
 }
@@ -60,6 +33,16 @@ impl Dir {
     pub fn open(path: &StackPath) -> Option<Dir> {
         let fd = sys::open_dir_handle(sys::CWD, path.as_cstr()?).ok()?;
         Some(Dir { fd })
+    }
+
+    /// Calls `f` with the name of each entry of this directory, `.` and `..` left out. Reads from
+    /// the directory's own fd, so a `Dir` is listed once.
+    pub fn entries(&self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+        sys::for_each_dirent(self.fd.as_raw_fd(), |entry| {
+            if entry != b"." && entry != b".." {
+                f(entry);
+            }
+        })
     }
 
     /// A directory below this one (`name` may hold several components).
@@ -216,7 +199,10 @@ mod tests {
         assert_eq!(read_attr(&root.stack_path(b"/empty"), &mut buf), None);
         assert_eq!(read_attr(&root.stack_path(b"/long"), &mut buf), None);
         assert_eq!(read_attr(&root.stack_path(b"/missing"), &mut buf), None);
-        assert_eq!(read_hex(&root.stack_path(b"/a")), Some(0x10de));
+        assert_eq!(
+            Dir::open(&root.stack_path(b"/")).unwrap().read_hex(c"a"),
+            Some(0x10de)
+        );
     }
 
     #[test]
@@ -227,14 +213,23 @@ mod tests {
         fs::write(root.path("/plain"), "x").unwrap();
         let mut buf = [0u8; 256];
         assert_eq!(
-            link_basename(&root.stack_path(b"/driver"), &mut buf),
+            Dir::open(&root.stack_path(b"/"))
+                .unwrap()
+                .link_basename(c"driver", &mut buf),
             Some(&b"nvidia"[..])
         );
         assert_eq!(
-            link_basename(&root.stack_path(b"/dangling"), &mut buf),
+            Dir::open(&root.stack_path(b"/"))
+                .unwrap()
+                .link_basename(c"dangling", &mut buf),
             Some(&b"gone"[..])
         );
-        assert_eq!(link_basename(&root.stack_path(b"/plain"), &mut buf), None);
+        assert_eq!(
+            Dir::open(&root.stack_path(b"/"))
+                .unwrap()
+                .link_basename(c"plain", &mut buf),
+            None
+        );
     }
 
     #[test]
@@ -244,10 +239,16 @@ mod tests {
         fs::create_dir(root.path("/drm/card1")).unwrap();
         fs::create_dir(root.path("/drm/renderD128")).unwrap();
         let mut names = Vec::new();
-        for_each_entry(&root.stack_path(b"/drm"), |n| names.push(n.to_vec())).unwrap();
+        Dir::open(&root.stack_path(b"/drm"))
+            .unwrap()
+            .entries(|n| names.push(n.to_vec()))
+            .unwrap();
         names.sort();
         assert_eq!(names, vec![b"card1".to_vec(), b"renderD128".to_vec()]);
-        assert!(for_each_entry(&root.stack_path(b"/nope"), |_| {}).is_err());
+        assert!(Dir::open(&root.stack_path(b"/"))
+            .unwrap()
+            .for_each_entry(c"nope", |_| {})
+            .is_err());
         assert!(exists(&root.stack_path(b"/drm")));
         assert!(!exists(&root.stack_path(b"/nope")));
         let dir = Dir::open(&root.stack_path(b"/")).unwrap();
@@ -302,11 +303,13 @@ mod tests {
             .unwrap();
         }
         let mut n = 0;
-        for_each_entry(&root.stack_path(b"/many"), |name| {
-            assert!(name.starts_with(b"device-") && name.len() == 52, "{name:?}");
-            n += 1;
-        })
-        .unwrap();
+        Dir::open(&root.stack_path(b"/many"))
+            .unwrap()
+            .entries(|name| {
+                assert!(name.starts_with(b"device-") && name.len() == 52, "{name:?}");
+                n += 1;
+            })
+            .unwrap();
         assert_eq!(n, 600);
     }
 }

@@ -334,7 +334,7 @@ impl Gpus {
 pub fn scan(root: &Root, depth: Depth) -> Gpus {
     let mut gpus = Gpus::default();
     if let Some(devices) = sysfs::Dir::open(&root.stack_path(b"/sys/bus/pci/devices")) {
-        let _ = devices.for_each_entry(c".", |name| {
+        let _ = devices.entries(|name| {
             let gpu = PciAddr::parse(name).and_then(|pci| read_gpu(&devices, name, pci, depth));
             gpus.list.extend(gpu);
         });
