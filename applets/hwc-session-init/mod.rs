@@ -98,13 +98,9 @@ impl Report {
     }
 }
 
-fn is_name(name: &str) -> bool {
-    crate::output::is_env_name(name)
-}
-
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     let args: Args = parse_args(name, args)?;
-    if let Some(bad) = args.import.iter().find(|n| !is_name(n)) {
+    if let Some(bad) = args.import.iter().find(|n| !output::is_env_name(n)) {
         return Err(Error::usage(format!("--import {bad}: not a variable name")));
     }
     let runtime = runtime_dir()?;
@@ -472,7 +468,7 @@ fn read_env_file(text: &str) -> Vec<(String, String)> {
             } else {
                 v.to_string()
             };
-            is_name(k).then(|| (k.to_string(), value))
+            output::is_env_name(k).then(|| (k.to_string(), value))
         })
         .collect()
 }
