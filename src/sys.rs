@@ -115,24 +115,18 @@ pub fn ensure_standard_fds() {
     }
 }
 
-/// Replaces this process with `program`, searched in `PATH` like `execvp` (glibc's `execvpe`:
-/// a script without `#!` runs under `/bin/sh`), with exactly the environment `envp`. The pid,
-/// the signal mask and signal dispositions carry over as hwc received them. Returns only on
-/// failure.
-pub fn execvpe(program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+/// Replaces this process with `program`, searched in `PATH` like `execvp` (glibc's: a script
+/// without `#!` runs under `/bin/sh`), with the process environment. The pid, the signal mask
+/// and signal dispositions carry over as hwc received them. Returns only on failure.
+pub fn execvp(program: &CStr, argv: &[CString]) -> io::Error {
     let argv_ptrs: Vec<*const libc::c_char> = argv
         .iter()
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
-    let envp_ptrs: Vec<*const libc::c_char> = envp
-        .iter()
-        .map(|e| e.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    // SAFETY: `program` is NUL-terminated; both pointer arrays end with a null pointer and point
-    // into `argv`/`envp`, which outlive the call. On success the call does not return.
-    unsafe { libc::execvpe(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
+    // SAFETY: `program` is NUL-terminated; the pointer array ends with a null pointer and points
+    // into `argv`, which outlives the call. On success the call does not return.
+    unsafe { libc::execvp(program.as_ptr(), argv_ptrs.as_ptr()) };
     io::Error::last_os_error()
 }
 
@@ -146,8 +140,9 @@ pub fn for_each_dirent_at(dir: RawFd, path: &CStr, f: impl FnMut(&[u8])) -> io::
 /// Calls `f` with the name of each entry of the open directory `fd` (`.` and `..` included),
 /// read with `getdents64` into a stack buffer from the fd's current offset (once per fd).
 pub fn for_each_dirent(fd: RawFd, mut f: impl FnMut(&[u8])) -> io::Result<()> {
-    // u64 elements keep the buffer 8-byte aligned, as linux_dirent64 records need.
-    let mut buf = [0u64; 1024];
+    // u64 elements keep the buffer 8-byte aligned, as linux_dirent64 records need. 2 KiB: about
+    // 60 PCI functions a call, and a shallow stack (each new stack page is a page fault).
+    let mut buf = [0u64; 256];
     loop {
         // SAFETY: `buf` is valid for writes of its byte size; `fd` is an open directory.
         let n = unsafe {

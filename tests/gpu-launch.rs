@@ -480,3 +480,52 @@ fn hot_path_never_opens_waking_paths() {
         }
     }
 }
+
+#[test]
+fn a_launch_lists_drm_nodes_only_for_a_chromium_target() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let drm_opens = |program: &str| {
+        let mut cmd = launch(&bin, t.path());
+        cmd.args(["-q", "--dry-run", program]);
+        let (out, paths) = strace_opens(&mut cmd, true)?;
+        assert_eq!(code(&out), 0, "{program}: {}", stderr(&out));
+        Some(
+            paths
+                .into_iter()
+                .filter(|p| p == "drm" || p.ends_with("/drm"))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let Some(plain) = drm_opens("true") else {
+        println!("skipped: strace is not installed");
+        return;
+    };
+    assert!(plain.is_empty(), "a plain program needs no node: {plain:?}");
+    let chromium = drm_opens("chromium").unwrap();
+    assert_eq!(chromium.len(), 1, "{chromium:?}");
+    assert!(chromium[0].ends_with("/0000:01:00.0/drm"), "{chromium:?}");
+}
+
+#[test]
+fn a_launch_reads_cards_when_only_they_decide_the_default() {
+    // Two 3D controllers and no VGA device: the default is the first GPU with a DRM card, the
+    // one rule that needs the nodes a launch scan otherwise leaves out.
+    let t = Tree::from_spec(
+        "device 0000:01:00.0 vendor=0x10de device=0x20b0 class=0x030200 driver=nvidia\n\
+         device 0000:02:00.0 vendor=0x10de device=0x20b0 class=0x030200 driver=nvidia drm=card0,renderD128\n",
+    );
+    let bin = Bin::new();
+    let dry = |sel: &str| {
+        let o = launch(&bin, t.path())
+            .args(["--gpu", sel, "--dry-run", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{sel}: {}", stderr(&o));
+        env_lines(&o)
+    };
+    assert_eq!(dry("0000:02:00.0"), Vec::<String>::new(), "the default GPU");
+    assert!(
+        dry("0000:01:00.0").contains(&"__NV_PRIME_RENDER_OFFLOAD_PROVIDER=NVIDIA-G0".to_string())
+    );
+}

@@ -1,7 +1,7 @@
 //! `gpu-launch [OPTIONS] PROGRAM [ARGS...]`: run a program on the discrete GPU, in place.
 //!
 //! The hot path: a launch-depth scan of cached sysfs attributes (no NVML, no `/dev`, no name
-//! lookup, no JSON), the offload variables added to the environment, then `execvpe` in place so
+//! lookup, no JSON), the offload variables added to the environment, then `execvp` in place so
 //! the program keeps the pid, the signals and the exit status.
 
 mod profiles;
@@ -105,8 +105,8 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     let root = Root::from_option(opts.root.as_deref());
 
     let gpus = gpu::scan(&root, Depth::Launch);
-    let (env, render_node) = match offload::plan(&gpus, selector, &root)? {
-        Plan::Offload { gpu, env } => (env, gpu.render_node()),
+    let (env, target) = match offload::plan(&gpus, selector, &root)? {
+        Plan::Offload { gpu, env } => (env, Some(gpu)),
         Plan::AlreadyDefault(_) => (Vec::new(), None),
         Plan::NoTarget(reason) if opts.strict => {
             return Err(Error::failed(format!("no GPU to offload to: {reason}")))
@@ -123,14 +123,16 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     };
 
     let mut argv: Vec<OsString> = command.to_vec();
-    if let Some(node) = render_node {
+    if let Some(target) = target {
         let wants_node =
             Profiles::load(&root)?.for_program(program.as_bytes()) == Profile::Chromium;
         let has_node = argv
             .iter()
             .any(|a| a.as_bytes().starts_with(b"--render-node-override"));
         if wants_node && !has_node {
-            argv.insert(1, format!("--render-node-override={node}").into());
+            if let Some(node) = gpu::render_node_of(&root, target) {
+                argv.insert(1, format!("--render-node-override={node}").into());
+            }
         }
     }
     let added: Vec<(&str, String)> = env
@@ -157,28 +159,22 @@ fn exec(program: &OsString, argv: Vec<OsString>, added: &[(&str, String)]) -> Er
     let shown = program.to_string_lossy();
     let cstr = |bytes: Vec<u8>| CString::new(bytes).ok();
     let argv: Option<Vec<CString>> = argv.into_iter().map(|a| cstr(a.into_vec())).collect();
-    let envp: Option<Vec<CString>> = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut kv = k.into_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            kv
-        })
-        .chain(added.iter().map(|(k, v)| format!("{k}={v}").into_bytes()))
-        .map(cstr)
-        .collect();
-    // Arguments from argv and the environment cannot hold NUL bytes; this is only defensive.
-    let (Some(file), Some(argv), Some(envp)) = (cstr(program.as_bytes().to_vec()), argv, envp)
-    else {
+    // Arguments from argv cannot hold NUL bytes; this is only defensive.
+    let (Some(file), Some(argv)) = (cstr(program.as_bytes().to_vec()), argv) else {
         return Error::new(
             error::CANNOT_EXECUTE,
             format!("{shown}: argument holds a NUL byte"),
         );
     };
+    // Set in place rather than copying the whole environment into a new one: the launch is a hot
+    // path, and gpu-launch is single-threaded here.
+    for (k, v) in added {
+        std::env::set_var(k, v);
+    }
     if file.as_bytes().is_empty() {
         return Error::new(error::NOT_FOUND, "'': command not found");
     }
-    let err = sys::execvpe(&file, &argv, &envp);
+    let err = sys::execvp(&file, &argv);
     match err.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
             let what = if file.as_bytes().contains(&b'/') {

@@ -217,7 +217,7 @@ fn start(args: &Args, runtime: &Path, report: &mut Report) -> Result<u8> {
     }
     if !args.no_gpu {
         let root = Root::system();
-        let s = accel::summarize(&gpu::scan(&root, Depth::Launch), &root);
+        let s = accel::summarize(&gpu::scan(&root, Depth::Full), &root);
         add("HWC_GPU_TYPE", s.gpu_type.to_string(), &mut vars);
         add("HWC_GPU_ACCEL", s.accel.as_str().to_string(), &mut vars);
         add("HWC_GPU_DGPU", s.dgpu.unwrap_or_default(), &mut vars);

@@ -305,7 +305,8 @@ impl Gpu {
 /// How much to read: gpu-launch needs less than a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Depth {
-    /// What choosing an offload GPU needs.
+    /// What choosing an offload GPU needs: no DRM nodes (unless the default rules need the
+    /// cards), no subsystem ids, no runtime status. [`render_node_of`] reads one GPU's node.
     Launch,
     /// Everything the engine knows, for reports.
     Full,
@@ -333,14 +334,24 @@ impl Gpus {
 /// empty; an unreadable bus gives no GPUs. Never fails, never panics.
 pub fn scan(root: &Root, depth: Depth) -> Gpus {
     let mut gpus = Gpus::default();
-    if let Some(devices) = sysfs::Dir::open(&root.stack_path(b"/sys/bus/pci/devices")) {
+    // A statement of its own, so the path buffer is gone before the listing's stack frames.
+    let devices = sysfs::Dir::open(&root.stack_path(b"/sys/bus/pci/devices"));
+    if let Some(devices) = devices {
         let _ = devices.entries(|name| {
             let gpu = PciAddr::parse(name).and_then(|pci| read_gpu(&devices, name, pci, depth));
             gpus.list.extend(gpu);
         });
     }
     gpus.list.sort_by_key(|g| g.pci);
-    if let Some(i) = choose_default(&gpus.list) {
+    let mut default = choose_default(&gpus.list);
+    if default.is_none() && depth == Depth::Launch && gpus.list.len() > 1 {
+        // Only the last default rule looks at DRM cards, which a launch scan does not list.
+        for gpu in &mut gpus.list {
+            (gpu.card, gpu.render) = drm_nodes_of(root, gpu.pci);
+        }
+        default = choose_default(&gpus.list);
+    }
+    if let Some(i) = default {
         gpus.list[i].default = true;
     }
     if depth == Depth::Full {
@@ -378,20 +389,12 @@ fn read_gpu(devices: &sysfs::Dir, name: &[u8], pci: PciAddr, depth: Depth) -> Op
     let driver = dir
         .link_basename(c"driver", &mut link)
         .and_then(ShortName::new);
-    let (mut card, mut render) = (None, None);
-    let _ = dir.for_each_entry(c"drm", |entry| {
-        let number = |prefix: &[u8]| {
-            entry
-                .strip_prefix(prefix)
-                .and_then(sysfs::parse_dec)
-                .and_then(|n| u32::try_from(n).ok())
-        };
-        if let Some(n) = number(b"renderD") {
-            render = Some(render.map_or(n, |r: u32| r.min(n)));
-        } else if let Some(n) = number(b"card") {
-            card = Some(card.map_or(n, |c: u32| c.min(n)));
-        }
-    });
+    let (card, render) = match depth {
+        Depth::Launch => (None, None),
+        Depth::Full => dir
+            .open_child(c"drm")
+            .map_or((None, None), |drm| drm_nodes(&drm)),
+    };
     let (subsystem, runtime_status) = match depth {
         Depth::Launch => (None, None),
         Depth::Full => {
@@ -418,6 +421,37 @@ fn read_gpu(devices: &sysfs::Dir, name: &[u8], pci: PciAddr, depth: Depth) -> Op
         role: role_of(pci, vendor_id, device_id, class),
         default: false,
     })
+}
+
+/// `(card, render)`: the lowest N of the `cardN` and `renderDN` entries of a `drm/` directory.
+fn drm_nodes(drm: &sysfs::Dir) -> (Option<u32>, Option<u32>) {
+    let (mut card, mut render) = (None, None);
+    let _ = drm.entries(|entry| {
+        let number = |prefix: &[u8]| {
+            entry
+                .strip_prefix(prefix)
+                .and_then(sysfs::parse_dec)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        if let Some(n) = number(b"renderD") {
+            render = Some(render.map_or(n, |r: u32| r.min(n)));
+        } else if let Some(n) = number(b"card") {
+            card = Some(card.map_or(n, |c: u32| c.min(n)));
+        }
+    });
+    (card, render)
+}
+
+fn drm_nodes_of(root: &Root, pci: PciAddr) -> (Option<u32>, Option<u32>) {
+    let path = root.stack_path(format!("/sys/bus/pci/devices/{pci}/drm").as_bytes());
+    sysfs::Dir::open(&path).map_or((None, None), |drm| drm_nodes(&drm))
+}
+
+/// The render node (`/dev/dri/renderDN`) of the GPU at `pci`, for a launch scan that left the
+/// DRM nodes out.
+pub fn render_node_of(root: &Root, gpu: &Gpu) -> Option<String> {
+    let render = gpu.render.or_else(|| drm_nodes_of(root, gpu.pci).1)?;
+    Some(format!("/dev/dri/renderD{render}"))
 }
 
 /// The default-GPU rules of the module documentation; `list` is in PCI order.
