@@ -58,16 +58,8 @@ fn main() {
         assert!((1..=2).contains(&gpus), "{n} devices: {gpus} GPUs found");
     }
     let work = tempfile::tempdir().unwrap();
-    let src = work.path().join("floor.c");
-    std::fs::write(&src, FLOOR_C).unwrap();
-    let floor = work.path().join("floor");
-    let built = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&floor)
-        .arg(&src)
-        .status();
-    assert!(built.is_ok_and(|s| s.success()), "cc -static failed");
-    let floor = floor.to_str().unwrap();
+    let floor = common::compile_static(work.path(), "floor", FLOOR_C);
+    let floor = floor.as_str();
 
     let mut labels = Vec::new();
     let mut argvs: Vec<Vec<&str>> = Vec::new();

@@ -150,6 +150,18 @@ impl Json {
     }
 
     /// The document with a final newline.
+    /// Writes what is built so far to stdout once it reaches 64 KiB, so a long listing reuses
+    /// one buffer instead of growing (and page-faulting in) one as large as the whole output.
+    /// For callers whose data are all gathered: nothing after the first part can fail but
+    /// writing.
+    pub fn emit_part(&mut self) -> Result<()> {
+        if self.out.len() >= 64 * 1024 {
+            emit(&self.out)?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
     pub fn finish(mut self) -> String {
         self.out.push('\n');
         self.out
@@ -160,22 +172,41 @@ impl Json {
 /// `\t`, ... or `\u00XX`, and each invalid UTF-8 sequence as `\ufffd`.
 pub fn escape_json_into(bytes: &[u8], out: &mut String) {
     out.push('"');
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-                c => out.push(c),
-            }
+    // Names, keys and addresses are nearly always printable ASCII that needs no escape.
+    let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\';
+    if bytes.iter().all(plain) {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            out.push_str(text);
+            out.push('"');
+            return;
         }
+    }
+    for chunk in bytes.utf8_chunks() {
+        let valid = chunk.valid();
+        // Runs of characters that need no escape are copied whole. Every escaped character is
+        // ASCII, so the run boundaries are character boundaries.
+        let mut run = 0;
+        for (i, b) in valid.bytes().enumerate() {
+            let escaped = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                b if b < 0x20 || b == 0x7f => "",
+                _ => continue,
+            };
+            out.push_str(&valid[run..i]);
+            if escaped.is_empty() {
+                let _ = write!(out, "\\u{b:04x}");
+            } else {
+                out.push_str(escaped);
+            }
+            run = i + 1;
+        }
+        out.push_str(&valid[run..]);
         if !chunk.invalid().is_empty() {
             out.push_str("\\ufffd");
         }

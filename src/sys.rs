@@ -305,11 +305,11 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<()> {
     }
 }
 
-/// Receives one datagram, never cut: it is peeked into a 32 KiB buffer with MSG_PEEK|MSG_TRUNC
-/// (which also tells a netlink socket's dumps to fill chunks that large, instead of one link per
-/// datagram), then consumed with a zero-length read, or read again into a buffer of its real
-/// size when it was larger.
-pub fn recv_datagram(fd: RawFd) -> io::Result<Vec<u8>> {
+/// Receives one datagram into `buf`, never cut: it is peeked into a 32 KiB buffer with
+/// MSG_PEEK|MSG_TRUNC (which also tells a netlink socket's dumps to fill chunks that large,
+/// instead of one link per datagram), then consumed with a zero-length read, or read again into
+/// a buffer of its real size when it was larger. `buf` is reused from call to call.
+pub fn recv_datagram(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<()> {
     let call = |buf: &mut [u8], flags: libc::c_int| loop {
         // SAFETY: `buf` is valid for writes of its length (a zero-length read is allowed).
         let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
@@ -321,15 +321,15 @@ pub fn recv_datagram(fd: RawFd) -> io::Result<Vec<u8>> {
             return Err(e);
         }
     };
-    let mut buf = vec![0u8; 32 * 1024];
-    let size = call(&mut buf, libc::MSG_PEEK | libc::MSG_TRUNC)?;
+    buf.resize(32 * 1024, 0);
+    let size = call(buf, libc::MSG_PEEK | libc::MSG_TRUNC)?;
     if size <= buf.len() {
         call(&mut [], 0)?;
         buf.truncate(size);
-        return Ok(buf);
+        return Ok(());
     }
     buf.resize(size, 0);
-    let n = call(&mut buf, libc::MSG_TRUNC)?;
+    let n = call(buf, libc::MSG_TRUNC)?;
     if n > buf.len() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -337,7 +337,7 @@ pub fn recv_datagram(fd: RawFd) -> io::Result<Vec<u8>> {
         ));
     }
     buf.truncate(n);
-    Ok(buf)
+    Ok(())
 }
 
 /// Waits until `fd` is readable or `timeout_ms` passes (negative: forever). Ok(false) on timeout.

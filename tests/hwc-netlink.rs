@@ -36,20 +36,23 @@ impl Netns {
     fn hwc(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(hwc());
         cmd.args(["hwc-netlink", "--netns", &self.name]).args(args);
-        let mut child = cmd
+        let child = cmd
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let start = std::time::Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "hwc-netlink {args:?} hung"
-            );
-            std::thread::sleep(Duration::from_millis(5));
+        // Read the pipes while waiting (a long listing fills a pipe), with a limit on the wait.
+        let pid = child.id() as libc::pid_t;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(out) => out.unwrap(),
+            Err(_) => {
+                // SAFETY: kill has no memory preconditions; the child is not reaped yet.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("hwc-netlink {args:?} hung");
+            }
         }
-        child.wait_with_output().unwrap()
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -210,6 +213,36 @@ fn links_addresses_and_routes_match_ip() {
         );
         assert!(!ours.as_array().unwrap().is_empty(), "{args:?}");
     }
+}
+
+/// 902 links: a listing over twice the 64 KiB hwc-netlink writes at a time, and enough
+/// links that a lookup of peers by index must not be a linear search per link.
+#[test]
+fn a_long_listing_is_one_array_equal_to_ips() {
+    let Some(ns) = Netns::new("long") else { return };
+    let mut batch = Command::new("ip")
+        .args(["-n", &ns.name, "-batch", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = batch.stdin.as_mut().unwrap();
+        writeln!(stdin, "link add br0 type bridge").unwrap();
+        for i in 0..450 {
+            writeln!(stdin, "link add vh{i} type veth peer name vc{i}").unwrap();
+            if i % 2 == 0 {
+                writeln!(stdin, "link set vh{i} master br0").unwrap();
+            }
+        }
+    }
+    assert!(batch.wait().unwrap().success());
+    let text = ns.ok(&["-j", "link", "show"]);
+    assert!(text.len() > 2 * 64 * 1024, "{} bytes", text.len());
+    let ours: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(ours.as_array().unwrap().len(), 902);
+    let theirs = ns.ip_json(&["link", "show"]);
+    assert_eq!(subset(&ours, &LINK_KEYS), subset(&theirs, &LINK_KEYS));
 }
 
 #[test]

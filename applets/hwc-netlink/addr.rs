@@ -38,6 +38,7 @@ pub(super) fn addr_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
                 model::addr_json(&mut j, a);
             }
             j.end_array().end_object();
+            j.emit_part()?;
         }
         j.end_array();
         output::emit(&j.finish())?;
@@ -100,13 +101,7 @@ pub(super) fn dump_addrs(ctx: &mut Ctx) -> Result<Vec<Addr>> {
     let mut h = [0u8; 8];
     h[0] = ctx.family;
     req.header(&h);
-    let msgs = ctx
-        .sock
-        .dump(&req)
-        .map_err(|e| fail("listing addresses", e))?;
-    Ok(msgs
-        .iter()
-        .filter(|(t, _)| *t == codec::RTM_NEWADDR)
-        .filter_map(|(_, p)| Addr::parse(p))
-        .collect())
+    ctx.sock
+        .dump(&req, codec::RTM_NEWADDR, Addr::parse)
+        .map_err(|e| fail("listing addresses", e))
 }

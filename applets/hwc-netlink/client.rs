@@ -39,6 +39,8 @@ impl NlError {
 pub struct Socket {
     fd: OwnedFd,
     seq: u32,
+    /// The receive buffer, kept for the socket's life: a dump is dozens of 32 KiB datagrams.
+    buf: Vec<u8>,
 }
 
 impl Socket {
@@ -54,7 +56,11 @@ impl Socket {
         let seq = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.subsec_nanos() | 1);
-        Ok(Socket { fd, seq })
+        Ok(Socket {
+            fd,
+            seq,
+            buf: Vec::new(),
+        })
     }
 
     pub fn raw_fd(&self) -> i32 {
@@ -81,14 +87,22 @@ impl Socket {
         reply.ok_or_else(|| NlError::protocol("no reply"))
     }
 
-    /// Runs a dump and returns each message's (type, payload); retried when interrupted.
-    pub fn dump(&mut self, req: &Request) -> Result<Vec<(u16, Vec<u8>)>, NlError> {
+    /// Runs a dump and returns what `parse` makes of the payload of each message of type `ty`
+    /// (parsed where it was received, never copied); retried whole when interrupted.
+    pub fn dump<T>(
+        &mut self,
+        req: &Request,
+        ty: u16,
+        mut parse: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Result<Vec<T>, NlError> {
         for _ in 0..DUMP_RETRIES {
             let mut out = Vec::new();
             let mut interrupted = false;
             self.exchange(req, |m| {
                 interrupted |= m.flags & codec::F_DUMP_INTR != 0;
-                out.push((m.ty, m.payload.to_vec()));
+                if m.ty == ty {
+                    out.extend(parse(m.payload));
+                }
             })?;
             if !interrupted {
                 return Ok(out);
@@ -108,8 +122,8 @@ impl Socket {
     ) -> Result<(), NlError> {
         let seq = self.send(req)?;
         loop {
-            let buf = sys::recv_datagram(self.fd.as_raw_fd()).map_err(NlError::io)?;
-            for m in codec::messages(&buf) {
+            sys::recv_datagram(self.fd.as_raw_fd(), &mut self.buf).map_err(NlError::io)?;
+            for m in codec::messages(&self.buf) {
                 let m = m.map_err(NlError::protocol)?;
                 // Replies carry our own port id in nlmsg_pid (not 0); the sequence number is
                 // what ties them to the request. Notifications (seq 0) are skipped here.

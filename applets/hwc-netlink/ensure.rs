@@ -175,6 +175,7 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         return Ok(0);
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout);
+    let mut buf = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
@@ -188,7 +189,7 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         {
             continue;
         }
-        let buf = sys::recv_datagram(ctx.sock.raw_fd())
+        sys::recv_datagram(ctx.sock.raw_fd(), &mut buf)
             .map_err(|e| Error::io("reading link events", &e))?;
         for m in codec::messages(&buf).flatten() {
             if m.ty == codec::RTM_NEWLINK {

@@ -38,6 +38,7 @@ pub(super) fn link_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
             j.begin_object();
             model::link_json(&mut j, l, &links, ctx.details, ctx.family != 0);
             j.end_object();
+            j.emit_part()?;
         }
         j.end_array();
         output::emit(&j.finish())?;

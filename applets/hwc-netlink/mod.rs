@@ -221,12 +221,9 @@ fn dump_links(ctx: &mut Ctx) -> Result<Vec<Link>> {
     if ctx.family != libc::AF_INET6 as u8 {
         req.attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
     }
-    let msgs = ctx.sock.dump(&req).map_err(|e| fail("listing links", e))?;
-    Ok(msgs
-        .iter()
-        .filter(|(t, _)| *t == codec::RTM_NEWLINK)
-        .filter_map(|(_, p)| Link::parse(p))
-        .collect())
+    ctx.sock
+        .dump(&req, codec::RTM_NEWLINK, Link::parse)
+        .map_err(|e| fail("listing links", e))
 }
 
 /// The link called `name`, or None when there is none.

@@ -1,6 +1,7 @@
 //! Links, addresses and routes decoded from rtnetlink messages, and printed the way `ip -j` and
 //! `ip -br` print them (iproute2's key names, present or absent in the same cases).
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::codec::{attr_str, attr_u32, attrs};
@@ -145,18 +146,27 @@ pub fn operstate_name(state: u8) -> String {
 }
 
 pub fn mac_text(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    let mut text = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ":" };
+        let _ = write!(text, "{sep}{b:02x}");
+    }
+    text
 }
 
+/// Link `index` of `links`. A dump lists links in index order, so a binary search finds them
+/// (with 1000 links a linear search per link is quadratic); the linear search remains for a
+/// list in another order.
+fn find(links: &[Link], index: u32) -> Option<&Link> {
+    match links.binary_search_by_key(&index, |l| l.index) {
+        Ok(i) => Some(&links[i]),
+        Err(_) => links.iter().find(|l| l.index == index),
+    }
+}
+
+/// The name of link `index`, `ifN` when it is not in `links`.
 fn name_of(links: &[Link], index: u32) -> String {
-    links
-        .iter()
-        .find(|l| l.index == index)
-        .map_or(format!("if{index}"), |l| l.name.clone())
+    find(links, index).map_or(format!("if{index}"), |l| l.name.clone())
 }
 
 /// The link keys of `ip -j link` / `ip -j addr` that hwc reports, in iproute2's order. Like ip,
@@ -174,10 +184,7 @@ pub fn link_json(j: &mut Json, l: &Link, links: &[Link], details: bool, family_f
                 .number(nsid);
         } else {
             j.key("link").string(name_of(links, peer));
-            master_down = links
-                .iter()
-                .find(|x| x.index == peer)
-                .is_some_and(|x| !x.is_up());
+            master_down = find(links, peer).is_some_and(|x| !x.is_up());
         }
     }
     j.key("ifname").string(&l.name);

@@ -44,6 +44,7 @@ pub(super) fn route_show(ctx: &mut Ctx, table: Option<u32>) -> Result<u8> {
         j.begin_array();
         for r in &routes {
             model::route_json(&mut j, r, &links, ctx.details, table.is_none());
+            j.emit_part()?;
         }
         j.end_array();
         output::emit(&j.finish())?;
@@ -159,10 +160,7 @@ pub(super) fn dump_routes(ctx: &mut Ctx, family: u8) -> Result<Vec<Route>> {
     let mut h = [0u8; 12];
     h[0] = family;
     req.header(&h);
-    let msgs = ctx.sock.dump(&req).map_err(|e| fail("listing routes", e))?;
-    Ok(msgs
-        .iter()
-        .filter(|(t, _)| *t == codec::RTM_NEWROUTE)
-        .filter_map(|(_, p)| Route::parse(p))
-        .collect())
+    ctx.sock
+        .dump(&req, codec::RTM_NEWROUTE, Route::parse)
+        .map_err(|e| fail("listing routes", e))
 }

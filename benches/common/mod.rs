@@ -14,6 +14,21 @@ pub fn hwc() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hwc"))
 }
 
+/// Builds the C reference program `source` with `cc -static -O2` into `dir`; returns its path.
+pub fn compile_static(dir: &std::path::Path, name: &str, source: &str) -> String {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let out = dir.join(name);
+    let status = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc (gcc) is needed to build the reference programs");
+    assert!(status.success(), "cc -static failed for {name}");
+    out.to_str().unwrap().to_string()
+}
+
 pub struct Case {
     pub label: String,
     pub argv: Vec<String>,
