@@ -130,13 +130,6 @@ pub fn execvp(program: &CStr, argv: &[CString]) -> io::Error {
     io::Error::last_os_error()
 }
 
-/// Calls `f` with the name of each entry of the directory `path` (relative to `dir`; `.` and
-/// `..` included): three syscalls for a small directory.
-pub fn for_each_dirent_at(dir: RawFd, path: &CStr, f: impl FnMut(&[u8])) -> io::Result<()> {
-    let fd = open_dir_handle(dir, path)?;
-    for_each_dirent(fd.as_raw_fd(), f)
-}
-
 /// Calls `f` with the name of each entry of the open directory `fd` (`.` and `..` included),
 /// read with `getdents64` into a stack buffer from the fd's current offset (once per fd).
 pub fn for_each_dirent(fd: RawFd, mut f: impl FnMut(&[u8])) -> io::Result<()> {

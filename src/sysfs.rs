@@ -68,10 +68,6 @@ impl Dir {
     pub fn link_basename<'b>(&self, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
         link_basename_at(self.fd.as_raw_fd(), name, buf)
     }
-
-    pub fn for_each_entry(&self, name: &CStr, f: impl FnMut(&[u8])) -> io::Result<()> {
-        entries_at(self.fd.as_raw_fd(), name, f)
-    }
 }
 
 /// `first/second` as a C string in `buf`; `None` when it does not fit or holds a NUL.
@@ -105,14 +101,6 @@ fn link_basename_at<'b>(dir: RawFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'
         None => target,
     };
     (!base.is_empty() && base != b"." && base != b"..").then_some(base)
-}
-
-fn entries_at(dir: RawFd, name: &CStr, mut f: impl FnMut(&[u8])) -> io::Result<()> {
-    sys::for_each_dirent_at(dir, name, |entry| {
-        if entry != b"." && entry != b".." {
-            f(entry);
-        }
-    })
 }
 
 pub fn trim(bytes: &[u8]) -> &[u8] {
@@ -233,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn for_each_entry_lists_names() {
+    fn entries_lists_names() {
         let (_d, root) = tree();
         fs::create_dir(root.path("/drm")).unwrap();
         fs::create_dir(root.path("/drm/card1")).unwrap();
@@ -247,13 +235,13 @@ mod tests {
         assert_eq!(names, vec![b"card1".to_vec(), b"renderD128".to_vec()]);
         assert!(Dir::open(&root.stack_path(b"/"))
             .unwrap()
-            .for_each_entry(c"nope", |_| {})
-            .is_err());
+            .open_child(c"nope")
+            .is_none());
         assert!(exists(&root.stack_path(b"/drm")));
         assert!(!exists(&root.stack_path(b"/nope")));
         let dir = Dir::open(&root.stack_path(b"/")).unwrap();
         let mut n = 0;
-        dir.for_each_entry(c"drm", |_| n += 1).unwrap();
+        dir.open_child(c"drm").unwrap().entries(|_| n += 1).unwrap();
         assert_eq!(n, 2);
         assert!(Dir::open(&root.stack_path(b"/nope")).is_none());
     }
@@ -292,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn for_each_entry_reads_past_one_buffer() {
+    fn entries_reads_past_one_buffer() {
         let (_d, root) = tree();
         fs::create_dir(root.path("/many")).unwrap();
         for i in 0..600 {

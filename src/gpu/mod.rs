@@ -389,21 +389,18 @@ fn read_gpu(devices: &sysfs::Dir, name: &[u8], pci: PciAddr, depth: Depth) -> Op
     let driver = dir
         .link_basename(c"driver", &mut link)
         .and_then(ShortName::new);
-    let (card, render) = match depth {
-        Depth::Launch => (None, None),
-        Depth::Full => dir
-            .open_child(c"drm")
-            .map_or((None, None), |drm| drm_nodes(&drm)),
-    };
-    let (subsystem, runtime_status) = match depth {
-        Depth::Launch => (None, None),
+    let (card, render, subsystem, runtime_status) = match depth {
+        Depth::Launch => (None, None, None, None),
         Depth::Full => {
+            let (card, render) = dir
+                .open_child(c"drm")
+                .map_or((None, None), |drm| drm_nodes(&drm));
             let subsystem = id(c"subsystem_vendor").zip(id(c"subsystem_device"));
             let mut buf = [0u8; sysfs::ATTR_BUF];
             let status = dir
                 .read_attr(c"power/runtime_status", &mut buf)
                 .and_then(RuntimeStatus::parse);
-            (subsystem, status)
+            (card, render, subsystem, status)
         }
     };
     Some(Gpu {
