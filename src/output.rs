@@ -1,15 +1,19 @@
 //! What applets print: aligned human tables, one JSON document, `NAME=value` env files, and the
 //! stdout writer that turns a closed pipe (`hwc-gpu-detect | head -1`) into a quiet success.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::error::{Error, Result};
 
 /// Writes `text` to stdout and flushes. A reader that went away ends the applet quietly with 0.
 pub fn emit(text: &str) -> Result<()> {
+    emit_bytes(text.as_bytes())
+}
+
+/// `emit` for text already held as bytes (a JSON document's parts).
+pub fn emit_bytes(text: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
+    out.write_all(text)
         .and_then(|()| out.flush())
         .map_err(|e| Error::io("writing to standard output", &e))
 }
@@ -61,10 +65,11 @@ impl Table {
 }
 
 /// A small streaming JSON writer. Commas are placed automatically; keys and values are written in
-/// the order given, so documented key order is what users see.
+/// the order given, so documented key order is what users see. The document is built as bytes
+/// that are valid UTF-8 by construction (every string goes through `escape_json_into`).
 #[derive(Debug, Default)]
 pub struct Json {
-    out: String,
+    out: Vec<u8>,
     need_comma: bool,
 }
 
@@ -73,46 +78,53 @@ impl Json {
         Json::default()
     }
 
+    #[inline]
     fn sep(&mut self) {
         if self.need_comma {
-            self.out.push(',');
+            self.out.push(b',');
         }
         self.need_comma = false;
     }
 
+    #[inline]
     pub fn begin_object(&mut self) -> &mut Json {
         self.sep();
-        self.out.push('{');
+        self.out.push(b'{');
         self
     }
 
+    #[inline]
     pub fn end_object(&mut self) -> &mut Json {
-        self.out.push('}');
+        self.out.push(b'}');
         self.need_comma = true;
         self
     }
 
+    #[inline]
     pub fn begin_array(&mut self) -> &mut Json {
         self.sep();
-        self.out.push('[');
+        self.out.push(b'[');
         self
     }
 
+    #[inline]
     pub fn end_array(&mut self) -> &mut Json {
-        self.out.push(']');
+        self.out.push(b']');
         self.need_comma = true;
         self
     }
 
     /// An object key; the next call writes its value.
+    #[inline]
     pub fn key(&mut self, key: &str) -> &mut Json {
         self.sep();
         escape_json_into(key.as_bytes(), &mut self.out);
-        self.out.push(':');
+        self.out.push(b':');
         self
     }
 
     /// A string value from bytes; invalid UTF-8 becomes U+FFFD.
+    #[inline]
     pub fn string(&mut self, value: impl AsRef<[u8]>) -> &mut Json {
         self.sep();
         escape_json_into(value.as_ref(), &mut self.out);
@@ -122,21 +134,47 @@ impl Json {
 
     pub fn number(&mut self, value: impl Into<i128>) -> &mut Json {
         self.sep();
-        let _ = write!(self.out, "{}", value.into());
+        let value = value.into();
+        if value < 0 {
+            self.out.push(b'-');
+        }
+        // Digits written by hand: formatting through core::fmt costs more than the rest of a
+        // listing's line (and every value printed fits in 64 bits).
+        match u64::try_from(value.unsigned_abs()) {
+            Ok(mut n) => {
+                let mut digits = [0u8; 20];
+                let mut at = digits.len();
+                loop {
+                    at -= 1;
+                    digits[at] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                self.out.extend_from_slice(&digits[at..]);
+            }
+            Err(_) => self
+                .out
+                .extend_from_slice(value.unsigned_abs().to_string().as_bytes()),
+        }
         self.need_comma = true;
         self
     }
 
+    #[inline]
     pub fn bool(&mut self, value: bool) -> &mut Json {
         self.sep();
-        self.out.push_str(if value { "true" } else { "false" });
+        self.out
+            .extend_from_slice(if value { b"true" } else { b"false" });
         self.need_comma = true;
         self
     }
 
+    #[inline]
     pub fn null(&mut self) -> &mut Json {
         self.sep();
-        self.out.push_str("null");
+        self.out.extend_from_slice(b"null");
         self.need_comma = true;
         self
     }
@@ -149,69 +187,79 @@ impl Json {
         }
     }
 
-    /// The document with a final newline.
-    /// Writes what is built so far to stdout once it reaches 64 KiB, so a long listing reuses
-    /// one buffer instead of growing (and page-faulting in) one as large as the whole output.
-    /// For callers whose data are all gathered: nothing after the first part can fail but
-    /// writing.
+    /// Writes what is built so far to stdout once it reaches 16 KiB, so a long listing reuses
+    /// one buffer, allocated once, instead of growing (copying, and page-faulting in) one as
+    /// large as the whole output. For callers whose data are all gathered: nothing after the
+    /// first part can fail but writing.
     pub fn emit_part(&mut self) -> Result<()> {
-        if self.out.len() >= 64 * 1024 {
-            emit(&self.out)?;
+        const PART: usize = 16 * 1024;
+        if self.out.len() >= PART {
+            emit_bytes(&self.out)?;
             self.out.clear();
+        } else if self.out.capacity() < PART {
+            self.out.reserve(PART);
         }
         Ok(())
     }
 
+    /// The document (what `emit_part` has not written yet) with a final newline.
     pub fn finish(mut self) -> String {
-        self.out.push('\n');
-        self.out
+        self.out.push(b'\n');
+        String::from_utf8(self.out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
 /// Appends `bytes` as a quoted JSON string: `"` and `\` escaped, control characters as `\n`,
-/// `\t`, ... or `\u00XX`, and each invalid UTF-8 sequence as `\ufffd`.
-pub fn escape_json_into(bytes: &[u8], out: &mut String) {
-    out.push('"');
+/// `\t`, ... or `\u00XX`, and each invalid UTF-8 sequence as `\ufffd`. What it appends is always
+/// valid UTF-8.
+#[inline]
+pub fn escape_json_into(bytes: &[u8], out: &mut Vec<u8>) {
     // Names, keys and addresses are nearly always printable ASCII that needs no escape.
     let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\';
     if bytes.iter().all(plain) {
-        if let Ok(text) = std::str::from_utf8(bytes) {
-            out.push_str(text);
-            out.push('"');
-            return;
-        }
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    } else {
+        escape_slow(bytes, out);
     }
+}
+
+#[cold]
+fn escape_slow(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
     for chunk in bytes.utf8_chunks() {
-        let valid = chunk.valid();
+        let valid = chunk.valid().as_bytes();
         // Runs of characters that need no escape are copied whole. Every escaped character is
         // ASCII, so the run boundaries are character boundaries.
         let mut run = 0;
-        for (i, b) in valid.bytes().enumerate() {
-            let escaped = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0x08 => "\\b",
-                0x0c => "\\f",
-                b if b < 0x20 || b == 0x7f => "",
+        for (i, &b) in valid.iter().enumerate() {
+            let escaped: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                b if b < 0x20 || b == 0x7f => b"",
                 _ => continue,
             };
-            out.push_str(&valid[run..i]);
+            out.extend_from_slice(&valid[run..i]);
             if escaped.is_empty() {
-                let _ = write!(out, "\\u{b:04x}");
+                out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
             } else {
-                out.push_str(escaped);
+                out.extend_from_slice(escaped);
             }
             run = i + 1;
         }
-        out.push_str(&valid[run..]);
+        out.extend_from_slice(&valid[run..]);
         if !chunk.invalid().is_empty() {
-            out.push_str("\\ufffd");
+            out.extend_from_slice(b"\\ufffd");
         }
     }
-    out.push('"');
+    out.push(b'"');
 }
 
 /// Whether `name` may be an environment variable name in both `sh` and systemd.
@@ -295,9 +343,22 @@ mod tests {
     }
 
     #[test]
+    fn json_numbers_at_the_edges() {
+        let mut j = Json::new();
+        j.begin_array();
+        j.number(0u8).number(7u32).number(-1i32).number(u64::MAX);
+        j.number(i64::MIN).number(i128::MIN).end_array();
+        assert_eq!(
+            j.finish(),
+            format!("[0,7,-1,{},{},{}]\n", u64::MAX, i64::MIN, i128::MIN)
+        );
+    }
+
+    #[test]
     fn json_escapes_controls_quotes_and_bad_utf8() {
-        let mut s = String::new();
+        let mut s = Vec::new();
         escape_json_into(b"a\"b\\c\n\t\x01\x7f\xff\xfez\xc3\xa9", &mut s);
+        let s = String::from_utf8(s).unwrap();
         assert_eq!(
             s,
             "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\\ufffd\\ufffdz\u{e9}\""
@@ -308,8 +369,9 @@ mod tests {
     fn json_escape_round_trips_through_a_real_parser_shape() {
         // Every byte value alone must give a string with balanced quotes and no raw controls.
         for b in 0u8..=255 {
-            let mut s = String::new();
+            let mut s = Vec::new();
             escape_json_into(&[b], &mut s);
+            let s = String::from_utf8(s).unwrap();
             assert!(
                 s.starts_with('"') && s.ends_with('"') && s.len() >= 3,
                 "{b}: {s}"

@@ -1,5 +1,6 @@
 //! `addr`: show, add and delete addresses.
 
+use super::link::print_links_json;
 use super::*;
 
 pub(super) fn addr_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
@@ -28,20 +29,13 @@ pub(super) fn addr_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
             ctx.family == 0 || addrs.iter().any(|a| a.index == l.index)
         });
     if ctx.json {
-        let mut j = Json::new();
-        j.begin_array();
-        for l in shown {
-            j.begin_object();
-            model::link_json(&mut j, l, &links, ctx.details, ctx.family != 0);
+        print_links_json(ctx, shown, &links, |j, l| {
             j.key("addr_info").begin_array();
             for a in addrs.iter().filter(|a| a.index == l.index) {
-                model::addr_json(&mut j, a);
+                model::addr_json(j, a);
             }
-            j.end_array().end_object();
-            j.emit_part()?;
-        }
-        j.end_array();
-        output::emit(&j.finish())?;
+            j.end_array();
+        })?;
     } else {
         let mut t = Table::default();
         for l in shown {

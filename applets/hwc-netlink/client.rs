@@ -95,8 +95,11 @@ impl Socket {
         ty: u16,
         mut parse: impl FnMut(&[u8]) -> Option<T>,
     ) -> Result<Vec<T>, NlError> {
+        // Room for ~120 KiB of entries from the start (1000 links): memory is touched only as
+        // entries arrive, and a long dump does not copy (and fault in) its list as it grows.
+        let room = (120 << 10) / std::mem::size_of::<T>().max(1);
         for _ in 0..DUMP_RETRIES {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(room);
             let mut interrupted = false;
             self.exchange(req, |m| {
                 interrupted |= m.flags & codec::F_DUMP_INTR != 0;

@@ -32,16 +32,7 @@ pub(super) fn link_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
         return Err(Error::failed(format!("{d}: no such device")));
     }
     if ctx.json {
-        let mut j = Json::new();
-        j.begin_array();
-        for l in shown {
-            j.begin_object();
-            model::link_json(&mut j, l, &links, ctx.details, ctx.family != 0);
-            j.end_object();
-            j.emit_part()?;
-        }
-        j.end_array();
-        output::emit(&j.finish())?;
+        print_links_json(ctx, shown, &links, |_, _| {})?;
     } else {
         let mut t = Table::default();
         for l in shown {
@@ -50,6 +41,28 @@ pub(super) fn link_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
         output::emit(&t.render())?;
     }
     Ok(0)
+}
+
+/// Prints `shown` as ip -j does, each object closed after `more` adds its keys (addresses).
+pub(super) fn print_links_json<'a>(
+    ctx: &Ctx,
+    shown: impl IntoIterator<Item = &'a Link>,
+    links: &[Link],
+    mut more: impl FnMut(&mut Json, &Link),
+) -> Result<()> {
+    let mut j = Json::new();
+    let mut scratch = String::new();
+    j.begin_array();
+    for l in shown {
+        j.begin_object();
+        let filtered = ctx.family != 0;
+        model::link_json(&mut j, l, links, ctx.details, filtered, &mut scratch);
+        more(&mut j, l);
+        j.end_object();
+        j.emit_part()?;
+    }
+    j.end_array();
+    output::emit(&j.finish())
 }
 
 pub(super) fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {

@@ -117,7 +117,7 @@ impl Ctx {
     fn created(&mut self, name: &str, mtu: Option<u32>) -> Result<Link> {
         if self.dry_run {
             return Ok(Link {
-                name: name.to_string(),
+                name: model::Short::text(name.as_bytes()),
                 mtu,
                 ..Link::default()
             });

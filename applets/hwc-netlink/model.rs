@@ -1,7 +1,7 @@
 //! Links, addresses and routes decoded from rtnetlink messages, and printed the way `ip -j` and
 //! `ip -br` print them (iproute2's key names, present or absent in the same cases).
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::codec::{attr_str, attr_u32, attrs};
@@ -39,18 +39,91 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
     u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
 }
 
+/// A short attribute value (a link name, a link kind, a link-layer address) kept inline when it
+/// fits, as nearly all do, so that a dump of 1000 links makes no allocation per link.
+#[derive(Clone)]
+pub enum Short {
+    Inline(u8, [u8; 22]),
+    Heap(Box<[u8]>),
+}
+
+impl Short {
+    /// The bytes as they are (a link-layer address).
+    pub fn bytes(b: &[u8]) -> Short {
+        let mut a = [0; 22];
+        match a.get_mut(..b.len()) {
+            Some(head) => {
+                head.copy_from_slice(b);
+                Short::Inline(b.len() as u8, a)
+            }
+            None => Short::Heap(b.into()),
+        }
+    }
+
+    /// A string attribute up to its NUL, invalid UTF-8 replaced (so `as_str` is the whole text).
+    pub fn text(b: &[u8]) -> Short {
+        let text = &b[..memchr::memchr(0, b).unwrap_or(b.len())];
+        if text.is_ascii() {
+            return Short::bytes(text);
+        }
+        Short::bytes(String::from_utf8_lossy(text).as_bytes())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Short::Inline(len, a) => &a[..*len as usize],
+            Short::Heap(b) => b,
+        }
+    }
+
+    /// The text of a value made by `Short::text`.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("\u{fffd}")
+    }
+}
+
+impl Default for Short {
+    fn default() -> Short {
+        Short::Inline(0, [0; 22])
+    }
+}
+
+impl std::fmt::Debug for Short {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl std::fmt::Display for Short {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Short {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Short {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Link {
     pub index: u32,
-    pub name: String,
+    pub name: Short,
     pub flags: u32,
     pub mtu: Option<u32>,
     pub operstate: Option<u8>,
-    pub address: Option<Vec<u8>>,
+    pub address: Option<Short>,
     pub master: Option<u32>,
     pub link: Option<u32>,
     pub link_netnsid: Option<i32>,
-    pub kind: Option<String>,
+    pub kind: Option<Short>,
 }
 
 impl Link {
@@ -66,17 +139,17 @@ impl Link {
         };
         for (ty, d) in attrs(&p[16..]) {
             match ty {
-                IFLA_IFNAME => l.name = attr_str(d),
+                IFLA_IFNAME => l.name = Short::text(d),
                 IFLA_MTU => l.mtu = attr_u32(d),
                 IFLA_OPERSTATE => l.operstate = d.first().copied(),
-                IFLA_ADDRESS => l.address = Some(d.to_vec()),
+                IFLA_ADDRESS => l.address = Some(Short::bytes(d)),
                 IFLA_MASTER => l.master = attr_u32(d).filter(|&m| m != 0),
                 IFLA_LINK => l.link = attr_u32(d),
                 IFLA_LINK_NETNSID => l.link_netnsid = attr_u32(d).map(|v| v as i32),
                 IFLA_LINKINFO => {
                     l.kind = attrs(d)
                         .find(|(t, _)| *t == IFLA_INFO_KIND)
-                        .map(|(_, k)| attr_str(k));
+                        .map(|(_, k)| Short::text(k));
                 }
                 _ => {}
             }
@@ -87,11 +160,16 @@ impl Link {
     pub fn is_up(&self) -> bool {
         self.flags & IFF_UP != 0
     }
+
+    /// The kind (`bridge`, `veth`, ...), if the kernel named one.
+    pub fn kind(&self) -> Option<&str> {
+        self.kind.as_ref().map(Short::as_str)
+    }
 }
 
-/// iproute2's flag words in its order; NO-CARRIER first for an up link without carrier;
-/// M-DOWN last when the link it rides on is down.
-pub fn flag_words(flags: u32, master_down: bool) -> Vec<String> {
+/// iproute2's flag words in its order, each given to `word`; NO-CARRIER first for an up link
+/// without carrier; unknown bits as one hex word; M-DOWN last when the link it rides on is down.
+pub fn flag_words(flags: u32, master_down: bool, mut word: impl FnMut(&str)) {
     const NAMES: [(u32, &str); 18] = [
         (0x8, "LOOPBACK"),
         (0x2, "BROADCAST"),
@@ -112,52 +190,66 @@ pub fn flag_words(flags: u32, master_down: bool) -> Vec<String> {
         (0x20000, "DORMANT"),
         (0x40000, "ECHO"),
     ];
-    let mut words = Vec::new();
     if flags & IFF_UP != 0 && flags & IFF_RUNNING == 0 {
-        words.push("NO-CARRIER".to_string());
+        word("NO-CARRIER");
     }
     let mut rest = flags & !IFF_RUNNING;
     for (bit, name) in NAMES {
         if rest & bit != 0 {
             rest &= !bit;
-            words.push(name.to_string());
+            word(name);
         }
     }
     if rest != 0 {
-        words.push(format!("{rest:x}"));
+        word(&format!("{rest:x}"));
     }
     if master_down {
-        words.push("M-DOWN".to_string());
+        word("M-DOWN");
     }
-    words
 }
 
-pub fn operstate_name(state: u8) -> String {
-    match state {
-        0 => "UNKNOWN".into(),
-        1 => "NOTPRESENT".into(),
-        2 => "DOWN".into(),
-        3 => "LOWERLAYERDOWN".into(),
-        4 => "TESTING".into(),
-        5 => "DORMANT".into(),
-        6 => "UP".into(),
-        n => n.to_string(),
+pub fn operstate_name(state: u8) -> Cow<'static, str> {
+    const NAMES: [&str; 7] = [
+        "UNKNOWN",
+        "NOTPRESENT",
+        "DOWN",
+        "LOWERLAYERDOWN",
+        "TESTING",
+        "DORMANT",
+        "UP",
+    ];
+    NAMES
+        .get(state as usize)
+        .map_or_else(|| state.to_string().into(), |&n| n.into())
+}
+
+/// Appends a link-layer address as ip prints it: lowercase hex bytes joined by ':'.
+pub fn mac_into(bytes: &[u8], text: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            text.push(':');
+        }
+        text.push(HEX[usize::from(b >> 4)] as char);
+        text.push(HEX[usize::from(b & 15)] as char);
     }
 }
 
 pub fn mac_text(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        let sep = if i == 0 { "" } else { ":" };
-        let _ = write!(text, "{sep}{b:02x}");
-    }
+    mac_into(bytes, &mut text);
     text
 }
 
-/// Link `index` of `links`. A dump lists links in index order, so a binary search finds them
-/// (with 1000 links a linear search per link is quadratic); the linear search remains for a
-/// list in another order.
+/// Link `index` of `links`. A dump lists links in index order, often without gaps, so the link
+/// is first looked for where it would be with none, then by binary search (with 1000 links a
+/// linear search per link is quadratic); the linear search remains for a list in another order.
 fn find(links: &[Link], index: u32) -> Option<&Link> {
+    let first = links.first()?.index;
+    let guess = index.checked_sub(first).and_then(|i| links.get(i as usize));
+    if let Some(l) = guess.filter(|l| l.index == index) {
+        return Some(l);
+    }
     match links.binary_search_by_key(&index, |l| l.index) {
         Ok(i) => Some(&links[i]),
         Err(_) => links.iter().find(|l| l.index == index),
@@ -165,13 +257,21 @@ fn find(links: &[Link], index: u32) -> Option<&Link> {
 }
 
 /// The name of link `index`, `ifN` when it is not in `links`.
-fn name_of(links: &[Link], index: u32) -> String {
-    find(links, index).map_or(format!("if{index}"), |l| l.name.clone())
+fn name_of(links: &[Link], index: u32) -> Cow<'_, str> {
+    find(links, index).map_or_else(|| format!("if{index}").into(), |l| l.name.as_str().into())
 }
 
 /// The link keys of `ip -j link` / `ip -j addr` that hwc reports, in iproute2's order. Like ip,
-/// the link-layer address is shown only without a family filter, or with details.
-pub fn link_json(j: &mut Json, l: &Link, links: &[Link], details: bool, family_filtered: bool) {
+/// the link-layer address is shown only without a family filter, or with details. `scratch` is
+/// working space, reused from link to link.
+pub fn link_json(
+    j: &mut Json,
+    l: &Link,
+    links: &[Link],
+    details: bool,
+    family_filtered: bool,
+    scratch: &mut String,
+) {
     j.key("ifindex").number(l.index);
     let mut master_down = false;
     if let Some(peer) = l.link.filter(|&p| p != l.index) {
@@ -183,34 +283,36 @@ pub fn link_json(j: &mut Json, l: &Link, links: &[Link], details: bool, family_f
                 .key("link_netnsid")
                 .number(nsid);
         } else {
-            j.key("link").string(name_of(links, peer));
+            j.key("link").string(name_of(links, peer).as_bytes());
             master_down = find(links, peer).is_some_and(|x| !x.is_up());
         }
     }
-    j.key("ifname").string(&l.name);
+    j.key("ifname").string(l.name.as_bytes());
     j.key("flags").begin_array();
-    for w in flag_words(l.flags, master_down) {
+    flag_words(l.flags, master_down, |w| {
         j.string(w);
-    }
+    });
     j.end_array();
     if let Some(mtu) = l.mtu {
         j.key("mtu").number(mtu);
     }
     if let Some(m) = l.master {
-        j.key("master").string(name_of(links, m));
+        j.key("master").string(name_of(links, m).as_bytes());
     }
     if let Some(s) = l.operstate {
-        j.key("operstate").string(operstate_name(s));
+        j.key("operstate").string(operstate_name(s).as_bytes());
     }
     if let Some(a) = l.address.as_ref().filter(|_| !family_filtered || details) {
-        j.key("address").string(mac_text(a));
+        scratch.clear();
+        mac_into(a.as_bytes(), scratch);
+        j.key("address").string(scratch.as_bytes());
     }
     if details {
         if let Some(kind) = &l.kind {
             j.key("linkinfo")
                 .begin_object()
                 .key("info_kind")
-                .string(kind)
+                .string(kind.as_bytes())
                 .end_object();
         }
     }
@@ -218,15 +320,21 @@ pub fn link_json(j: &mut Json, l: &Link, links: &[Link], details: bool, family_f
 
 /// `ip -br link` style: name (with @peer), state, address, <flags>.
 pub fn link_brief(l: &Link, links: &[Link]) -> [String; 4] {
-    let mut name = l.name.clone();
+    let mut name = l.name.to_string();
     if let Some(peer) = l.link.filter(|&p| p != l.index && p != 0) {
         name = format!("{name}@{}", name_of(links, peer));
     }
+    let mut flags = Vec::new();
+    flag_words(l.flags, false, |w| flags.push(w.to_string()));
     [
         name,
-        l.operstate.map_or("UNKNOWN".into(), operstate_name),
-        l.address.as_deref().map_or(String::new(), mac_text),
-        format!("<{}>", flag_words(l.flags, false).join(",")),
+        l.operstate
+            .map_or("UNKNOWN".into(), operstate_name)
+            .into_owned(),
+        l.address
+            .as_ref()
+            .map_or(String::new(), |a| mac_text(a.as_bytes())),
+        format!("<{}>", flags.join(",")),
     ]
 }
 
@@ -459,7 +567,7 @@ pub fn route_json(j: &mut Json, r: &Route, links: &[Link], details: bool, show_t
         j.key("gateway").string(gw.to_string());
     }
     if let Some(oif) = r.oif {
-        j.key("dev").string(name_of(links, oif));
+        j.key("dev").string(name_of(links, oif).as_bytes());
     }
     if r.table != RT_TABLE_MAIN && show_table {
         j.key("table").string(table_name(r.table));
@@ -533,6 +641,12 @@ pub fn route_line(r: &Route, links: &[Link], show_table: bool) -> String {
 mod tests {
     use super::*;
 
+    fn flag_words(flags: u32, master_down: bool) -> Vec<String> {
+        let mut words = Vec::new();
+        super::flag_words(flags, master_down, |w| words.push(w.to_string()));
+        words
+    }
+
     #[test]
     fn flags_in_iproute2_order() {
         assert_eq!(
@@ -551,6 +665,44 @@ mod tests {
             flag_words(0x1002, true),
             ["BROADCAST", "MULTICAST", "M-DOWN"]
         );
+    }
+
+    #[test]
+    fn short_values_stay_inline_until_they_do_not_fit() {
+        let fits = Short::bytes(&[7; 22]);
+        assert!(matches!(fits, Short::Inline(22, _)));
+        assert_eq!(fits.as_bytes(), [7; 22]);
+        let long = Short::bytes(&[9; 23]);
+        assert!(matches!(long, Short::Heap(_)));
+        assert_eq!(long.as_bytes(), [9; 23]);
+        assert_eq!(Short::bytes(&[]).as_bytes(), b"");
+        // Text stops at the NUL; invalid UTF-8 is replaced, so a name always has a text.
+        assert_eq!(Short::text(b"eth0\0junk"), "eth0");
+        assert_eq!(Short::text(b"a\xffb").as_str(), "a\u{fffd}b");
+        let wide = Short::text("ünïcödé-ünïcödé".as_bytes());
+        assert_eq!(wide.as_str(), "ünïcödé-ünïcödé");
+    }
+
+    fn link(index: u32, name: &str) -> Link {
+        Link {
+            index,
+            name: Short::text(name.as_bytes()),
+            ..Link::default()
+        }
+    }
+
+    #[test]
+    fn links_are_found_with_gaps_and_out_of_order() {
+        let sorted = [link(1, "lo"), link(2, "a"), link(5, "b"), link(9, "c")];
+        for l in &sorted {
+            assert_eq!(name_of(&sorted, l.index), l.name.as_str());
+        }
+        assert_eq!(name_of(&sorted, 3), "if3");
+        assert_eq!(name_of(&sorted, 0), "if0");
+        let shuffled = [link(9, "c"), link(1, "lo"), link(5, "b")];
+        assert_eq!(name_of(&shuffled, 5), "b");
+        assert_eq!(name_of(&shuffled, 9), "c");
+        assert_eq!(name_of(&shuffled, 2), "if2");
     }
 
     #[test]
