@@ -169,10 +169,15 @@ pub fn attr_u32(data: &[u8]) -> Option<u32> {
     Some(u32::from_ne_bytes(data.get(..4)?.try_into().ok()?))
 }
 
-/// A string attribute, with or without its NUL.
-pub fn attr_str(data: &[u8]) -> String {
+/// A string attribute, with or without its NUL; invalid UTF-8 replaced.
+pub fn attr_text(data: &[u8]) -> std::borrow::Cow<'_, str> {
     let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-    String::from_utf8_lossy(&data[..end]).into_owned()
+    String::from_utf8_lossy(&data[..end])
+}
+
+/// `attr_text`, owned.
+pub fn attr_str(data: &[u8]) -> String {
+    attr_text(data).into_owned()
 }
 
 /// An NLMSG_ERROR payload: 0 is an ACK; a negative errno with the kernel's extended-ack text.

@@ -52,10 +52,10 @@ pub(super) fn print_links_json<'a>(
 ) -> Result<()> {
     let mut j = Json::new();
     let mut scratch = String::new();
+    let filtered = ctx.family != 0;
     j.begin_array();
     for l in shown {
         j.begin_object();
-        let filtered = ctx.family != 0;
         model::link_json(&mut j, l, links, ctx.details, filtered, &mut scratch);
         more(&mut j, l);
         j.end_object();

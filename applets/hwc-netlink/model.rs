@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::codec::{attr_str, attr_u32, attrs};
+use super::codec::{attr_str, attr_text, attr_u32, attrs};
 use crate::output::Json;
 
 pub const IFF_UP: u32 = 0x1;
@@ -62,11 +62,7 @@ impl Short {
 
     /// A string attribute up to its NUL, invalid UTF-8 replaced (so `as_str` is the whole text).
     pub fn text(b: &[u8]) -> Short {
-        let text = &b[..memchr::memchr(0, b).unwrap_or(b.len())];
-        if text.is_ascii() {
-            return Short::bytes(text);
-        }
-        Short::bytes(String::from_utf8_lossy(text).as_bytes())
+        Short::bytes(attr_text(b).as_bytes())
     }
 
     pub fn as_bytes(&self) -> &[u8] {
