@@ -275,7 +275,7 @@ impl Report<'_> {
                     .key("env")
                     .begin_object();
                 for (k, v) in env {
-                    j.key(k).string(v);
+                    j.key_text(k).string(v);
                 }
                 j.end_object().end_object();
             }

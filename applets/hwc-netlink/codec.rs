@@ -172,7 +172,11 @@ pub fn attr_u32(data: &[u8]) -> Option<u32> {
 /// A string attribute, with or without its NUL; invalid UTF-8 replaced.
 pub fn attr_text(data: &[u8]) -> std::borrow::Cow<'_, str> {
     let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-    String::from_utf8_lossy(&data[..end])
+    // Valid text (all of it in practice) is taken as it is, without the lossy decoder's walk.
+    match std::str::from_utf8(&data[..end]) {
+        Ok(text) => text.into(),
+        Err(_) => String::from_utf8_lossy(&data[..end]),
+    }
 }
 
 /// `attr_text`, owned.

@@ -166,7 +166,9 @@ impl Link {
 /// iproute2's flag words in its order, each given to `word`; NO-CARRIER first for an up link
 /// without carrier; unknown bits as one hex word; M-DOWN last when the link it rides on is down.
 pub fn flag_words(flags: u32, master_down: bool, mut word: impl FnMut(&str)) {
-    const NAMES: [(u32, &str); 18] = [
+    // A static, not a const: iterating a const array by value copies all of it to the stack
+    // on every call (once per link listed).
+    static NAMES: [(u32, &str); 18] = [
         (0x8, "LOOPBACK"),
         (0x2, "BROADCAST"),
         (0x10, "POINTOPOINT"),
@@ -190,7 +192,7 @@ pub fn flag_words(flags: u32, master_down: bool, mut word: impl FnMut(&str)) {
         word("NO-CARRIER");
     }
     let mut rest = flags & !IFF_RUNNING;
-    for (bit, name) in NAMES {
+    for &(bit, name) in &NAMES {
         if rest & bit != 0 {
             rest &= !bit;
             word(name);
@@ -219,22 +221,22 @@ pub fn operstate_name(state: u8) -> Cow<'static, str> {
         .map_or_else(|| state.to_string().into(), |&n| n.into())
 }
 
-/// Appends a link-layer address as ip prints it: lowercase hex bytes joined by ':'.
-pub fn mac_into(bytes: &[u8], text: &mut String) {
+/// A link-layer address as ip prints it, lowercase hex bytes joined by ':', made in `text`.
+pub fn mac_into(bytes: &[u8], text: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            text.push(':');
-        }
-        text.push(HEX[usize::from(b >> 4)] as char);
-        text.push(HEX[usize::from(b & 15)] as char);
+    text.clear();
+    text.resize(bytes.len() * 3, b':');
+    for (t, b) in text.chunks_exact_mut(3).zip(bytes) {
+        t[0] = HEX[usize::from(b >> 4)];
+        t[1] = HEX[usize::from(b & 15)];
     }
+    text.pop();
 }
 
 pub fn mac_text(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() * 3);
+    let mut text = Vec::new();
     mac_into(bytes, &mut text);
-    text
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// Link `index` of `links`. A dump lists links in index order, often without gaps, so the link
@@ -266,7 +268,7 @@ pub fn link_json(
     links: &[Link],
     details: bool,
     family_filtered: bool,
-    scratch: &mut String,
+    scratch: &mut Vec<u8>,
 ) {
     j.key("ifindex").number(l.index);
     let mut master_down = false;
@@ -299,9 +301,8 @@ pub fn link_json(
         j.key("operstate").string(operstate_name(s).as_bytes());
     }
     if let Some(a) = l.address.as_ref().filter(|_| !family_filtered || details) {
-        scratch.clear();
         mac_into(a.as_bytes(), scratch);
-        j.key("address").string(scratch.as_bytes());
+        j.key("address").string(&scratch);
     }
     if details {
         if let Some(kind) = &l.kind {
@@ -677,6 +678,23 @@ mod tests {
         assert_eq!(Short::text(b"a\xffb").as_str(), "a\u{fffd}b");
         let wide = Short::text("ünïcödé-ünïcödé".as_bytes());
         assert_eq!(wide.as_str(), "ünïcödé-ünïcödé");
+    }
+
+    #[test]
+    fn link_layer_addresses_as_ip_prints_them() {
+        assert_eq!(mac_text(&[]), "");
+        assert_eq!(mac_text(&[0x0a]), "0a");
+        assert_eq!(
+            mac_text(&[0x02, 0x42, 0xac, 0x11, 0x00, 0xff]),
+            "02:42:ac:11:00:ff"
+        );
+        // InfiniBand: 20 bytes. The buffer is reused, so a shorter address after a longer one
+        // must not keep the longer one's tail.
+        let mut text = Vec::new();
+        mac_into(&[0x80; 20], &mut text);
+        assert_eq!(text.len(), 59);
+        mac_into(&[1, 2], &mut text);
+        assert_eq!(text, b"01:02");
     }
 
     fn link(index: u32, name: &str) -> Link {

@@ -528,7 +528,7 @@ fn print_report(args: &Args, report: &Report) -> Result<()> {
         }
         j.end_array().key("variables").begin_object();
         for (k, v) in &report.exported {
-            j.key(k).string(v);
+            j.key_text(k).string(v);
         }
         j.end_object().key("secrets").begin_array();
         for s in &report.secrets {
