@@ -10,11 +10,13 @@ pub fn emit(text: &str) -> Result<()> {
     emit_bytes(text.as_bytes())
 }
 
-/// `emit` for text already held as bytes (a JSON document's parts).
+/// `emit` for text already held as bytes (a JSON document's parts). Written straight to fd 1:
+/// std's stdout is line-buffered and would first search each 16 KiB part for a newline. What
+/// std may hold (nothing: every print ends its line) is flushed first, to keep the order.
 pub fn emit_bytes(text: &[u8]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text)
-        .and_then(|()| out.flush())
+    std::io::stdout()
+        .flush()
+        .and_then(|()| crate::sys::write_all(libc::STDOUT_FILENO, text))
         .map_err(|e| Error::io("writing to standard output", &e))
 }
 
@@ -164,32 +166,36 @@ impl Json {
         self
     }
 
+    #[inline]
     pub fn number(&mut self, value: impl Into<i128>) -> &mut Json {
-        self.sep();
+        // Inlined, the conversion of a u32 (most numbers printed) folds away.
         let value = value.into();
+        self.sep();
         if value < 0 {
             self.put(b"-");
         }
-        // Digits written by hand: formatting through core::fmt costs more than the rest of a
-        // listing's line (and every value printed fits in 64 bits).
         match u64::try_from(value.unsigned_abs()) {
-            Ok(mut n) => {
-                let mut digits = [0u8; 20];
-                let mut at = digits.len();
-                loop {
-                    at -= 1;
-                    digits[at] = b'0' + (n % 10) as u8;
-                    n /= 10;
-                    if n == 0 {
-                        break;
-                    }
-                }
-                self.put(&digits[at..]);
-            }
+            Ok(n) => self.digits(n),
             Err(_) => self.put(value.unsigned_abs().to_string().as_bytes()),
         }
         self.need_comma = true;
         self
+    }
+
+    /// Digits written by hand: formatting through core::fmt costs more than the rest of a
+    /// listing's line.
+    fn digits(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[at..]);
     }
 
     #[inline]
@@ -226,8 +232,9 @@ impl Json {
             emit_bytes(&self.out[..self.len])?;
             self.len = 0;
         } else if self.out.len() < PART {
-            // Room for a part and the object that ends it, so the buffer never grows again.
-            self.grow(2 * PART);
+            // Room for a part and the object that ends it (a link's is under 1 KiB), so the
+            // buffer need not grow again.
+            self.grow(PART + 4096);
         }
         Ok(())
     }

@@ -283,6 +283,25 @@ pub fn setsockopt_int(
     Ok(())
 }
 
+/// Writes all of `buf` to `fd`, going on after a short write or EINTR.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is valid for reads of its length.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n > 0 {
+            buf = buf.get(n as usize..).unwrap_or_default();
+        } else if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        } else {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Sends one datagram whole.
 pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<()> {
     loop {

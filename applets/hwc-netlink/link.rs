@@ -24,13 +24,10 @@ pub(super) fn link_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
 
 pub(super) fn link_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
     let links = dump_links(ctx)?;
-    let shown: Vec<&Link> = links
-        .iter()
-        .filter(|l| dev.is_none_or(|d| l.name == d))
-        .collect();
-    if let (Some(d), true) = (dev, shown.is_empty()) {
+    if let Some(d) = dev.filter(|&d| !links.iter().any(|l| l.name == d)) {
         return Err(Error::failed(format!("{d}: no such device")));
     }
+    let shown = links.iter().filter(|l| dev.is_none_or(|d| l.name == d));
     if ctx.json {
         print_links_json(ctx, shown, &links, |_, _| {})?;
     } else {
