@@ -138,8 +138,8 @@ impl Json {
     }
 
     /// An object key written in the program: plain ASCII that needs no escape (checked in debug
-    /// builds, which the tests run). The next call writes its value.
-    #[inline(always)]
+    /// builds, which the tests run). The next call writes its value. Keys and strings are not
+    /// inlined: at each of their call sites, in every applet, they would add ~40 KB to the binary.
     pub fn key(&mut self, key: &'static str) -> &mut Json {
         debug_assert!(key.bytes().all(|b| plain(&b)), "key {key:?} needs escaping");
         self.sep();
@@ -160,8 +160,12 @@ impl Json {
     /// A string value from bytes; invalid UTF-8 becomes U+FFFD.
     #[inline]
     pub fn string(&mut self, value: impl AsRef<[u8]>) -> &mut Json {
+        self.string_bytes(value.as_ref())
+    }
+
+    fn string_bytes(&mut self, value: &[u8]) -> &mut Json {
         self.sep();
-        self.escape(value.as_ref());
+        self.escape(value);
         self.need_comma = true;
         self
     }
