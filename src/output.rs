@@ -95,6 +95,23 @@ impl Json {
         self.len = end;
     }
 
+    /// `"body"` then `tail`, with one check for room.
+    #[inline(always)]
+    fn put_quoted(&mut self, body: &[u8], tail: &[u8]) {
+        let end = self.len + body.len() + 2 + tail.len();
+        if end > self.out.len() {
+            self.grow(end);
+        }
+        let (open, rest) = self.out[self.len..end].split_at_mut(1);
+        let (text, rest) = rest.split_at_mut(body.len());
+        let (close, after) = rest.split_at_mut(1);
+        open[0] = b'"';
+        text.copy_from_slice(body);
+        close[0] = b'"';
+        after.copy_from_slice(tail);
+        self.len = end;
+    }
+
     #[cold]
     #[inline(never)]
     fn grow(&mut self, end: usize) {
@@ -143,9 +160,7 @@ impl Json {
     pub fn key(&mut self, key: &'static str) -> &mut Json {
         debug_assert!(key.bytes().all(|b| plain(&b)), "key {key:?} needs escaping");
         self.sep();
-        self.put(b"\"");
-        self.put(key.as_bytes());
-        self.put(b"\":");
+        self.put_quoted(key.as_bytes(), b":");
         self
     }
 
@@ -258,9 +273,7 @@ impl Json {
     fn escape(&mut self, bytes: &[u8]) {
         // Names, keys and addresses are nearly always printable ASCII that needs no escape.
         if bytes.iter().all(plain) {
-            self.put(b"\"");
-            self.put(bytes);
-            self.put(b"\"");
+            self.put_quoted(bytes, b"");
         } else {
             self.escape_slow(bytes);
         }
