@@ -65,12 +65,7 @@ impl Short {
 
     /// A string attribute up to its NUL, invalid UTF-8 replaced (so `as_str` is the whole text).
     pub fn text(b: &[u8]) -> Short {
-        let text = b.split(|&c| c == 0).next().unwrap_or_default();
-        if text.is_ascii() {
-            Short::bytes(text)
-        } else {
-            Short::bytes(attr_text(text).as_bytes())
-        }
+        Short::bytes(attr_text(b).as_bytes())
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -244,7 +239,7 @@ pub fn mac_into(bytes: &[u8], text: &mut Vec<u8>) {
 pub fn mac_text(bytes: &[u8]) -> String {
     let mut text = Vec::new();
     mac_into(bytes, &mut text);
-    String::from_utf8_lossy(&text).into_owned()
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// Link `index` of `links`. A dump lists links in index order, often without gaps, so the link
