@@ -169,8 +169,7 @@ fn install_symlinks_twice_is_idempotent_and_relative() {
     let sbindir = prefix.path().join("sbin");
     fs::create_dir_all(&bindir).unwrap();
     fs::create_dir_all(&sbindir).unwrap();
-    fs::copy(hwc(), bindir.join("hwc")).unwrap();
-    let installed = bindir.join("hwc");
+    let installed = copy_hwc(&bindir);
 
     for dir in [&bindir, &sbindir] {
         let first = Command::new(&installed)
@@ -226,8 +225,7 @@ fn install_symlinks_twice_is_idempotent_and_relative() {
 #[test]
 fn install_hard_links_share_the_inode() {
     let dir = tempfile::tempdir().unwrap();
-    fs::copy(hwc(), dir.path().join("hwc")).unwrap();
-    let installed = dir.path().join("hwc");
+    let installed = copy_hwc(dir.path());
     let target = dir.path().join("links");
     fs::create_dir(&target).unwrap();
     for _ in 0..2 {

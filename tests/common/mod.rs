@@ -23,6 +23,24 @@ pub fn hwc() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hwc"))
 }
 
+/// A copy of the built binary at `dir/hwc`, ready to run. The copy is written through a file
+/// descriptor that a test in another thread may inherit for an instant, when it forks to run a
+/// command, until that child execs; running the copy in that instant fails with ETXTBSY. So
+/// the copy is run once (`--list`) until it no longer does.
+pub fn copy_hwc(dir: &Path) -> PathBuf {
+    let to = dir.join("hwc");
+    std::fs::copy(hwc(), &to).expect("copy hwc");
+    for _ in 0..100 {
+        match Command::new(&to).arg("--list").output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            _ => break,
+        }
+    }
+    to
+}
+
 /// A directory holding one symlink to the built binary per applet name.
 pub struct Bin {
     pub dir: tempfile::TempDir,
