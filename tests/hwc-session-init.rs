@@ -95,25 +95,41 @@ impl TestBus {
             .spawn()
             .unwrap();
         self.monitor = Some(child);
-        // Wait until the monitor is attached: its own Hello shows up in the capture.
-        for _ in 0..200 {
+        // Wait until the monitor is attached. Its NameAcquired (the reply to its Hello) comes
+        // before it asks to become a monitor; the NameLost that follows means the bus made it
+        // one, and from then on it sees every message.
+        for _ in 0..1000 {
             if fs::read_to_string(self.dir.path().join("monitor.txt"))
                 .unwrap_or_default()
-                .contains("NameAcquired")
+                .contains("member=NameLost")
             {
                 return;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        panic!("dbus-monitor did not attach to the test bus within 10 s");
     }
 
-    fn monitored(&mut self) -> String {
+    /// What the monitor captured, once `until` has shown up (within 5 s: a loaded machine may
+    /// take more than a moment to pass a message on) and 200 ms more, so that a message sent
+    /// after it, which a test may assert is absent, would show up too.
+    fn monitored(&mut self, until: &str) -> String {
+        let capture = self.dir.path().join("monitor.txt");
+        for _ in 0..500 {
+            if fs::read_to_string(&capture)
+                .unwrap_or_default()
+                .contains(until)
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::thread::sleep(Duration::from_millis(200));
         if let Some(mut m) = self.monitor.take() {
             let _ = m.kill();
             let _ = m.wait();
         }
-        fs::read_to_string(self.dir.path().join("monitor.txt")).unwrap()
+        fs::read_to_string(capture).unwrap()
     }
 
     /// Starts the probe service through bus activation and returns its environment.
@@ -189,7 +205,7 @@ fn variables_reach_bus_activated_services_and_systemd_calls_are_made() {
             "the probe lacks {line}:\n{env}"
         );
     }
-    let captured = bus.monitored();
+    let captured = bus.monitored("member=UpdateActivationEnvironment");
     assert!(
         captured.contains("member=UpdateActivationEnvironment"),
         "{captured}"
@@ -225,7 +241,7 @@ fn variables_reach_bus_activated_services_and_systemd_calls_are_made() {
     bus.monitor();
     let o = bus.run(&["--stop"], &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let captured = bus.monitored();
+    let captured = bus.monitored("member=UnsetEnvironment");
     assert!(captured.contains("member=UnsetEnvironment"), "{captured}");
     assert!(
         captured.contains("string \"WAYLAND_DISPLAY=wayland-1\""),
@@ -244,7 +260,7 @@ fn no_systemd_dir_means_no_systemd_call() {
     bus.monitor();
     let o = bus.run(&[], &SESSION);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let captured = bus.monitored();
+    let captured = bus.monitored("member=UpdateActivationEnvironment");
     assert!(captured.contains("member=UpdateActivationEnvironment"));
     assert!(!captured.contains("member=SetEnvironment"), "{captured}");
 }
