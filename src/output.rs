@@ -164,6 +164,16 @@ impl Json {
         self
     }
 
+    /// `key`, inlined: for a loop printing thousands of objects (a link listing), where a call
+    /// per key costs more than writing the key.
+    #[inline(always)]
+    pub fn key_inline(&mut self, key: &'static str) -> &mut Json {
+        debug_assert!(key.bytes().all(|b| plain(&b)), "key {key:?} needs escaping");
+        self.sep();
+        self.put_quoted(key.as_bytes(), b":");
+        self
+    }
+
     /// An object key taken from data (a variable's name), escaped like a string value.
     pub fn key_text(&mut self, key: &str) -> &mut Json {
         self.sep();
@@ -215,6 +225,50 @@ impl Json {
             }
         }
         self.put(&digits[at..]);
+    }
+
+    /// A string value written in the program: plain ASCII that needs no escape (checked in
+    /// debug builds), copied without the scan `string` makes.
+    #[inline]
+    pub fn word(&mut self, word: &'static str) -> &mut Json {
+        debug_assert!(word.bytes().all(|b| plain(&b)), "{word:?} needs escaping");
+        self.sep();
+        self.put_quoted(word.as_bytes(), b"");
+        self.need_comma = true;
+        self
+    }
+
+    /// `bytes` as one string of lowercase hex pairs joined by `sep` (a link-layer address),
+    /// written in place.
+    pub fn hex_string(&mut self, bytes: &[u8], sep: u8) -> &mut Json {
+        debug_assert!(plain(&sep), "{sep:?} needs escaping");
+        self.sep();
+        let text = hex_len(bytes);
+        let end = self.len + text + 2;
+        if end > self.out.len() {
+            self.grow(end);
+        }
+        let out = &mut self.out[self.len..end];
+        out[0] = b'"';
+        hex_into(bytes, sep, &mut out[1..=text]);
+        out[text + 1] = b'"';
+        self.len = end;
+        self.need_comma = true;
+        self
+    }
+
+    /// Another document, whole, as the next value (one written once and reused).
+    pub fn embed(&mut self, other: &Json) -> &mut Json {
+        self.sep();
+        self.put(&other.out[..other.len]);
+        self.need_comma = true;
+        self
+    }
+
+    /// Empties the document, keeping its room.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.need_comma = false;
     }
 
     #[inline]
@@ -316,6 +370,24 @@ impl Json {
     }
 }
 
+/// How long `bytes` is as hex pairs with a separator between them.
+pub fn hex_len(bytes: &[u8]) -> usize {
+    (bytes.len() * 3).saturating_sub(1)
+}
+
+/// Writes `bytes` as lowercase hex pairs joined by `sep` into `out`, which is `hex_len` long.
+pub fn hex_into(bytes: &[u8], sep: u8, out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        let pair = &mut out[3 * i..];
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 15)];
+        if let Some(s) = pair.get_mut(2) {
+            *s = sep;
+        }
+    }
+}
+
 /// A byte that stands for itself inside a JSON string: printable ASCII but `"` and `\`. Looked up
 /// in a table, one load a byte, as every name and address printed is checked.
 #[inline(always)]
@@ -410,6 +482,36 @@ mod tests {
             j.finish(),
             "{\"gpus\":[{\"pci\":\"0000:01:00.0\",\"default\":false},{\"n\":3,\"x\":null}],\"accel\":\"cuda\",\"none\":null}\n"
         );
+    }
+
+    #[test]
+    fn json_words_hex_and_embedded_documents() {
+        let mut inner = Json::new();
+        inner.begin_array().word("UP").word("LOWER_UP").end_array();
+        let mut j = Json::new();
+        j.begin_array();
+        for mac in [&[][..], &[0x0a], &[0x02, 0x42, 0xac, 0x11, 0x00, 0xff]] {
+            j.begin_object()
+                .key_inline("flags")
+                .embed(&inner)
+                .key("address")
+                .hex_string(mac, b':')
+                .end_object();
+        }
+        j.end_array();
+        let one = |mac: &str| format!("{{\"flags\":[\"UP\",\"LOWER_UP\"],\"address\":\"{mac}\"}}");
+        assert_eq!(
+            j.finish(),
+            format!("[{},{},{}]\n", one(""), one("0a"), one("02:42:ac:11:00:ff"))
+        );
+        // Cleared, a document keeps no trace of what it held.
+        inner.clear();
+        inner.begin_array().word("DOWN").end_array();
+        assert_eq!(inner.finish(), "[\"DOWN\"]\n");
+        // 20 bytes (InfiniBand), past the room a new document starts with.
+        let mut j = Json::new();
+        j.hex_string(&[0x80; 20], b'-');
+        assert_eq!(j.finish(), format!("\"{}\"\n", ["80"; 20].join("-")));
     }
 
     #[test]

@@ -147,21 +147,19 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Result<Message<'_>, String>>
     })
 }
 
-/// Attributes as (type without flag bits, payload).
+/// Attributes as (type without flag bits, payload); the walk ends at the first whose length is
+/// impossible. Each step depends on the length just read (a chain of loads, some 40 per link
+/// in a dump), so the step is kept to that load, one bounds check and an add.
 pub fn attrs(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    let mut rest = buf;
+    let mut at = 0;
     std::iter::from_fn(move || {
-        if rest.len() < 4 {
-            return None;
-        }
-        let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
-        if len < 4 || len > rest.len() {
-            return None;
-        }
-        let ty = u16::from_ne_bytes([rest[2], rest[3]]) & NLA_TYPE_MASK;
-        let data = &rest[4..len];
-        rest = &rest[align(len).min(rest.len())..];
-        Some((ty, data))
+        let rest = buf.get(at..)?;
+        let head = rest.first_chunk::<4>()?;
+        let len = usize::from(u16::from_ne_bytes([head[0], head[1]]));
+        // None when len < 4 (the range is reversed) or past the end.
+        let data = rest.get(4..len)?;
+        at += align(len);
+        Some((u16::from_ne_bytes([head[2], head[3]]) & NLA_TYPE_MASK, data))
     })
 }
 
@@ -169,13 +167,19 @@ pub fn attr_u32(data: &[u8]) -> Option<u32> {
     Some(u32::from_ne_bytes(data.get(..4)?.try_into().ok()?))
 }
 
+/// A string attribute's bytes, up to its NUL if it has one.
+pub fn attr_bytes(data: &[u8]) -> &[u8] {
+    let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    &data[..end]
+}
+
 /// A string attribute, with or without its NUL; invalid UTF-8 replaced.
 pub fn attr_text(data: &[u8]) -> std::borrow::Cow<'_, str> {
-    let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let text = attr_bytes(data);
     // Valid text (all of it in practice) is taken as it is, without the lossy decoder's walk.
-    match std::str::from_utf8(&data[..end]) {
+    match std::str::from_utf8(text) {
         Ok(text) => text.into(),
-        Err(_) => String::from_utf8_lossy(&data[..end]),
+        Err(_) => String::from_utf8_lossy(text),
     }
 }
 

@@ -22,10 +22,10 @@ pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let wanted: Vec<(IpAddr, u8)> = cidrs.iter().map(|c| parse_cidr(c)).collect::<Result<_>>()?;
     let mut done = Vec::new();
     let link = match find_link(ctx, name)? {
-        Some(l) if l.kind() != Some("bridge") => {
+        Some(l) if l.kind().as_deref() != Some("bridge") => {
             return Err(Error::failed(format!(
                 "ensure-bridge {name}: {name} exists and is a {}, not a bridge; not touching it",
-                l.kind().unwrap_or("plain device")
+                l.kind().as_deref().unwrap_or("plain device")
             )))
         }
         Some(l) => l,
@@ -98,10 +98,10 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let netns = opt(&opts, "netns");
     let mut done = Vec::new();
     let link = match find_link(ctx, host)? {
-        Some(l) if l.kind() != Some("veth") => {
+        Some(l) if l.kind().as_deref() != Some("veth") => {
             return Err(Error::failed(format!(
                 "ensure-veth {host}: {host} exists and is a {}, not a veth; not touching it",
-                l.kind().unwrap_or("plain device")
+                l.kind().as_deref().unwrap_or("plain device")
             )))
         }
         Some(l) => {

@@ -48,7 +48,7 @@ pub(super) fn print_links_json<'a>(
     mut more: impl FnMut(&mut Json, &Link),
 ) -> Result<()> {
     let mut j = Json::new();
-    let mut scratch = Vec::new();
+    let mut scratch = model::LinkScratch::default();
     let filtered = ctx.family != 0;
     j.begin_array();
     for l in shown {

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::codec::{attr_str, attr_text, attr_u32, attrs};
-use crate::output::Json;
+use super::codec::{attr_bytes, attr_str, attr_u32, attrs};
+use crate::output::{self, Json};
 
 pub const IFF_UP: u32 = 0x1;
 const IFF_RUNNING: u32 = 0x40;
@@ -63,9 +63,10 @@ impl Short {
         }
     }
 
-    /// A string attribute up to its NUL, invalid UTF-8 replaced (so `as_str` is the whole text).
+    /// A string attribute up to its NUL. Kept as bytes: what prints it replaces invalid UTF-8
+    /// (interface names are bytes to the kernel).
     pub fn text(b: &[u8]) -> Short {
-        Short::bytes(attr_text(b).as_bytes())
+        Short::bytes(attr_bytes(b))
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -75,9 +76,9 @@ impl Short {
         }
     }
 
-    /// The text of a value made by `Short::text`.
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(self.as_bytes()).unwrap_or("\u{fffd}")
+    /// The text of a value made by `Short::text`, invalid UTF-8 replaced.
+    pub fn text_lossy(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.as_bytes())
     }
 }
 
@@ -95,7 +96,7 @@ impl std::fmt::Debug for Short {
 
 impl std::fmt::Display for Short {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.text_lossy())
     }
 }
 
@@ -161,8 +162,8 @@ impl Link {
     }
 
     /// The kind (`bridge`, `veth`, ...), if the kernel named one.
-    pub fn kind(&self) -> Option<&str> {
-        self.kind.as_ref().map(Short::as_str)
+    pub fn kind(&self) -> Option<Cow<'_, str>> {
+        self.kind.as_ref().map(Short::text_lossy)
     }
 }
 
@@ -224,21 +225,10 @@ pub fn operstate_name(state: u8) -> Cow<'static, str> {
         .map_or_else(|| state.to_string().into(), |&n| n.into())
 }
 
-/// A link-layer address as ip prints it, lowercase hex bytes joined by ':', made in `text`.
-pub fn mac_into(bytes: &[u8], text: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    text.clear();
-    text.resize(bytes.len() * 3, b':');
-    for (t, b) in text.chunks_exact_mut(3).zip(bytes) {
-        t[0] = HEX[usize::from(b >> 4)];
-        t[1] = HEX[usize::from(b & 15)];
-    }
-    text.pop();
-}
-
+/// A link-layer address as ip prints it: lowercase hex bytes joined by ':'.
 pub fn mac_text(bytes: &[u8]) -> String {
-    let mut text = Vec::new();
-    mac_into(bytes, &mut text);
+    let mut text = vec![0; output::hex_len(bytes)];
+    output::hex_into(bytes, b':', &mut text);
     String::from_utf8(text).unwrap_or_default()
 }
 
@@ -265,56 +255,73 @@ fn name_of(links: &[Link], index: u32) -> Cow<'_, [u8]> {
     )
 }
 
+/// What printing links as JSON keeps from one link to the next: the flags array last written
+/// (links in a listing share a few sets of flags, and writing the array word by word is a
+/// good part of a link's line).
+#[derive(Default)]
+pub struct LinkScratch {
+    flags: Option<(u32, bool)>,
+    flags_json: Json,
+}
+
 /// The link keys of `ip -j link` / `ip -j addr` that hwc reports, in iproute2's order. Like ip,
-/// the link-layer address is shown only without a family filter, or with details. `scratch` is
-/// working space, reused from link to link.
+/// the link-layer address is shown only without a family filter, or with details.
 pub fn link_json(
     j: &mut Json,
     l: &Link,
     links: &[Link],
     details: bool,
     family_filtered: bool,
-    scratch: &mut Vec<u8>,
+    scratch: &mut LinkScratch,
 ) {
-    j.key("ifindex").number(l.index);
+    j.key_inline("ifindex").number(l.index);
     let mut master_down = false;
     if let Some(peer) = l.link.filter(|&p| p != l.index) {
         if peer == 0 {
-            j.key("link").null();
+            j.key_inline("link").null();
         } else if let Some(nsid) = l.link_netnsid {
-            j.key("link_index")
+            j.key_inline("link_index")
                 .number(peer)
-                .key("link_netnsid")
+                .key_inline("link_netnsid")
                 .number(nsid);
         } else {
-            j.key("link").string(name_of(links, peer));
+            j.key_inline("link").string(name_of(links, peer));
             master_down = find(links, peer).is_some_and(|x| !x.is_up());
         }
     }
-    j.key("ifname").string(l.name.as_bytes());
-    j.key("flags").begin_array();
-    flag_words(l.flags, master_down, |w| {
-        j.string(w);
-    });
-    j.end_array();
+    j.key_inline("ifname").string(l.name.as_bytes());
+    if scratch.flags != Some((l.flags, master_down)) {
+        let words = &mut scratch.flags_json;
+        words.clear();
+        words.begin_array();
+        flag_words(l.flags, master_down, |w| {
+            words.string(w);
+        });
+        words.end_array();
+        scratch.flags = Some((l.flags, master_down));
+    }
+    j.key_inline("flags").embed(&scratch.flags_json);
     if let Some(mtu) = l.mtu {
-        j.key("mtu").number(mtu);
+        j.key_inline("mtu").number(mtu);
     }
     if let Some(m) = l.master {
-        j.key("master").string(name_of(links, m));
+        j.key_inline("master").string(name_of(links, m));
     }
     if let Some(s) = l.operstate {
-        j.key("operstate").string(operstate_name(s).as_bytes());
+        j.key_inline("operstate");
+        match operstate_name(s) {
+            Cow::Borrowed(name) => j.word(name),
+            Cow::Owned(number) => j.string(number),
+        };
     }
     if let Some(a) = l.address.as_ref().filter(|_| !family_filtered || details) {
-        mac_into(a.as_bytes(), scratch);
-        j.key("address").string(&scratch);
+        j.key_inline("address").hex_string(a.as_bytes(), b':');
     }
     if details {
         if let Some(kind) = &l.kind {
-            j.key("linkinfo")
+            j.key_inline("linkinfo")
                 .begin_object()
-                .key("info_kind")
+                .key_inline("info_kind")
                 .string(kind.as_bytes())
                 .end_object();
         }
@@ -685,11 +692,13 @@ mod tests {
         assert!(matches!(long, Short::Heap(_)));
         assert_eq!(long.as_bytes(), [9; 15]);
         assert_eq!(Short::bytes(&[]).as_bytes(), b"");
-        // Text stops at the NUL; invalid UTF-8 is replaced, so a name always has a text.
+        // Text stops at the NUL; it is kept as bytes, and shown with invalid UTF-8 replaced.
         assert_eq!(Short::text(b"eth0\0junk"), "eth0");
-        assert_eq!(Short::text(b"a\xffb").as_str(), "a\u{fffd}b");
+        assert_eq!(Short::text(b"a\xffb").as_bytes(), b"a\xffb");
+        assert_eq!(Short::text(b"a\xffb").text_lossy(), "a\u{fffd}b");
+        assert_eq!(Short::text(b"a\xffb").to_string(), "a\u{fffd}b");
         let wide = Short::text("ünïcödé-ünïcödé".as_bytes());
-        assert_eq!(wide.as_str(), "ünïcödé-ünïcödé");
+        assert_eq!(wide.text_lossy(), "ünïcödé-ünïcödé");
     }
 
     #[test]
@@ -700,13 +709,8 @@ mod tests {
             mac_text(&[0x02, 0x42, 0xac, 0x11, 0x00, 0xff]),
             "02:42:ac:11:00:ff"
         );
-        // InfiniBand: 20 bytes. The buffer is reused, so a shorter address after a longer one
-        // must not keep the longer one's tail.
-        let mut text = Vec::new();
-        mac_into(&[0x80; 20], &mut text);
-        assert_eq!(text.len(), 59);
-        mac_into(&[1, 2], &mut text);
-        assert_eq!(text, b"01:02");
+        // InfiniBand: 20 bytes.
+        assert_eq!(mac_text(&[0x80; 20]), ["80"; 20].join(":"));
     }
 
     fn link(index: u32, name: &str) -> Link {
