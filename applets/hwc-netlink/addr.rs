@@ -21,12 +21,13 @@ pub(super) fn addr_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
             return Err(Error::failed(format!("{d}: no such device")));
         }
     }
+    let family = ctx.family;
     let shown = links
         .iter()
         .filter(|l| dev.is_none_or(|d| l.name == d))
         .filter(|l| {
             // With -4 or -6, ip lists only links that have an address of that family.
-            ctx.family == 0 || addrs.iter().any(|a| a.index == l.index)
+            family == 0 || addrs.iter().any(|a| a.index == l.index)
         });
     if ctx.json {
         print_links_json(ctx, shown, &links, |j, l| {

@@ -63,6 +63,12 @@ impl Socket {
         })
     }
 
+    /// The receive buffer, for the caller to reuse once done with the socket's replies; the
+    /// socket starts a new one if it is used again.
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
     pub fn raw_fd(&self) -> i32 {
         self.fd.as_raw_fd()
     }

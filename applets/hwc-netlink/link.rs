@@ -42,12 +42,13 @@ pub(super) fn link_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
 
 /// Prints `shown` as ip -j does, each object closed after `more` adds its keys (addresses).
 pub(super) fn print_links_json<'a>(
-    ctx: &Ctx,
+    ctx: &mut Ctx,
     shown: impl IntoIterator<Item = &'a Link>,
     links: &[Link],
     mut more: impl FnMut(&mut Json, &Link),
 ) -> Result<()> {
-    let mut j = Json::new();
+    // The dump is read: its 32 KiB receive buffer holds the output.
+    let mut j = Json::reusing(ctx.sock.take_buffer());
     let mut scratch = model::LinkScratch::default();
     let filtered = ctx.family != 0;
     j.begin_array();
