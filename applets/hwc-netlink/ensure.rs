@@ -45,7 +45,7 @@ pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             ctx.created(name, mtu)?
         }
     };
-    if let Some(m) = mtu.filter(|&m| link.mtu != Some(m)) {
+    if let Some(m) = mtu.filter(|&m| link.mtu() != Some(m)) {
         change_link(
             ctx,
             link.index,
@@ -105,12 +105,12 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             )))
         }
         Some(l) => {
-            if let (Some(p), None) = (l.link, l.link_netnsid) {
+            if let (Some(p), None) = (l.link(), l.link_netnsid()) {
                 let peer_link = dump_links(ctx)?.into_iter().find(|x| x.index == p);
-                if let Some(pl) = peer_link.filter(|pl| pl.name != **peer) {
+                if let Some(pl) = peer_link.filter(|pl| pl.name() != peer.as_bytes()) {
                     return Err(Error::failed(format!(
                         "ensure-veth {host}: its peer is {}, not {peer}",
-                        pl.name
+                        pl.name_text()
                     )));
                 }
                 if let Some(ns) = netns {
@@ -138,7 +138,7 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             ctx.created(host, None)?
         }
     };
-    if let Some(m) = master.filter(|m| link.master != Some(m.index)) {
+    if let Some(m) = master.filter(|m| link.master() != Some(m.index)) {
         change_link(
             ctx,
             link.index,
@@ -149,7 +149,7 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
                 req.attr_u32(IFLA_MASTER, m.index);
             },
         )?;
-        done.push(format!("master {}", m.name));
+        done.push(format!("master {}", m.name_text()));
     }
     if !link.is_up() {
         set_up(ctx, &link, true)?;

@@ -24,10 +24,12 @@ pub(super) fn link_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
 
 pub(super) fn link_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
     let links = dump_links(ctx)?;
-    if let Some(d) = dev.filter(|&d| !links.iter().any(|l| l.name == d)) {
+    if let Some(d) = dev.filter(|&d| !links.iter().any(|l| l.name() == d.as_bytes())) {
         return Err(Error::failed(format!("{d}: no such device")));
     }
-    let shown = links.iter().filter(|l| dev.is_none_or(|d| l.name == d));
+    let shown = links
+        .iter()
+        .filter(|l| dev.is_none_or(|d| l.name() == d.as_bytes()));
     if ctx.json {
         print_links_json(ctx, shown, &links, |_, _| {})?;
     } else {
@@ -314,7 +316,11 @@ pub(super) fn change_link(
 }
 
 pub(super) fn set_up(ctx: &mut Ctx, link: &Link, up: bool) -> Result<()> {
-    let what = format!("link set {} {}", link.name, if up { "up" } else { "down" });
+    let what = format!(
+        "link set {} {}",
+        link.name_text(),
+        if up { "up" } else { "down" }
+    );
     change_link(
         ctx,
         link.index,

@@ -116,11 +116,7 @@ impl Ctx {
     /// the MTU it was created with.
     fn created(&mut self, name: &str, mtu: Option<u32>) -> Result<Link> {
         if self.dry_run {
-            return Ok(Link {
-                name: model::Short::text(name.as_bytes()),
-                mtu,
-                ..Link::default()
-            });
+            return Ok(Link::named(name, mtu));
         }
         need_link(self, name)
     }
