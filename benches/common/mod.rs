@@ -115,7 +115,7 @@ pub fn compare(title: &str, cases: &[Case], runs: usize, warmup: usize) -> Vec<R
     for (c, m) in cases.iter().zip(&medians) {
         let ratio = m.as_secs_f64() / reference;
         println!(
-            "{:<44} {:>9.1} µs {:>9.2}×",
+            "{:<44} {:>9.1} µs {:>9.3}×",
             c.label,
             m.as_secs_f64() * 1e6,
             ratio
