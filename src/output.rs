@@ -169,10 +169,7 @@ impl Json {
     /// builds, which the tests run). The next call writes its value. Keys and strings are not
     /// inlined: at each of their call sites, in every applet, they would add ~40 KB to the binary.
     pub fn key(&mut self, key: &'static str) -> &mut Json {
-        debug_assert!(key.bytes().all(|b| plain(&b)), "key {key:?} needs escaping");
-        self.sep();
-        self.put_quoted(key.as_bytes(), b":");
-        self
+        self.key_inline(key)
     }
 
     /// `key`, inlined: for a loop printing thousands of objects (a link listing), where a call
