@@ -45,8 +45,7 @@ fn env_lines(o: &std::process::Output) -> Vec<String> {
 
 fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
     let p = dir.join(name);
-    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&p, &format!("#!/bin/sh\n{body}\n"));
     p
 }
 

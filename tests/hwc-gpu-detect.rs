@@ -386,17 +386,11 @@ fn details_come_from_nvidia_smi() {
     let t = Tree::fixture("optimus-intel-nvidia");
     let bindir = tempfile::tempdir().unwrap();
     let smi = bindir.path().join("nvidia-smi");
-    std::fs::write(
+    write_executable(
         &smi,
         "#!/bin/sh\ncase \"$1\" in --query-gpu=pci.bus_id,*) ;; *) exit 9;; esac\n\
          echo '00000000:01:00.0, NVIDIA GeForce RTX 3060 Laptop GPU, GPU-1234, 6144, 8.6, 41, P8'\n",
-    )
-    .unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(
-        &mut std::fs::metadata(&smi).unwrap().permissions(),
-        0o755,
     );
-    std::fs::set_permissions(&smi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let bin = Bin::new();
     let o = bin
         .cmd("hwc-gpu-detect")

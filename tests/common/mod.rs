@@ -23,21 +23,33 @@ pub fn hwc() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hwc"))
 }
 
-/// A copy of the built binary at `dir/hwc`, ready to run. The copy is written through a file
-/// descriptor that a test in another thread may inherit for an instant, when it forks to run a
-/// command, until that child execs; running the copy in that instant fails with ETXTBSY. So
-/// the copy is run once (`--list`) until it no longer does.
+/// Puts a copy of `from` at `to`, mode 0755, written by `install` in a child process. A file
+/// a test writes itself is written through a descriptor that a test in another thread may
+/// inherit for an instant, when it forks to run a command, until that child execs; executing
+/// the file in that instant fails with ETXTBSY. `install`'s descriptor is its own.
+pub fn install_executable(from: &Path, to: &Path) {
+    let status = Command::new("install")
+        .args(["-m", "0755"])
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("install (coreutils)");
+    assert!(status.success(), "install {} failed", to.display());
+}
+
+/// An executable file at `to` holding `contents` (a script), safe to execute at once (see
+/// `install_executable`).
+pub fn write_executable(to: &Path, contents: &str) {
+    let draft = to.with_extension("draft");
+    std::fs::write(&draft, contents).expect("write draft");
+    install_executable(&draft, to);
+    std::fs::remove_file(&draft).expect("remove draft");
+}
+
+/// A copy of the built binary at `dir/hwc`, ready to run.
 pub fn copy_hwc(dir: &Path) -> PathBuf {
     let to = dir.join("hwc");
-    std::fs::copy(hwc(), &to).expect("copy hwc");
-    for _ in 0..100 {
-        match Command::new(&to).arg("--list").output() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(std::time::Duration::from_millis(10))
-            }
-            _ => break,
-        }
-    }
+    install_executable(&hwc(), &to);
     to
 }
 
