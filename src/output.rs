@@ -70,9 +70,10 @@ impl Table {
 /// the order given, so documented key order is what users see. The document is built as bytes
 /// that are valid UTF-8 by construction (every string from data goes through `escape`).
 ///
-/// The document is `out[..len]`; the rest of `out` is zeroed room, so that each write is one
-/// copy into a slice (a literal's copy compiles to a few moves) rather than a call into `Vec`'s
-/// growth path. A listing of 1000 links makes some 15000 writes.
+/// The document is `out[..len]`; the rest of `out` is room (zeroes, or what a reused buffer
+/// held), so that each write is one copy into a slice (a literal's copy compiles to a few
+/// moves) rather than a call into `Vec`'s growth path. A listing of 1000 links makes some
+/// 15000 writes.
 #[derive(Debug, Default)]
 pub struct Json {
     out: Vec<u8>,

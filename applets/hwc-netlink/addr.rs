@@ -17,14 +17,14 @@ pub(super) fn addr_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
     let links = dump_links(ctx)?;
     let addrs = dump_addrs(ctx)?;
     if let Some(d) = dev {
-        if !links.iter().any(|l| l.name() == d.as_bytes()) {
+        if !links.iter().any(|l| l.is_named(d)) {
             return Err(Error::failed(format!("{d}: no such device")));
         }
     }
     let family = ctx.family;
     let shown = links
         .iter()
-        .filter(|l| dev.is_none_or(|d| l.name() == d.as_bytes()))
+        .filter(|l| dev.is_none_or(|d| l.is_named(d)))
         .filter(|l| {
             // With -4 or -6, ip lists only links that have an address of that family.
             family == 0 || addrs.iter().any(|a| a.index == l.index)

@@ -107,7 +107,7 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         Some(l) => {
             if let (Some(p), None) = (l.link(), l.link_netnsid()) {
                 let peer_link = dump_links(ctx)?.into_iter().find(|x| x.index == p);
-                if let Some(pl) = peer_link.filter(|pl| pl.name() != peer.as_bytes()) {
+                if let Some(pl) = peer_link.filter(|pl| !pl.is_named(peer)) {
                     return Err(Error::failed(format!(
                         "ensure-veth {host}: its peer is {}, not {peer}",
                         pl.name_text()

@@ -24,12 +24,10 @@ pub(super) fn link_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
 
 pub(super) fn link_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
     let links = dump_links(ctx)?;
-    if let Some(d) = dev.filter(|&d| !links.iter().any(|l| l.name() == d.as_bytes())) {
+    if let Some(d) = dev.filter(|&d| !links.iter().any(|l| l.is_named(d))) {
         return Err(Error::failed(format!("{d}: no such device")));
     }
-    let shown = links
-        .iter()
-        .filter(|l| dev.is_none_or(|d| l.name() == d.as_bytes()));
+    let shown = links.iter().filter(|l| dev.is_none_or(|d| l.is_named(d)));
     if ctx.json {
         print_links_json(ctx, shown, &links, |_, _| {})?;
     } else {

@@ -175,6 +175,10 @@ impl Link {
         &self.texts()[..usize::from(self.name_len)]
     }
 
+    pub fn is_named(&self, name: &str) -> bool {
+        self.name() == name.as_bytes()
+    }
+
     /// The name as text, invalid UTF-8 replaced.
     pub fn name_text(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(self.name())
