@@ -21,13 +21,7 @@ pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     };
     let wanted: Vec<(IpAddr, u8)> = cidrs.iter().map(|c| parse_cidr(c)).collect::<Result<_>>()?;
     let mut done = Vec::new();
-    let link = match find_link(ctx, name)? {
-        Some(l) if l.kind().as_deref() != Some("bridge") => {
-            return Err(Error::failed(format!(
-                "ensure-bridge {name}: {name} exists and is a {}, not a bridge; not touching it",
-                l.kind().as_deref().unwrap_or("plain device")
-            )))
-        }
+    let link = match existing(ctx, "ensure-bridge", name, "bridge")? {
         Some(l) => l,
         None => {
             new_link(
@@ -97,13 +91,7 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     };
     let netns = opt(&opts, "netns");
     let mut done = Vec::new();
-    let link = match find_link(ctx, host)? {
-        Some(l) if l.kind().as_deref() != Some("veth") => {
-            return Err(Error::failed(format!(
-                "ensure-veth {host}: {host} exists and is a {}, not a veth; not touching it",
-                l.kind().as_deref().unwrap_or("plain device")
-            )))
-        }
+    let link = match existing(ctx, "ensure-veth", host, "veth")? {
         Some(l) => {
             if let (Some(p), None) = (l.link(), l.link_netnsid()) {
                 let peer_link = dump_links(ctx)?.into_iter().find(|x| x.index == p);
@@ -200,5 +188,17 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
                 }
             }
         }
+    }
+}
+
+/// The link `name` if it exists and is of `kind`; None if there is none; an error naming what it
+/// is otherwise, as an ensure-* command never changes a link of another kind.
+fn existing(ctx: &mut Ctx, command: &str, name: &str, kind: &str) -> Result<Option<Link>> {
+    match find_link(ctx, name)? {
+        Some(l) if l.kind().as_deref() != Some(kind) => Err(Error::failed(format!(
+            "{command} {name}: {name} exists and is a {}, not a {kind}; not touching it",
+            l.kind().as_deref().unwrap_or("plain device")
+        ))),
+        found => Ok(found),
     }
 }
