@@ -56,18 +56,8 @@ pub fn run(table: &[Applet]) -> u8 {
             applet.name,
             start(applet, argv.get(1..).unwrap_or_default()),
         ),
-        None if called_as == MULTICALL_NAME.as_bytes() => {
-            sys::ignore_sigpipe();
-            multicall_main(table, &argv)
-        }
-        None => (
-            MULTICALL_NAME,
-            Err(Error::new(
-                error::NOT_FOUND,
-                format!("applet not found: {}", String::from_utf8_lossy(called_as)),
-            )
-            .hint("see 'hwc --list'")),
-        ),
+        None if called_as == MULTICALL_NAME.as_bytes() => multicall_main(table, &argv),
+        None => (MULTICALL_NAME, Err(not_found(called_as))),
     };
     let status = finish(name, result);
     // Returning from C main skips Rust's exit-time flush of stdout.
@@ -95,6 +85,14 @@ fn finish(name: &str, result: Result<u8>) -> u8 {
     }
 }
 
+fn not_found(name: &[u8]) -> Error {
+    Error::new(
+        error::NOT_FOUND,
+        format!("applet not found: {}", String::from_utf8_lossy(name)),
+    )
+    .hint("see 'hwc --list'")
+}
+
 /// argv[0]'s basename with a leading `-` (login shells) removed.
 fn invoked_name(argv0: &OsStr) -> &[u8] {
     let bytes = argv0.as_bytes();
@@ -111,6 +109,17 @@ fn multicall_main(table: &[Applet], argv: &[OsString]) -> (&'static str, Result<
         return (MULTICALL_NAME, Err(Error::quiet(error::USAGE)));
     };
     let rest = &argv[2..];
+    if !first.as_bytes().starts_with(b"-") && first.as_bytes() != b"help" {
+        // `hwc /usr/bin/gpu-launch ...` (a `#!` line) names the applet by path. The applet
+        // decides about SIGPIPE: one that execs must pass on the disposition hwc was given.
+        let applet_name = invoked_name(first);
+        return match find(table, applet_name) {
+            Some(applet) => (applet.name, start(applet, rest)),
+            None => (MULTICALL_NAME, Err(not_found(applet_name))),
+        };
+    }
+    // hwc's own output (help, list) ends quietly on a closed pipe, like an applet's.
+    sys::ignore_sigpipe();
     let result = match first.as_bytes() {
         b"--help" | b"-h" | b"help" => output::emit(&usage(table)).map(|()| 0),
         b"--version" | b"-V" => {
@@ -129,23 +138,10 @@ fn multicall_main(table: &[Applet], argv: &[OsString]) -> (&'static str, Result<
         b"--install" => {
             install_args(rest).and_then(|(symbolic, dir)| install(table, &dir, symbolic))
         }
-        opt if opt.starts_with(b"-") => Err(Error::usage(format!(
-            "unknown option: {}",
-            first.to_string_lossy()
-        ))
-        .hint("see 'hwc --help'")),
-        _ => {
-            // `hwc /usr/bin/gpu-launch ...` (a `#!` line) names the applet by path.
-            let applet_name = invoked_name(first);
-            match find(table, applet_name) {
-                Some(applet) => return (applet.name, start(applet, rest)),
-                None => Err(Error::new(
-                    error::NOT_FOUND,
-                    format!("applet not found: {}", String::from_utf8_lossy(applet_name)),
-                )
-                .hint("see 'hwc --list'")),
-            }
-        }
+        _ => Err(
+            Error::usage(format!("unknown option: {}", first.to_string_lossy()))
+                .hint("see 'hwc --help'"),
+        ),
     };
     (MULTICALL_NAME, result)
 }
