@@ -506,3 +506,58 @@ fn dry_run_changes_nothing_and_says_what_it_would_do() {
     );
     assert!(ns.ok(&["link", "show"]).contains("br9"));
 }
+
+#[test]
+fn commands_shorten_as_with_ip() {
+    let Some(ns) = Netns::new("short") else {
+        return;
+    };
+    ns.ok(&["ensure-bridge", "br7", "10.7.0.1/24"]);
+    for (short, full) in [
+        ("a", "addr show"),
+        ("a s", "addr show"),
+        ("ad l dev br7", "addr show dev br7"),
+        ("r", "route show"),
+        ("ro s", "route show"),
+        ("l", "link show"),
+        ("li sh br7", "link show br7"),
+    ] {
+        let long = ns.ok(&full.split(' ').collect::<Vec<_>>());
+        assert!(long.contains("br7"), "{full}: {long}");
+        assert_eq!(
+            ns.ok(&short.split(' ').collect::<Vec<_>>()),
+            long,
+            "{short}"
+        );
+    }
+    // ip's order of trying its commands decides: after `link`, `s` is `set` and `d` is `delete`.
+    for (short, would) in [
+        ("l s br7 mtu 1300", "would: link set br7 mtu 1300\n"),
+        ("l d br7", "would: link del br7\n"),
+        (
+            "a d 10.7.0.1/24 dev br7",
+            "would: addr del 10.7.0.1/24 dev br7\n",
+        ),
+        (
+            "a a 10.7.9.1/24 dev br7",
+            "would: addr add 10.7.9.1/24 dev br7\n",
+        ),
+    ] {
+        let mut args = vec!["--dry-run"];
+        args.extend(short.split(' '));
+        assert_eq!(ns.ok(&args), would, "{short}");
+    }
+    // ... as ip itself reads it.
+    let o = Command::new("ip")
+        .args(["-n", &ns.name, "l", "s", "br7", "mtu", "1300"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "ip l s: {}", stderr(&o));
+    assert_eq!(ns.hwc_json(&["l", "sh", "br7"])[0]["mtu"], 1300);
+    // A word that begins none of hwc-netlink's objects or commands is still an error.
+    for args in [&["ru"][..], &["r", "repl", "default"], &["l", "x"]] {
+        let o = ns.hwc(args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert_one_line_error(&o);
+    }
+}

@@ -3,12 +3,23 @@
 use super::link::print_links_json;
 use super::*;
 
+/// ip's address commands in the order it tries them (hwc has no `change` or `replace`).
+const VERBS: &[(&str, &str)] = &[
+    ("add", "add"),
+    ("change", "change"),
+    ("replace", "replace"),
+    ("delete", "delete"),
+    ("list", "show"),
+    ("show", "show"),
+    ("lst", "show"),
+];
+
 pub(super) fn addr_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
-    match words {
-        [] | ["show" | "list"] => addr_show(ctx, None),
-        ["show" | "list", "dev", dev] | ["show" | "list", dev] => addr_show(ctx, Some(dev)),
+    match spelled_out(words, VERBS).as_slice() {
+        [] | ["show"] => addr_show(ctx, None),
+        ["show", "dev", dev] | ["show", dev] => addr_show(ctx, Some(dev)),
         ["add", cidr, "dev", dev] => addr_change(ctx, true, cidr, dev).map(|()| 0),
-        ["del" | "delete", cidr, "dev", dev] => addr_change(ctx, false, cidr, dev).map(|()| 0),
+        ["delete", cidr, "dev", dev] => addr_change(ctx, false, cidr, dev).map(|()| 0),
         _ => Err(usage(format!("addr: cannot parse '{}'", words.join(" ")))),
     }
 }

@@ -4,12 +4,24 @@ use std::os::fd::AsRawFd;
 
 use super::*;
 
+/// ip's link commands in the order it tries them (hwc has no `replace`).
+const VERBS: &[(&str, &str)] = &[
+    ("add", "add"),
+    ("set", "set"),
+    ("change", "set"),
+    ("replace", "replace"),
+    ("delete", "delete"),
+    ("show", "show"),
+    ("lst", "show"),
+    ("list", "show"),
+];
+
 pub(super) fn link_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
-    match words {
-        [] | ["show" | "list"] => link_show(ctx, None),
-        ["show" | "list", "dev", dev] | ["show" | "list", dev] => link_show(ctx, Some(dev)),
+    match spelled_out(words, VERBS).as_slice() {
+        [] | ["show"] => link_show(ctx, None),
+        ["show", "dev", dev] | ["show", dev] => link_show(ctx, Some(dev)),
         ["add", rest @ ..] => link_add(ctx, rest),
-        ["del" | "delete", "dev", dev] | ["del" | "delete", dev] => {
+        ["delete", "dev", dev] | ["delete", dev] => {
             let link = need_link(ctx, dev)?;
             let mut req = Request::new(codec::RTM_DELLINK, CHANGE);
             req.header(&ifinfo(link.index, 0, 0));

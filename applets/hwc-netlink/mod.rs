@@ -56,7 +56,8 @@ const CHANGE: u16 = codec::F_REQUEST | codec::F_ACK;
 /// NEW|address MAC|netns NAME|PID; addr [show [dev DEV]]; addr add|del CIDR dev DEV; route [show]
 /// [table all|main|N]; route add|del DST|default [via GW] [dev DEV] [metric N]; ensure-bridge NAME
 /// [CIDR...] [--mtu N]; ensure-veth HOST PEER [--master BR] [--netns NAME|PID]; wait-online DEV
-/// [--timeout SECONDS].
+/// [--timeout SECONDS]. Objects and commands may be shortened as with ip: a, r s, l sh, link s
+/// (set).
 #[derive(FromArgs)]
 #[argh(
     help_triggers("-h", "--help"),
@@ -182,13 +183,15 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         family,
         dry_run: args.dry_run,
     };
-    match words.as_slice() {
+    // No object ip lists before these three begins like them: `a`, `r` and `l` are theirs.
+    const OBJECTS: &[(&str, &str)] = &[("address", "addr"), ("route", "route"), ("link", "link")];
+    match spelled_out(&words, OBJECTS).as_slice() {
         [] => Err(usage(
             "missing OBJECT (link, addr, route, ensure-bridge, ensure-veth, wait-online)",
         )),
-        ["link" | "l", rest @ ..] => link::link_cmd(&mut ctx, rest),
-        ["addr" | "address" | "a", rest @ ..] => addr::addr_cmd(&mut ctx, rest),
-        ["route" | "r", rest @ ..] => route::route_cmd(&mut ctx, rest),
+        ["link", rest @ ..] => link::link_cmd(&mut ctx, rest),
+        ["addr", rest @ ..] => addr::addr_cmd(&mut ctx, rest),
+        ["route", rest @ ..] => route::route_cmd(&mut ctx, rest),
         ["ensure-bridge", rest @ ..] => ensure::ensure_bridge(&mut ctx, rest),
         ["ensure-veth", rest @ ..] => ensure::ensure_veth(&mut ctx, rest),
         ["wait-online", rest @ ..] => ensure::wait_online(&mut ctx, rest),
@@ -284,6 +287,20 @@ fn family_of(ip: &IpAddr) -> u8 {
 // --- route ---
 
 // --- idempotent helpers ---
+
+/// `words` with the first spelled out as ip reads an abbreviated command word: it stands for the
+/// first entry of `keywords` (ip's own order; each with the word hwc matches on) that it begins.
+/// The order settles clashes as in ip: `link s` is `set`, `addr s` and `route s` are `show`.
+/// A word that begins none is left as it is, for the caller's error.
+fn spelled_out<'a>(words: &[&'a str], keywords: &[(&str, &'a str)]) -> Vec<&'a str> {
+    let mut out = words.to_vec();
+    if let Some(first) = out.first_mut().filter(|w| !w.is_empty()) {
+        if let Some(&(_, word)) = keywords.iter().find(|(k, _)| k.starts_with(*first)) {
+            *first = word;
+        }
+    }
+    out
+}
 
 /// Positional words, and `--name value` options.
 type Split<'a> = (Vec<&'a str>, Vec<(String, &'a str)>);

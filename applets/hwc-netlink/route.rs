@@ -4,10 +4,24 @@ use std::net::IpAddr;
 
 use super::*;
 
+/// ip's route commands in the order it tries them (hwc has add, delete and show of these).
+const VERBS: &[(&str, &str)] = &[
+    ("add", "add"),
+    ("change", "change"),
+    ("replace", "replace"),
+    ("prepend", "prepend"),
+    ("append", "append"),
+    ("test", "test"),
+    ("delete", "delete"),
+    ("list", "show"),
+    ("show", "show"),
+    ("lst", "show"),
+];
+
 pub(super) fn route_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
-    match words {
-        [] | ["show" | "list"] => route_show(ctx, Some(model::RT_TABLE_MAIN)),
-        ["show" | "list", "table", t] => {
+    match spelled_out(words, VERBS).as_slice() {
+        [] | ["show"] => route_show(ctx, Some(model::RT_TABLE_MAIN)),
+        ["show", "table", t] => {
             let table = match *t {
                 "all" => None,
                 "main" => Some(model::RT_TABLE_MAIN),
@@ -22,7 +36,7 @@ pub(super) fn route_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             route_show(ctx, table)
         }
         ["add", rest @ ..] => route_change(ctx, true, rest).map(|()| 0),
-        ["del" | "delete", rest @ ..] => route_change(ctx, false, rest).map(|()| 0),
+        ["delete", rest @ ..] => route_change(ctx, false, rest).map(|()| 0),
         _ => Err(usage(format!("route: cannot parse '{}'", words.join(" ")))),
     }
 }
