@@ -199,6 +199,20 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     }
 }
 
+/// `words` with the first spelled out as ip reads an abbreviated command word: it stands for the
+/// first entry of `keywords` (ip's own order; each with the word hwc matches on) that it begins.
+/// The order settles clashes as in ip: `link s` is `set`, `addr s` and `route s` are `show`.
+/// A word that begins none is left as it is, for the caller's error.
+fn spelled_out<'a>(words: &[&'a str], keywords: &[(&str, &'a str)]) -> Vec<&'a str> {
+    let mut out = words.to_vec();
+    if let Some(first) = out.first_mut().filter(|w| !w.is_empty()) {
+        if let Some(&(_, word)) = keywords.iter().find(|(k, _)| k.starts_with(*first)) {
+            *first = word;
+        }
+    }
+    out
+}
+
 // --- requests ---
 
 fn ifinfo(index: u32, flags: u32, change: u32) -> [u8; 16] {
@@ -287,20 +301,6 @@ fn family_of(ip: &IpAddr) -> u8 {
 // --- route ---
 
 // --- idempotent helpers ---
-
-/// `words` with the first spelled out as ip reads an abbreviated command word: it stands for the
-/// first entry of `keywords` (ip's own order; each with the word hwc matches on) that it begins.
-/// The order settles clashes as in ip: `link s` is `set`, `addr s` and `route s` are `show`.
-/// A word that begins none is left as it is, for the caller's error.
-fn spelled_out<'a>(words: &[&'a str], keywords: &[(&str, &'a str)]) -> Vec<&'a str> {
-    let mut out = words.to_vec();
-    if let Some(first) = out.first_mut().filter(|w| !w.is_empty()) {
-        if let Some(&(_, word)) = keywords.iter().find(|(k, _)| k.starts_with(*first)) {
-            *first = word;
-        }
-    }
-    out
-}
 
 /// Positional words, and `--name value` options.
 type Split<'a> = (Vec<&'a str>, Vec<(String, &'a str)>);
