@@ -33,6 +33,16 @@ fn launch(bin: &Bin, root: &Path) -> Command {
     cmd
 }
 
+/// `gpu-launch --gpu SEL --dry-run true`, which must succeed.
+fn dry_run_on(bin: &Bin, root: &Path, sel: &str) -> std::process::Output {
+    let o = launch(bin, root)
+        .args(["--gpu", sel, "--dry-run", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{sel}: {}", stderr(&o));
+    o
+}
+
 fn env_lines(o: &std::process::Output) -> Vec<String> {
     let mut lines: Vec<String> = stdout(o)
         .lines()
@@ -389,12 +399,7 @@ fn gpu_option_selects_by_vendor_and_address() {
     let t = Tree::fixture("server-aspeed-nvidia");
     let bin = Bin::new();
     let provider = |sel: &str| {
-        let o = launch(&bin, t.path())
-            .args(["--gpu", sel, "--dry-run", "true"])
-            .output()
-            .unwrap();
-        assert_eq!(code(&o), 0, "{sel}: {}", stderr(&o));
-        stdout(&o)
+        stdout(&dry_run_on(&bin, t.path(), sel))
             .lines()
             .find_map(|l| l.strip_prefix("__NV_PRIME_RENDER_OFFLOAD_PROVIDER="))
             .map(str::to_string)
@@ -518,14 +523,7 @@ fn a_launch_reads_cards_when_only_they_decide_the_default() {
          device 0000:02:00.0 vendor=0x10de device=0x20b0 class=0x030200 driver=nvidia drm=card0,renderD128\n",
     );
     let bin = Bin::new();
-    let dry = |sel: &str| {
-        let o = launch(&bin, t.path())
-            .args(["--gpu", sel, "--dry-run", "true"])
-            .output()
-            .unwrap();
-        assert_eq!(code(&o), 0, "{sel}: {}", stderr(&o));
-        env_lines(&o)
-    };
+    let dry = |sel: &str| env_lines(&dry_run_on(&bin, t.path(), sel));
     assert_eq!(dry("0000:02:00.0"), Vec::<String>::new(), "the default GPU");
     assert!(
         dry("0000:01:00.0").contains(&"__NV_PRIME_RENDER_OFFLOAD_PROVIDER=NVIDIA-G0".to_string())
