@@ -1,6 +1,9 @@
 //! What applets print: aligned human tables, one JSON document, `NAME=value` env files, and the
 //! stdout writer that turns a closed pipe (`hwc-gpu-detect | head -1`) into a quiet success.
+//! Text meant for a terminal never carries control characters from outside data (a device name,
+//! a bus error): [`printable`] writes them as escapes.
 
+use std::borrow::Cow;
 use std::io::Write as _;
 
 use crate::error::{Error, Result};
@@ -18,6 +21,30 @@ pub fn emit_bytes(text: &[u8]) -> Result<()> {
         .flush()
         .and_then(|()| crate::sys::write_all(libc::STDOUT_FILENO, text))
         .map_err(|e| Error::io("writing to standard output", &e))
+}
+
+/// `text` for a terminal: control characters (C0, DEL, C1) written as `\n`, `\r`, `\t` or
+/// `\xHH`, so outside data can neither move the cursor nor start a line of its own.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// One line on stderr, `APPLET: message`, the message made [`printable`].
+pub fn warn(applet: &str, message: &str) {
+    eprintln!("{applet}: {}", printable(message));
 }
 
 /// Columns separated by two spaces, each as wide as its widest cell; the last column is not
@@ -39,15 +66,20 @@ impl Table {
     }
 
     pub fn render(&self) -> String {
-        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let rows: Vec<Vec<Cow<str>>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|c| printable(c)).collect())
+            .collect();
+        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
         let mut widths = vec![0usize; columns];
-        for row in &self.rows {
+        for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
         }
         let mut out = String::new();
-        for row in &self.rows {
+        for row in &rows {
             let mut line = String::new();
             for (i, cell) in row.iter().enumerate() {
                 if i > 0 {
@@ -422,27 +454,93 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// One `NAME=value` line valid in a systemd EnvironmentFile and when sourced by `sh`: plain
-/// values stay bare, others are single-quoted, an embedded `'` written as `'\''` (both parsers
-/// join adjacent quoted and escaped parts).
+/// One `NAME=value` line that `sh` and systemd's `EnvironmentFile=` read back as the same
+/// value, whatever it holds: plain values stay bare; others are double-quoted with `\`, `"`,
+/// `` ` `` and `$` escaped by a backslash, the only escapes both grammars take inside double
+/// quotes, newlines left as they are (both keep them inside quotes). Single quotes would not do:
+/// after `'...'` systemd reads on unquoted, so sh's `'\''` means something else to it.
 pub fn env_line(name: &str, value: &[u8]) -> String {
-    let mut line = String::with_capacity(name.len() + value.len() + 4);
+    let text = String::from_utf8_lossy(value);
+    let mut line = String::with_capacity(name.len() + text.len() + 4);
     line.push_str(name);
     line.push('=');
-    line.push_str(&quote(value));
+    if is_plain(&text) {
+        line.push_str(&text);
+    } else {
+        line.push('"');
+        for c in text.chars() {
+            if matches!(c, '\\' | '"' | '`' | '$') {
+                line.push('\\');
+            }
+            line.push(c);
+        }
+        line.push('"');
+    }
     line.push('\n');
     line
+}
+
+/// Reads back what [`env_line`] wrote: `NAME=value` lines, values bare or double-quoted (over
+/// several lines where they hold newlines). A line that is not such an assignment ends the
+/// reading with an error naming its number.
+pub fn read_env_lines(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut vars = Vec::new();
+    let mut rest = text;
+    let mut line_no = 1;
+    while !rest.is_empty() {
+        let bad = |n: usize| format!("line {n}: not a NAME=value line written by hwc");
+        let (name, after) = rest.split_once('=').ok_or_else(|| bad(line_no))?;
+        if !is_env_name(name) {
+            return Err(bad(line_no));
+        }
+        let (value, after) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                let end = loop {
+                    match chars.next() {
+                        None => return Err(format!("line {line_no}: unterminated quote")),
+                        Some((i, '"')) => break i + 1,
+                        Some((_, '\\')) => match chars.next() {
+                            Some((_, c @ ('\\' | '"' | '`' | '$'))) => value.push(c),
+                            Some((_, c)) => {
+                                value.push('\\');
+                                value.push(c);
+                            }
+                            None => return Err(format!("line {line_no}: unterminated quote")),
+                        },
+                        Some((_, c)) => value.push(c),
+                    }
+                };
+                let after = &quoted[end..];
+                line_no += quoted[..end].matches('\n').count();
+                (value, after)
+            }
+            None => {
+                let end = after.find('\n').unwrap_or(after.len());
+                (after[..end].to_string(), &after[end..])
+            }
+        };
+        rest = after.strip_prefix('\n').ok_or_else(|| bad(line_no))?;
+        line_no += 1;
+        vars.push((name.to_string(), value));
+    }
+    Ok(vars)
+}
+
+/// Holds only characters that need no quoting for `sh` and systemd alike.
+fn is_plain(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:,+@%=".contains(&b))
 }
 
 /// `value` as one word for `sh` (and systemd): bare when it holds only safe characters,
 /// otherwise single-quoted with each `'` written as `'\''`. Invalid UTF-8 becomes U+FFFD.
 pub fn quote(value: &[u8]) -> String {
     let text = String::from_utf8_lossy(value);
-    let plain = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./:,+@%=".contains(&b));
-    if plain {
+    if is_plain(&text) {
         text.into_owned()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))
@@ -593,22 +691,30 @@ mod tests {
     fn env_line_quotes_when_needed() {
         assert_eq!(env_line("A", b"cuda"), "A=cuda\n");
         assert_eq!(env_line("A", b"pci-0000_01_00_0"), "A=pci-0000_01_00_0\n");
-        assert_eq!(env_line("A", b""), "A=''\n");
-        assert_eq!(env_line("A", b"a b"), "A='a b'\n");
-        assert_eq!(env_line("A", b"it's $HOME"), "A='it'\\''s $HOME'\n");
+        assert_eq!(env_line("A", b""), "A=\"\"\n");
+        assert_eq!(env_line("A", b"a b"), "A=\"a b\"\n");
+        assert_eq!(env_line("A", b"it's $HOME"), "A=\"it's \\$HOME\"\n");
+        assert_eq!(env_line("A", b"x\\\"`"), "A=\"x\\\\\\\"\\`\"\n");
     }
+
+    const HOSTILE: [&[u8]; 12] = [
+        b"plain",
+        b"a b",
+        b"it's",
+        b"'",
+        b"'\n",
+        b"$(id) `x` \\n",
+        b"\"q\"",
+        b"x\ny\nB=2",
+        b"trailing space ",
+        b"\\",
+        b"# not a comment",
+        b"tab\there\r",
+    ];
 
     #[test]
     fn env_line_survives_sh() {
-        let values: [&[u8]; 6] = [
-            b"plain",
-            b"a b",
-            b"it's",
-            b"$(id) `x` \\n",
-            b"\"q\"",
-            b"x\ny",
-        ];
-        for v in values {
+        for v in HOSTILE {
             let line = env_line("HWC_T", v);
             let out = std::process::Command::new("sh")
                 .arg("-c")
@@ -617,6 +723,34 @@ mod tests {
                 .unwrap();
             assert_eq!(out.stdout, v, "{line}");
         }
+    }
+
+    #[test]
+    fn env_lines_read_back_exactly() {
+        let text: String = HOSTILE
+            .iter()
+            .enumerate()
+            .map(|(i, v)| env_line(&format!("V{i}"), v))
+            .collect();
+        let vars = read_env_lines(&text).unwrap();
+        assert_eq!(vars.len(), HOSTILE.len());
+        for (i, (k, v)) in vars.iter().enumerate() {
+            assert_eq!(k, &format!("V{i}"));
+            assert_eq!(v.as_bytes(), HOSTILE[i]);
+        }
+        assert!(read_env_lines("A=1\nnot an assignment\n")
+            .unwrap_err()
+            .contains("line 2"));
+        assert!(read_env_lines("A=\"open\n").is_err());
+    }
+
+    #[test]
+    fn printable_escapes_controls() {
+        assert_eq!(printable("eth0"), "eth0");
+        assert_eq!(printable("a\nb\x1b[2J\u{9b}"), "a\\nb\\x1b[2J\\x9b");
+        let mut t = Table::new(["A", "B"]);
+        t.row(["x\ty", "\x07"]);
+        assert_eq!(t.render(), "A     B\nx\\ty  \\x07\n");
     }
 
     #[test]

@@ -36,7 +36,7 @@ fn env_of(root: &Path) -> Vec<(String, String)> {
         .lines()
         .map(|l| {
             let (k, v) = l.split_once('=').unwrap();
-            (k.to_string(), v.trim_matches('\'').to_string())
+            (k.to_string(), v.trim_matches(['\'', '"']).to_string())
         })
         .collect()
 }

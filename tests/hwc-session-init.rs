@@ -225,7 +225,7 @@ fn variables_reach_bus_activated_services_and_systemd_calls_are_made() {
     let env_file = fs::read_to_string(bus.runtime().join("hwc/session.env")).unwrap();
     assert!(
         env_file.contains("WAYLAND_DISPLAY=wayland-1\n")
-            && env_file.contains("MY_VAR='it'\\''s mine'\n"),
+            && env_file.contains("MY_VAR=\"it's mine\"\n"),
         "{env_file}"
     );
     let sh = Command::new("sh")
