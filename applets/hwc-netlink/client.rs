@@ -75,7 +75,11 @@ impl Socket {
 
     fn send(&mut self, req: &Request) -> Result<u32, NlError> {
         self.seq = self.seq.wrapping_add(1);
-        sys::send(self.fd.as_raw_fd(), &req.finish(self.seq)).map_err(NlError::io)?;
+        let msg = req.finish(self.seq).map_err(|why| NlError {
+            errno: libc::EMSGSIZE,
+            message: why,
+        })?;
+        sys::send(self.fd.as_raw_fd(), &msg).map_err(NlError::io)?;
         Ok(self.seq)
     }
 

@@ -33,11 +33,17 @@ fn align(n: usize) -> usize {
     (n + 3) & !3
 }
 
-/// Builds one request message.
+/// Builds one request message. An attribute too long for its 16-bit length is never written
+/// with a cut length (the kernel would read the rest as other attributes): the request is marked
+/// and [`Request::finish`] refuses it.
 pub struct Request {
     buf: Vec<u8>,
     nests: Vec<usize>,
+    too_long: Option<String>,
 }
+
+/// The most an attribute's payload may hold: its length, header included, is a u16.
+pub const MAX_ATTR_PAYLOAD: usize = u16::MAX as usize - 4;
 
 impl Request {
     pub fn new(msg_type: u16, flags: u16) -> Request {
@@ -49,6 +55,7 @@ impl Request {
         Request {
             buf,
             nests: Vec::new(),
+            too_long: None,
         }
     }
 
@@ -60,8 +67,14 @@ impl Request {
     }
 
     pub fn attr(&mut self, ty: u16, data: &[u8]) -> &mut Request {
-        let len = 4 + data.len();
-        self.buf.extend_from_slice(&(len as u16).to_ne_bytes());
+        let Ok(len) = u16::try_from(4 + data.len()) else {
+            self.too_long.get_or_insert(format!(
+                "an attribute of {} bytes (type {ty}) does not fit in a netlink attribute (at most {MAX_ATTR_PAYLOAD})",
+                data.len()
+            ));
+            return self;
+        };
+        self.buf.extend_from_slice(&len.to_ne_bytes());
         self.buf.extend_from_slice(&ty.to_ne_bytes());
         self.buf.extend_from_slice(data);
         self.buf.resize(align(self.buf.len()), 0);
@@ -89,8 +102,15 @@ impl Request {
 
     pub fn end(&mut self) -> &mut Request {
         if let Some(at) = self.nests.pop() {
-            let len = (self.buf.len() - at) as u16;
-            self.buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+            match u16::try_from(self.buf.len() - at) {
+                Ok(len) => self.buf[at..at + 2].copy_from_slice(&len.to_ne_bytes()),
+                Err(_) => {
+                    self.too_long.get_or_insert(format!(
+                        "a nested attribute of {} bytes does not fit in a netlink attribute",
+                        self.buf.len() - at
+                    ));
+                }
+            }
         }
         self
     }
@@ -99,13 +119,17 @@ impl Request {
         u16::from_ne_bytes([self.buf[6], self.buf[7]])
     }
 
-    /// The finished message with its length and sequence number.
-    pub fn finish(&self, seq: u32) -> Vec<u8> {
+    /// The finished message with its length and sequence number; an error when an attribute
+    /// did not fit.
+    pub fn finish(&self, seq: u32) -> Result<Vec<u8>, String> {
+        if let Some(why) = &self.too_long {
+            return Err(why.clone());
+        }
         let mut out = self.buf.clone();
-        let len = out.len() as u32;
+        let len = u32::try_from(out.len()).map_err(|_| "request too large".to_string())?;
         out[0..4].copy_from_slice(&len.to_ne_bytes());
         out[8..12].copy_from_slice(&seq.to_ne_bytes());
-        out
+        Ok(out)
     }
 }
 
@@ -247,7 +271,7 @@ mod tests {
         let mut r = Request::new(RTM_NEWLINK, F_REQUEST | F_ACK | F_EXCL | F_CREATE);
         r.header(&[0; 16]).attr_cstr(IFLA_IFNAME, "br9");
         r.begin(IFLA_LINKINFO).attr(IFLA_INFO_KIND, b"bridge").end();
-        let m = r.finish(7);
+        let m = r.finish(7).unwrap();
         assert_eq!(m.len(), 56);
         assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()), 56);
         assert_eq!(u16::from_ne_bytes(m[6..8].try_into().unwrap()), 0x605);
@@ -274,7 +298,7 @@ mod tests {
             .end()
             .end();
         r.end();
-        let m = r.finish(1);
+        let m = r.finish(1).unwrap();
         assert_eq!(m.len(), 84);
         assert_eq!(&m[40..44], &[44, 0, 18, 0], "LINKINFO len 44");
         assert_eq!(&m[44..52], &[8, 0, 1, 0, b'v', b'e', b't', b'h']);
@@ -286,15 +310,36 @@ mod tests {
     }
 
     #[test]
+    fn an_attribute_too_long_is_refused_never_cut() {
+        let name = "x".repeat(65_532);
+        let mut r = Request::new(RTM_NEWLINK, F_REQUEST);
+        r.header(&[0; 16]).attr_cstr(IFLA_IFNAME, &name);
+        assert!(r.finish(1).unwrap_err().contains("does not fit"));
+        let mut r = Request::new(RTM_NEWLINK, F_REQUEST);
+        r.header(&[0; 16])
+            .attr(IFLA_IFNAME, &vec![0; MAX_ATTR_PAYLOAD]);
+        assert_eq!(
+            r.finish(1).unwrap().len(),
+            32 + 65_536,
+            "65535 bytes, padded to 4"
+        );
+        let mut r = Request::new(RTM_NEWLINK, F_REQUEST);
+        r.begin(IFLA_LINKINFO);
+        r.attr(1, &vec![0; 40_000]).attr(2, &vec![0; 40_000]).end();
+        assert!(r.finish(1).unwrap_err().contains("nested"));
+    }
+
+    #[test]
     fn parses_messages_and_attributes() {
         let mut r = Request::new(RTM_NEWLINK, F_MULTI);
         r.header(&[0; 16])
             .attr_cstr(IFLA_IFNAME, "eth0")
             .attr_u32(0x8000 | 4, 1500);
-        let one = r.finish(3);
+        let one = r.finish(3).unwrap();
         let two = Request::new(NLMSG_DONE, F_MULTI)
             .header(&0i32.to_ne_bytes())
-            .finish(3);
+            .finish(3)
+            .unwrap();
         let buf = [one.clone(), two].concat();
         let msgs: Vec<Message> = messages(&buf).map(Result::unwrap).collect();
         assert_eq!(msgs.len(), 2);
@@ -315,7 +360,7 @@ mod tests {
     fn error_with_extended_ack() {
         // NLMSG_ERROR: -EEXIST, capped echo (header only), ACK_TLVS with a message.
         let mut payload = (-17i32).to_ne_bytes().to_vec();
-        let echo = Request::new(RTM_NEWADDR, F_REQUEST).finish(9);
+        let echo = Request::new(RTM_NEWADDR, F_REQUEST).finish(9).unwrap();
         payload.extend_from_slice(&echo[..16]);
         payload.extend_from_slice(&[35, 0, 1, 0]);
         payload.extend_from_slice(b"ipv4: Address already assigned\0");
@@ -351,7 +396,7 @@ mod tests {
             .begin(IFLA_LINKINFO)
             .attr(1, b"veth")
             .end();
-        let seed_msg = r.finish(1);
+        let seed_msg = r.finish(1).unwrap();
         let mut x = 0xdead_beef_cafe_f00du64;
         let mut next = || {
             x ^= x << 13;

@@ -12,6 +12,7 @@ pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let (name, cidrs) = pos
         .split_first()
         .ok_or_else(|| usage("ensure-bridge: missing NAME"))?;
+    ifname(name)?;
     let mtu = match opt(&opts, "mtu") {
         Some(m) => Some(
             m.parse::<u32>()
@@ -85,6 +86,8 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let [host, peer] = pos.as_slice() else {
         return Err(usage("ensure-veth: expected HOST PEER"));
     };
+    ifname(host)?;
+    ifname(peer)?;
     let master = match opt(&opts, "master") {
         Some(m) => Some(need_link(ctx, m)?),
         None => None,

@@ -120,7 +120,8 @@ pub(super) fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         }
         i += 2;
     }
-    let name = name.ok_or_else(|| usage("link add: missing NAME"))?;
+    let name = ifname(name.ok_or_else(|| usage("link add: missing NAME"))?)?;
+    peer.map(ifname).transpose()?;
     let kind = kind.ok_or_else(|| usage("link add: missing 'type KIND'"))?;
     let what = format!("link add {name} type {kind}");
     let parent_index = match parent {
@@ -220,6 +221,9 @@ pub(super) fn parse_mac(text: &str) -> Result<Vec<u8>> {
 pub(super) fn link_set(ctx: &mut Ctx, dev: &str, words: &[&str]) -> Result<u8> {
     if words.is_empty() {
         return Err(usage("link set DEV: nothing to set"));
+    }
+    if let Some(at) = words.iter().position(|w| *w == "name") {
+        ifname(words.get(at + 1).copied().unwrap_or_default())?;
     }
     let link = need_link(ctx, dev)?;
     let (mut flags, mut change) = (0u32, 0u32);

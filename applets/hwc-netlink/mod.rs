@@ -143,7 +143,13 @@ fn open_netns(spec: &str) -> Result<std::fs::File> {
     } else {
         format!("/run/netns/{spec}")
     };
-    std::fs::File::open(&path).map_err(|e| Error::io(format!("network namespace {path}"), &e))
+    // Non-blocking: a FIFO in its place must not hang the command (setns then refuses it).
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| Error::io(format!("network namespace {path}"), &e))
 }
 
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
@@ -239,11 +245,32 @@ fn dump_links(ctx: &mut Ctx) -> Result<Vec<Link>> {
         .map_err(|e| fail("listing links", e))
 }
 
+/// `name` if the kernel would take it as an interface name (`dev_valid_name`): 1 to 15 bytes,
+/// not `.` or `..`, no `/`, `:` or white space. Checked before any request is built.
+fn ifname(name: &str) -> Result<&str> {
+    let valid = !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0x0b);
+    if valid {
+        Ok(name)
+    } else {
+        let shown: String = name.chars().take(40).collect();
+        let more = if name.len() > shown.len() { "..." } else { "" };
+        Err(usage(format!(
+            "'{}{more}' ({} bytes) is not a valid interface name (1-15 bytes, no '/', ':' or spaces)",
+            output::printable(&shown),
+            name.len()
+        )))
+    }
+}
+
 /// The link called `name`, or None when there is none.
 fn find_link(ctx: &mut Ctx, name: &str) -> Result<Option<Link>> {
-    if name.is_empty() || name.len() > 15 || name.contains('/') {
-        return Err(usage(format!("'{name}' is not a valid interface name")));
-    }
+    ifname(name)?;
     let mut req = Request::new(codec::RTM_GETLINK, codec::F_REQUEST);
     req.header(&[0; 16])
         .attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)

@@ -748,7 +748,7 @@ mod tests {
         for (ty, data) in attrs {
             req.attr(*ty, data);
         }
-        req.finish(1)[16..].to_vec()
+        req.finish(1).unwrap()[16..].to_vec()
     }
 
     #[test]
@@ -757,7 +757,7 @@ mod tests {
         let mac = [0x02, 0x42, 0xac, 0x11, 0x00, 0xff];
         let mut info = super::super::codec::Request::new(0, 0);
         info.attr(IFLA_INFO_KIND, b"veth\0");
-        let info = info.finish(0)[16..].to_vec();
+        let info = info.finish(0).unwrap()[16..].to_vec();
         let l = Link::parse(&newlink(&[
             (IFLA_IFNAME, b"vh100\0\0\0"),
             (IFLA_MTU, &1500u32.to_ne_bytes()),
@@ -799,7 +799,7 @@ mod tests {
         let ib = [0x80; 20];
         let mut info = super::super::codec::Request::new(0, 0);
         info.attr(IFLA_INFO_KIND, b"ipoib");
-        let info = info.finish(0)[16..].to_vec();
+        let info = info.finish(0).unwrap()[16..].to_vec();
         let long = Link::parse(&newlink(&[
             (IFLA_IFNAME, b"ib0-partition-7\0"),
             (IFLA_ADDRESS, &ib),
