@@ -159,12 +159,17 @@ mod tests {
     #[test]
     fn group_entries_are_not_combined() {
         // group::r--, group:44:-w-: a member of both may read or write, not both at once.
-        let mut acl = Acl::from_mode(0o640);
-        acl.set_user(5, 0);
-        let mut raw = acl.encode();
-        raw.extend_from_slice(&[8, 0, 2, 0, 44, 0, 0, 0]);
-        let mut acl = Acl::decode(&raw).unwrap();
-        acl.recalc_mask();
+        let raw = [
+            2u32.to_le_bytes().to_vec(),
+            [1u8, 0, 6, 0, 255, 255, 255, 255].to_vec(),
+            [2u8, 0, 0, 0, 5, 0, 0, 0].to_vec(),
+            [4u8, 0, 4, 0, 255, 255, 255, 255].to_vec(),
+            [8u8, 0, 2, 0, 44, 0, 0, 0].to_vec(),
+            [0x10u8, 0, 6, 0, 255, 255, 255, 255].to_vec(),
+            [0x20u8, 0, 0, 0, 255, 255, 255, 255].to_vec(),
+        ]
+        .concat();
+        let acl = Acl::decode(&raw).unwrap();
         let n = node(0, 26, 0o670, Some(acl));
         let who = eric_in(&[26, 44]);
         assert_eq!(check(&n, &who, READ), (true, Via::OwningGroup(26)));

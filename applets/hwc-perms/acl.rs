@@ -1,8 +1,10 @@
 //! POSIX ACLs as the kernel stores them in `system.posix_acl_access`: a little-endian version 2
-//! header, then 8-byte entries `{tag u16, perm u16, id u32}`. Entries are kept sorted by tag and
-//! id, as getfacl and libacl expect (the kernel itself accepts any order and duplicates). The
-//! mask is recalculated as setfacl does: the union of named users, the owning group and named
-//! groups.
+//! header, then 8-byte entries `{tag u16, perm u16, id u32}`. Entries are kept in the order
+//! stored, which is the order the kernel evaluates them in: it checks that tags come as user::,
+//! user:*, group::, group:*, mask::, other::, but not that ids are sorted or unique, so an ACL
+//! may hold the same user twice (the first decides). getfacl prints the entries sorted by tag and
+//! id; setfacl refuses to change an ACL with duplicates and writes its result sorted. The mask is
+//! recalculated as setfacl does: the union of named users, the owning group and named groups.
 
 pub const USER_OBJ: u16 = 0x01;
 pub const USER: u16 = 0x02;
@@ -78,8 +80,9 @@ impl Acl {
         }
     }
 
-    /// Decodes an xattr value, checking what the kernel checks: version 2, whole entries, known
-    /// tags, rwx bits only, one of each base entry, a mask when named entries exist.
+    /// Decodes an xattr value, checking what the kernel checks (`posix_acl_valid`): version 2,
+    /// whole entries, rwx bits only, and the tags in the kernel's order with one of each base
+    /// entry and a mask where named entries exist. The entries keep their stored order.
     pub fn decode(bytes: &[u8]) -> Result<Acl, String> {
         if bytes.len() < 4 || !(bytes.len() - 4).is_multiple_of(8) {
             return Err(format!("ACL of {} bytes is not 4 + 8*N", bytes.len()));
@@ -106,8 +109,7 @@ impl Acl {
             };
             entries.push(Entry { tag, id, perm });
         }
-        let mut acl = Acl { entries };
-        acl.normalize();
+        let acl = Acl { entries };
         acl.validate()?;
         Ok(acl)
     }
@@ -123,22 +125,60 @@ impl Acl {
         out
     }
 
-    /// Sorted by (tag, id), later duplicates dropped.
+    /// Sorted by (tag, id), entries of equal key kept in their order (as getfacl shows them).
     fn normalize(&mut self) {
         self.entries.sort_by_key(|e| (e.tag, e.id));
-        self.entries.dedup_by_key(|e| (e.tag, e.id));
     }
 
+    /// The kernel's state machine over the tags (`posix_acl_valid`).
     fn validate(&self) -> Result<(), String> {
         for base in [USER_OBJ, GROUP_OBJ, OTHER] {
             if !self.entries.iter().any(|e| e.tag == base) {
                 return Err("ACL lacks a base entry (user::, group:: or other::)".into());
             }
         }
-        if self.has_named() && self.mask().is_none() {
-            return Err("ACL has named entries but no mask".into());
+        // What may come next: after user:: users, after group:: groups, after mask:: other::.
+        let (mut state, mut needs_mask) = (USER_OBJ, false);
+        for e in &self.entries {
+            state = match (e.tag, state) {
+                (USER_OBJ, USER_OBJ) => USER,
+                (USER, USER) | (GROUP, GROUP) => {
+                    needs_mask = true;
+                    state
+                }
+                (GROUP_OBJ, USER) => GROUP,
+                (MASK, GROUP) => OTHER,
+                (OTHER, OTHER) => 0,
+                (OTHER, GROUP) if !needs_mask => 0,
+                (OTHER, GROUP) => return Err("ACL has named entries but no mask".into()),
+                _ => {
+                    return Err(
+                        "ACL entries are not in the kernel's order (user::, user:*, \
+                                group::, group:*, mask::, other::)"
+                            .into(),
+                    )
+                }
+            };
         }
         Ok(())
+    }
+
+    /// The entries in getfacl's (and setfacl's) order.
+    pub fn sorted(&self) -> Acl {
+        let mut acl = self.clone();
+        acl.normalize();
+        acl
+    }
+
+    /// The first entry that repeats the tag and id of an earlier one (setfacl refuses such an
+    /// ACL: "Duplicate entries").
+    pub fn duplicate(&self) -> Option<&Entry> {
+        self.entries.iter().enumerate().find_map(|(i, e)| {
+            self.entries[..i]
+                .iter()
+                .any(|d| (d.tag, d.id) == (e.tag, e.id))
+                .then_some(e)
+        })
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -177,6 +217,7 @@ impl Acl {
         self.entries.retain(|e| !(e.tag == USER && e.id == uid));
         let removed = self.entries.len() != before;
         if removed {
+            self.normalize();
             self.recalc_mask();
         }
         removed
@@ -206,6 +247,15 @@ impl Acl {
     /// names from `user`/`group` (numeric when unknown), and a tab and `#effective:` where the mask
     /// takes bits away (getfacl asks libacl for no smart indent: one tab at any length).
     pub fn getfacl_text(
+        &self,
+        prefix: &str,
+        user: impl Fn(u32) -> Option<String>,
+        group: impl Fn(u32) -> Option<String>,
+    ) -> String {
+        self.sorted().text(prefix, user, group)
+    }
+
+    fn text(
         &self,
         prefix: &str,
         user: impl Fn(u32) -> Option<String>,
@@ -276,34 +326,42 @@ mod tests {
     }
 
     #[test]
-    fn decodes_sorts_and_round_trips() {
+    fn decodes_in_stored_order_and_round_trips() {
         let raw = blob(&[
-            (OTHER, u32::MAX, 0),
-            (USER, 1001, 6),
             (USER_OBJ, u32::MAX, 6),
+            (USER, 1001, 6),
             (USER, 1000, 4),
+            (USER, 1001, 2),
             (GROUP_OBJ, u32::MAX, 4),
             (MASK, u32::MAX, 6),
+            (OTHER, u32::MAX, 0),
         ]);
         let acl = Acl::decode(&raw).unwrap();
-        let tags: Vec<(u16, u32)> = acl.entries().iter().map(|e| (e.tag, e.id)).collect();
+        let tags: Vec<(u16, u32, u16)> = acl
+            .entries()
+            .iter()
+            .map(|e| (e.tag, e.id, e.perm))
+            .collect();
         assert_eq!(
             tags,
             [
-                (USER_OBJ, u32::MAX),
-                (USER, 1000),
-                (USER, 1001),
-                (GROUP_OBJ, u32::MAX),
-                (MASK, u32::MAX),
-                (OTHER, u32::MAX)
-            ]
+                (USER_OBJ, u32::MAX, 6),
+                (USER, 1001, 6),
+                (USER, 1000, 4),
+                (USER, 1001, 2),
+                (GROUP_OBJ, u32::MAX, 4),
+                (MASK, u32::MAX, 6),
+                (OTHER, u32::MAX, 0)
+            ],
+            "the kernel's order, duplicates kept"
         );
-        assert_eq!(Acl::decode(&acl.encode()).unwrap(), acl);
-        assert!(acl.entries().contains(&Entry {
-            tag: USER,
-            id: 1001,
-            perm: 6
-        }));
+        assert_eq!(acl.encode(), raw);
+        assert_eq!(acl.duplicate().map(|e| (e.id, e.perm)), Some((1001, 2)));
+        // getfacl's view: sorted by id, equal ids in stored order.
+        assert_eq!(
+            acl.getfacl_text("", |_| None, |_| None),
+            "user::rw-\nuser:1000:r--\nuser:1001:rw-\nuser:1001:-w-\ngroup::r--\nmask::rw-\nother::---\n"
+        );
     }
 
     #[test]
@@ -336,6 +394,20 @@ mod tests {
         assert!(Acl::decode(&blob(&[(USER_OBJ, 0, 6), (OTHER, 0, 4)]))
             .unwrap_err()
             .contains("base entry"));
+        assert!(
+            Acl::decode(&blob(&[(OTHER, 0, 4), (USER_OBJ, 0, 6), (GROUP_OBJ, 0, 4)]))
+                .unwrap_err()
+                .contains("order")
+        );
+        assert!(Acl::decode(&blob(&[
+            (USER_OBJ, 0, 6),
+            (GROUP_OBJ, 0, 4),
+            (USER, 5, 4),
+            (MASK, 0, 4),
+            (OTHER, 0, 4)
+        ]))
+        .unwrap_err()
+        .contains("order"));
     }
 
     #[test]
@@ -397,10 +469,22 @@ mod tests {
         };
         let mut valid = 0;
         for _ in 0..20000 {
-            let n = (next() % 8) as usize;
+            // Mostly the kernel's tag order, now and then any tag anywhere.
+            let mut tags = vec![USER_OBJ];
+            tags.extend((0..next() % 3).map(|_| USER));
+            tags.push(GROUP_OBJ);
+            tags.extend((0..next() % 3).map(|_| GROUP));
+            if next() % 3 != 0 {
+                tags.push(MASK);
+            }
+            tags.push(OTHER);
+            if next() % 4 == 0 {
+                let at = (next() as usize) % tags.len();
+                tags[at] =
+                    [USER_OBJ, USER, GROUP_OBJ, GROUP, MASK, OTHER, 3][(next() % 7) as usize];
+            }
             let mut raw = 2u32.to_le_bytes().to_vec();
-            for _ in 0..n {
-                let tag = [USER_OBJ, USER, GROUP_OBJ, GROUP, MASK, OTHER, 3][(next() % 7) as usize];
+            for tag in tags {
                 raw.extend_from_slice(&entry(tag, (next() % 4) as u32 + 1000, (next() % 9) as u16));
             }
             if next() % 5 == 0 {
