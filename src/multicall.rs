@@ -78,7 +78,7 @@ fn finish(name: &str, result: Result<u8>) -> u8 {
         Ok(status) => status,
         Err(err) => {
             if !err.is_quiet() {
-                eprintln!("{name}: {err}");
+                output::warn(name, &err.to_string());
             }
             err.status()
         }
@@ -324,9 +324,12 @@ fn install(table: &[Applet], dir: &Path, symbolic: bool) -> Result<u8> {
         match state {
             Existing::Right => continue,
             Existing::Foreign => {
-                eprintln!(
-                    "hwc: not replacing {}: it exists and is not a link to hwc",
-                    path.display()
+                output::warn(
+                    MULTICALL_NAME,
+                    &format!(
+                        "not replacing {}: it exists and is not a link to hwc",
+                        path.display()
+                    ),
                 );
                 refused += 1;
                 continue;

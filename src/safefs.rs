@@ -1,15 +1,25 @@
-//! Writing where a user has control, as root, without being tricked: walk from a directory fd one
-//! component at a time with `O_NOFOLLOW`, check every fd with `fstat`, create with `O_EXCL`,
-//! replace by `renameat` after `fsync`, and do all of it as the user (`run_as`), so the kernel's
-//! own permission checks apply and files get the user as owner.
+//! Reaching files someone else controls, as root, without being tricked.
+//!
+//! Two tools: [`open_nofollow`] reaches a path given on a command line without following a
+//! symbolic link in any component and holds the file by an `O_PATH` descriptor, through which it
+//! is checked and changed (no second lookup); [`Dir`] walks from a directory fd one component at
+//! a time with `O_NOFOLLOW`, creates with `O_EXCL`, replaces by `renameat` after `fsync`. Work in
+//! a user's home runs as the user ([`run_as`], with a deadline), so the kernel's own permission
+//! checks apply and files get the user as owner. [`read_file`] is the one bounded reader of
+//! outside data: regular files only, opened non-blocking, with a size cap.
 
 use std::ffi::{CStr, CString, OsStr};
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{OFlag, AT_FDCWD};
+use nix::sys::stat::Mode;
 
 use crate::error::{Error, Result};
+use crate::sys;
 
 fn cstr(name: &OsStr) -> io::Result<CString> {
     CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
@@ -31,15 +41,36 @@ pub struct Stat {
     pub gid: u32,
     pub dev: u64,
     pub ino: u64,
+    pub size: u64,
 }
 
 impl Stat {
+    fn from_nix(st: &nix::sys::stat::FileStat) -> Stat {
+        Stat {
+            mode: st.st_mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+        }
+    }
+
     pub fn is_dir(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFDIR
     }
 
     pub fn is_file(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+
+    pub fn is_link(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFLNK
+    }
+
+    /// The same inode as `other`.
+    pub fn same_file(&self, other: &Stat) -> bool {
+        (self.dev, self.ino) == (other.dev, other.ino)
     }
 
     /// `regular file`, `directory`, `symbolic link`, `FIFO`, ... for messages.
@@ -57,27 +88,202 @@ impl Stat {
     }
 }
 
-pub fn fstat(fd: RawFd) -> io::Result<Stat> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `st` is valid for writes of one `stat`; it is read only after fstat succeeded and
-    // filled it.
-    check(unsafe { libc::fstat(fd, st.as_mut_ptr()) })?;
-    // SAFETY: fstat returned 0, so the kernel initialised `st`.
-    let st = unsafe { st.assume_init() };
-    Ok(Stat {
-        mode: st.st_mode,
-        uid: st.st_uid,
-        gid: st.st_gid,
-        dev: st.st_dev,
-        ino: st.st_ino,
-    })
+pub fn fstat(fd: impl AsFd) -> io::Result<Stat> {
+    Ok(Stat::from_nix(&nix::sys::stat::fstat(fd)?))
 }
 
 /// `stat` by path, following links (what sshd's StrictModes walk does).
 pub fn stat(path: &Path) -> io::Result<Stat> {
-    let c = cstr(path.as_os_str())?;
-    let fd = open_raw(libc::AT_FDCWD, &c, libc::O_PATH | libc::O_CLOEXEC)?;
-    fstat(fd.as_raw_fd())
+    let fd = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())?;
+    fstat(&fd)
+}
+
+/// A file reached from a path without following a symbolic link in any component, held by an
+/// `O_PATH` descriptor: what is checked (`stat`) and what is read or changed (through
+/// `/proc/self/fd/N`) are one inode, whatever is renamed or swapped in the meantime. Opening it
+/// this way has no effect on a device node.
+pub struct Node {
+    fd: OwnedFd,
+    pub stat: Stat,
+}
+
+/// Why a path could not be reached: how far the walk got (the component that failed) and why.
+#[derive(Debug)]
+pub struct WalkError {
+    pub at: PathBuf,
+    pub err: io::Error,
+}
+
+impl WalkError {
+    /// `PATH: reason`, a symbolic link or a non-directory on the way named as such.
+    pub fn describe(&self) -> String {
+        let why = match self.err.raw_os_error() {
+            Some(libc::ELOOP) => {
+                "is a symbolic link; refusing to follow it (name the real path)".to_string()
+            }
+            Some(libc::ENOTDIR) => "is not a directory".to_string(),
+            _ => crate::error::describe_io(&self.err),
+        };
+        format!("{}: {why}", self.at.display())
+    }
+}
+
+/// Reaches `path` (absolute, or relative to the working directory) one component at a time with
+/// `O_PATH|O_NOFOLLOW`, refusing a symbolic link anywhere on the way or at the end (a trailing
+/// `/` included) and anything but a directory before the last component. `..` goes to the
+/// parent of the directory actually reached, as the kernel does.
+pub fn open_nofollow(path: &Path) -> std::result::Result<Node, WalkError> {
+    let bytes = path.as_os_str().as_bytes();
+    let fail = |at: &Path, err: io::Error| WalkError {
+        at: at.to_path_buf(),
+        err,
+    };
+    if bytes.is_empty() {
+        return Err(fail(path, io::Error::from_raw_os_error(libc::ENOENT)));
+    }
+    let absolute = bytes[0] == b'/';
+    let mut walked = PathBuf::from(if absolute { "/" } else { "" });
+    let flags = OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+    let start = if absolute { "/" } else { "." };
+    let mut fd = nix::fcntl::openat(AT_FDCWD, start, flags | OFlag::O_DIRECTORY, Mode::empty())
+        .map_err(|e| fail(Path::new(start), e.into()))?;
+    let mut stat = fstat(&fd).map_err(|e| fail(Path::new(start), e))?;
+    // What follows the last name: a `/`, `/.` or `/..` asks for a directory.
+    let last_raw = bytes
+        .rsplit(|&b| b == b'/')
+        .find(|c| !c.is_empty())
+        .unwrap_or_default();
+    let wants_dir = bytes.ends_with(b"/") || last_raw == b"." || last_raw == b"..";
+    let names: Vec<&[u8]> = bytes
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        walked.push(OsStr::from_bytes(name));
+        let next = nix::fcntl::openat(&fd, *name, flags, Mode::empty())
+            .map_err(|e| fail(&walked, e.into()))?;
+        let st = fstat(&next).map_err(|e| fail(&walked, e))?;
+        if st.is_link() {
+            return Err(fail(&walked, io::Error::from_raw_os_error(libc::ELOOP)));
+        }
+        let last = i + 1 == names.len();
+        if (!last || wants_dir) && !st.is_dir() {
+            return Err(fail(&walked, io::Error::from_raw_os_error(libc::ENOTDIR)));
+        }
+        fd = next;
+        stat = st;
+    }
+    Ok(Node { fd, stat })
+}
+
+/// Reaches `path` following symbolic links, as `getfacl` and `ls -L` do, and holds what it
+/// reached: what is then read of it comes from that one inode.
+pub fn open_follow(path: &Path) -> io::Result<Node> {
+    let fd = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())?;
+    let stat = fstat(&fd)?;
+    Ok(Node { fd, stat })
+}
+
+/// `/proc/self/fd/N`: the file an `O_PATH` descriptor holds, for the calls that take no fd.
+fn proc_fd_path(fd: &OwnedFd) -> CString {
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default()
+}
+
+/// Without /proc, `/proc/self/fd/N` is missing: say so rather than "No such file".
+fn proc_error(err: io::Error) -> io::Error {
+    if err.raw_os_error() == Some(libc::ENOENT) && !Path::new("/proc/self/fd").is_dir() {
+        return io::Error::other("reaching a file by its descriptor needs /proc mounted");
+    }
+    err
+}
+
+impl Node {
+    /// The extended attribute `name`; `None` when the file has none.
+    pub fn xattr(&self, name: &CStr) -> io::Result<Option<Vec<u8>>> {
+        sys::getxattr(&proc_fd_path(&self.fd), name, true).map_err(proc_error)
+    }
+
+    pub fn set_xattr(&self, name: &CStr, value: &[u8]) -> io::Result<()> {
+        sys::setxattr(&proc_fd_path(&self.fd), name, value).map_err(proc_error)
+    }
+
+    /// The path the kernel knows the node by now (`/proc/self/fd/N`'s target): no link in it.
+    pub fn real_path(&self) -> io::Result<PathBuf> {
+        let path = proc_fd_path(&self.fd);
+        std::fs::read_link(OsStr::from_bytes(path.as_bytes())).map_err(proc_error)
+    }
+
+    /// The type magic of the file system holding the node (`fstatfs`), e.g. tmpfs's.
+    pub fn fs_magic(&self) -> io::Result<i64> {
+        let st = nix::sys::statfs::fstatfs(&self.fd)?;
+        #[allow(clippy::unnecessary_cast)] // the type's width differs between architectures
+        Ok(st.filesystem_type().0 as i64)
+    }
+
+    /// Opens the node for reading, non-blocking, without a new lookup by name. Only for a node
+    /// already seen to be a regular file: opening a device can have effects.
+    pub fn open_read(&self) -> io::Result<std::fs::File> {
+        let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
+        let path = proc_fd_path(&self.fd);
+        let fd = nix::fcntl::open(path.as_c_str(), flags, Mode::empty())
+            .map_err(|e| proc_error(e.into()))?;
+        Ok(std::fs::File::from(fd))
+    }
+}
+
+/// Largest configuration or account file read (`/etc/passwd` of a large site included).
+pub const MAX_CONFIG: u64 = 64 << 20;
+
+/// Reads all of `file` (whose `fstat` is `st`) if it is a regular file of at most `cap` bytes.
+/// The reasons it is not are errors worded for "reading PATH: ...".
+pub fn read_regular(file: std::fs::File, st: &Stat, cap: u64) -> io::Result<Vec<u8>> {
+    if !st.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is a {}, not a regular file", st.kind()),
+        ));
+    }
+    let too_large = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is larger than {}", size_text(cap)),
+        )
+    };
+    if st.size > cap {
+        return Err(too_large());
+    }
+    let mut data = Vec::with_capacity(st.size as usize);
+    file.take(cap + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > cap {
+        return Err(too_large());
+    }
+    Ok(data)
+}
+
+fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The one reader of files from outside (configuration, account files, caches): follows links
+/// (such files are often links, as on NixOS), opens without blocking (a FIFO cannot hang it),
+/// and reads only a regular file of at most `cap` bytes (never `/dev/zero` without end).
+pub fn read_file(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
+    let fd = nix::fcntl::open(path, flags, Mode::empty())?;
+    let st = fstat(&fd)?;
+    read_regular(std::fs::File::from(fd), &st, cap)
+}
+
+/// [`read_file`], with a missing file as `None`.
+pub fn read_file_if_exists(path: &Path, cap: u64) -> io::Result<Option<Vec<u8>>> {
+    match read_file(path, cap) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        r => r.map(Some),
+    }
 }
 
 fn open_raw(dir: RawFd, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
@@ -123,9 +329,13 @@ fn open_dir_nofollow(dir: RawFd, name: &CStr) -> io::Result<OwnedFd> {
 
 impl Dir {
     /// Opens an absolute or relative directory path, refusing a symbolic link as the last
-    /// component (earlier components are the system's: `/home`, `/run`).
+    /// component, also when the path ends in `/` (earlier components are the system's: `/home`,
+    /// `/run`).
     pub fn open(path: &Path) -> io::Result<Dir> {
-        let c = cstr(path.as_os_str())?;
+        let bytes = path.as_os_str().as_bytes();
+        // "link/" would make the kernel follow the link despite O_NOFOLLOW.
+        let end = bytes.iter().rposition(|&b| b != b'/').map_or(1, |i| i + 1);
+        let c = cstr(OsStr::from_bytes(&bytes[..end.min(bytes.len())]))?;
         Ok(Dir {
             fd: open_dir_nofollow(libc::AT_FDCWD, &c)?,
         })
@@ -152,19 +362,18 @@ impl Dir {
         }
     }
 
-    /// Opens the child `name` for reading without following a link and without blocking on a
-    /// FIFO; the caller checks the kind with [`Dir`]'s `fstat` result. `Ok(None)` when missing.
-    pub fn open_read(&self, name: &str) -> io::Result<Option<(std::fs::File, Stat)>> {
-        let c = cstr(OsStr::new(name))?;
-        let flags =
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
-        match open_raw(self.fd.as_raw_fd(), &c, flags) {
+    /// The child `name`, reached without following a link and without opening it (so a device
+    /// there is never opened); `Ok(None)` when missing. Read it with [`Node::open_read`] once
+    /// its `stat` says it is a regular file.
+    pub fn node(&self, name: &str) -> io::Result<Option<Node>> {
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match nix::fcntl::openat(&self.fd, name, flags, Mode::empty()) {
             Ok(fd) => {
-                let st = fstat(fd.as_raw_fd())?;
-                Ok(Some((std::fs::File::from(fd), st)))
+                let stat = fstat(&fd)?;
+                Ok(Some(Node { fd, stat }))
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-            Err(e) => Err(e),
+            Err(nix::errno::Errno::ENOENT) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -203,30 +412,87 @@ impl Dir {
     }
 
     pub fn stat(&self) -> io::Result<Stat> {
-        fstat(self.fd.as_raw_fd())
+        fstat(&self.fd)
     }
 
-    /// Replaces `name` with `data` atomically: write `tmp` (`O_EXCL`, `mode`), `fsync` it,
-    /// rename it over `name`, `fsync` the directory. A `tmp` left by a crash is removed first.
-    /// On any error `name` is untouched and `tmp` is removed.
-    pub fn replace(&self, name: &str, tmp: &str, data: &[u8], mode: u32) -> io::Result<()> {
-        match self.unlink(tmp) {
-            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => return Err(e),
-            _ => {}
-        }
+    /// Replaces `name` with `data` atomically: write a temporary file beside it whose name is
+    /// this process's own (`NAME.tmp.PID`, `O_EXCL`, `mode`), `fsync` it, rename it over
+    /// `name`, `fsync` the directory. On any error `name` is untouched and the temporary file
+    /// is removed.
+    pub fn replace(&self, name: &str, data: &[u8], mode: u32) -> io::Result<()> {
+        let tmp = format!("{name}.tmp.{}", std::process::id());
         let result = (|| {
             use std::io::Write;
-            let mut file = self.create_excl(tmp, mode)?;
+            let mut file = self.create_excl(&tmp, mode)?;
             file.write_all(data)?;
             file.sync_all()?;
             drop(file);
-            self.rename(tmp, name)
+            self.rename(&tmp, name)
         })();
         if result.is_err() {
-            let _ = self.unlink(tmp);
+            let _ = self.unlink(&tmp);
         }
         result?;
         self.sync()
+    }
+
+    /// Removes the temporary files [`Dir::replace`] leaves for `name` when killed (`NAME.tmp`
+    /// and `NAME.tmp.*`). Only under [`Dir::lock`]: another run's file may be in use otherwise.
+    pub fn remove_stale_temps(&self, name: &str) -> io::Result<()> {
+        let prefix = format!("{name}.tmp");
+        let stale = self.entries()?.into_iter().filter(|entry| {
+            entry
+                .strip_prefix(&prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        });
+        for name in stale {
+            match self.unlink(&name) {
+                Err(e) if e.raw_os_error() != Some(libc::ENOENT) => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes `name` a symbolic link to `target`, replacing what is there in one step (the link
+    /// is made under a name of this process's own, then renamed over `name`).
+    pub fn symlink(&self, target: &Path, name: &str) -> io::Result<()> {
+        let tmp = format!(".{name}.tmp.{}", std::process::id());
+        let _ = self.unlink(&tmp);
+        nix::unistd::symlinkat(target, &self.fd, tmp.as_str())?;
+        self.rename(&tmp, name).inspect_err(|_| {
+            let _ = self.unlink(&tmp);
+        })
+    }
+
+    /// The names in this directory, `.` and `..` left out.
+    pub fn entries(&self) -> io::Result<Vec<String>> {
+        let listing = nix::fcntl::openat(
+            &self.fd,
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut names = Vec::new();
+        sys::for_each_dirent(listing.as_raw_fd(), |entry| {
+            if entry != b"." && entry != b".." {
+                names.push(String::from_utf8_lossy(entry).into_owned());
+            }
+        })?;
+        Ok(names)
+    }
+
+    /// Removes the empty directory `name`.
+    pub fn remove_dir(&self, name: &str) -> io::Result<()> {
+        nix::unistd::unlinkat(&self.fd, name, nix::unistd::UnlinkatFlags::RemoveDir)
+            .map_err(Into::into)
+    }
+
+    /// Takes the exclusive `flock` of this directory, waiting for whoever holds it; released
+    /// when the returned guard is dropped. Serialises runs that change the same directory.
+    pub fn lock(&self) -> io::Result<nix::fcntl::Flock<OwnedFd>> {
+        let fd = self.fd.try_clone()?;
+        nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e.into())
     }
 }
 
@@ -291,9 +557,16 @@ fn become_user(ids: &Ids) -> Result<()> {
 }
 
 /// Runs `work` as the user `ids`. As root for another user: in a forked child that drops to the
-/// user first; `work` prints its own output and the child's status is returned. As the user
-/// already: directly. Otherwise: an error (only root may act for another user).
-pub fn run_as(applet: &str, ids: &Ids, work: impl FnOnce() -> Result<u8>) -> Result<u8> {
+/// user first; `work` prints its own output and the child's status is returned. The user can stop
+/// that child (it is theirs) or block it on a file system they mounted, so the wait has a
+/// deadline: past `limit` the child is killed and the run fails. As the user already: directly.
+/// Otherwise: an error (only root may act for another user).
+pub fn run_as(
+    applet: &str,
+    ids: &Ids,
+    limit: Duration,
+    work: impl FnOnce() -> Result<u8>,
+) -> Result<u8> {
     let me = euid();
     if me == ids.uid {
         return work();
@@ -317,7 +590,7 @@ pub fn run_as(applet: &str, ids: &Ids, work: impl FnOnce() -> Result<u8>) -> Res
             Ok(status) => status,
             Err(err) => {
                 if !err.is_quiet() {
-                    eprintln!("{applet}: {err}");
+                    crate::output::warn(applet, &err.to_string());
                 }
                 err.status()
             }
@@ -326,26 +599,94 @@ pub fn run_as(applet: &str, ids: &Ids, work: impl FnOnce() -> Result<u8>) -> Res
         // SAFETY: ends the child without running the parent's exit handlers twice.
         unsafe { libc::_exit(i32::from(status)) };
     }
-    let mut wstatus = 0;
-    loop {
-        // SAFETY: `wstatus` is a valid local; `pid` is our child.
-        let r = unsafe { libc::waitpid(pid, &mut wstatus, 0) };
-        if r == pid {
-            break;
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINTR) {
-            return Err(Error::io("waiting for the worker process", &err));
+    let pid = nix::unistd::Pid::from_raw(pid);
+    match wait_until(pid, Instant::now() + limit)? {
+        Some(status) => worker_status(status, ids.uid),
+        None => {
+            // Killing another user's process takes CAP_KILL; without it, do not wait forever.
+            if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
+                return Err(Error::io(
+                    format!(
+                        "the worker acting as uid {} did not finish within {}; killing it",
+                        ids.uid,
+                        duration_text(limit)
+                    ),
+                    &e.into(),
+                )
+                .hint("needs CAP_KILL"));
+            }
+            reap(pid)?;
+            Err(Error::failed(format!(
+                "the worker acting as uid {} did not finish within {}; killed it",
+                ids.uid,
+                duration_text(limit)
+            ))
+            .hint("a process of the user stopped, or a file system under the home hanging?"))
         }
     }
-    if libc::WIFEXITED(wstatus) {
-        Ok(libc::WEXITSTATUS(wstatus) as u8)
+}
+
+/// `30 s`, `1.5 s`.
+pub fn duration_text(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
     } else {
-        Err(Error::failed(format!(
-            "the worker acting as uid {} was killed by signal {}",
-            ids.uid,
-            libc::WTERMSIG(wstatus)
-        )))
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Waits for the child `pid` to end, until `deadline`: `None` when it is still there then (a
+/// stopped child counts as still there). Sleeps on a pidfd where the kernel has them.
+fn wait_until(
+    pid: nix::unistd::Pid,
+    deadline: Instant,
+) -> Result<Option<nix::sys::wait::WaitStatus>> {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let pidfd = sys::pidfd_open(pid.as_raw()).ok();
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                return Ok(Some(status))
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::io("waiting for the worker process", &e.into())),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        match &pidfd {
+            Some(fd) => {
+                let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
+                sys::poll_readable(fd.as_raw_fd(), ms)
+                    .map_err(|e| Error::io("waiting for the worker process", &e))?;
+            }
+            None => std::thread::sleep(left.min(Duration::from_millis(5))),
+        }
+    }
+}
+
+/// Collects a child that was sent SIGKILL (which ends even a stopped one).
+fn reap(pid: nix::unistd::Pid) -> Result<()> {
+    loop {
+        match nix::sys::wait::waitpid(pid, None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::io("collecting the worker process", &e.into())),
+            Ok(_) => return Ok(()),
+        }
+    }
+}
+
+fn worker_status(status: nix::sys::wait::WaitStatus, uid: u32) -> Result<u8> {
+    match status {
+        nix::sys::wait::WaitStatus::Exited(_, code) => Ok(code as u8),
+        nix::sys::wait::WaitStatus::Signaled(_, signal, _) => Err(Error::failed(format!(
+            "the worker acting as uid {uid} was killed by {signal}"
+        ))),
+        other => Err(Error::failed(format!(
+            "the worker acting as uid {uid} ended oddly: {other:?}"
+        ))),
     }
 }
 
@@ -354,19 +695,91 @@ mod tests {
     use super::*;
 
     #[test]
-    fn replace_is_atomic_and_cleans_stale_temp() {
+    fn replace_is_atomic_and_stale_temps_are_removed() {
         let d = tempfile::tempdir().unwrap();
         let dir = Dir::open(d.path()).unwrap();
         std::fs::write(d.path().join("f.tmp"), "stale").unwrap();
-        dir.replace("f", "f.tmp", b"one\n", 0o600).unwrap();
+        std::fs::write(d.path().join("f.tmp.99999"), "stale").unwrap();
+        std::fs::write(d.path().join("f.tmpfile"), "not ours").unwrap();
+        let _guard = dir.lock().unwrap();
+        dir.remove_stale_temps("f").unwrap();
+        dir.replace("f", b"one\n", 0o600).unwrap();
         assert_eq!(std::fs::read(d.path().join("f")).unwrap(), b"one\n");
-        assert!(!d.path().join("f.tmp").exists());
+        let mut left: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["f", "f.tmpfile"]);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(d.path().join("f"))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600 & !0o022);
+    }
+
+    #[test]
+    fn nofollow_walk_refuses_links_anywhere() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        std::fs::create_dir_all(p.join("real/sub")).unwrap();
+        std::fs::write(p.join("real/sub/f"), "x").unwrap();
+        std::os::unix::fs::symlink("real", p.join("dlink")).unwrap();
+        std::os::unix::fs::symlink("real/sub/f", p.join("flink")).unwrap();
+        let ok = open_nofollow(&p.join("real/sub/f")).unwrap();
+        assert!(ok.stat.is_file());
+        assert!(open_nofollow(&p.join("real/./sub/../sub/f"))
+            .unwrap()
+            .stat
+            .is_file());
+        for bad in [
+            "dlink/sub/f",
+            "dlink/",
+            "dlink",
+            "flink",
+            "real/sub/f/",
+            "real/none",
+        ] {
+            let e = open_nofollow(&p.join(bad)).err().unwrap();
+            let want = match bad {
+                "real/sub/f/" => libc::ENOTDIR,
+                "real/none" => libc::ENOENT,
+                _ => libc::ELOOP,
+            };
+            assert_eq!(e.err.raw_os_error(), Some(want), "{bad}");
+        }
+        let e = open_nofollow(&p.join("dlink/sub/f")).err().unwrap();
+        assert_eq!(e.at, p.join("dlink"), "names the link");
+        assert!(e
+            .describe()
+            .ends_with("dlink: is a symbolic link; refusing to follow it (name the real path)"));
+        assert!(
+            Dir::open(&p.join("dlink/")).is_err(),
+            "a trailing / is no way round"
+        );
+        assert!(Dir::open(&p.join("real/")).is_ok());
+    }
+
+    #[test]
+    fn bounded_reads_refuse_fifos_devices_and_huge_files() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600)).unwrap();
+        let e = read_file(&fifo, 100).unwrap_err();
+        assert_eq!(e.to_string(), "it is a FIFO, not a regular file");
+        let e = read_file(Path::new("/dev/zero"), 100).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "it is a character device, not a regular file"
+        );
+        std::fs::write(d.path().join("big"), vec![b'x'; 101]).unwrap();
+        let e = read_file(&d.path().join("big"), 100).unwrap_err();
+        assert_eq!(e.to_string(), "it is larger than 100 bytes");
+        assert_eq!(read_file(&d.path().join("big"), 101).unwrap().len(), 101);
+        assert!(read_file_if_exists(&d.path().join("none"), 1)
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -380,13 +793,9 @@ mod tests {
             dir.open_dir("link").err().unwrap().raw_os_error(),
             Some(libc::ELOOP)
         );
-        assert_eq!(
-            dir.open_read("flink").err().unwrap().raw_os_error(),
-            Some(libc::ELOOP)
-        );
-        assert!(dir.open_read("missing").unwrap().is_none());
-        let (_, st) = dir.open_read("real").unwrap().unwrap();
-        assert!(st.is_dir());
+        assert!(dir.node("flink").unwrap().unwrap().stat.is_link());
+        assert!(dir.node("missing").unwrap().is_none());
+        assert!(dir.node("real").unwrap().unwrap().stat.is_dir());
         assert!(!dir.mkdir("real", 0o700).unwrap());
         assert!(dir.mkdir("new", 0o700).unwrap());
         assert_eq!(
@@ -410,6 +819,9 @@ mod tests {
             gid: 0,
             groups: vec![],
         };
-        assert_eq!(run_as("t", &ids, || Ok(7)).unwrap(), 7);
+        assert_eq!(
+            run_as("t", &ids, Duration::from_secs(1), || Ok(7)).unwrap(),
+            7
+        );
     }
 }

@@ -208,11 +208,12 @@ pub fn getxattr(path: &CStr, name: &CStr, follow: bool) -> io::Result<Option<Vec
     }
 }
 
-/// Sets the extended attribute `name` of `path` itself, never of a link's target.
-pub fn lsetxattr(path: &CStr, name: &CStr, value: &[u8]) -> io::Result<()> {
+/// Sets the extended attribute `name` of the file `path` leads to. Used with
+/// `/proc/self/fd/N` of a descriptor already checked, so the file written is the file checked.
+pub fn setxattr(path: &CStr, name: &CStr, value: &[u8]) -> io::Result<()> {
     // SAFETY: `path` and `name` are NUL-terminated; `value` is valid for its length.
     let r = unsafe {
-        libc::lsetxattr(
+        libc::setxattr(
             path.as_ptr(),
             name.as_ptr(),
             value.as_ptr().cast(),
@@ -224,6 +225,18 @@ pub fn lsetxattr(path: &CStr, name: &CStr, value: &[u8]) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A descriptor that becomes readable when the child `pid` exits (`pidfd_open`, Linux 5.3), so
+/// a wait can have a deadline without polling.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// A bound rtnetlink socket; `groups` is the multicast group mask to listen to (0 for none).
@@ -354,9 +367,18 @@ pub fn recv_datagram(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<()> {
 
 /// Waits until `fd` is readable or `timeout_ms` passes (negative: forever). Ok(false) on timeout.
 pub fn poll_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    poll_one(fd, libc::POLLIN, timeout_ms)
+}
+
+/// Waits until `fd` can take a write or `timeout_ms` passes. Ok(false) on timeout.
+pub fn poll_writable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    poll_one(fd, libc::POLLOUT, timeout_ms)
+}
+
+fn poll_one(fd: RawFd, events: libc::c_short, timeout_ms: i32) -> io::Result<bool> {
     let mut p = libc::pollfd {
         fd,
-        events: libc::POLLIN,
+        events,
         revents: 0,
     };
     loop {
@@ -379,18 +401,4 @@ pub fn enter_net_namespace(fd: RawFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-/// The file system type magic of the file system holding `path` (`statfs`), e.g. tmpfs's.
-pub fn fs_magic(path: &CStr) -> io::Result<i64> {
-    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: `path` is NUL-terminated and `st` is valid for one statfs; it is read only after
-    // the call succeeded.
-    if unsafe { libc::statfs(path.as_ptr(), st.as_mut_ptr()) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: statfs returned 0, so `st` is initialised.
-    let f_type = unsafe { st.assume_init() }.f_type;
-    #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures
-    Ok(f_type as i64)
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Result};
 use crate::root::Root;
+use crate::safefs;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -39,13 +40,12 @@ impl Accounts {
     /// list (some initrds have none); a missing `/etc/passwd` is an error.
     pub fn load(root: &Root) -> Result<Accounts> {
         let passwd_path = root.path("/etc/passwd");
-        let passwd =
-            std::fs::read(&passwd_path).context(|| format!("reading {}", passwd_path.display()))?;
+        let passwd = safefs::read_file(&passwd_path, safefs::MAX_CONFIG)
+            .context(|| format!("reading {}", passwd_path.display()))?;
         let group_path = root.path("/etc/group");
-        let group = match std::fs::read(&group_path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            r => r.context(|| format!("reading {}", group_path.display()))?,
-        };
+        let group = safefs::read_file_if_exists(&group_path, safefs::MAX_CONFIG)
+            .context(|| format!("reading {}", group_path.display()))?
+            .unwrap_or_default();
         Ok(Accounts::parse(&passwd, &group))
     }
 

@@ -113,9 +113,12 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         }
         Plan::NoTarget(reason) => {
             if !opts.quiet {
-                eprintln!(
-                    "{name}: {reason}; running {} without offload",
-                    program.to_string_lossy()
+                output::warn(
+                    name,
+                    &format!(
+                        "{reason}; running {} without offload",
+                        program.to_string_lossy()
+                    ),
                 );
             }
             (Vec::new(), None)
@@ -124,8 +127,12 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
 
     let mut argv: Vec<OsString> = command.to_vec();
     if let Some(target) = target {
-        let wants_node =
-            Profiles::load(&root)?.for_program(program.as_bytes()) == Profile::Chromium;
+        let profiles = Profiles::load(&root, |notice| {
+            if !opts.quiet {
+                output::warn(name, &notice);
+            }
+        })?;
+        let wants_node = profiles.for_program(program.as_bytes()) == Profile::Chromium;
         let has_node = argv
             .iter()
             .any(|a| a.as_bytes().starts_with(b"--render-node-override"));

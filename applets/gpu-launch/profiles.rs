@@ -10,8 +10,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Context, Error, Result};
+use crate::error::{describe_io, Error, Result};
 use crate::root::Root;
+use crate::safefs;
+
+/// A config file larger than this is not one.
+const MAX_CONF: u64 = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
@@ -65,21 +69,25 @@ impl Profiles {
         }
     }
 
-    /// Built-ins plus the system and user config files that exist under `root`.
-    pub fn load(root: &Root) -> Result<Profiles> {
+    /// Built-ins plus the system and user config files that exist under `root`. A file that
+    /// cannot be read as a config file (a FIFO, a device, over 1 MiB, unreadable) is skipped
+    /// with a notice through `skipped`: the program is launched all the same. A bad line in a
+    /// readable file is an error.
+    pub fn load(root: &Root, mut skipped: impl FnMut(String)) -> Result<Profiles> {
         let mut profiles = Profiles::builtin();
         let mut files = vec![root.path("/etc/hwc/gpu-launch.conf")];
         if let Some(dir) = user_config_dir() {
             files.push(root.path(dir.join("hwc/gpu-launch.conf")));
         }
         for file in files {
-            match std::fs::read(&file) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                r => {
-                    let text =
-                        r.context(|| format!("reading {}", root.display(&file).display()))?;
-                    profiles.add_config(root.display(&file), &text)?;
-                }
+            match safefs::read_file_if_exists(&file, MAX_CONF) {
+                Ok(None) => {}
+                Ok(Some(text)) => profiles.add_config(root.display(&file), &text)?,
+                Err(e) => skipped(format!(
+                    "{}: {}; skipped",
+                    root.display(&file).display(),
+                    describe_io(&e)
+                )),
             }
         }
         Ok(profiles)

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 
 use crate::root::Root;
+use crate::safefs;
 
 const CDI_DIRS: [&str; 3] = ["/etc/cdi", "/var/run/cdi", "/run/cdi"];
 const TOOLS: [&str; 3] = [
@@ -58,11 +59,12 @@ pub fn detect(root: &Root) -> ContainerRuntime {
             };
             // /var/run is usually a link to /run: count each file once.
             let id = (meta.dev(), meta.ino());
-            if !is_spec || !meta.is_file() || meta.len() > MAX_SPEC || seen.contains(&id) {
+            if !is_spec || seen.contains(&id) {
                 continue;
             }
             seen.push(id);
-            if let Ok(text) = std::fs::read(&file) {
+            // Bounded and non-blocking: anything but a regular file of a spec's size is no spec.
+            if let Ok(text) = safefs::read_file(&file, MAX_SPEC) {
                 rt.kinds.extend(cdi_kinds(&text));
                 rt.specs.push(root.display(&file).display().to_string());
             }

@@ -1,8 +1,14 @@
 //! Marketing names of GPUs, from caches only: udev's database (`/run/udev/data/+pci:ADDR`,
-//! `E:ID_MODEL_FROM_DATABASE=`), else a `pci.ids` file. Never from the device.
+//! `E:ID_MODEL_FROM_DATABASE=`), else a `pci.ids` file. Never from the device. Either file that
+//! is not a regular file of a sane size (a FIFO, `/dev/zero`) is skipped: no name.
 
 use crate::gpu::Gpu;
 use crate::root::Root;
+use crate::safefs;
+
+/// pci.ids is some 1.5 MB; a udev database entry a few hundred bytes.
+const MAX_PCI_IDS: u64 = 16 << 20;
+const MAX_UDEV_ENTRY: u64 = 1 << 20;
 
 const PCI_IDS: [&str; 3] = [
     "/usr/share/hwdata/pci.ids",
@@ -24,7 +30,7 @@ impl Names {
                 self.loaded = true;
                 self.pci_ids = PCI_IDS
                     .iter()
-                    .find_map(|p| std::fs::read(root.path(p)).ok());
+                    .find_map(|p| safefs::read_file(&root.path(p), MAX_PCI_IDS).ok());
             }
             pci_ids_name(self.pci_ids.as_deref()?, gpu.vendor_id, gpu.device_id)
         })
@@ -32,7 +38,8 @@ impl Names {
 }
 
 fn udev_name(root: &Root, gpu: &Gpu) -> Option<String> {
-    let data = std::fs::read(root.path(format!("/run/udev/data/+pci:{}", gpu.pci))).ok()?;
+    let entry = root.path(format!("/run/udev/data/+pci:{}", gpu.pci));
+    let data = safefs::read_file(&entry, MAX_UDEV_ENTRY).ok()?;
     data.split(|&b| b == b'\n')
         .find_map(|l| l.strip_prefix(b"E:ID_MODEL_FROM_DATABASE="))
         .map(|v| String::from_utf8_lossy(v).trim().to_string())

@@ -4,10 +4,10 @@
 mod access;
 mod acl;
 mod groups;
+mod route;
 
-use std::ffi::{CString, OsString};
+use std::ffi::{CStr, CString, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use argh::FromArgs;
@@ -16,10 +16,12 @@ use crate::error::{describe_io, Error, Result};
 use crate::multicall::parse_args;
 use crate::output::{self, Json, Table};
 use crate::root::Root;
+use crate::safefs;
 use crate::sys;
 use crate::users::{Accounts, User};
-use access::{Node, Via, Who};
+use access::{Via, Who};
 use acl::Acl;
+use route::Route;
 
 const ACCESS_XATTR: &std::ffi::CStr = c"system.posix_acl_access";
 const DEFAULT_XATTR: &std::ffi::CStr = c"system.posix_acl_default";
@@ -91,10 +93,11 @@ struct AccessArgs {
     /// print one JSON document
     #[argh(switch)]
     json: bool,
-    /// read /etc and the paths under DIR instead of /
+    /// read /etc, /proc and the --devices nodes under DIR instead of / (the PATHs given are
+    /// taken as they are)
     #[argh(option)]
     root: Option<PathBuf>,
-    /// paths to check
+    /// paths to check (relative ones from the working directory)
     #[argh(positional)]
     paths: Vec<PathBuf>,
 }
@@ -103,7 +106,7 @@ struct AccessArgs {
 #[derive(FromArgs)]
 #[argh(subcommand, name = "show", help_triggers("-h", "--help"))]
 struct ShowArgs {
-    /// read /etc and the paths under DIR instead of /
+    /// read /etc (user and group names) under DIR instead of /
     #[argh(option)]
     root: Option<PathBuf>,
     /// paths to show
@@ -112,8 +115,9 @@ struct ShowArgs {
 }
 
 /// Add or change the ACL entry of USER on each PATH (like 'setfacl -m u:USER:PERMS', mask
-/// recalculated). Never follows a symbolic link. Needs ownership of the node or CAP_FOWNER; as
-/// root every other capability is dropped first.
+/// recalculated). Never follows a symbolic link, in any component of PATH: name the real path.
+/// Refuses an ACL with duplicate entries (as setfacl does). Needs ownership of the node or
+/// CAP_FOWNER; as root every other capability is dropped first.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "grant", help_triggers("-h", "--help"))]
 struct GrantArgs {
@@ -126,16 +130,17 @@ struct GrantArgs {
     /// print the resulting ACL, change nothing
     #[argh(switch)]
     dry_run: bool,
-    /// read /etc and the paths under DIR instead of /
+    /// read /etc (the user) under DIR instead of /
     #[argh(option)]
     root: Option<PathBuf>,
-    /// nodes to change
+    /// nodes to change (relative ones from the working directory)
     #[argh(positional)]
     paths: Vec<PathBuf>,
 }
 
 /// Remove the ACL entry of USER from each PATH (like 'setfacl -x u:USER', mask recalculated).
-/// Never follows a symbolic link. Needs ownership of the node or CAP_FOWNER.
+/// Never follows a symbolic link, in any component of PATH. Needs ownership of the node or
+/// CAP_FOWNER.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "revoke", help_triggers("-h", "--help"))]
 struct RevokeArgs {
@@ -145,10 +150,10 @@ struct RevokeArgs {
     /// print the resulting ACL, change nothing
     #[argh(switch)]
     dry_run: bool,
-    /// read /etc and the paths under DIR instead of /
+    /// read /etc (the user) under DIR instead of /
     #[argh(option)]
     root: Option<PathBuf>,
-    /// nodes to change
+    /// nodes to change (relative ones from the working directory)
     #[argh(positional)]
     paths: Vec<PathBuf>,
 }
@@ -200,8 +205,9 @@ fn groups_main(a: &GroupsArgs) -> Result<u8> {
     let user = user_of(&acc, a.user.as_deref())?;
     let conf_path = root.path("/etc/hwc/perms.conf");
     let mut sets = groups::parse_conf(Path::new("defaults"), groups::DEFAULT_CONF)?;
-    match std::fs::read_to_string(&conf_path) {
+    match safefs::read_file(&conf_path, safefs::MAX_CONFIG) {
         Ok(text) => {
+            let text = String::from_utf8_lossy(&text);
             for set in groups::parse_conf(Path::new("/etc/hwc/perms.conf"), &text)? {
                 match sets.iter_mut().find(|s| s.name == set.name) {
                     Some(s) => *s = set,
@@ -300,33 +306,22 @@ fn groups_main(a: &GroupsArgs) -> Result<u8> {
     Ok(u8::from(!lacking.is_empty() || absent))
 }
 
-fn cpath(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| Error::usage(format!("{}: path holds a NUL byte", p.display())))
-}
-
-/// Reads the ACL of `path` (following links when `follow`); `None` when it has none or the file
-/// system keeps none.
-fn read_acl(path: &Path, name: &std::ffi::CStr, follow: bool) -> Result<Option<Acl>> {
-    match sys::getxattr(&cpath(path)?, name, follow) {
+/// An ACL xattr value decoded; `None` when the file has none or its file system keeps none.
+fn decode_acl(shown: &Path, value: std::io::Result<Option<Vec<u8>>>) -> Result<Option<Acl>> {
+    match value {
         Ok(Some(bytes)) => Acl::decode(&bytes)
             .map(Some)
-            .map_err(|why| Error::failed(format!("{}: {why}", path.display()))),
+            .map_err(|why| Error::failed(format!("{}: {why}", shown.display()))),
         Ok(None) => Ok(None),
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(None),
-        Err(e) => Err(Error::io(path.display(), &e)),
+        Err(e) => Err(Error::io(shown.display(), &e)),
     }
 }
 
-fn node_at(path: &Path) -> Result<Node> {
-    let m = std::fs::metadata(path).map_err(|e| Error::io(path.display(), &e))?;
-    Ok(Node {
-        uid: m.uid(),
-        gid: m.gid(),
-        mode: m.mode(),
-        is_dir: m.is_dir(),
-        acl: read_acl(path, ACCESS_XATTR, true)?,
-    })
+/// The ACL `name` of the file at the real path `path` (no link on it).
+fn read_acl_at(path: &Path, name: &CStr) -> std::io::Result<Option<Acl>> {
+    let value = sys::getxattr(&CString::new(path.as_os_str().as_bytes())?, name, false);
+    decode_acl(path, value).map_err(|e| std::io::Error::other(e.message().to_string()))
 }
 
 fn via_text(via: &Via, acc: &Accounts) -> String {
@@ -390,36 +385,48 @@ struct Verdict {
     via: String,
 }
 
-/// Checks search permission on every directory from the root down to the path's parent, then
-/// the path itself.
-fn verdict(root: &Root, acc: &Accounts, who: &Who, shown: &Path) -> Result<Verdict> {
-    let path = root.path(shown);
-    let real = std::fs::canonicalize(&path)
-        .map_err(|e| Error::failed(format!("{}: {}", shown.display(), describe_io(&e))))?;
-    let top = std::fs::canonicalize(root.path("/")).unwrap_or_else(|_| PathBuf::from("/"));
-    let mut dirs: Vec<&Path> = real
-        .ancestors()
-        .skip(1)
-        .take_while(|d| d.starts_with(&top))
-        .collect();
-    dirs.reverse();
-    for d in dirs {
-        let (ok, via) = access::check(&node_at(d)?, who, acl::EXECUTE);
-        if !ok {
-            return Ok(Verdict {
-                path: shown.display().to_string(),
-                read: false,
-                write: false,
-                execute: false,
-                via: format!(
-                    "no search permission on {} ({})",
-                    root.display(d).display(),
-                    via_text(&via, acc)
-                ),
-            });
+impl Verdict {
+    fn denied(path: &Path, via: String) -> Verdict {
+        Verdict {
+            path: path.display().to_string(),
+            read: false,
+            write: false,
+            execute: false,
+            via,
         }
     }
-    let node = node_at(&real)?;
+}
+
+/// Walks to `shown` as the kernel would for the user (search permission on every directory
+/// entered, links followed where they are), then checks the node itself.
+fn verdict<L: route::Lookup>(
+    walk: &route::Walk<L>,
+    display: &dyn Fn(&Path) -> PathBuf,
+    acc: &Accounts,
+    who: &Who,
+    shown: &Path,
+) -> Result<Verdict> {
+    let fail =
+        |e: std::io::Error| Error::failed(format!("{}: {}", shown.display(), describe_io(&e)));
+    let real = match walk.walk(who, shown).map_err(fail)? {
+        Route::Reached(real) => real,
+        Route::Blocked { dir, via } => {
+            let why = format!(
+                "no search permission on {} ({})",
+                display(&dir).display(),
+                via_text(&via, acc)
+            );
+            return Ok(Verdict::denied(shown, why));
+        }
+        Route::LinkRefused { link, owner } => {
+            let why = format!(
+                "fs.protected_symlinks: {} belongs to uid {owner} in a sticky world-writable directory",
+                display(&link).display()
+            );
+            return Ok(Verdict::denied(shown, why));
+        }
+    };
+    let (node, _) = walk.lookup.node(&real).map_err(fail)?;
     let (read, via) = access::check(&node, who, acl::READ);
     let (write, wvia) = access::check(&node, who, acl::WRITE);
     let (execute, _) = access::check(&node, who, acl::EXECUTE);
@@ -441,21 +448,49 @@ fn access_main(name: &str, a: &AccessArgs) -> Result<u8> {
         uid: user.uid,
         groups: acc.group_ids(user),
     };
-    let mut paths = a.paths.clone();
-    if a.devices {
-        paths.extend(device_paths(&root));
-    }
-    if paths.is_empty() {
+    let devices = if a.devices {
+        device_paths(&root)
+    } else {
+        Vec::new()
+    };
+    if a.paths.is_empty() && devices.is_empty() {
         return Err(Error::usage("no PATH given (and no --devices)")
             .hint("usage: hwc-perms access [--user U] [--devices] PATH..."));
     }
+    let cwd = std::env::current_dir().map_err(|e| Error::io("the working directory", &e))?;
+    let real_root = std::fs::canonicalize(root.path("/"))
+        .map_err(|e| Error::io(format!("--root {}", root.path("/").display()), &e))?;
+    let protected = protected_symlinks(&root);
+    // Paths as given walk the real file system; the --devices nodes are system paths, under
+    // --root.
+    let typed = route::Walk {
+        lookup: &route::Disk,
+        root: Path::new("/"),
+        cwd: &cwd,
+        protected_symlinks: protected,
+    };
+    let system = route::Walk {
+        root: &real_root,
+        ..typed
+    };
+    let as_is = |p: &Path| p.to_path_buf();
+    let under_root = |p: &Path| Path::new("/").join(p.strip_prefix(&real_root).unwrap_or(p));
     let mut verdicts = Vec::new();
     let mut failed = false;
-    for p in &paths {
-        match verdict(&root, &acc, &who, p) {
+    let checks = a
+        .paths
+        .iter()
+        .map(|p| (&typed, &as_is as &dyn Fn(&Path) -> PathBuf, p))
+        .chain(
+            devices
+                .iter()
+                .map(|p| (&system, &under_root as &dyn Fn(&Path) -> PathBuf, p)),
+        );
+    for (walk, display, p) in checks {
+        match verdict(walk, display, &acc, &who, p) {
             Ok(v) => verdicts.push(v),
             Err(e) => {
-                eprintln!("{name}: {e}");
+                output::warn(name, &e.to_string());
                 failed = true;
             }
         }
@@ -501,6 +536,17 @@ fn access_main(name: &str, a: &AccessArgs) -> Result<u8> {
     Ok(u8::from(failed || !all_rw))
 }
 
+/// `fs.protected_symlinks` of the running kernel (under `--root` for fixtures); on when unknown,
+/// as systemd sets it.
+fn protected_symlinks(root: &Root) -> bool {
+    let mut buf = [0u8; 16];
+    crate::sysfs::read_attr(
+        &root.stack_path(b"/proc/sys/fs/protected_symlinks"),
+        &mut buf,
+    )
+    .is_none_or(|v| v != b"0")
+}
+
 fn show_main(a: &ShowArgs) -> Result<u8> {
     let root = Root::from_option(a.root.as_deref());
     let acc = Accounts::load(&root)?;
@@ -512,27 +558,31 @@ fn show_main(a: &ShowArgs) -> Result<u8> {
     let mut text = String::new();
     let mut failed = false;
     for shown in &a.paths {
-        let path = root.path(shown);
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
+        // Followed like getfacl does, then read through the one descriptor.
+        let node = match safefs::open_follow(shown) {
+            Ok(n) => n,
             Err(e) => {
-                eprintln!("hwc-perms: {}: {}", shown.display(), describe_io(&e));
+                output::warn(
+                    "hwc-perms",
+                    &format!("{}: {}", shown.display(), describe_io(&e)),
+                );
                 failed = true;
                 continue;
             }
         };
+        let st = node.stat;
         let access =
-            read_acl(&path, ACCESS_XATTR, true)?.unwrap_or_else(|| Acl::from_mode(meta.mode()));
+            decode_acl(shown, node.xattr(ACCESS_XATTR))?.unwrap_or_else(|| Acl::from_mode(st.mode));
         text.push_str(&format!("# file: {}\n", shown.display()));
         text.push_str(&format!(
             "# owner: {}\n",
-            user(meta.uid()).unwrap_or_else(|| meta.uid().to_string())
+            user(st.uid).unwrap_or_else(|| st.uid.to_string())
         ));
         text.push_str(&format!(
             "# group: {}\n",
-            group(meta.gid()).unwrap_or_else(|| meta.gid().to_string())
+            group(st.gid).unwrap_or_else(|| st.gid.to_string())
         ));
-        let special = meta.mode() & 0o7000;
+        let special = st.mode & 0o7000;
         if special != 0 {
             let flag = |bit: u32, c: char| if special & bit != 0 { c } else { '-' };
             text.push_str(&format!(
@@ -543,8 +593,8 @@ fn show_main(a: &ShowArgs) -> Result<u8> {
             ));
         }
         text.push_str(&access.getfacl_text("", user, group));
-        if meta.is_dir() {
-            if let Some(default) = read_acl(&path, DEFAULT_XATTR, true)? {
+        if st.is_dir() {
+            if let Some(default) = decode_acl(shown, node.xattr(DEFAULT_XATTR))? {
                 text.push_str(&default.getfacl_text("default:", user, group));
             }
         }
@@ -583,8 +633,7 @@ fn change_main(
     dry_run: bool,
     perm: Option<u16>,
 ) -> Result<u8> {
-    let root = Root::from_option(root);
-    let acc = Accounts::load(&root)?;
+    let acc = Accounts::load(&Root::from_option(root))?;
     let target = acc
         .find_user(user)
         .ok_or_else(|| Error::failed(format!("user '{user}' is not in /etc/passwd")))?
@@ -603,30 +652,41 @@ fn change_main(
     let mut failed = false;
     let mut text = String::new();
     for shown in paths {
-        let path = root.path(shown);
         let result = (|| -> Result<String> {
-            let meta =
-                std::fs::symlink_metadata(&path).map_err(|e| Error::io(shown.display(), &e))?;
-            if meta.file_type().is_symlink() {
-                return Err(Error::failed(format!(
-                    "{}: is a symbolic link; refusing (name the node itself)",
-                    shown.display()
-                )));
-            }
-            if meta.uid() != me && !has_fowner && !dry_run {
+            // One walk that follows no link, then everything through the descriptor it gives:
+            // what is checked is what is changed.
+            let node = safefs::open_nofollow(shown).map_err(|e| Error::failed(e.describe()))?;
+            let st = node.stat;
+            if st.uid != me && !has_fowner && !dry_run {
                 return Err(Error::failed(format!(
                     "{}: changing its ACL needs ownership (owner is uid {}) or CAP_FOWNER, which this process lacks",
                     shown.display(),
-                    meta.uid()
+                    st.uid
                 ))
                 .hint("run as root"));
             }
-            let old = read_acl(&path, ACCESS_XATTR, false)?;
-            let mut acl = old.clone().unwrap_or_else(|| Acl::from_mode(meta.mode()));
+            let old = decode_acl(shown, node.xattr(ACCESS_XATTR))?;
+            if let Some(dup) = old.as_ref().and_then(Acl::duplicate) {
+                let kind = if dup.tag == acl::USER {
+                    "user"
+                } else {
+                    "group"
+                };
+                return Err(Error::failed(format!(
+                    "{}: its ACL holds duplicate entries ({kind} {} twice); refusing, as setfacl does",
+                    shown.display(),
+                    dup.id
+                ))
+                .hint("rewrite it whole, e.g. setfacl --set-file"));
+            }
+            let before = old
+                .clone()
+                .unwrap_or_else(|| Acl::from_mode(st.mode))
+                .sorted();
+            let mut acl = before.clone();
             let entry = format!("user:{}", target.name);
             let changed = match perm {
                 Some(p) => {
-                    let before = acl.clone();
                     acl.set_user(target.uid, p);
                     acl != before || old.is_none() && acl.has_named()
                 }
@@ -645,7 +705,7 @@ fn change_main(
                 ));
             }
             if changed {
-                sys::lsetxattr(&cpath(&path)?, ACCESS_XATTR, &acl.encode()).map_err(|e| {
+                node.set_xattr(ACCESS_XATTR, &acl.encode()).map_err(|e| {
                     let mut err = Error::io(format!("setting the ACL of {}", shown.display()), &e);
                     if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
                         err = err.hint("the file system does not support POSIX ACLs");
@@ -658,7 +718,7 @@ fn change_main(
         match result {
             Ok(line) => text.push_str(&line),
             Err(e) => {
-                eprintln!("{name}: {e}");
+                output::warn(name, &e.to_string());
                 failed = true;
             }
         }

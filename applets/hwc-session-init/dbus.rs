@@ -1,10 +1,15 @@
 //! A minimal D-Bus client: a unix-socket address, SASL EXTERNAL, method calls whose bodies are
 //! `a{ss}` or `as`, and replies (method return or error with its name and message; signals and
 //! other traffic skipped). Little-endian out, either byte order in.
+//!
+//! The bus is a peer that may stall: every exchange (authentication, each call with the reading
+//! of its reply) has one deadline covering all its writes and reads together, so a bus that
+//! drips a byte at a time, floods other traffic or never reads ends the call in time.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const METHOD_CALL: u8 = 1;
 const METHOD_RETURN: u8 = 2;
@@ -16,8 +21,9 @@ const FIELD_ERROR_NAME: u8 = 4;
 const FIELD_REPLY_SERIAL: u8 = 5;
 const FIELD_DESTINATION: u8 = 6;
 const FIELD_SIGNATURE: u8 = 8;
-/// The spec's maximum message size.
-const MAX_MESSAGE: usize = 128 << 20;
+/// The largest message read. The spec allows 128 MiB, but what reaches this client (replies to
+/// its calls, NameAcquired) is small; a bus sending more is not answering.
+const MAX_MESSAGE: usize = 1 << 20;
 
 fn pad(buf: &mut Vec<u8>, to: usize) {
     while !buf.len().is_multiple_of(to) {
@@ -256,6 +262,8 @@ pub fn parse(msg: &[u8]) -> Result<Incoming, String> {
 pub struct Bus {
     stream: UnixStream,
     serial: u32,
+    /// How long one exchange may take, writes and reads together.
+    limit: Duration,
 }
 
 /// The unix socket of a D-Bus address (`unix:path=...` or `unix:abstract=...`; the first usable
@@ -301,8 +309,9 @@ fn unescape(v: &str) -> Result<Vec<u8>, String> {
 }
 
 impl Bus {
-    /// Connects, authenticates with EXTERNAL as `uid`, and says Hello.
-    pub fn connect(address: &str, uid: u32) -> Result<Bus, String> {
+    /// Connects, authenticates with EXTERNAL as `uid`, and says Hello; each step, and each later
+    /// call, within `limit`.
+    pub fn connect(address: &str, uid: u32, limit: Duration) -> Result<Bus, String> {
         let (abstract_, name) = socket_of(address)?;
         let stream = if abstract_ {
             use std::os::linux::net::SocketAddrExt;
@@ -315,10 +324,12 @@ impl Bus {
             ))
         }
         .map_err(|e| format!("connecting to {address}: {}", crate::error::describe_io(&e)))?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(25)))
-            .map_err(|e| e.to_string())?;
-        let mut bus = Bus { stream, serial: 0 };
+        stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let mut bus = Bus {
+            stream,
+            serial: 0,
+            limit,
+        };
         bus.auth(uid)?;
         match bus.call(&hello())? {
             Reply::Return => Ok(bus),
@@ -327,34 +338,34 @@ impl Bus {
     }
 
     fn auth(&mut self, uid: u32) -> Result<(), String> {
+        let deadline = Instant::now() + self.limit;
         let hex: String = uid
             .to_string()
             .bytes()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let io = |e: std::io::Error| format!("authenticating: {}", crate::error::describe_io(&e));
-        self.stream
-            .write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())
+        let io = |e: io::Error| format!("authenticating: {}", crate::error::describe_io(&e));
+        self.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes(), deadline)
             .map_err(io)?;
-        let line = self.read_line().map_err(io)?;
+        let line = self.read_line(deadline).map_err(io)?;
         if !line.starts_with("OK ") {
             return Err(format!(
                 "the bus refused EXTERNAL authentication: {}",
-                line.trim_end()
+                crate::output::printable(line.trim_end())
             ));
         }
-        self.stream.write_all(b"BEGIN\r\n").map_err(io)
+        self.write_all(b"BEGIN\r\n", deadline).map_err(io)
     }
 
-    fn read_line(&mut self) -> std::io::Result<String> {
+    fn read_line(&mut self, deadline: Instant) -> io::Result<String> {
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
         while !line.ends_with(b"\r\n") {
-            self.stream.read_exact(&mut byte)?;
+            self.read_exact(&mut byte, deadline)?;
             line.push(byte[0]);
             if line.len() > 4096 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
                     "authentication line too long",
                 ));
             }
@@ -362,19 +373,79 @@ impl Bus {
         Ok(String::from_utf8_lossy(&line).into_owned())
     }
 
-    /// Sends `call` and waits for its reply, skipping anything else (signals, other replies).
+    /// Waits until the socket is ready for `events`, or fails once `deadline` has passed.
+    fn wait(&self, events: libc::c_short, deadline: Instant) -> io::Result<()> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(self.timed_out());
+        }
+        let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
+        let ready = match events {
+            libc::POLLOUT => crate::sys::poll_writable(self.stream.as_raw_fd(), ms)?,
+            _ => crate::sys::poll_readable(self.stream.as_raw_fd(), ms)?,
+        };
+        if ready {
+            Ok(())
+        } else {
+            Err(self.timed_out())
+        }
+    }
+
+    fn timed_out(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the bus did not answer within {}",
+                crate::safefs::duration_text(self.limit)
+            ),
+        )
+    }
+
+    fn write_all(&mut self, mut buf: &[u8], deadline: Instant) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.stream.write(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(libc::POLLOUT, deadline)?
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn read_exact(&mut self, mut buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.stream.read(buf) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => buf = &mut buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(libc::POLLIN, deadline)?
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `call` and waits for its reply, skipping anything else (signals, other replies),
+    /// all within the connection's limit.
     pub fn call(&mut self, call: &Call) -> Result<Reply, String> {
+        let deadline = Instant::now() + self.limit;
         self.serial += 1;
         let serial = self.serial;
-        let io = |e: std::io::Error| format!("{}: {}", call.member, crate::error::describe_io(&e));
-        self.stream.write_all(&call.encode(serial)).map_err(io)?;
+        let io = |e: io::Error| format!("{}: {}", call.member, crate::error::describe_io(&e));
+        self.write_all(&call.encode(serial), deadline).map_err(io)?;
         loop {
             let mut head = [0u8; 16];
-            self.stream.read_exact(&mut head).map_err(io)?;
+            self.read_exact(&mut head, deadline).map_err(io)?;
             let total = message_len(&head)?;
             let mut msg = head.to_vec();
             msg.resize(total, 0);
-            self.stream.read_exact(&mut msg[16..]).map_err(io)?;
+            self.read_exact(&mut msg[16..], deadline).map_err(io)?;
             let m = parse(&msg)?;
             if m.reply_serial != Some(serial) {
                 continue;

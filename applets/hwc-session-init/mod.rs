@@ -5,10 +5,10 @@
 
 mod dbus;
 
-use std::ffi::{CString, OsString};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use argh::FromArgs;
 
@@ -17,8 +17,7 @@ use crate::gpu::{self, accel, Depth};
 use crate::multicall::parse_args;
 use crate::output::{self, Json};
 use crate::root::Root;
-use crate::safefs;
-use crate::sys;
+use crate::safefs::{self, Dir};
 use dbus::{Bus, Call, Reply};
 
 /// Session variables imported when set.
@@ -48,9 +47,11 @@ const RAMFS_MAGIC: i64 = 0x8584_58f6;
     help_triggers("-h", "--help"),
     note = "A secret (--secret NAME=PATH) is linked only when it is a regular file owned by the \
 user, with no group or other permission bits, on tmpfs or ramfs; a failing check skips it with a \
-warning. Secret values are never copied or printed. --stop removes what a previous run exported \
-(systemd: only where the value is still ours; the D-Bus activation environment: set to empty, as \
-dbus-daemon cannot unset) and the runtime files; running it twice is harmless.",
+warning; the link points at the file checked, by its real path. Secret values are never copied or \
+printed. session.env is valid for sh and for systemd's EnvironmentFile= alike. --stop removes what \
+a previous run exported (systemd: only where the value is still ours; the D-Bus activation \
+environment: set to empty, as dbus-daemon cannot unset) and the runtime files; running it twice is \
+harmless.",
     error_code(1, "XDG_RUNTIME_DIR is unsafe or missing, or the bus refused a call"),
     error_code(2, "usage error")
 )]
@@ -79,6 +80,10 @@ struct Args {
     /// undo what a previous run did
     #[argh(switch)]
     stop: bool,
+    /// seconds each exchange with the session bus may take, writes and reads together
+    /// (default 25)
+    #[argh(option, default = "25")]
+    timeout: u32,
 }
 
 /// What a run did, for the report.
@@ -98,10 +103,19 @@ impl Report {
     }
 }
 
+/// $XDG_RUNTIME_DIR, opened: where the run keeps its files.
+struct Runtime {
+    path: PathBuf,
+    dir: Dir,
+}
+
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     let args: Args = parse_args(name, args)?;
     if let Some(bad) = args.import.iter().find(|n| !output::is_env_name(n)) {
         return Err(Error::usage(format!("--import {bad}: not a variable name")));
+    }
+    if args.timeout == 0 {
+        return Err(Error::usage("--timeout must be at least 1 second"));
     }
     let runtime = runtime_dir()?;
     let mut report = Report::default();
@@ -112,46 +126,51 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     };
     for w in &report.warnings {
         if !args.json {
-            eprintln!("{name}: warning: {w}");
+            output::warn(name, &format!("warning: {w}"));
         }
     }
     print_report(&args, &report)?;
     Ok(status)
 }
 
-/// $XDG_RUNTIME_DIR: set, absolute, a directory (not a link) owned by us with mode 0700.
-fn runtime_dir() -> Result<PathBuf> {
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+/// $XDG_RUNTIME_DIR: set, absolute, a directory (not a link, also when written with a trailing
+/// `/`) owned by us with mode 0700, held open for what follows.
+fn runtime_dir() -> Result<Runtime> {
+    let path = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .ok_or_else(|| {
             Error::failed("XDG_RUNTIME_DIR is not set to an absolute path")
                 .hint("log in through a session manager (pam_systemd), or set it")
         })?;
-    let m = std::fs::symlink_metadata(&dir)
-        .map_err(|e| Error::io(format!("XDG_RUNTIME_DIR {}", dir.display()), &e))?;
-    let me = safefs::euid();
-    let problem = if m.file_type().is_symlink() {
-        Some("is a symbolic link".to_string())
-    } else if !m.is_dir() {
-        Some("is not a directory".to_string())
-    } else if m.uid() != me {
-        Some(format!("is owned by uid {}, not by us (uid {me})", m.uid()))
-    } else if m.mode() & 0o077 != 0 {
-        Some(format!(
-            "has mode {:04o}; it must be 0700",
-            m.mode() & 0o7777
+    let refuse = |problem: String| {
+        Error::failed(format!(
+            "XDG_RUNTIME_DIR {} {problem}; refusing to use it",
+            path.display()
         ))
-    } else {
-        None
     };
-    match problem {
-        Some(p) => Err(Error::failed(format!(
-            "XDG_RUNTIME_DIR {} {p}; refusing to use it",
-            dir.display()
-        ))),
-        None => Ok(dir),
+    let dir = Dir::open(&path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => refuse("is a symbolic link".into()),
+        Some(libc::ENOTDIR) => refuse("is not a directory".into()),
+        _ => Error::io(format!("XDG_RUNTIME_DIR {}", path.display()), &e),
+    })?;
+    let st = dir
+        .stat()
+        .map_err(|e| Error::io(format!("XDG_RUNTIME_DIR {}", path.display()), &e))?;
+    let me = safefs::euid();
+    if st.uid != me {
+        return Err(refuse(format!(
+            "is owned by uid {}, not by us (uid {me})",
+            st.uid
+        )));
     }
+    if st.mode & 0o077 != 0 {
+        return Err(refuse(format!(
+            "has mode {:04o}; it must be 0700",
+            st.mode & 0o7777
+        )));
+    }
+    Ok(Runtime { path, dir })
 }
 
 /// The XDG base directories: the variable when set to an absolute path, else the default.
@@ -176,7 +195,7 @@ fn base_dirs() -> Vec<(&'static str, PathBuf)> {
     .collect()
 }
 
-fn start(args: &Args, runtime: &Path, report: &mut Report) -> Result<u8> {
+fn start(args: &Args, runtime: &Runtime, report: &mut Report) -> Result<u8> {
     let dry = args.dry_run;
     for (var, dir) in base_dirs() {
         if !dir.exists() {
@@ -228,10 +247,10 @@ fn start(args: &Args, runtime: &Path, report: &mut Report) -> Result<u8> {
         );
     }
 
-    let hwc_dir = runtime.join("hwc");
-    let secrets_dir = hwc_dir.join("secrets");
+    let hwc_path = runtime.path.join("hwc");
+    let secrets_path = hwc_path.join("secrets");
     for spec in &args.secret {
-        match link_secret(spec, &secrets_dir, dry) {
+        match link_secret(spec, runtime, dry) {
             Ok(name) => {
                 report.step(dry, format!("link secret {name}"));
                 report.secrets.push(name);
@@ -242,30 +261,29 @@ fn start(args: &Args, runtime: &Path, report: &mut Report) -> Result<u8> {
     if !report.secrets.is_empty() {
         add(
             "HWC_SECRETS_DIR",
-            secrets_dir.display().to_string(),
+            secrets_path.display().to_string(),
             &mut vars,
         );
     }
 
     let mut status = 0;
     if !args.no_dbus && !vars.is_empty() {
-        status = export(args, runtime, &vars, report)?;
+        status = export(args, &runtime.path, &vars, report)?;
     }
     let env_file: String = vars
         .iter()
         .map(|(k, v)| output::env_line(k, v.as_bytes()))
         .collect();
     if !dry {
-        ensure_private_dir(&hwc_dir)?;
-        let dir = safefs::Dir::open(&hwc_dir).map_err(|e| Error::io(hwc_dir.display(), &e))?;
-        dir.replace("session.env", "session.env.tmp", env_file.as_bytes(), 0o600)
-            .map_err(|e| Error::io(format!("writing {}/session.env", hwc_dir.display()), &e))?;
+        let hwc = private_dir(&runtime.dir, "hwc", &hwc_path)?;
+        hwc.replace("session.env", env_file.as_bytes(), 0o600)
+            .map_err(|e| Error::io(format!("writing {}/session.env", hwc_path.display()), &e))?;
     }
     report.step(
         dry,
         format!(
             "write {}/session.env ({} variables)",
-            hwc_dir.display(),
+            hwc_path.display(),
             vars.len()
         ),
     );
@@ -273,23 +291,24 @@ fn start(args: &Args, runtime: &Path, report: &mut Report) -> Result<u8> {
     Ok(status)
 }
 
-fn ensure_private_dir(dir: &Path) -> Result<()> {
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-            Err(Error::io(format!("creating {}", dir.display()), &e))
-        }
-        _ => match std::fs::symlink_metadata(dir) {
-            Ok(m) if m.is_dir() && !m.file_type().is_symlink() => Ok(()),
-            _ => Err(Error::failed(format!(
-                "{} is not a directory of ours",
-                dir.display()
-            ))),
-        },
+/// The directory `name` under `parent`, created 0700 when missing; refused when it is a link,
+/// not a directory, or not ours.
+fn private_dir(parent: &Dir, name: &str, shown: &Path) -> Result<Dir> {
+    parent
+        .mkdir(name, 0o700)
+        .map_err(|e| Error::io(format!("creating {}", shown.display()), &e))?;
+    let not_ours = || Error::failed(format!("{} is not a directory of ours", shown.display()));
+    let dir = parent.open_dir(name).map_err(|_| not_ours())?;
+    match dir.stat() {
+        Ok(st) if st.uid == safefs::euid() => Ok(dir),
+        _ => Err(not_ours()),
     }
 }
 
-/// Checks a `NAME=PATH` secret and links it; the error text names the secret.
-fn link_secret(spec: &str, secrets_dir: &Path, dry: bool) -> std::result::Result<String, String> {
+/// Checks a `NAME=PATH` secret and links it; the error text names the secret. The file is held
+/// while it is checked, and the link points at its real path, so what is linked is what was
+/// checked and no link on the way can be re-aimed later.
+fn link_secret(spec: &str, runtime: &Runtime, dry: bool) -> std::result::Result<String, String> {
     let (name, path) = spec
         .split_once('=')
         .ok_or_else(|| format!("secret '{spec}': expected NAME=PATH; skipped"))?;
@@ -309,41 +328,43 @@ fn link_secret(spec: &str, secrets_dir: &Path, dry: bool) -> std::result::Result
     if !target.is_absolute() {
         return Err(skip("not an absolute path".into()));
     }
-    let m = std::fs::metadata(target).map_err(|e| skip(describe_io(&e)))?;
+    let node = safefs::open_follow(target).map_err(|e| skip(describe_io(&e)))?;
+    let st = node.stat;
     let me = safefs::euid();
-    if !m.is_file() {
+    if !st.is_file() {
         return Err(skip("not a regular file".into()));
     }
-    if m.uid() != me {
+    if st.uid != me {
         return Err(skip(format!(
             "owned by uid {}, not by us (uid {me})",
-            m.uid()
+            st.uid
         )));
     }
-    if m.mode() & 0o077 != 0 {
+    if st.mode & 0o077 != 0 {
         return Err(skip(format!(
             "mode {:04o} gives group or others access",
-            m.mode() & 0o7777
+            st.mode & 0o7777
         )));
     }
-    let c =
-        CString::new(target.as_os_str().as_bytes()).map_err(|_| skip("path holds a NUL".into()))?;
-    let magic = sys::fs_magic(&c).map_err(|e| skip(describe_io(&e)))?;
+    let magic = node.fs_magic().map_err(|e| skip(describe_io(&e)))?;
     if magic != TMPFS_MAGIC && magic != RAMFS_MAGIC {
         return Err(skip("not on tmpfs or ramfs, so it may reach a disk".into()));
+    }
+    let real = node.real_path().map_err(|e| skip(describe_io(&e)))?;
+    match safefs::open_nofollow(&real) {
+        Ok(again) if again.stat.same_file(&st) => {}
+        _ => return Err(skip("it moved while it was checked".into())),
     }
     if dry {
         return Ok(name.to_string());
     }
-    if let Some(parent) = secrets_dir.parent() {
-        ensure_private_dir(parent).map_err(|e| skip(e.to_string()))?;
-    }
-    ensure_private_dir(secrets_dir).map_err(|e| skip(e.to_string()))?;
-    // A link made beside the final name and renamed over it: replaced in one step.
-    let tmp = secrets_dir.join(format!(".{name}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp)
-        .and_then(|()| std::fs::rename(&tmp, secrets_dir.join(name)))
+    let hwc_path = runtime.path.join("hwc");
+    let secrets_path = hwc_path.join("secrets");
+    let secrets = private_dir(&runtime.dir, "hwc", &hwc_path)
+        .and_then(|hwc| private_dir(&hwc, "secrets", &secrets_path))
+        .map_err(|e| skip(e.to_string()))?;
+    secrets
+        .symlink(&real, name)
         .map_err(|e| skip(describe_io(&e)))?;
     Ok(name.to_string())
 }
@@ -402,7 +423,8 @@ fn send(
         }
         return Ok(0);
     }
-    let mut bus = Bus::connect(&address, safefs::euid())
+    let limit = Duration::from_secs(u64::from(args.timeout));
+    let mut bus = Bus::connect(&address, safefs::euid(), limit)
         .map_err(|e| Error::failed(format!("session bus: {e}")))?;
     match bus
         .call(&activation_call(activation))
@@ -456,34 +478,27 @@ fn export(
     )
 }
 
-/// Reads back an env file this applet wrote (values single-quoted where needed).
-fn read_env_file(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            let value = if v.starts_with('\'') {
-                v.trim_start_matches('\'')
-                    .trim_end_matches('\'')
-                    .replace("'\\''", "'")
-            } else {
-                v.to_string()
-            };
-            output::is_env_name(k).then(|| (k.to_string(), value))
-        })
-        .collect()
-}
-
-fn stop(args: &Args, runtime: &Path, report: &mut Report) -> Result<u8> {
+fn stop(args: &Args, runtime: &Runtime, report: &mut Report) -> Result<u8> {
     let dry = args.dry_run;
-    let hwc_dir = runtime.join("hwc");
-    let env_path = hwc_dir.join("session.env");
-    let vars = match std::fs::read_to_string(&env_path) {
-        Ok(t) => read_env_file(&t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let hwc_path = runtime.path.join("hwc");
+    let env_path = hwc_path.join("session.env");
+    let hwc = match runtime.dir.open_dir("hwc") {
+        Ok(dir) => Some(dir),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+        Err(e) => return Err(Error::io(hwc_path.display(), &e)),
+    };
+    let text = match &hwc {
+        Some(_) => safefs::read_file_if_exists(&env_path, safefs::MAX_CONFIG)
+            .map_err(|e| Error::io(env_path.display(), &e))?,
+        None => None,
+    };
+    let vars = match text {
+        Some(t) => output::read_env_lines(&String::from_utf8_lossy(&t))
+            .map_err(|why| Error::failed(format!("{}: {why}", env_path.display())))?,
+        None => {
             report.steps.push("nothing to undo (no session.env)".into());
             Vec::new()
         }
-        Err(e) => return Err(Error::io(env_path.display(), &e)),
     };
     if !args.no_dbus && !vars.is_empty() {
         // systemd: NAME=VALUE unsets only where the value is still ours; dbus-daemon cannot
@@ -495,23 +510,38 @@ fn stop(args: &Args, runtime: &Path, report: &mut Report) -> Result<u8> {
             .collect();
         send(
             args,
-            runtime,
+            &runtime.path,
             report,
             &empty,
             systemd_call("UnsetEnvironment", ours),
             "UnsetEnvironment",
         )?;
     }
-    if hwc_dir.exists() {
+    if let Some(hwc) = hwc {
         if !dry {
-            let _ = std::fs::remove_dir_all(hwc_dir.join("secrets"));
-            let _ = std::fs::remove_file(&env_path);
-            let _ = std::fs::remove_dir(&hwc_dir);
+            remove_runtime_files(&runtime.dir, &hwc);
         }
-        report.step(dry, format!("remove {}", hwc_dir.display()));
+        report.step(dry, format!("remove {}", hwc_path.display()));
     }
     report.exported = vars;
     Ok(0)
+}
+
+/// Removes `hwc/secrets/*` (the links), `hwc/session.env` and what a killed run left, then the
+/// directories; through directory descriptors, never following a link.
+fn remove_runtime_files(runtime: &Dir, hwc: &Dir) {
+    if let Ok(secrets) = hwc.open_dir("secrets") {
+        for name in secrets.entries().unwrap_or_default() {
+            let _ = secrets.unlink(&name);
+        }
+        let _ = hwc.remove_dir("secrets");
+    }
+    for name in hwc.entries().unwrap_or_default() {
+        if name == "session.env" || name.starts_with("session.env.tmp") {
+            let _ = hwc.unlink(&name);
+        }
+    }
+    let _ = runtime.remove_dir("hwc");
 }
 
 fn print_report(args: &Args, report: &Report) -> Result<()> {

@@ -2,6 +2,8 @@
 //! is the user's and is kept byte for byte, in place. A key that leaves the source leaves the
 //! block (revocation). `--exclusive` makes the file the block alone.
 
+use std::collections::HashSet;
+
 pub const BEGIN: &str =
     "# BEGIN setup-ssh-keys (managed by hwc; edits inside this block are overwritten)";
 const BEGIN_PREFIX: &str = "# BEGIN setup-ssh-keys";
@@ -88,16 +90,20 @@ pub fn merge(
             content.extend_from_slice(l);
         }
     }
+    // Sets, not scans: a block of 100,000 keys compared line by line with a list would take
+    // ten billion comparisons.
+    let old_set: HashSet<&str> = old_lines.iter().copied().collect();
+    let new_set: HashSet<&str> = managed.iter().map(String::as_str).collect();
     Ok(Merged {
         content,
         added: managed
             .iter()
-            .filter(|m| !old_lines.contains(&m.as_str()))
+            .filter(|m| !old_set.contains(m.as_str()))
             .cloned()
             .collect(),
         removed: old_lines
             .iter()
-            .filter(|l| !managed.iter().any(|m| m == *l))
+            .filter(|l| !new_set.contains(*l))
             .map(|l| l.to_string())
             .collect(),
     })
@@ -110,11 +116,13 @@ pub fn diff(old: &[u8], new: &[u8]) -> String {
         a.iter().map(|l| text(l)).collect(),
         b.iter().map(|l| text(l)).collect(),
     );
+    let (in_a, in_b): (HashSet<&str>, HashSet<&str>) =
+        (a.iter().copied().collect(), b.iter().copied().collect());
     let mut out = String::new();
-    for l in a.iter().filter(|l| !b.contains(l)) {
+    for l in a.iter().filter(|l| !in_b.contains(*l)) {
         out.push_str(&format!("-{l}\n"));
     }
-    for l in b.iter().filter(|l| !a.contains(l)) {
+    for l in b.iter().filter(|l| !in_a.contains(*l)) {
         out.push_str(&format!("+{l}\n"));
     }
     out

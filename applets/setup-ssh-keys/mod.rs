@@ -5,12 +5,17 @@
 //! child with the user's ids and no capabilities), walking from the home with `O_NOFOLLOW`, so a
 //! hostile home cannot redirect a write. The file is replaced atomically or not at all.
 
+mod blob;
 mod block;
+mod ec;
 mod keys;
+mod options;
 mod strict;
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use argh::FromArgs;
 
@@ -27,16 +32,19 @@ use keys::Key;
 /// into a block between marker lines; the user's own lines outside it are kept byte for byte, and
 /// a key removed from the source leaves the block. Nothing is written when nothing changed, and
 /// never an empty key set: with no valid key anywhere the file is left alone and the exit is 1.
-/// As root, every operation in the home directory runs as USER.
+/// As root, every operation in the home directory runs as USER, within --timeout.
 #[derive(FromArgs)]
 #[argh(
     help_triggers("-h", "--help"),
     note = "Defaults: --secret /run/agenix/ssh-authorized-keys-USER, --fallback \
-/etc/hwc/ssh-authorized-keys/USER. Lines are checked like sshd reads them (options, key type, \
-base64 whose inner type and curve match); bad lines are reported as SOURCE:LINE: reason and \
-skipped, duplicates keep the first. After writing, sshd's StrictModes verdict is predicted and \
-problems are reported as warnings.",
-    error_code(1, "no valid key in any source, an unsafe layout refused, a write failed, or --check found that sshd would refuse the file"),
+/etc/hwc/ssh-authorized-keys/USER (both under --root; paths given are taken as they are, relative \
+ones from the working directory). Lines are checked as sshd reads them (option values, key type, \
+base64 whose inner type and curve match, EC points on their curve, RSA moduli of 1024 bits or \
+more); bad lines are reported as SOURCE:LINE: reason and skipped, duplicates keep the first, and \
+a line broken inside a quoted option value refuses the lines it runs into. Security-key keys are \
+carried but never count as the secret yielding a valid key; certificates are refused. After \
+writing, sshd's StrictModes verdict is predicted and problems are reported as warnings.",
+    error_code(1, "no valid key in any source, an unsafe layout refused, a write failed or timed out, or --check found that sshd would refuse the file"),
     error_code(2, "usage error")
 )]
 struct Args {
@@ -64,6 +72,10 @@ struct Args {
     /// print one JSON report
     #[argh(switch)]
     json: bool,
+    /// seconds the work in the home directory may take before it is killed and the run fails
+    /// (default 30)
+    #[argh(option, default = "30")]
+    timeout: u32,
     /// read /etc, /run and the home directory under DIR instead of /
     #[argh(option)]
     root: Option<PathBuf>,
@@ -95,76 +107,85 @@ struct Chosen {
 /// Largest source or authorized_keys file read; a bigger one is not a key file.
 const MAX_FILE: u64 = 16 << 20;
 
+/// The keys of one source, added to `into` unless already there (by type and blob; `seen` holds
+/// what `into` holds). Returns how many valid key lines it had. A line whose quoted option value
+/// runs past its end refuses the lines it runs into, up to the one that closes the quote: sshd
+/// would read those as lines of their own, a restricted key turned into an unrestricted one.
 fn parse_source(
     name: &str,
     data: &[u8],
     into: &mut Vec<Key>,
+    seen: &mut HashSet<Vec<u8>>,
     rejected: &mut Vec<Rejected>,
 ) -> usize {
     let mut found = 0;
+    let mut open_quote_since = None;
     for (i, line) in data.split(|&b| b == b'\n').enumerate() {
+        let reject = |reason: String, rejected: &mut Vec<Rejected>| {
+            rejected.push(Rejected {
+                source: name.to_string(),
+                line: i + 1,
+                reason,
+            })
+        };
+        if let Some(start) = open_quote_since {
+            if keys::closes_quote(line) {
+                open_quote_since = None;
+            }
+            reject(
+                format!("continues line {start}, whose quoted option value is not closed; refused"),
+                rejected,
+            );
+            continue;
+        }
         match keys::parse_line(line) {
             Ok(None) => {}
             Ok(Some(key)) => {
                 found += 1;
-                if key.is_certificate() {
-                    rejected.push(Rejected {
-                        source: name.to_string(),
-                        line: i + 1,
-                        reason: "a certificate never matches a login by itself; install the CA key with cert-authority".into(),
-                    });
-                }
-                if into.iter().any(|k| k.identity() == key.identity()) {
-                    rejected.push(Rejected {
-                        source: name.to_string(),
-                        line: i + 1,
-                        reason: "duplicate key; the first is kept".into(),
-                    });
-                } else {
+                if seen.insert(key.identity()) {
                     into.push(key);
+                } else {
+                    reject("duplicate key; the first is kept".into(), rejected);
                 }
             }
-            Err(why) => rejected.push(Rejected {
-                source: name.to_string(),
-                line: i + 1,
-                reason: why.0,
-            }),
+            Err(why) => {
+                if why.open_quote {
+                    open_quote_since = Some(i + 1);
+                }
+                reject(why.reason, rejected);
+            }
         }
     }
     found
 }
 
+/// Reads each source file: bounded, regular files only, never blocking on a FIFO.
 fn read_sources(
-    root: &Root,
-    files: &[PathBuf],
+    files: &[(PathBuf, String)],
     kind: &'static str,
     keys: &mut Vec<Key>,
+    seen: &mut HashSet<Vec<u8>>,
     chosen: &mut Chosen,
 ) {
-    for file in files {
-        let path = root.path(file);
-        let name = root.display(&path).display().to_string();
-        let status = match std::fs::metadata(&path) {
+    for (path, name) in files {
+        let status = match safefs::read_file(path, MAX_FILE) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing".to_string(),
             Err(e) => format!("unreadable: {}", describe_io(&e)),
-            Ok(m) if !m.is_file() => "not a regular file".to_string(),
-            Ok(m) if m.len() > MAX_FILE => "too large for a key file".to_string(),
-            Ok(_) => match std::fs::read(&path) {
-                Err(e) => format!("unreadable: {}", describe_io(&e)),
-                Ok(data) => {
-                    let n = parse_source(&name, &data, keys, &mut chosen.rejected);
-                    chosen.sources.push(Source {
-                        name,
-                        kind,
-                        status: format!("{n} valid key(s)"),
-                        keys: n,
-                    });
-                    continue;
-                }
-            },
+            Ok(data) => {
+                let before = keys.len();
+                let n = parse_source(name, &data, keys, seen, &mut chosen.rejected);
+                let counting = keys[before..].iter().filter(|k| k.counts()).count();
+                chosen.sources.push(Source {
+                    name: name.clone(),
+                    kind,
+                    status: key_status(n, counting),
+                    keys: n,
+                });
+                continue;
+            }
         };
         chosen.sources.push(Source {
-            name,
+            name: name.clone(),
             kind,
             status,
             keys: 0,
@@ -172,6 +193,30 @@ fn read_sources(
     }
 }
 
+fn key_status(n: usize, counting: usize) -> String {
+    if counting == n {
+        format!("{n} valid key(s)")
+    } else {
+        format!("{n} valid key(s), {counting} verifiable")
+    }
+}
+
+/// The files given, as they are; or the default system path, under `--root`. Each with the name
+/// messages show.
+fn source_files(root: &Root, given: &[PathBuf], default: String) -> Vec<(PathBuf, String)> {
+    if given.is_empty() {
+        let path = root.path(&default);
+        vec![(path, default)]
+    } else {
+        given
+            .iter()
+            .map(|p| (p.clone(), p.display().to_string()))
+            .collect()
+    }
+}
+
+/// The secret's keys when one of them can be verified; else those carried (security keys)
+/// and the fallback keys.
 fn choose(root: &Root, user: &str, args: &Args) -> Chosen {
     let mut chosen = Chosen {
         keys: Vec::new(),
@@ -179,32 +224,37 @@ fn choose(root: &Root, user: &str, args: &Args) -> Chosen {
         sources: Vec::new(),
         rejected: Vec::new(),
     };
-    let secrets = if args.secret.is_empty() {
-        vec![PathBuf::from(format!(
-            "/run/agenix/ssh-authorized-keys-{user}"
-        ))]
-    } else {
-        args.secret.clone()
-    };
     let mut keys = Vec::new();
-    read_sources(root, &secrets, "secret", &mut keys, &mut chosen);
-    if keys.is_empty() {
+    let mut seen = HashSet::new();
+    let secrets = source_files(
+        root,
+        &args.secret,
+        format!("/run/agenix/ssh-authorized-keys-{user}"),
+    );
+    read_sources(&secrets, "secret", &mut keys, &mut seen, &mut chosen);
+    if !keys.iter().any(Key::counts) {
         chosen.from = "fallback";
-        let fallbacks = if args.fallback.is_empty() {
-            vec![PathBuf::from(format!(
-                "/etc/hwc/ssh-authorized-keys/{user}"
-            ))]
-        } else {
-            args.fallback.clone()
-        };
-        read_sources(root, &fallbacks, "fallback", &mut keys, &mut chosen);
+        let fallbacks = source_files(
+            root,
+            &args.fallback,
+            format!("/etc/hwc/ssh-authorized-keys/{user}"),
+        );
+        read_sources(&fallbacks, "fallback", &mut keys, &mut seen, &mut chosen);
         for (i, line) in args.fallback_key.iter().enumerate() {
             let name = format!("--fallback-key #{}", i + 1);
-            let n = parse_source(&name, line.as_bytes(), &mut keys, &mut chosen.rejected);
+            let before = keys.len();
+            let n = parse_source(
+                &name,
+                line.as_bytes(),
+                &mut keys,
+                &mut seen,
+                &mut chosen.rejected,
+            );
+            let counting = keys[before..].iter().filter(|k| k.counts()).count();
             chosen.sources.push(Source {
                 name,
                 kind: "fallback",
-                status: format!("{n} valid key(s)"),
+                status: key_status(n, counting),
                 keys: n,
             });
         }
@@ -218,6 +268,10 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     if args.check && args.dry_run {
         return Err(Error::usage("--check and --dry-run are exclusive"));
     }
+    if args.timeout == 0 {
+        return Err(Error::usage("--timeout must be at least 1 second"));
+    }
+    let limit = Duration::from_secs(u64::from(args.timeout));
     let root = Root::from_option(args.root.as_deref());
     let accounts = Accounts::load(&root)?;
     let user = accounts
@@ -230,6 +284,13 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
             ))
         })?
         .clone();
+    if !user.home.is_absolute() {
+        return Err(Error::failed(format!(
+            "{}: the home directory in /etc/passwd is '{}', not an absolute path; nothing written",
+            user.name,
+            user.home.display()
+        )));
+    }
     let ids = Ids {
         uid: user.uid,
         gid: user.gid,
@@ -241,7 +302,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
 
     if args.check {
         let sshd_view = sshd_key_files(&root, &user.name);
-        return safefs::run_as(name, &ids, || {
+        return safefs::run_as(name, &ids, limit, || {
             let problems = strict::predict(&file, &home, user.uid, &stop);
             report_check(&args, &root, &file, &problems, sshd_view.as_deref())?;
             Ok(u8::from(!problems.is_empty()))
@@ -251,7 +312,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     let chosen = choose(&root, &user.name, &args);
     if !args.json {
         for r in &chosen.rejected {
-            eprintln!("{name}: {}:{}: {}", r.source, r.line, r.reason);
+            output::warn(name, &format!("{}:{}: {}", r.source, r.line, r.reason));
         }
     }
     if chosen.keys.is_empty() {
@@ -268,7 +329,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         )));
     }
     let managed: Vec<String> = chosen.keys.iter().map(Key::line).collect();
-    safefs::run_as(name, &ids, || {
+    safefs::run_as(name, &ids, limit, || {
         let outcome = install(&home, &managed, &args)?;
         let warnings = if outcome.written || (!args.dry_run && outcome.existed) {
             strict::predict(&file, &home, user.uid, &stop)
@@ -277,7 +338,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         };
         if !args.json {
             for w in &warnings {
-                eprintln!("{name}: warning: sshd would refuse the keys: {w}");
+                output::warn(name, &format!("warning: sshd would refuse the keys: {w}"));
             }
         }
         report(
@@ -299,8 +360,9 @@ struct Outcome {
 }
 
 /// Runs as the user: walks from the home without following links, creates `.ssh` when missing,
-/// reads the current file (refusing anything but a regular file), and replaces it atomically when
-/// its content changes.
+/// takes the directory's lock (one run at a time per user), reads the current file (reached
+/// without opening it first, so a device there is never opened; refused unless a regular file),
+/// and replaces it atomically when its content changes.
 fn install(home: &Path, managed: &[String], args: &Args) -> Result<Outcome> {
     let shown = |p: &Path| p.display().to_string();
     let io = |what: String, e: std::io::Error| {
@@ -331,33 +393,41 @@ fn install(home: &Path, managed: &[String], args: &Args) -> Result<Outcome> {
         Err(e) if args.dry_run && e.raw_os_error() == Some(libc::ENOENT) => None,
         Err(e) => return Err(io(shown(&ssh_path), e)),
     };
+    let _lock = match (&ssh, args.dry_run) {
+        (Some(ssh), false) => Some(
+            ssh.lock()
+                .map_err(|e| io(format!("locking {}", shown(&ssh_path)), e))?,
+        ),
+        _ => None,
+    };
     let file_path = ssh_path.join("authorized_keys");
     let mut old = Vec::new();
     let mut existed = false;
-    if let Some(ssh) = &ssh {
-        if let Some((file, st)) = ssh
-            .open_read("authorized_keys")
-            .map_err(|e| io(shown(&file_path), e))?
-        {
-            if !st.is_file() {
-                return Err(Error::failed(format!(
-                    "{}: it is a {}, not a regular file; refusing",
-                    shown(&file_path),
-                    st.kind()
-                )));
-            }
-            use std::io::Read;
-            file.take(MAX_FILE + 1)
-                .read_to_end(&mut old)
-                .map_err(|e| io(shown(&file_path), e))?;
-            if old.len() as u64 > MAX_FILE {
-                return Err(Error::failed(format!(
-                    "{}: larger than 16 MiB; refusing",
-                    shown(&file_path)
-                )));
-            }
-            existed = true;
+    if let Some(node) = ssh
+        .as_ref()
+        .map(|d| d.node("authorized_keys"))
+        .transpose()
+        .map_err(|e| io(shown(&file_path), e))?
+        .flatten()
+    {
+        if node.stat.is_link() {
+            return Err(io(
+                shown(&file_path),
+                std::io::Error::from_raw_os_error(libc::ELOOP),
+            ));
         }
+        if !node.stat.is_file() {
+            return Err(Error::failed(format!(
+                "{}: it is a {}, not a regular file; refusing",
+                shown(&file_path),
+                node.stat.kind()
+            )));
+        }
+        old = node
+            .open_read()
+            .and_then(|f| safefs::read_regular(f, &node.stat, MAX_FILE))
+            .map_err(|e| io(shown(&file_path), e))?;
+        existed = true;
     }
     let merged = block::merge(existed.then_some(old.as_slice()), managed, args.exclusive)
         .map_err(|why| Error::failed(format!("{}: {why}", shown(&file_path))))?;
@@ -367,13 +437,9 @@ fn install(home: &Path, managed: &[String], args: &Args) -> Result<Outcome> {
         let ssh = ssh
             .as_ref()
             .ok_or_else(|| Error::failed(format!("{}: missing", shown(&ssh_path))))?;
-        ssh.replace(
-            "authorized_keys",
-            "authorized_keys.tmp",
-            &merged.content,
-            0o600,
-        )
-        .map_err(|e| io(format!("replacing {}", shown(&file_path)), e))?;
+        ssh.remove_stale_temps("authorized_keys")
+            .and_then(|()| ssh.replace("authorized_keys", &merged.content, 0o600))
+            .map_err(|e| io(format!("replacing {}", shown(&file_path)), e))?;
         written = true;
     }
     Ok(Outcome {

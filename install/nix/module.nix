@@ -133,7 +133,9 @@ in
             Type = "oneshot";
             RemainAfterExit = true;
             ExecStart = "${hwc}/bin/setup-ssh-keys ${user} --secret ${secret} ${keyArgs}";
-            CapabilityBoundingSet = [ "CAP_SETUID" "CAP_SETGID" "CAP_DAC_READ_SEARCH" ];
+            # The home's worker has a 30 s deadline; this bounds the whole run.
+            TimeoutStartSec = 60;
+            CapabilityBoundingSet = [ "CAP_SETUID" "CAP_SETGID" "CAP_DAC_READ_SEARCH" "CAP_KILL" ];
             NoNewPrivileges = true;
             PrivateNetwork = true;
             ProtectSystem = "full";
