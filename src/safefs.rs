@@ -626,12 +626,13 @@ pub fn run_as(
     }
 }
 
-/// `30 s`, `1.5 s`.
+/// `30 s`, `1.5 s` (tenths, written without float formatting).
 pub fn duration_text(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
+    let tenths = d.subsec_millis() / 100;
+    if tenths == 0 {
         format!("{} s", d.as_secs())
     } else {
-        format!("{:.1} s", d.as_secs_f64())
+        format!("{}.{tenths} s", d.as_secs())
     }
 }
 

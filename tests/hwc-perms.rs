@@ -581,3 +581,317 @@ fn groups_config_overrides_and_bad_lines() {
         stderr(&o)
     );
 }
+
+// --- root's writes cannot be redirected ---
+
+/// The ACL and mode of a file, as getfacl prints them (numeric ids).
+fn acl_and_mode(path: &Path) -> (String, u32) {
+    (
+        getfacl_entries(path),
+        fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777,
+    )
+}
+
+/// A root-owned 0600 file, the prize: `R/secret/target`.
+fn root_secret(root: &Path) -> PathBuf {
+    let dir = root.join("secret");
+    fs::create_dir(&dir).unwrap();
+    let f = dir.join("target");
+    fs::write(&f, "root's\n").unwrap();
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+    f
+}
+
+/// `R/home/eve`, owned by the unprivileged user WITH, holding `docs/target` of hers.
+fn eves_home(root: &Path) -> PathBuf {
+    let home = root.join("home/eve");
+    fs::create_dir_all(home.join("docs")).unwrap();
+    fs::write(home.join("docs/target"), "eve's\n").unwrap();
+    for p in [home.clone(), home.join("docs"), home.join("docs/target")] {
+        std::os::unix::fs::lchown(&p, Some(WITH.0), Some(WITH.1)).unwrap();
+    }
+    home
+}
+
+fn perms(args: &[&str], root: &Path, path: &Path) -> std::process::Output {
+    Command::new(hwc())
+        .arg("hwc-perms")
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn links_in_any_component_or_behind_a_trailing_slash_are_refused() {
+    if !needs("this test") {
+        return;
+    }
+    let root = fixture();
+    let r = root.path();
+    let secret = root_secret(r);
+    let home = eves_home(r);
+    let before = acl_and_mode(&secret);
+    // An earlier component: docs2 -> the root directory.
+    std::os::unix::fs::symlink(r.join("secret"), home.join("docs2")).unwrap();
+    let o = perms(&["grant", "--user", WITH.2], r, &home.join("docs2/target"));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("docs2: is a symbolic link; refusing to follow it"),
+        "{}",
+        stderr(&o)
+    );
+    // A trailing slash on a link to a directory.
+    let o = perms(
+        &["grant", "--user", WITH.2],
+        r,
+        Path::new(&format!("{}/", home.join("docs2").display())),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("is a symbolic link"), "{}", stderr(&o));
+    let o = perms(&["revoke", "--user", WITH.2], r, &home.join("docs2/target"));
+    assert_eq!(code(&o), 1);
+    assert_eq!(acl_and_mode(&secret), before, "the root file is untouched");
+    assert_eq!(
+        acl_and_mode(&r.join("secret")).1,
+        0o755,
+        "and so is its directory"
+    );
+    // Through the real path it works.
+    let o = perms(&["grant", "--user", WITH.2], r, &home.join("docs/target"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn relative_paths_are_the_working_directorys_not_the_roots() {
+    if !needs("this test") {
+        return;
+    }
+    let root = fixture();
+    let r = root.path();
+    let work = r.join("work");
+    fs::create_dir(&work).unwrap();
+    for f in [work.join("target.txt"), r.join("target.txt")] {
+        fs::write(&f, "x").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let elsewhere = acl_and_mode(&r.join("target.txt"));
+    let run = |args: &[&str]| {
+        Command::new(hwc())
+            .arg("hwc-perms")
+            .args(args)
+            .arg("--root")
+            .arg(r)
+            .arg("target.txt")
+            .current_dir(&work)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["grant", "--user", WITH.2]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "target.txt: user:tuser:rw- granted\n");
+    assert!(getfacl_entries(&work.join("target.txt")).contains("user:4242:rw-"));
+    assert_eq!(
+        acl_and_mode(&r.join("target.txt")),
+        elsewhere,
+        "nothing else"
+    );
+    let o = run(&["access", "--user", WITH.2, "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["paths"][0]["via"], "user:tuser", "{doc}");
+    let o = run(&["show"]);
+    assert!(stdout(&o).contains("user:tuser:rw-"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_user_swapping_a_directory_for_a_link_never_reaches_roots_file() {
+    if !needs("the race test") || !have("cc") {
+        return;
+    }
+    let root = fixture();
+    let r = root.path();
+    let secret = root_secret(r);
+    let home = eves_home(r);
+    std::os::unix::fs::symlink(r.join("secret"), home.join("swap")).unwrap();
+    std::os::unix::fs::lchown(home.join("swap"), Some(WITH.0), Some(WITH.1)).unwrap();
+    let before = acl_and_mode(&secret);
+    let tools = tempfile::tempdir().unwrap();
+    let swapper = compile_c(tools.path(), "swapper", SWAPPER_C);
+    fs::set_permissions(tools.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    // The user's own process, exchanging her directory and her link as fast as it can.
+    let mut racer = Command::new("setpriv")
+        .arg(format!("--reuid={}", WITH.0))
+        .arg(format!("--regid={}", WITH.1))
+        .arg("--clear-groups")
+        .arg(&swapper)
+        .arg(home.join("docs"))
+        .arg(home.join("swap"))
+        .spawn()
+        .unwrap();
+    let target = home.join("docs/target");
+    let (mut changed, mut refused) = (0, 0);
+    for i in 0..2000 {
+        let verb = if i % 2 == 0 { "grant" } else { "revoke" };
+        let mut args = vec![verb, "--user", WITH.2];
+        if verb == "grant" {
+            args.extend(["--perms", "rwx"]);
+        }
+        let o = perms(&args, r, &target);
+        match code(&o) {
+            0 => changed += 1,
+            1 => {
+                assert_one_line_error(&o);
+                refused += 1;
+            }
+            other => panic!("status {other}: {}", stderr(&o)),
+        }
+        if i % 100 == 0 {
+            assert_eq!(acl_and_mode(&secret), before, "run {i}");
+        }
+    }
+    let _ = racer.kill();
+    let _ = racer.wait();
+    eprintln!("2000 runs while racing: {changed} changed the user's file, {refused} refused");
+    assert!(
+        refused > 0 && changed > 0,
+        "the race was live: {changed} changed, {refused} refused"
+    );
+    assert_eq!(
+        acl_and_mode(&secret),
+        before,
+        "the root file's ACL and mode never changed"
+    );
+}
+
+// --- ACLs as the kernel holds them ---
+
+#[test]
+fn duplicate_entries_are_judged_in_the_kernels_order() {
+    if !needs("the kernel comparison") {
+        return;
+    }
+    let root = fixture();
+    let r = root.path();
+    let m = u32::MAX;
+    type Entries = Vec<(u16, u32, u16)>;
+    let cases: [(&str, Entries); 3] = [
+        // The same user twice: the first entry decides.
+        (
+            "user-r-then-rw",
+            vec![
+                (1, m, 6),
+                (2, 4242, 4),
+                (2, 4242, 6),
+                (4, m, 0),
+                (0x10, m, 6),
+                (0x20, m, 0),
+            ],
+        ),
+        (
+            "user-rw-then-r",
+            vec![
+                (1, m, 6),
+                (2, 4242, 6),
+                (2, 4242, 4),
+                (4, m, 0),
+                (0x10, m, 6),
+                (0x20, m, 0),
+            ],
+        ),
+        // The same group twice: any one entry holding all that is asked grants it.
+        (
+            "group-r-and-w",
+            vec![
+                (1, m, 6),
+                (4, m, 0),
+                (8, 5002, 4),
+                (8, 5002, 2),
+                (0x10, m, 6),
+                (0x20, m, 0),
+            ],
+        ),
+    ];
+    let mut paths = Vec::new();
+    for (name, entries) in &cases {
+        let p = r.join("data").join(name);
+        fs::write(&p, "x").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o660)).unwrap();
+        set_acl(&p, entries);
+        paths.push(p);
+    }
+    let kernel = kernel_answers(WITH, &[WITH.1, 5002, 5003], &paths);
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let ours: Vec<String> = predicted(r, WITH.2, &shown)
+        .into_iter()
+        .map(|(bits, _)| bits)
+        .collect();
+    assert_eq!(ours, kernel);
+    assert_eq!(kernel, ["r--", "rw-", "rw-"], "the cases mean something");
+    // show prints them as getfacl does, duplicates included.
+    let ours = Command::new(hwc())
+        .args(["hwc-perms", "show"])
+        .args(&paths)
+        .output()
+        .unwrap();
+    let theirs = Command::new("getfacl")
+        .arg("-p")
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&ours), stdout(&theirs));
+    // grant refuses, as setfacl does, and changes nothing.
+    let before = getfacl_entries(&paths[2]);
+    let o = perms(&["grant", "--user", SOLO.2], r, &paths[2]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("duplicate entries"), "{}", stderr(&o));
+    assert!(!Command::new("setfacl")
+        .args(["-m", "u:4244:r"])
+        .arg(&paths[2])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(getfacl_entries(&paths[2]), before);
+}
+
+#[test]
+fn search_permission_is_checked_on_the_route_the_kernel_walks() {
+    if !needs("the kernel comparison") {
+        return;
+    }
+    let root = fixture();
+    let d = root.path().join("data");
+    fs::write(d.join("open"), "x").unwrap();
+    fs::set_permissions(d.join("open"), fs::Permissions::from_mode(0o644)).unwrap();
+    // locked/l: a link out of a directory the user may not search.
+    fs::create_dir(d.join("locked")).unwrap();
+    std::os::unix::fs::symlink("../open", d.join("locked/l")).unwrap();
+    fs::set_permissions(d.join("locked"), fs::Permissions::from_mode(0o700)).unwrap();
+    // A link that leads through the locked directory, and one around it.
+    std::os::unix::fs::symlink("locked/l", d.join("via-locked")).unwrap();
+    std::os::unix::fs::symlink("locked/../open", d.join("dotdot")).unwrap();
+    std::os::unix::fs::symlink("open", d.join("plain")).unwrap();
+    // A link in a sticky world-writable directory, owned by someone else.
+    fs::create_dir(d.join("sticky")).unwrap();
+    fs::set_permissions(d.join("sticky"), fs::Permissions::from_mode(0o1777)).unwrap();
+    std::os::unix::fs::symlink("../open", d.join("sticky/theirs")).unwrap();
+    std::os::unix::fs::lchown(d.join("sticky/theirs"), Some(5001), Some(5004)).unwrap();
+    let paths: Vec<PathBuf> = ["locked/l", "via-locked", "dotdot", "plain", "sticky/theirs"]
+        .iter()
+        .map(|p| d.join(p))
+        .collect();
+    let kernel = kernel_answers(WITH, &[WITH.1], &paths);
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let ours = predicted(root.path(), WITH.2, &shown);
+    let bits: Vec<&str> = ours.iter().map(|(b, _)| b.as_str()).collect();
+    assert_eq!(bits, kernel, "{ours:?}");
+    assert_eq!(
+        &kernel[..4],
+        ["---", "---", "---", "r--"],
+        "the cases mean something"
+    );
+    assert!(ours[0].1.contains("no search permission on"), "{ours:?}");
+}

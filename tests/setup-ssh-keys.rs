@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -522,6 +522,347 @@ fn crash_after_the_rename_leaves_the_new_file_whole() {
     assert_ne!(now, old);
     let text = String::from_utf8(now).unwrap();
     assert_eq!(block_of(&text), [key(2, "new"), key(3, "new")]);
+}
+
+// --- a stalled worker, concurrent runs, odd files ---
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": the comm may hold spaces, so read after the last ')'.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let ppid: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
+        if ppid == pid {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// Takes the flock the worker takes on ~/.ssh, as another process would hold it.
+fn hold_ssh_lock(ssh: &Path) -> fs::File {
+    let dir = fs::File::open(ssh).unwrap();
+    // SAFETY: flock on a descriptor this function owns.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&dir), libc::LOCK_EX) },
+        0
+    );
+    dir
+}
+
+#[test]
+fn a_worker_the_user_stops_is_killed_at_its_deadline() {
+    if !needs_root("this test") {
+        return;
+    }
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    let ssh = f.ssh_dir();
+    fs::write(ssh.join("authorized_keys"), "# the user's own file\n").unwrap();
+    chown(&ssh.join("authorized_keys"), f.uid);
+    let before = fs::read(f.keys_file()).unwrap();
+    // The worker waits for the lock this test holds: time to find it and stop it.
+    let lock = hold_ssh_lock(&ssh);
+    let bin = Bin::new();
+    let start = std::time::Instant::now();
+    let mut main = bin
+        .cmd("setup-ssh-keys")
+        .arg(USER)
+        .arg("--root")
+        .arg(f.root())
+        .args(["--timeout", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let worker = loop {
+        if let Some(w) = children_of(main.id()).first() {
+            break *w;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no worker appeared"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    // The user may signal the worker: it runs as her.
+    let stopped = Command::new("setpriv")
+        .arg(format!("--reuid={}", f.uid))
+        .arg(format!("--regid={}", f.uid))
+        .args(["--clear-groups", "kill", "-STOP"])
+        .arg(worker.to_string())
+        .status()
+        .unwrap();
+    assert!(stopped.success(), "the user stops her worker");
+    drop(lock);
+    let o = run_with_timeout_child(&mut main, Duration::from_secs(15));
+    let took = start.elapsed();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("did not finish within 2 s; killed it"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "ended at its deadline: {took:?}"
+    );
+    assert_eq!(
+        fs::read(f.keys_file()).unwrap(),
+        before,
+        "the file unchanged"
+    );
+    assert!(
+        !Path::new(&format!("/proc/{worker}")).exists(),
+        "the worker is gone"
+    );
+    let _ = main.wait();
+}
+
+fn run_with_timeout_child(child: &mut std::process::Child, limit: Duration) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("setup-ssh-keys hung for {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    use std::io::Read;
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_end(&mut err).unwrap();
+    Output {
+        status: child.wait().unwrap(),
+        stdout: out,
+        stderr: err,
+    }
+}
+
+#[test]
+fn concurrent_runs_for_one_user_both_succeed_with_whole_content() {
+    let f = Fixture::new();
+    let a = f.root().join("keys-a");
+    let b = f.root().join("keys-b");
+    fs::write(&a, format!("{}\n{}\n", key(1, "a1"), key(2, "a2"))).unwrap();
+    fs::write(&b, format!("{}\n", key(3, "b"))).unwrap();
+    let bin = Bin::new();
+    let spawn = |secret: &Path| {
+        bin.cmd("setup-ssh-keys")
+            .arg(USER)
+            .arg("--root")
+            .arg(f.root())
+            .arg("--secret")
+            .arg(secret)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for round in 0..40 {
+        let (first, second) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let one = spawn(first);
+        let two = spawn(second);
+        for o in [
+            one.wait_with_output().unwrap(),
+            two.wait_with_output().unwrap(),
+        ] {
+            assert_eq!(code(&o), 0, "round {round}: {}", stderr(&o));
+        }
+        let text = fs::read_to_string(f.keys_file()).unwrap();
+        let block = block_of(&text);
+        assert!(
+            block == [key(1, "a1"), key(2, "a2")] || block == [key(3, "b")],
+            "round {round}: {text}"
+        );
+        let left: Vec<_> = fs::read_dir(f.home().join(".ssh"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["authorized_keys"], "no temporary file left");
+    }
+}
+
+#[test]
+fn relative_sources_are_the_working_directorys() {
+    let f = Fixture::new();
+    let work = f.root().join("work");
+    fs::create_dir(&work).unwrap();
+    fs::write(work.join("keys.txt"), format!("{}\n", key(4, "here"))).unwrap();
+    fs::write(f.root().join("keys.txt"), format!("{}\n", key(5, "root"))).unwrap();
+    let bin = Bin::new();
+    let o = bin
+        .cmd("setup-ssh-keys")
+        .arg(USER)
+        .arg("--root")
+        .arg(f.root())
+        .args(["--secret", "keys.txt"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("from the secret (keys.txt)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        block_of(&fs::read_to_string(f.keys_file()).unwrap()),
+        [key(4, "here")]
+    );
+}
+
+#[test]
+fn fifo_and_endless_sources_are_skipped_and_the_fallback_used() {
+    let f = Fixture::new();
+    fs::write(f.fallback(), format!("{}\n", key(5, "fallback"))).unwrap();
+    let c = std::ffi::CString::new(f.secret().as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let o = f.run(&["--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["source"], "fallback");
+    assert_eq!(
+        doc["sources"][0]["status"],
+        "unreadable: it is a FIFO, not a regular file"
+    );
+    fs::remove_file(f.secret()).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", f.secret()).unwrap();
+    let o = f.run(&["--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["sources"][0]["status"],
+        "unreadable: it is a character device, not a regular file"
+    );
+    // /etc/passwd itself a FIFO: a clear error, at once.
+    let passwd = f.root().join("etc/passwd");
+    fs::remove_file(&passwd).unwrap();
+    let c = std::ffi::CString::new(passwd.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("etc/passwd: it is a FIFO, not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn authorized_keys_is_never_opened_unless_a_regular_file() {
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    let ssh = f.ssh_dir();
+    let fifo = ssh.join("authorized_keys");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    chown(&fifo, f.uid);
+    // A writer blocks in open() until some process opens the FIFO for reading: if hwc opened
+    // it (even non-blocking), the writer would get through.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let writer_path = fifo.clone();
+    std::thread::spawn(move || {
+        let _w = fs::OpenOptions::new().write(true).open(&writer_path);
+        let _ = tx.send(());
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let o = f.run(&[]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("it is a FIFO, not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "setup-ssh-keys opened the FIFO"
+    );
+    // Let the writer go.
+    let _r = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn an_empty_or_relative_home_is_an_error() {
+    for home in ["", "home/alice"] {
+        let f = Fixture::new();
+        fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+        fs::write(
+            f.root().join("etc/passwd"),
+            format!("{USER}:x:{}:{}::{home}:/bin/sh\n", f.uid, f.uid),
+        )
+        .unwrap();
+        let o = f.run(&[]);
+        assert_eq!(code(&o), 1, "{home:?}");
+        assert_one_line_error(&o);
+        assert!(
+            stderr(&o).contains(&format!(
+                "the home directory in /etc/passwd is '{home}', not an absolute path"
+            )),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn a_line_broken_inside_a_quote_refuses_the_lines_it_runs_into() {
+    let f = Fixture::new();
+    // The author meant one restricted key; sshd would read the second line as a plain key.
+    fs::write(
+        f.secret(),
+        format!(
+            "command=\"internal-sftp\n\" {}\n{}\n",
+            key(1, "restricted"),
+            key(2, "next")
+        ),
+    )
+    .unwrap();
+    fs::write(f.fallback(), format!("{}\n", key(5, "fallback"))).unwrap();
+    let o = f.run(&["--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rejected: Vec<(u64, String)> = doc["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(rejected[1].1.contains("continues line 1"), "{rejected:?}");
+    let block = block_of(&fs::read_to_string(f.keys_file()).unwrap())
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    assert!(!block.iter().any(|l| l.contains("restricted")), "{block:?}");
+    assert_eq!(
+        block,
+        [key(2, "next")],
+        "the line after the broken one stands"
+    );
 }
 
 // --- a real sshd ---

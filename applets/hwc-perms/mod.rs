@@ -460,17 +460,17 @@ fn access_main(name: &str, a: &AccessArgs) -> Result<u8> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("the working directory", &e))?;
     let real_root = std::fs::canonicalize(root.path("/"))
         .map_err(|e| Error::io(format!("--root {}", root.path("/").display()), &e))?;
-    let protected = protected_symlinks(&root);
-    // Paths as given walk the real file system; the --devices nodes are system paths, under
-    // --root.
+    // Paths as given walk the real file system, under the running kernel's rules; the
+    // --devices nodes are system paths, under --root (and its /proc).
     let typed = route::Walk {
         lookup: &route::Disk,
         root: Path::new("/"),
         cwd: &cwd,
-        protected_symlinks: protected,
+        protected_symlinks: protected_symlinks(&Root::system()),
     };
     let system = route::Walk {
         root: &real_root,
+        protected_symlinks: protected_symlinks(&root),
         ..typed
     };
     let as_is = |p: &Path| p.to_path_buf();

@@ -201,3 +201,40 @@ pub fn waking_paths(paths: &[String]) -> Vec<&String> {
         })
         .collect()
 }
+
+/// Builds the small C program `source` (a test's helper, such as a racing process) with `cc -O2`
+/// into `dir`; returns its path.
+pub fn compile_c(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).expect("write C source");
+    let out = dir.join(name);
+    let status = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc (gcc)");
+    assert!(status.success(), "cc failed for {name}");
+    out
+}
+
+/// A C program that swaps two paths with renameat2(RENAME_EXCHANGE) until it is killed: a
+/// directory and a link, so that a path through them leads now to one, now to the other.
+pub const SWAPPER_C: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE 2
+#endif
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    for (;;)
+        if (syscall(SYS_renameat2, AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE) != 0) {
+            perror("renameat2");
+            return 1;
+        }
+}
+"#;
