@@ -501,3 +501,276 @@ fn secrets_are_checked_then_linked() {
     assert!(!dir.exists(), "--stop removes the links");
     assert!(good.exists(), "and never the secret itself");
 }
+
+// --- session.env as sh and systemd read it; a bus that stalls ---
+
+/// Values that break naive quoting: quotes of both kinds, a quote then a newline (which
+/// injected a second variable into systemd), backslashes, $, backticks, #, blanks at the ends.
+const HOSTILE: [(&str, &str); 12] = [
+    ("H_SQUOTE", "it's"),
+    ("H_INJECT", "x'\nPATH=/evil"),
+    ("H_DQUOTE", "say \"hi\""),
+    ("H_BACKSLASH", "a\\b\\"),
+    ("H_DOLLAR", "$HOME ${X} $(id)"),
+    ("H_BACKTICK", "`id`"),
+    ("H_HASH", "# not a comment"),
+    ("H_BLANKS", "  both ends  "),
+    ("H_NEWLINES", "one\ntwo\n"),
+    ("H_CR", "carriage\rreturn"),
+    ("H_EMPTY", ""),
+    ("H_MIXED", "'\\\"$`#\n\t;"),
+];
+
+fn hostile_imports() -> Vec<String> {
+    HOSTILE
+        .iter()
+        .flat_map(|(k, _)| ["--import".to_string(), k.to_string()])
+        .collect()
+}
+
+#[test]
+fn session_env_reads_the_same_in_sh_and_in_systemd() {
+    let runtime = runtime_with(0o700);
+    let home = tempfile::tempdir().unwrap();
+    let imports = hostile_imports();
+    let args: Vec<&str> = imports
+        .iter()
+        .map(String::as_str)
+        .chain(["--no-gpu"])
+        .collect();
+    let o = init(runtime.path(), home.path(), &HOSTILE, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let file = runtime.path().join("hwc/session.env");
+    let text = fs::read(&file).unwrap();
+    // systemd's grammar.
+    let systemd = common::envfile::parse(&text);
+    let want: Vec<(String, String)> = HOSTILE
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(
+        systemd,
+        want,
+        "as systemd reads it:\n{}",
+        String::from_utf8_lossy(&text)
+    );
+    // sh: each value printed between NUL bytes.
+    let names: Vec<&str> = HOSTILE.iter().map(|(k, _)| *k).collect();
+    let script = format!(
+        ". '{}'; for n in {}; do eval \"printf '%s\\\\0' \\\"\\${{$n}}\\\"\"; done",
+        file.display(),
+        names.join(" ")
+    );
+    let sh = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(sh.status.success(), "{}", stderr(&sh));
+    let values: Vec<String> = String::from_utf8(sh.stdout)
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect();
+    let want_values: Vec<String> = HOSTILE.iter().map(|(_, v)| v.to_string()).collect();
+    assert_eq!(values, want_values, "as sh reads it");
+    // --stop reads back exactly what was written.
+    let o = init(runtime.path(), home.path(), &[], &["--stop", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (k, v) in HOSTILE {
+        assert_eq!(doc["variables"][k], v, "{k}");
+    }
+    assert!(
+        doc["variables"].get("PATH").is_none(),
+        "no variable injected"
+    );
+}
+
+#[test]
+fn stop_unsets_its_own_values_and_never_blanks_others() {
+    let Some(mut bus) = TestBus::start() else {
+        return;
+    };
+    fs::create_dir(bus.runtime().join("systemd")).unwrap();
+    let imports = hostile_imports();
+    let args: Vec<&str> = imports
+        .iter()
+        .map(String::as_str)
+        .chain(["--no-gpu"])
+        .collect();
+    let o = bus.run(&args, &HOSTILE);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    bus.monitor();
+    let o = bus.run(&["--stop"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let captured = bus.monitored("member=UnsetEnvironment");
+    for (k, v) in [("H_SQUOTE", "it's"), ("H_NEWLINES", "one\ntwo\n")] {
+        assert!(
+            captured.contains(&format!("string \"{k}={v}\"")),
+            "UnsetEnvironment carries {k} exactly:\n{captured}"
+        );
+    }
+    assert!(
+        !captured.contains("string \"PATH\""),
+        "PATH is not blanked in the activation environment:\n{captured}"
+    );
+}
+
+/// A bus that misbehaves, on a socket in `dir`; returns its address.
+fn fake_bus(dir: &Path, behaviour: &'static str) -> String {
+    use std::io::{Read, Write};
+    let path = dir.join("fakebus");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        // The client's NUL and AUTH line.
+        while !line.ends_with(b"\r\n") {
+            if s.read_exact(&mut byte).is_err() {
+                return;
+            }
+            line.push(byte[0]);
+        }
+        let ok = b"OK 0123456789abcdef0123456789abcdef\r\n";
+        if behaviour == "drip" {
+            for b in ok.iter().cycle() {
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(700));
+            }
+        }
+        s.write_all(ok).unwrap();
+        // BEGIN, then the Hello call: read its header and the rest.
+        let mut begin = [0u8; 7];
+        s.read_exact(&mut begin).unwrap();
+        let mut head = [0u8; 16];
+        s.read_exact(&mut head).unwrap();
+        let fields = u32::from_le_bytes(head[12..16].try_into().unwrap()) as usize;
+        let body = u32::from_le_bytes(head[4..8].try_into().unwrap()) as usize;
+        let mut rest = vec![0u8; (16 + fields).div_ceil(8) * 8 - 16 + body];
+        s.read_exact(&mut rest).unwrap();
+        let reply = |serial: u32| {
+            let mut m = vec![
+                b'l', 2, 0, 1, 0, 0, 0, 0, 9, 0, 0, 0, 8, 0, 0, 0, 5, 1, b'u', 0,
+            ];
+            m.extend_from_slice(&serial.to_le_bytes());
+            m
+        };
+        s.write_all(&reply(1)).unwrap();
+        match behaviour {
+            // Replies to calls never made, as fast as it can.
+            "flood" => loop {
+                if s.write_all(&reply(999)).is_err() {
+                    return;
+                }
+            },
+            // Never reads again: a large call fills the socket and its write must give up.
+            _ => std::thread::sleep(Duration::from_secs(60)),
+        }
+    });
+    format!("unix:path={}", path.display())
+}
+
+#[test]
+fn a_bus_that_drips_floods_or_never_reads_fails_the_run_at_its_deadline() {
+    let big = "x".repeat(120_000);
+    for behaviour in ["drip", "flood", "never-read"] {
+        let runtime = runtime_with(0o700);
+        let home = tempfile::tempdir().unwrap();
+        let address = fake_bus(runtime.path(), behaviour);
+        let mut cmd = Command::new(hwc());
+        cmd.args(["hwc-session-init", "--no-gpu", "--timeout", "2"])
+            .env_clear()
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env("HOME", home.path())
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("WAYLAND_DISPLAY", "wayland-1");
+        for i in 0..10 {
+            cmd.arg("--import")
+                .arg(format!("BIG{i}"))
+                .env(format!("BIG{i}"), &big);
+        }
+        let start = std::time::Instant::now();
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("{behaviour}: hwc-session-init hung");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let took = start.elapsed();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 1, "{behaviour}: {}", stderr(&o));
+        assert_one_line_error(&o);
+        assert!(
+            stderr(&o).contains("did not answer within 2 s"),
+            "{behaviour}: {}",
+            stderr(&o)
+        );
+        assert!(took < Duration::from_secs(6), "{behaviour}: took {took:?}");
+    }
+}
+
+#[test]
+fn a_runtime_dir_link_with_a_trailing_slash_is_still_a_link() {
+    let home = tempfile::tempdir().unwrap();
+    let parent = runtime_with(0o700);
+    let link = parent.path().join("rt");
+    std::os::unix::fs::symlink(runtime_with(0o700).keep(), &link).unwrap();
+    let o = init(
+        Path::new(&format!("{}/", link.display())),
+        home.path(),
+        &[],
+        &[],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("is a symbolic link"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_secret_is_linked_to_the_file_checked_not_to_the_path_given() {
+    let Some(shm) = tmpfs_dir() else { return };
+    let runtime = runtime_with(0o700);
+    let home = tempfile::tempdir().unwrap();
+    let real = shm.path().join("real");
+    fs::create_dir(&real).unwrap();
+    fs::write(real.join("token"), "s3cr3t").unwrap();
+    fs::set_permissions(real.join("token"), fs::Permissions::from_mode(0o400)).unwrap();
+    // A path through a link that could be re-aimed later.
+    std::os::unix::fs::symlink(&real, shm.path().join("via")).unwrap();
+    let spec = format!("--secret=tok={}", shm.path().join("via/token").display());
+    let o = init(runtime.path(), home.path(), &[], &[&spec]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let linked = fs::read_link(runtime.path().join("hwc/secrets/tok")).unwrap();
+    assert_eq!(linked, fs::canonicalize(real.join("token")).unwrap());
+}
+
+#[test]
+fn stop_with_a_fifo_for_session_env_ends_with_a_clear_error() {
+    let runtime = runtime_with(0o700);
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(runtime.path().join("hwc")).unwrap();
+    let fifo = runtime.path().join("hwc/session.env");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let o = init(runtime.path(), home.path(), &[], &["--stop"]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("session.env: it is a FIFO, not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod envfile;
 pub mod fake_sysfs;
 pub mod keys;
 
