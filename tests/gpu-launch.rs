@@ -529,3 +529,46 @@ fn a_launch_reads_cards_when_only_they_decide_the_default() {
         dry("0000:01:00.0").contains(&"__NV_PRIME_RENDER_OFFLOAD_PROVIDER=NVIDIA-G0".to_string())
     );
 }
+
+#[test]
+fn a_config_file_that_is_a_fifo_or_endless_is_skipped_and_the_program_launched() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let home = t.path().join("home/eric");
+    make_fifo(&t.path().join("etc/hwc/gpu-launch.conf"));
+    std::fs::create_dir_all(home.join(".config/hwc")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", home.join(".config/hwc/gpu-launch.conf")).unwrap();
+    let bin = Bin::new();
+    let dir = tempfile::tempdir().unwrap();
+    let chromium = script(dir.path(), "chromium", "echo \"launched $*\"");
+    let o = output_within(
+        launch(&bin, t.path())
+            .env("HOME", "/home/eric")
+            .arg(&chromium)
+            .arg("https://x"),
+        std::time::Duration::from_secs(10),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "launched --render-node-override=/dev/dri/renderD129 https://x\n",
+        "the built-in profile still applies"
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("/etc/hwc/gpu-launch.conf: it is a FIFO, not a regular file; skipped"),
+        "{err}"
+    );
+    assert!(
+        err.contains("gpu-launch.conf: it is a character device, not a regular file; skipped"),
+        "{err}"
+    );
+    let quiet = output_within(
+        launch(&bin, t.path())
+            .env("HOME", "/home/eric")
+            .args(["-q"])
+            .arg(&chromium),
+        std::time::Duration::from_secs(10),
+    );
+    assert_eq!(code(&quiet), 0);
+    assert_eq!(stderr(&quiet), "", "-q keeps it quiet");
+}

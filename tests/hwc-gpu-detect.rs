@@ -8,6 +8,7 @@ use common::fake_sysfs::{materialize, Tree};
 use common::*;
 use serde_json::Value;
 use std::path::Path;
+use std::process::Command;
 
 const NVIDIA_EGL: &str = "/usr/share/glvnd/egl_vendor.d/10_nvidia.json";
 
@@ -691,4 +692,44 @@ fn nvidia_container_tools_on_path_are_reported() {
         "nvidia-container-runtime"
     );
     assert_eq!(doc["container_runtime"]["cdi_kinds"], serde_json::json!([]));
+}
+
+#[test]
+fn caches_that_are_fifos_or_endless_are_skipped() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let root = t.path();
+    // Every file detection reads from outside the kernel: udev's entries, pci.ids, a CDI spec.
+    for entry in ["0000:00:02.0", "0000:01:00.0"] {
+        let p = root.join(format!("run/udev/data/+pci:{entry}"));
+        let _ = std::fs::remove_file(&p);
+        make_fifo(&p);
+    }
+    std::fs::create_dir_all(root.join("usr/share/hwdata")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", root.join("usr/share/hwdata/pci.ids")).unwrap();
+    make_fifo(&root.join("usr/share/misc/pci.ids"));
+    make_fifo(&root.join("etc/cdi/nvidia.yaml"));
+    std::fs::create_dir_all(root.join("run/cdi")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", root.join("run/cdi/amd.json")).unwrap();
+    let o = output_within(
+        Command::new(hwc())
+            .args(["hwc-gpu-detect", "--json", "--root"])
+            .arg(root),
+        std::time::Duration::from_secs(10),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["gpus"].as_array().unwrap().len(), 2);
+    assert!(doc["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["name"].is_null()));
+    assert_eq!(doc["container_runtime"]["summary"], "none");
+    let o = output_within(
+        Command::new(hwc())
+            .args(["hwc-gpu-detect", "--root"])
+            .arg(root),
+        std::time::Duration::from_secs(10),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
 }

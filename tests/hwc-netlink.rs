@@ -561,3 +561,67 @@ fn commands_shorten_as_with_ip() {
         assert_one_line_error(&o);
     }
 }
+
+#[test]
+fn names_that_cannot_be_interface_names_are_refused_before_anything_is_sent() {
+    let long = "x".repeat(65_532);
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["link", "add", &long, "type", "dummy"],
+        vec!["ensure-bridge", &long],
+        vec!["link", "add", "ok0", "type", "veth", "peer", &long],
+        vec!["link", "set", "lo", "name", ""],
+        vec!["link", "set", "lo", "name", "a/b"],
+        vec!["ensure-veth", "h0", "has space"],
+        vec!["link", "del", "sixteen-bytes-xx"],
+    ];
+    for args in &cases {
+        // Under strace: not one netlink message may leave for a name that cannot be valid.
+        let mut cmd = Command::new(hwc());
+        cmd.arg("hwc-netlink").args(args);
+        let sent = if have("strace") {
+            let log = tempfile::NamedTempFile::new().unwrap();
+            let o = Command::new("strace")
+                .args(["-f", "-qq", "-e", "trace=sendto,sendmsg,write", "-o"])
+                .arg(log.path())
+                .arg(hwc())
+                .arg("hwc-netlink")
+                .args(args)
+                .output()
+                .unwrap();
+            assert_eq!(code(&o), 2, "{}", stderr(&o));
+            std::fs::read_to_string(log.path())
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains("sendto(") || l.contains("sendmsg("))
+                .count()
+        } else {
+            0
+        };
+        let o = cmd.output().unwrap();
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert_one_line_error(&o);
+        assert!(
+            stderr(&o).contains("is not a valid interface name"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).len() < 300, "the name is not echoed whole");
+        assert_eq!(sent, 0, "{:?}: something was sent", &args[..2]);
+    }
+}
+
+#[test]
+fn a_netns_file_that_is_a_fifo_ends_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ns");
+    make_fifo(&fifo);
+    let o = output_within(
+        Command::new(hwc())
+            .args(["hwc-netlink", "--netns"])
+            .arg(&fifo)
+            .arg("link"),
+        std::time::Duration::from_secs(10),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+}

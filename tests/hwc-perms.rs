@@ -11,6 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 /// A user with supplementary groups and one without.
 const WITH: (u32, u32, &str) = (4242, 4243, "tuser");
@@ -894,4 +895,61 @@ fn search_permission_is_checked_on_the_route_the_kernel_walks() {
         "the cases mean something"
     );
     assert!(ours[0].1.contains("no search permission on"), "{ours:?}");
+}
+
+#[test]
+fn account_and_config_files_that_are_fifos_or_endless_end_the_run_at_once() {
+    let root = groups_root("audio:x:17:eric\n", None);
+    let r = root.path();
+    make_fifo(&r.join("etc/hwc/perms.conf"));
+    let o = output_within(
+        Command::new(hwc())
+            .args(["hwc-perms", "groups", "--user", "eric", "--root"])
+            .arg(r),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("perms.conf: it is a FIFO, not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+    fs::remove_file(r.join("etc/hwc/perms.conf")).unwrap();
+    fs::remove_file(r.join("etc/group")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", r.join("etc/group")).unwrap();
+    let o = output_within(
+        Command::new(hwc())
+            .args(["hwc-perms", "groups", "--user", "eric", "--root"])
+            .arg(r),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("etc/group: it is a character device, not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+    fs::remove_file(r.join("etc/passwd")).unwrap();
+    make_fifo(&r.join("etc/passwd"));
+    for args in [
+        &["access", "--user", "eric", "/"][..],
+        &["show", "/"],
+        &["grant", "--user", "eric", "/nonexistent"],
+    ] {
+        let o = output_within(
+            Command::new(hwc())
+                .arg("hwc-perms")
+                .args(args)
+                .arg("--root")
+                .arg(r),
+            Duration::from_secs(10),
+        );
+        assert_eq!(code(&o), 1, "{args:?}");
+        assert!(
+            stderr(&o).contains("etc/passwd: it is a FIFO"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
 }
