@@ -29,6 +29,7 @@ pub fn compile_static(dir: &std::path::Path, name: &str, source: &str) -> String
     out.to_str().unwrap().to_string()
 }
 
+#[derive(Clone)]
 pub struct Case {
     pub label: String,
     pub argv: Vec<String>,
