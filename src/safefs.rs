@@ -42,6 +42,7 @@ pub struct Stat {
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
+    pub nlink: u64,
 }
 
 impl Stat {
@@ -53,6 +54,8 @@ impl Stat {
             dev: st.st_dev,
             ino: st.st_ino,
             size: u64::try_from(st.st_size).unwrap_or(0),
+            #[allow(clippy::unnecessary_cast)] // nlink_t's width differs between architectures
+            nlink: st.st_nlink as u64,
         }
     }
 
@@ -130,8 +133,9 @@ impl WalkError {
 
 /// Reaches `path` (absolute, or relative to the working directory) one component at a time with
 /// `O_PATH|O_NOFOLLOW`, refusing a symbolic link anywhere on the way or at the end (a trailing
-/// `/` included) and anything but a directory before the last component. `..` goes to the
-/// parent of the directory actually reached, as the kernel does.
+/// `/` included) and anything but a directory before the last component. `..` is refused too:
+/// it leads to the parent of the directory reached, which whoever owns that directory can move,
+/// so `mine/sub/../../x` could end anywhere.
 pub fn open_nofollow(path: &Path) -> std::result::Result<Node, WalkError> {
     let bytes = path.as_os_str().as_bytes();
     let fail = |at: &Path, err: io::Error| WalkError {
@@ -158,6 +162,15 @@ pub fn open_nofollow(path: &Path) -> std::result::Result<Node, WalkError> {
         .split(|&b| b == b'/')
         .filter(|c| !c.is_empty() && *c != b".")
         .collect();
+    if names.contains(&&b".."[..]) {
+        return Err(fail(
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "'..' in the path; refusing (name the node without '..')",
+            ),
+        ));
+    }
     for (i, name) in names.iter().enumerate() {
         walked.push(OsStr::from_bytes(name));
         let next = nix::fcntl::openat(&fd, *name, flags, Mode::empty())
@@ -220,6 +233,18 @@ impl Node {
         Ok(st.filesystem_type().0 as i64)
     }
 
+    /// All of the node if it is a regular file of at most `cap` bytes; anything else is refused
+    /// before it is opened.
+    pub fn read(&self, cap: u64) -> io::Result<Vec<u8>> {
+        if !self.stat.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("it is a {}, not a regular file", self.stat.kind()),
+            ));
+        }
+        read_regular(self.open_read()?, &self.stat, cap)
+    }
+
     /// Opens the node for reading, non-blocking, without a new lookup by name. Only for a node
     /// already seen to be a regular file: opening a device can have effects.
     pub fn open_read(&self) -> io::Result<std::fs::File> {
@@ -229,6 +254,40 @@ impl Node {
             .map_err(|e| proc_error(e.into()))?;
         Ok(std::fs::File::from(fd))
     }
+}
+
+/// Who besides `uid` and root could move or replace what lies at the real path `path`: the first
+/// directory above it that another user owns, or that others may write without the sticky bit
+/// (or sticky but another user's, who may then rename anything in it). `None` when no one can.
+pub fn foreign_hands(path: &Path, uid: u32) -> Option<String> {
+    let ours = |owner: u32| owner == 0 || owner == uid;
+    for dir in path.ancestors().skip(1) {
+        let st = match std::fs::symlink_metadata(dir) {
+            Ok(m) => {
+                use std::os::unix::fs::MetadataExt;
+                (m.uid(), m.mode())
+            }
+            Err(e) => {
+                return Some(format!(
+                    "{}: {}",
+                    dir.display(),
+                    crate::error::describe_io(&e)
+                ))
+            }
+        };
+        let (owner, mode) = st;
+        if !ours(owner) {
+            return Some(format!("{} belongs to uid {owner}", dir.display()));
+        }
+        if mode & 0o022 != 0 && mode & libc::S_ISVTX == 0 {
+            return Some(format!(
+                "{} (mode {:04o}) may be written by others",
+                dir.display(),
+                mode & 0o7777
+            ));
+        }
+    }
+    None
 }
 
 /// Largest configuration or account file read (`/etc/passwd` of a large site included).
@@ -333,9 +392,18 @@ impl Dir {
     /// `/run`).
     pub fn open(path: &Path) -> io::Result<Dir> {
         let bytes = path.as_os_str().as_bytes();
-        // "link/" would make the kernel follow the link despite O_NOFOLLOW.
+        // "link/" would make the kernel follow the link despite O_NOFOLLOW, and in "link/." or
+        // "link/.." the link is no longer the last component.
         let end = bytes.iter().rposition(|&b| b != b'/').map_or(1, |i| i + 1);
-        let c = cstr(OsStr::from_bytes(&bytes[..end.min(bytes.len())]))?;
+        let trimmed = &bytes[..end.min(bytes.len())];
+        let last = trimmed.rsplit(|&b| b == b'/').next().unwrap_or_default();
+        if last == b"." || last == b".." {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the path ends in '.' or '..'; name the directory itself",
+            ));
+        }
+        let c = cstr(OsStr::from_bytes(trimmed))?;
         Ok(Dir {
             fd: open_dir_nofollow(libc::AT_FDCWD, &c)?,
         })
@@ -486,6 +554,12 @@ impl Dir {
     pub fn remove_dir(&self, name: &str) -> io::Result<()> {
         nix::unistd::unlinkat(&self.fd, name, nix::unistd::UnlinkatFlags::RemoveDir)
             .map_err(Into::into)
+    }
+
+    /// The path the kernel knows this directory by now.
+    pub fn real_path(&self) -> io::Result<PathBuf> {
+        let path = proc_fd_path(&self.fd);
+        std::fs::read_link(OsStr::from_bytes(path.as_bytes())).map_err(proc_error)
     }
 
     /// Takes the exclusive `flock` of this directory, waiting for whoever holds it; released
@@ -730,10 +804,16 @@ mod tests {
         std::os::unix::fs::symlink("real/sub/f", p.join("flink")).unwrap();
         let ok = open_nofollow(&p.join("real/sub/f")).unwrap();
         assert!(ok.stat.is_file());
-        assert!(open_nofollow(&p.join("real/./sub/../sub/f"))
+        assert!(open_nofollow(&p.join("real/./sub/f"))
             .unwrap()
             .stat
             .is_file());
+        let e = open_nofollow(&p.join("real/sub/../sub/f")).err().unwrap();
+        assert!(
+            e.describe().contains("'..' in the path"),
+            "{}",
+            e.describe()
+        );
         for bad in [
             "dlink/sub/f",
             "dlink/",
@@ -759,6 +839,8 @@ mod tests {
             Dir::open(&p.join("dlink/")).is_err(),
             "a trailing / is no way round"
         );
+        assert!(Dir::open(&p.join("dlink/.")).is_err(), "nor is /.");
+        assert!(Dir::open(&p.join("dlink/sub/..")).is_err(), "nor /..");
         assert!(Dir::open(&p.join("real/")).is_ok());
     }
 

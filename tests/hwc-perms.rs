@@ -953,3 +953,76 @@ fn account_and_config_files_that_are_fifos_or_endless_end_the_run_at_once() {
         );
     }
 }
+
+#[test]
+fn dot_dot_and_hard_links_are_refused_and_setgid_is_kept() {
+    if !needs("this test") {
+        return;
+    }
+    let root = fixture();
+    let r = root.path();
+    let secret = root_secret(r);
+    let home = eves_home(r);
+    let before = acl_and_mode(&secret);
+    // '..' leads wherever the owner of the directory before it moved that directory.
+    fs::create_dir_all(home.join("x/y")).unwrap();
+    let o = perms(
+        &["grant", "--user", WITH.2],
+        r,
+        &home.join("x/y/../../../../secret/target"),
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("'..' in the path"), "{}", stderr(&o));
+    // A hard link to root's file among the user's (as protected_hardlinks=0 would allow).
+    fs::hard_link(&secret, home.join("innocent")).unwrap();
+    let o = perms(&["grant", "--user", WITH.2], r, &home.join("innocent"));
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("has 2 hard links; refusing"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(acl_and_mode(&secret), before);
+    // A shared setgid directory keeps its setgid bit, as with setfacl.
+    let ours = r.join("data/shared-ours");
+    let theirs = r.join("data/shared-theirs");
+    for d in [&ours, &theirs] {
+        fs::create_dir(d).unwrap();
+        std::os::unix::fs::chown(d, Some(0), Some(5003)).unwrap();
+        fs::set_permissions(d, fs::Permissions::from_mode(0o2775)).unwrap();
+    }
+    let o = perms(&["grant", "--user", WITH.2], r, &ours);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(Command::new("setfacl")
+        .args(["-m", "u:4242:rw"])
+        .arg(&theirs)
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(acl_and_mode(&ours), acl_and_mode(&theirs));
+    assert_eq!(acl_and_mode(&ours).1 & 0o2000, 0o2000, "setgid kept");
+}
+
+#[test]
+fn names_cannot_forge_lines_or_reach_the_terminal() {
+    let root = fixture();
+    let name = root.path().join("data/x\nuser:eve:rwx\n\x1b]0;T\x07y");
+    fs::write(&name, "x").unwrap();
+    let o = Command::new(hwc())
+        .args(["hwc-perms", "show"])
+        .arg(&name)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    assert!(
+        !out.lines().any(|l| l == "user:eve:rwx"),
+        "no forged line: {out:?}"
+    );
+    assert!(
+        out.contains("x\\012user:eve:rwx\\012\\033]0;T\\007y"),
+        "{out:?}"
+    );
+}

@@ -774,3 +774,50 @@ fn stop_with_a_fifo_for_session_env_ends_with_a_clear_error() {
         stderr(&o)
     );
 }
+
+#[test]
+fn runtime_dirs_and_secrets_others_could_replace_are_refused() {
+    let home = tempfile::tempdir().unwrap();
+    // A runtime dir named through a link with '/.' after it.
+    let parent = runtime_with(0o700);
+    let link = parent.path().join("rt");
+    std::os::unix::fs::symlink(runtime_with(0o700).keep(), &link).unwrap();
+    let o = init(
+        Path::new(&format!("{}/.", link.display())),
+        home.path(),
+        &[],
+        &[],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("ends in '.' or '..'"), "{}", stderr(&o));
+    // A runtime dir inside a directory anyone may write (and rename things in).
+    let open = runtime_with(0o777);
+    let rt = open.path().join("rt");
+    fs::create_dir(&rt).unwrap();
+    fs::set_permissions(&rt, fs::Permissions::from_mode(0o700)).unwrap();
+    let o = init(&rt, home.path(), &[], &[]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("lies where others can replace it")
+            && stderr(&o).contains("may be written by others"),
+        "{}",
+        stderr(&o)
+    );
+    // A secret in such a directory.
+    let Some(shm) = tmpfs_dir() else { return };
+    let shared = shm.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::write(shared.join("tok"), "s3cr3t").unwrap();
+    fs::set_permissions(shared.join("tok"), fs::Permissions::from_mode(0o400)).unwrap();
+    let runtime = runtime_with(0o700);
+    let spec = format!("--secret=tok={}", shared.join("tok").display());
+    let o = init(runtime.path(), home.path(), &[], &[&spec]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("secret tok") && stderr(&o).contains("others could replace it"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!runtime.path().join("hwc/secrets/tok").exists());
+}

@@ -355,6 +355,27 @@ fn hwc_keeps_exactly_the_lines_sshd_accepts() {
         let sshd = env.login_verdict(&line, "user");
         check(opt.to_string(), line, sshd, expected);
     }
+    // Addresses as getaddrinfo reads them, and sshd's limits on repeated options.
+    let many = |n: usize, opt: &str| {
+        (0..n)
+            .map(|i| match opt {
+                "environment" => format!("environment=\"V{i}=x\""),
+                _ => format!("{opt}=\"h:{}\"", i + 1),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for (name, opt, expected) in [
+        ("from 127.1/8", "from=\"127.1/8\"".to_string(), false),
+        ("from 10/8", "from=\"10/8\"".to_string(), false),
+        ("1025 environment options", many(1025, "environment"), true),
+        ("1026 environment options", many(1026, "environment"), false),
+        ("4098 permitopen options", many(4098, "permitopen"), false),
+    ] {
+        let line = format!("{opt} {k}").into_bytes();
+        let sshd = env.login_verdict(&line, "user");
+        check(name.to_string(), line, sshd, expected);
+    }
     // A NUL inside an option: sshd reads the line as a C string, cut there.
     let mut nul = format!("command=\"tr ue\" {k}").into_bytes();
     nul[12] = 0;
@@ -402,6 +423,13 @@ fn hwc_keeps_exactly_the_lines_sshd_accepts() {
     keys.push((
         "RSA of 1023 bits".into(),
         crafted("ssh-rsa", &[b"ssh-rsa", &e, &short]),
+        false,
+    ));
+    let mut huge = vec![0x01u8];
+    huge.extend([0x35u8; 2048]);
+    keys.push((
+        "RSA of 16385 bits".into(),
+        crafted("ssh-rsa", &[b"ssh-rsa", &e, &huge]),
         false,
     ));
     keys.push((

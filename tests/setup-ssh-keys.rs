@@ -1084,3 +1084,21 @@ fn real_sshd_logins_follow_the_installed_keys() {
         .stderr(Stdio::null())
         .status();
 }
+
+#[test]
+fn the_users_lines_reach_roots_terminal_printable() {
+    let f = Fixture::new();
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    let ssh = f.ssh_dir();
+    fs::write(
+        ssh.join("authorized_keys"),
+        "# hi \x1b]0;OWNED\x07\x1b[2J\x1b[1;31mfake: all good\x1b[0m\n",
+    )
+    .unwrap();
+    chown(&ssh.join("authorized_keys"), f.uid);
+    let o = f.run(&["--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    assert!(out.contains("\\x1b]0;OWNED\\x07"), "{out}");
+}

@@ -324,6 +324,21 @@ fn read_acl_at(path: &Path, name: &CStr) -> std::io::Result<Option<Acl>> {
     decode_acl(path, value).map_err(|e| std::io::Error::other(e.message().to_string()))
 }
 
+/// A path as getfacl writes it: `\` doubled and control characters as `\ooo` (getfacl itself
+/// leaves tabs and escape sequences raw), so a name can neither forge a line nor reach the
+/// terminal.
+fn name_text(path: &Path) -> String {
+    let mut out = String::new();
+    for c in String::from_utf8_lossy(path.as_os_str().as_bytes()).chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn via_text(via: &Via, acc: &Accounts) -> String {
     let user = |uid: u32| {
         acc.user_by_uid(uid)
@@ -573,7 +588,7 @@ fn show_main(a: &ShowArgs) -> Result<u8> {
         let st = node.stat;
         let access =
             decode_acl(shown, node.xattr(ACCESS_XATTR))?.unwrap_or_else(|| Acl::from_mode(st.mode));
-        text.push_str(&format!("# file: {}\n", shown.display()));
+        text.push_str(&format!("# file: {}\n", name_text(shown)));
         text.push_str(&format!(
             "# owner: {}\n",
             user(st.uid).unwrap_or_else(|| st.uid.to_string())
@@ -604,13 +619,19 @@ fn show_main(a: &ShowArgs) -> Result<u8> {
     Ok(u8::from(failed))
 }
 
-/// Drops every capability but CAP_FOWNER (set an ACL on a node one does not own) and
-/// CAP_DAC_READ_SEARCH (reach it), for good.
+/// Drops every capability but CAP_FOWNER (set an ACL on a node one does not own),
+/// CAP_DAC_READ_SEARCH (reach it) and CAP_FSETID (keep its setgid bit), for good.
 fn keep_only_acl_capabilities() -> Result<()> {
     use caps::{CapSet, Capability};
-    let keep: caps::CapsHashSet = [Capability::CAP_FOWNER, Capability::CAP_DAC_READ_SEARCH]
-        .into_iter()
-        .collect();
+    // CAP_FSETID too: without it the kernel clears a setgid bit when it rewrites the mode of a
+    // node whose group the caller is not in (setfacl, as root, keeps it).
+    let keep: caps::CapsHashSet = [
+        Capability::CAP_FOWNER,
+        Capability::CAP_DAC_READ_SEARCH,
+        Capability::CAP_FSETID,
+    ]
+    .into_iter()
+    .collect();
     let fail = |e: caps::errors::CapsError| Error::failed(format!("dropping capabilities: {e}"));
     caps::clear(None, CapSet::Inheritable).map_err(fail)?;
     caps::set(None, CapSet::Effective, &keep).map_err(fail)?;
@@ -657,6 +678,13 @@ fn change_main(
             // what is checked is what is changed.
             let node = safefs::open_nofollow(shown).map_err(|e| Error::failed(e.describe()))?;
             let st = node.stat;
+            if !st.is_dir() && st.nlink > 1 {
+                return Err(Error::failed(format!(
+                    "{}: has {} hard links; refusing (another name of it may be someone else's)",
+                    shown.display(),
+                    st.nlink
+                )));
+            }
             if st.uid != me && !has_fowner && !dry_run {
                 return Err(Error::failed(format!(
                     "{}: changing its ACL needs ownership (owner is uid {}) or CAP_FOWNER, which this process lacks",
@@ -700,7 +728,7 @@ fn change_main(
             if dry_run {
                 return Ok(format!(
                     "{}: {what} (dry run); the ACL would be:\n{}",
-                    shown.display(),
+                    name_text(shown),
                     acl.getfacl_text("", names, groups)
                 ));
             }
@@ -713,7 +741,7 @@ fn change_main(
                     err
                 })?;
             }
-            Ok(format!("{}: {what}\n", shown.display()))
+            Ok(format!("{}: {what}\n", name_text(shown)))
         })();
         match result {
             Ok(line) => text.push_str(&line),

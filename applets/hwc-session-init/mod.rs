@@ -170,6 +170,13 @@ fn runtime_dir() -> Result<Runtime> {
             st.mode & 0o7777
         )));
     }
+    // The directories above it: no one else may move it away and put another in its place.
+    let real = dir
+        .real_path()
+        .map_err(|e| Error::io(format!("XDG_RUNTIME_DIR {}", path.display()), &e))?;
+    if let Some(why) = safefs::foreign_hands(&real, me) {
+        return Err(refuse(format!("lies where others can replace it: {why}")));
+    }
     Ok(Runtime { path, dir })
 }
 
@@ -355,6 +362,9 @@ fn link_secret(spec: &str, runtime: &Runtime, dry: bool) -> std::result::Result<
         Ok(again) if again.stat.same_file(&st) => {}
         _ => return Err(skip("it moved while it was checked".into())),
     }
+    if let Some(why) = safefs::foreign_hands(&real, me) {
+        return Err(skip(format!("others could replace it: {why}")));
+    }
     if dry {
         return Ok(name.to_string());
     }
@@ -487,10 +497,14 @@ fn stop(args: &Args, runtime: &Runtime, report: &mut Report) -> Result<u8> {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
         Err(e) => return Err(Error::io(hwc_path.display(), &e)),
     };
-    let text = match &hwc {
-        Some(_) => safefs::read_file_if_exists(&env_path, safefs::MAX_CONFIG)
-            .map_err(|e| Error::io(env_path.display(), &e))?,
-        None => None,
+    // Read through the directory already checked, never by its path again.
+    let text = match hwc.as_ref().map(|d| d.node("session.env")).transpose() {
+        Ok(Some(Some(node))) => Some(
+            node.read(safefs::MAX_CONFIG)
+                .map_err(|e| Error::io(env_path.display(), &e))?,
+        ),
+        Ok(_) => None,
+        Err(e) => return Err(Error::io(env_path.display(), &e)),
     };
     let vars = match text {
         Some(t) => output::read_env_lines(&String::from_utf8_lossy(&t))

@@ -90,6 +90,11 @@ pub fn check(shape: Shape, w: &mut Wire) -> Option<String> {
                     "RSA key of {bits} bits; OpenSSH needs at least 1024"
                 ));
             }
+            if bits > 16384 {
+                return Some(format!(
+                    "RSA key of {bits} bits; OpenSSH takes at most 16384"
+                ));
+            }
         }
         Shape::Ecdsa(name, curve) => {
             if let Some(why) = ecdsa_point(w, name, curve) {
@@ -240,6 +245,9 @@ mod tests {
         assert!(rsa(&[1, 0, 1], &vec![0x7f; 2050])
             .unwrap()
             .contains("16384"));
+        let mut big = vec![0x01u8];
+        big.extend([0xffu8; 2048]);
+        assert!(rsa(&[1, 0, 1], &big).unwrap().contains("16385 bits"));
     }
 
     #[test]

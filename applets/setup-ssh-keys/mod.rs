@@ -423,10 +423,7 @@ fn install(home: &Path, managed: &[String], args: &Args) -> Result<Outcome> {
                 node.stat.kind()
             )));
         }
-        old = node
-            .open_read()
-            .and_then(|f| safefs::read_regular(f, &node.stat, MAX_FILE))
-            .map_err(|e| io(shown(&file_path), e))?;
+        old = node.read(MAX_FILE).map_err(|e| io(shown(&file_path), e))?;
         existed = true;
     }
     let merged = block::merge(existed.then_some(old.as_slice()), managed, args.exclusive)
@@ -516,10 +513,17 @@ fn report(
     }
     let mut text = String::new();
     if args.dry_run {
+        // The file holds the user's own lines: what reaches root's terminal is made printable
+        // line by line.
+        let printable = |text: &str| -> String {
+            text.lines()
+                .map(|l| format!("{}\n", output::printable(l)))
+                .collect()
+        };
         text.push_str(&format!("# {file_shown} would be:\n"));
-        text.push_str(&String::from_utf8_lossy(&out.new));
+        text.push_str(&printable(&String::from_utf8_lossy(&out.new)));
         text.push_str("# diff:\n");
-        text.push_str(&block::diff(&out.old, &out.new));
+        text.push_str(&printable(&block::diff(&out.old, &out.new)));
     }
     let verb = match (args.dry_run, out.existed && out.new == out.old) {
         (_, true) => "unchanged".to_string(),

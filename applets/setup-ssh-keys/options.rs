@@ -47,6 +47,7 @@ pub fn parse(line: &str) -> Result<Options, String> {
     let bytes = line.as_bytes();
     let mut opts = Options::default();
     let mut seen_once: Vec<&str> = Vec::new();
+    let mut counts = Counts::default();
     let mut at = 0;
     while at < bytes.len() && !matches!(bytes[at], b' ' | b'\t') {
         let rest = &line[at..];
@@ -66,6 +67,7 @@ pub fn parse(line: &str) -> Result<Options, String> {
                 seen_once.push(name);
             }
             check_value(name, &value, &mut opts)?;
+            counts.add(name, &value)?;
             at += token_end + 1 + used;
         } else {
             let known = word.is_empty()
@@ -88,6 +90,44 @@ pub fn parse(line: &str) -> Result<Options, String> {
         }
     }
     Ok(opts)
+}
+
+/// sshd's limits on repeated options: 1024 environment names (more than that already held is
+/// an error: the 1026th distinct name), 4096 entries of permitopen and of permitlisten each.
+#[derive(Default)]
+struct Counts {
+    env_names: std::collections::HashSet<String>,
+    permitopen: usize,
+    permitlisten: usize,
+}
+
+impl Counts {
+    fn add(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match name {
+            "environment" => {
+                let var = value.split_once('=').map_or(value, |(n, _)| n);
+                if !self.env_names.contains(var) {
+                    if self.env_names.len() > 1024 {
+                        return Err("too many environment options (sshd takes 1025 names)".into());
+                    }
+                    self.env_names.insert(var.to_string());
+                }
+            }
+            "permitopen" | "permitlisten" => {
+                let n = if name == "permitopen" {
+                    &mut self.permitopen
+                } else {
+                    &mut self.permitlisten
+                };
+                if *n > 4096 {
+                    return Err(format!("too many {name} options (sshd takes 4097)"));
+                }
+                *n += 1;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// A double-quoted value and how many bytes it took with its quotes. Only `\"` is an escape;
@@ -194,15 +234,20 @@ fn permission(value: &str, listen: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `parse_absolute_time`: YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, with `Z` or `UTC` for UTC
-/// (otherwise local time, taken here as UTC: an error of hours at most). Seconds since 1970.
+/// The furthest ahead of UTC a local time zone runs (Line Islands, UTC+14).
+const MAX_UTC_OFFSET: i64 = 14 * 3600;
+
+/// `parse_absolute_time`: YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, with `Z` or `UTC` for UTC,
+/// otherwise in sshd's local time zone, which hwc does not read: that time is taken at its
+/// earliest (UTC+14), so a key is never counted valid when sshd may already refuse it. Seconds
+/// since 1970.
 fn expiry_time(text: &str) -> Option<i64> {
-    let digits = if text.len() > 1 && text.ends_with(['Z', 'z']) {
-        &text[..text.len() - 1]
+    let (digits, local) = if text.len() > 1 && text.ends_with(['Z', 'z']) {
+        (&text[..text.len() - 1], false)
     } else if text.len() > 3 && text[text.len() - 3..].eq_ignore_ascii_case("utc") {
-        &text[..text.len() - 3]
+        (&text[..text.len() - 3], false)
     } else {
-        text
+        (text, true)
     };
     if !matches!(digits.len(), 8 | 12 | 14) || !digits.is_ascii() {
         return None;
@@ -234,7 +279,7 @@ fn expiry_time(text: &str) -> Option<i64> {
         + hour * 3600
         + minute * 60
         + second;
-    (t > 0).then_some(t)
+    (t > 0).then_some(if local { t - MAX_UTC_OFFSET } else { t })
 }
 
 /// Days from 1970-01-01 to the first of `month` of `year` (proleptic Gregorian).
@@ -307,7 +352,7 @@ fn unreadable_from(list: &str) -> Option<String> {
             Some((a, l)) => (a, Some(l)),
             None => (entry, None),
         };
-        let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        let Some(ip) = numeric_host(addr) else {
             continue; // a host name pattern
         };
         let Some(len) = len else { continue };
@@ -327,6 +372,48 @@ fn unreadable_from(list: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// An address as `getaddrinfo(AI_NUMERICHOST)` reads it, which is what sshd uses: IPv4 in any
+/// form `inet_aton` takes (`127.1`, `10`, octal `010.0.0.1`, hex `0x7f.0.0.1`), IPv6 with or
+/// without a `%scope`.
+fn numeric_host(text: &str) -> Option<std::net::IpAddr> {
+    if text.contains(':') {
+        let addr = text.split_once('%').map_or(text, |(a, _)| a);
+        return addr.parse::<std::net::Ipv6Addr>().ok().map(Into::into);
+    }
+    let parts: Vec<u64> = text
+        .split('.')
+        .map(|p| {
+            let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or(p.strip_prefix("0X")) {
+                (h, 16)
+            } else if p.len() > 1 && p.starts_with('0') {
+                (&p[1..], 8)
+            } else {
+                (p, 10)
+            };
+            if digits.is_empty() && radix != 8 {
+                return None;
+            }
+            if digits.is_empty() {
+                return Some(0);
+            }
+            u64::from_str_radix(digits, radix).ok()
+        })
+        .collect::<Option<_>>()?;
+    let (last, head) = parts.split_last()?;
+    if parts.len() > 4 || head.iter().any(|&p| p > 255) {
+        return None;
+    }
+    let last_bits = 8 * (4 - head.len() as u32);
+    if *last >= 1u64 << last_bits {
+        return None;
+    }
+    let value = head
+        .iter()
+        .enumerate()
+        .fold(*last, |acc, (i, &p)| acc | p << (24 - 8 * i as u32));
+    Some(std::net::Ipv4Addr::from(value as u32).into())
 }
 
 #[cfg(test)]
@@ -440,8 +527,13 @@ mod tests {
 
     #[test]
     fn expiry_times_as_strptime_reads_them() {
-        assert_eq!(expiry_time("19700102"), Some(86400));
-        assert_eq!(expiry_time("20270101Z"), expiry_time("202701010000"));
+        assert_eq!(expiry_time("19700102Z"), Some(86400));
+        assert_eq!(
+            expiry_time("19700102"),
+            Some(86400 - 14 * 3600),
+            "local: its earliest"
+        );
+        assert_eq!(expiry_time("20270101Z"), expiry_time("202701010000Z"));
         assert_eq!(
             expiry_time("20270231"),
             expiry_time("20270303"),
@@ -449,6 +541,13 @@ mod tests {
         );
         assert!(expiry_time("2027 1 1").is_some());
         assert_eq!(expiry_time("20271231235959UTC"), Some(1_830_297_599));
+        assert_eq!(numeric_host("127.1"), "127.0.0.1".parse().ok());
+        assert_eq!(numeric_host("10"), "0.0.0.10".parse().ok());
+        assert_eq!(numeric_host("010.0.0.1"), "8.0.0.1".parse().ok());
+        assert_eq!(numeric_host("0x7f.1"), "127.0.0.1".parse().ok());
+        assert_eq!(numeric_host("fe80::1%lo"), "fe80::1".parse().ok());
+        assert_eq!(numeric_host("256.1.1.1"), None);
+        assert_eq!(numeric_host("host.example"), None);
         for t in [
             "20271399",
             "2027",
@@ -463,6 +562,32 @@ mod tests {
         assert_eq!(date_text(1_830_297_599), "2027-12-31 23:59:59 UTC");
         let o = ok(r#"expiry-time="20300101",expiry-time="20290101""#);
         assert_eq!(o.expiry, expiry_time("20290101"), "the earliest wins");
+    }
+
+    #[test]
+    fn repeated_options_have_sshds_limits() {
+        let env = |n: usize| {
+            (0..n)
+                .map(|i| format!("environment=\"V{i}=x\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        ok(&env(1025));
+        assert!(bad(&env(1026)).contains("too many environment"));
+        ok(&format!("{},environment=\"V0=again\"", env(1025)));
+        let permits = |n: usize, what: &str| {
+            (0..n)
+                .map(|i| format!("{what}=\"h:{}\"", i % 60000 + 1))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        ok(&permits(4097, "permitopen"));
+        assert!(bad(&permits(4098, "permitopen")).contains("too many permitopen"));
+        ok(&format!(
+            "{},{}",
+            permits(4097, "permitopen"),
+            permits(4097, "permitlisten")
+        ));
     }
 
     #[test]
@@ -489,7 +614,19 @@ mod tests {
                 "{from}"
             );
         }
-        for from in ["", "a,,b", "a,", "!", "10.0.0.1/8", "10.0.0.0/33", "::1/64"] {
+        for from in [
+            "",
+            "a,,b",
+            "a,",
+            "!",
+            "10.0.0.1/8",
+            "10.0.0.0/33",
+            "::1/64",
+            "127.1/8",
+            "10/8",
+            "010.0.0.1/8",
+            "fe80::1%lo/64",
+        ] {
             assert!(
                 refused_at_login(&ok(&format!("from=\"{from}\"")), now).is_some(),
                 "{from}"
