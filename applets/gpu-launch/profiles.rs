@@ -10,9 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{describe_io, Error, Result};
-use crate::root::Root;
-use crate::safefs;
+use hwc_core::error::{describe_io, Error, Result};
+use hwc_core::root::Root;
+use hwc_core::safefs;
 
 /// A config file larger than this is not one.
 const MAX_CONF: u64 = 1 << 20;

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 
-use crate::root::Root;
-use crate::safefs;
+use hwc_core::root::Root;
+use hwc_core::safefs;
 
 const CDI_DIRS: [&str; 3] = ["/etc/cdi", "/var/run/cdi", "/run/cdi"];
 const TOOLS: [&str; 3] = [

@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::error::{Error, Result};
-use crate::gpu::PciAddr;
+use hwc_core::error::{Error, Result};
+use hwc_core::gpu::PciAddr;
 
 /// Where `nvidia-smi` lives besides PATH (NixOS puts the driver's tools in the system profile).
 const EXTRA_DIRS: [&str; 2] = ["/run/current-system/sw/bin", "/run/opengl-driver/bin"];

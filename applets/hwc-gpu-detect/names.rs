@@ -2,9 +2,9 @@
 //! `E:ID_MODEL_FROM_DATABASE=`), else a `pci.ids` file. Never from the device. Either file that
 //! is not a regular file of a sane size (a FIFO, `/dev/zero`) is skipped: no name.
 
-use crate::gpu::Gpu;
-use crate::root::Root;
-use crate::safefs;
+use hwc_core::gpu::Gpu;
+use hwc_core::root::Root;
+use hwc_core::safefs;
 
 /// pci.ids is some 1.5 MB; a udev database entry a few hundred bytes.
 const MAX_PCI_IDS: u64 = 16 << 20;

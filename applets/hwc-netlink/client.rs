@@ -4,8 +4,8 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::codec::{self, Request};
-use crate::error::describe_io;
-use crate::sys;
+use hwc_core::error::describe_io;
+use hwc_core::sys;
 
 const SOL_NETLINK: i32 = 270;
 const NETLINK_CAP_ACK: i32 = 10;

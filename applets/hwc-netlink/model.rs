@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::codec::{attr_bytes, attr_str, attr_u32, attrs};
-use crate::output::{self, Json};
+use hwc_core::output::{self, Json};
 
 pub const IFF_UP: u32 = 0x1;
 const IFF_RUNNING: u32 = 0x40;

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
-use crate::users::{Accounts, User};
+use hwc_core::error::{Error, Result};
+use hwc_core::users::{Accounts, User};
 
 /// `SET = group group? ...`; a trailing `?` marks a group used only where it exists.
 pub const DEFAULT_CONF: &str = "media = audio video render\n\

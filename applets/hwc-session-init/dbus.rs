@@ -323,7 +323,12 @@ impl Bus {
                 std::str::from_utf8(&name).map_err(|_| "socket path is not UTF-8")?,
             ))
         }
-        .map_err(|e| format!("connecting to {address}: {}", crate::error::describe_io(&e)))?;
+        .map_err(|e| {
+            format!(
+                "connecting to {address}: {}",
+                hwc_core::error::describe_io(&e)
+            )
+        })?;
         stream.set_nonblocking(true).map_err(|e| e.to_string())?;
         let mut bus = Bus {
             stream,
@@ -344,14 +349,14 @@ impl Bus {
             .bytes()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let io = |e: io::Error| format!("authenticating: {}", crate::error::describe_io(&e));
+        let io = |e: io::Error| format!("authenticating: {}", hwc_core::error::describe_io(&e));
         self.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes(), deadline)
             .map_err(io)?;
         let line = self.read_line(deadline).map_err(io)?;
         if !line.starts_with("OK ") {
             return Err(format!(
                 "the bus refused EXTERNAL authentication: {}",
-                crate::output::printable(line.trim_end())
+                hwc_core::output::printable(line.trim_end())
             ));
         }
         self.write_all(b"BEGIN\r\n", deadline).map_err(io)
@@ -381,8 +386,8 @@ impl Bus {
         }
         let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
         let ready = match events {
-            libc::POLLOUT => crate::sys::poll_writable(self.stream.as_raw_fd(), ms)?,
-            _ => crate::sys::poll_readable(self.stream.as_raw_fd(), ms)?,
+            libc::POLLOUT => hwc_core::sys::poll_writable(self.stream.as_raw_fd(), ms)?,
+            _ => hwc_core::sys::poll_readable(self.stream.as_raw_fd(), ms)?,
         };
         if ready {
             Ok(())
@@ -396,7 +401,7 @@ impl Bus {
             io::ErrorKind::TimedOut,
             format!(
                 "the bus did not answer within {}",
-                crate::safefs::duration_text(self.limit)
+                hwc_core::safefs::duration_text(self.limit)
             ),
         )
     }
@@ -437,7 +442,7 @@ impl Bus {
         let deadline = Instant::now() + self.limit;
         self.serial += 1;
         let serial = self.serial;
-        let io = |e: io::Error| format!("{}: {}", call.member, crate::error::describe_io(&e));
+        let io = |e: io::Error| format!("{}: {}", call.member, hwc_core::error::describe_io(&e));
         self.write_all(&call.encode(serial), deadline).map_err(io)?;
         loop {
             let mut head = [0u8; 16];

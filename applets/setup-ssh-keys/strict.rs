@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::describe_io;
-use crate::safefs;
+use hwc_core::error::describe_io;
+use hwc_core::safefs;
 
 fn why_bad(st: &safefs::Stat, uid: u32) -> Option<String> {
     if st.uid != 0 && st.uid != uid {

@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-use crate::error::{describe_io, Error, Result};
-use crate::gpu::{self, accel, Depth};
-use crate::multicall::parse_args;
-use crate::output::{self, Json};
-use crate::root::Root;
-use crate::safefs::{self, Dir};
 use dbus::{Bus, Call, Reply};
+use hwc_core::cli::parse_args;
+use hwc_core::error::{describe_io, Error, Result};
+use hwc_core::gpu::{self, accel, Depth};
+use hwc_core::output::{self, Json};
+use hwc_core::root::Root;
+use hwc_core::safefs::{self, Dir};
 
 /// Session variables imported when set.
 const SESSION_VARS: [&str; 9] = [

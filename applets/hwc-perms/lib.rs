@@ -12,15 +12,15 @@ use std::path::{Path, PathBuf};
 
 use argh::FromArgs;
 
-use crate::error::{describe_io, Error, Result};
-use crate::multicall::parse_args;
-use crate::output::{self, Json, Table};
-use crate::root::Root;
-use crate::safefs;
-use crate::sys;
-use crate::users::{Accounts, User};
 use access::{Via, Who};
 use acl::Acl;
+use hwc_core::cli::parse_args;
+use hwc_core::error::{describe_io, Error, Result};
+use hwc_core::output::{self, Json, Table};
+use hwc_core::root::Root;
+use hwc_core::safefs;
+use hwc_core::sys;
+use hwc_core::users::{Accounts, User};
 use route::Route;
 
 const ACCESS_XATTR: &std::ffi::CStr = c"system.posix_acl_access";
@@ -187,7 +187,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
 
 /// The user named, or the invoking one (SUDO_USER when root runs under sudo).
 fn user_of<'a>(acc: &'a Accounts, name: Option<&str>) -> Result<&'a User> {
-    let euid = crate::safefs::euid();
+    let euid = hwc_core::safefs::euid();
     let (spec, what) = match name {
         Some(n) => (n.to_string(), "user"),
         None => match std::env::var("SUDO_USER") {
@@ -555,7 +555,7 @@ fn access_main(name: &str, a: &AccessArgs) -> Result<u8> {
 /// as systemd sets it.
 fn protected_symlinks(root: &Root) -> bool {
     let mut buf = [0u8; 16];
-    crate::sysfs::read_attr(
+    hwc_core::sysfs::read_attr(
         &root.stack_path(b"/proc/sys/fs/protected_symlinks"),
         &mut buf,
     )
@@ -662,7 +662,7 @@ fn change_main(
     if paths.is_empty() {
         return Err(Error::usage("no PATH given"));
     }
-    let me = crate::safefs::euid();
+    let me = hwc_core::safefs::euid();
     if me == 0 {
         keep_only_acl_capabilities()?;
     }

@@ -19,12 +19,12 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-use crate::error::{describe_io, Error, Result};
-use crate::multicall::parse_args;
-use crate::output::{self, Json};
-use crate::root::Root;
-use crate::safefs::{self, Ids};
-use crate::users::Accounts;
+use hwc_core::cli::parse_args;
+use hwc_core::error::{describe_io, Error, Result};
+use hwc_core::output::{self, Json};
+use hwc_core::root::Root;
+use hwc_core::safefs::{self, Ids};
+use hwc_core::users::Accounts;
 use keys::Key;
 
 /// Install USER's authorized keys from a secret file (as agenix decrypts it), falling back to

@@ -16,12 +16,12 @@ use std::os::fd::AsRawFd;
 
 use argh::FromArgs;
 
-use crate::error::{Error, Result};
-use crate::multicall::parse_args;
-use crate::output::{self, Json, Table};
-use crate::sys;
 use client::{NlError, Socket};
 use codec::Request;
+use hwc_core::cli::parse_args;
+use hwc_core::error::{Error, Result};
+use hwc_core::output::{self, Json, Table};
+use hwc_core::sys;
 use model::{Addr, Link, Route};
 
 const IFLA_ADDRESS: u16 = 1;

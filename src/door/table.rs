@@ -1,19 +1,7 @@
-//! The applet table: every applet hwc answers to, in the order `hwc --list` prints them.
+//! The applet table: every applet hwc answers to, in the order `hwc --list` prints them. Each
+//! applet is a crate of its own (applets/NAME) with `main(name, args)` as its entry.
 
-use crate::multicall::Applet;
-
-#[path = "hwc-gpu-detect/mod.rs"]
-mod gpu_detect;
-#[path = "gpu-launch/mod.rs"]
-mod gpu_launch;
-#[path = "hwc-netlink/mod.rs"]
-mod netlink;
-#[path = "hwc-perms/mod.rs"]
-mod perms;
-#[path = "hwc-session-init/mod.rs"]
-mod session_init;
-#[path = "setup-ssh-keys/mod.rs"]
-mod ssh_keys;
+use super::Applet;
 
 pub const TABLE: &[Applet] = &[
     Applet {
@@ -25,31 +13,31 @@ pub const TABLE: &[Applet] = &[
     Applet {
         name: "hwc-gpu-detect",
         summary: "list GPUs, drivers, render nodes, the accelerator, container support",
-        main: gpu_detect::main,
+        main: hwc_gpu_detect::main,
         execs_in_place: false,
     },
     Applet {
         name: "hwc-perms",
         summary: "user groups and device access; grant and revoke POSIX ACLs",
-        main: perms::main,
+        main: hwc_perms::main,
         execs_in_place: false,
     },
     Applet {
         name: "hwc-netlink",
         summary: "links, bridges, veth, addresses and routes over rtnetlink",
-        main: netlink::main,
+        main: hwc_netlink::main,
         execs_in_place: false,
     },
     Applet {
         name: "setup-ssh-keys",
         summary: "install a user's authorized_keys from a secret, with fallback keys",
-        main: ssh_keys::main,
+        main: setup_ssh_keys::main,
         execs_in_place: false,
     },
     Applet {
         name: "hwc-session-init",
         summary: "graphical session plumbing: XDG dirs, environment into D-Bus and systemd",
-        main: session_init::main,
+        main: hwc_session_init::main,
         execs_in_place: false,
     },
 ];

@@ -9,9 +9,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::{self, Context, Error, Result};
-use crate::output;
-use crate::sys;
+pub mod table;
+
+use hwc_core::error::{self, Context, Error, Result};
+use hwc_core::output;
+use hwc_core::sys;
 
 /// The name the multicall binary answers to when it is not called as an applet.
 pub const MULTICALL_NAME: &str = "hwc";
@@ -199,50 +201,6 @@ fn usage(table: &[Applet]) -> String {
     }
     text.push_str("\nRun 'hwc APPLET --help' for an applet's options.\n");
     text
-}
-
-/// Parses an applet's arguments with argh. `--help` prints to stdout and ends with 0; a parse
-/// error becomes one usage line (exit 2). argh needs UTF-8: a non-UTF-8 argument is a usage
-/// error naming it (gpu-launch passes its program's arguments around argh).
-pub fn parse_args<T: argh::FromArgs>(name: &str, args: &[OsString]) -> Result<T> {
-    let strs = args
-        .iter()
-        .map(|a| {
-            a.to_str().ok_or_else(|| {
-                Error::usage(format!(
-                    "argument is not valid UTF-8: {}",
-                    a.to_string_lossy()
-                ))
-            })
-        })
-        .collect::<Result<Vec<&str>>>()?;
-    // argh takes `--name value` only; `--name=value` is split here, up to a `--` terminator.
-    let mut split = Vec::with_capacity(strs.len());
-    let mut options_end = false;
-    for a in strs {
-        options_end |= a == "--";
-        match a.split_once('=') {
-            Some((opt, value)) if !options_end && opt.starts_with("--") && opt.len() > 2 => {
-                split.push(opt);
-                split.push(value);
-            }
-            _ => split.push(a),
-        }
-    }
-    T::from_args(&[name], &split).map_err(|early| match early.status {
-        Ok(()) => match output::emit(&early.output) {
-            Ok(()) => Error::quiet(0),
-            Err(e) => e,
-        },
-        Err(()) => {
-            let text = early
-                .output
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            Error::usage(text).hint(format!("see '{name} --help'"))
-        }
-    })
 }
 
 /// Where this binary is: `/proc/self/exe`, else an absolute argv[0] (a chroot without /proc).

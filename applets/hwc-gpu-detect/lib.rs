@@ -10,15 +10,15 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use crate::error::{Error, Result};
-use crate::gpu::accel::{self, Summary};
-use crate::gpu::offload::{self, Plan, Selector};
-use crate::gpu::{self, Depth, Gpus, Vendor};
-use crate::multicall::parse_args;
-use crate::output::{self, Json, Table};
-use crate::root::Root;
 use container::ContainerRuntime;
 use details::Detail;
+use hwc_core::cli::parse_args;
+use hwc_core::error::{Error, Result};
+use hwc_core::gpu::accel::{self, Summary};
+use hwc_core::gpu::offload::{self, Plan, Selector};
+use hwc_core::gpu::{self, Depth, Gpus, Vendor};
+use hwc_core::output::{self, Json, Table};
+use hwc_core::root::Root;
 
 /// Report the GPUs (PCI address, vendor, ids, driver, role, render node, power state, name),
 /// the offload environment for the discrete GPU, the accelerator for services (cuda, rocm, vaapi,

@@ -12,13 +12,13 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use crate::error::{self, Error, Result};
-use crate::gpu::offload::{self, Plan, Selector};
-use crate::gpu::{self, Depth};
-use crate::multicall::parse_args;
-use crate::output;
-use crate::root::Root;
-use crate::sys;
+use hwc_core::cli::parse_args;
+use hwc_core::error::{self, Error, Result};
+use hwc_core::gpu::offload::{self, Plan, Selector};
+use hwc_core::gpu::{self, Depth};
+use hwc_core::output;
+use hwc_core::root::Root;
+use hwc_core::sys;
 use profiles::{Profile, Profiles};
 
 /// Run PROGRAM on the discrete GPU (PRIME render offload). Options end at the first word that is

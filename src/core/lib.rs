@@ -1,0 +1,15 @@
+//! hwc-core: the shared plumbing every applet may use (busybox's libbb, uutils' uucore): errors
+//! and exit statuses, output (tables, JSON, env lines), the argh glue, `--root`, sysfs readers,
+//! accounts without NSS, safe access to files others control, privilege, and the wake-free GPU
+//! engine. System calls go through nix, or through hwc-sys for what nix lacks.
+
+pub mod cli;
+pub mod error;
+pub mod gpu;
+pub mod output;
+pub mod root;
+pub mod safefs;
+pub mod sysfs;
+pub mod users;
+
+pub use hwc_sys as sys;
