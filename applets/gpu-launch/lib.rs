@@ -4,6 +4,8 @@
 //! lookup, no JSON), the offload variables added to the environment, then `execvp` in place so
 //! the program keeps the pid, the signals and the exit status.
 
+#![forbid(unsafe_code)]
+
 mod profiles;
 
 use std::ffi::{CString, OsString};
@@ -18,7 +20,6 @@ use hwc_core::gpu::offload::{self, Plan, Selector};
 use hwc_core::gpu::{self, Depth};
 use hwc_core::output;
 use hwc_core::root::Root;
-use hwc_core::sys;
 use profiles::{Profile, Profiles};
 
 /// Run PROGRAM on the discrete GPU (PRIME render offload). Options end at the first word that is
@@ -181,7 +182,12 @@ fn exec(program: &OsString, argv: Vec<OsString>, added: &[(&str, String)]) -> Er
     if file.as_bytes().is_empty() {
         return Error::new(error::NOT_FOUND, "'': command not found");
     }
-    let err = sys::execvp(&file, &argv);
+    // Returns only on failure; glibc's execvp searches PATH and runs a script without `#!`
+    // under /bin/sh.
+    let err = match nix::unistd::execvp(&file, &argv) {
+        Err(e) => std::io::Error::from(e),
+        Ok(never) => match never {},
+    };
     match err.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
             let what = if file.as_bytes().contains(&b'/') {

@@ -1,6 +1,8 @@
 //! `hwc-gpu-detect`: the machine's GPUs, the default and discrete ones, the offload environment,
 //! the accelerator for services and container-runtime support, from cached sysfs attributes only.
 
+#![forbid(unsafe_code)]
+
 mod container;
 mod details;
 mod names;

@@ -1,7 +1,11 @@
 //! A synchronous rtnetlink client: one request at a time, replies matched by sequence number, dumps read to NLMSG_DONE (whose payload may carry an error), a dump
 //! marked NLM_F_DUMP_INTR retried whole, and kernel errors with their extended-ack text.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::sys::socket::{
+    self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType,
+};
 
 use super::codec::{self, Request};
 use hwc_core::error::describe_io;
@@ -46,12 +50,19 @@ pub struct Socket {
 impl Socket {
     /// Opens an rtnetlink socket listening to the multicast `groups` (0: none).
     pub fn open(groups: u32) -> Result<Socket, NlError> {
-        let fd = sys::netlink_route_socket(groups).map_err(NlError::io)?;
-        let raw = fd.as_raw_fd();
+        let nl = |e: nix::errno::Errno| NlError::io(e.into());
+        let fd = socket::socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )
+        .map_err(nl)?;
+        socket::bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups)).map_err(nl)?;
         // Errors echo only the request header; extended acks carry the kernel's reason. Strict
         // checking makes the kernel honour dump filters (4.20+); older kernels just ignore it.
         for opt in [NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK] {
-            let _ = sys::setsockopt_int(raw, SOL_NETLINK, opt, 1);
+            let _ = sys::net::setsockopt_int(fd.as_fd(), SOL_NETLINK, opt, 1);
         }
         let seq = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -69,8 +80,8 @@ impl Socket {
         std::mem::take(&mut self.buf)
     }
 
-    pub fn raw_fd(&self) -> i32 {
-        self.fd.as_raw_fd()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     fn send(&mut self, req: &Request) -> Result<u32, NlError> {
@@ -79,7 +90,15 @@ impl Socket {
             errno: libc::EMSGSIZE,
             message: why,
         })?;
-        sys::send(self.fd.as_raw_fd(), &msg).map_err(NlError::io)?;
+        loop {
+            match socket::send(self.fd.as_raw_fd(), &msg, MsgFlags::empty()) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => {
+                    r.map_err(|e| NlError::io(e.into()))?;
+                    break;
+                }
+            }
+        }
         Ok(self.seq)
     }
 
@@ -135,7 +154,7 @@ impl Socket {
     ) -> Result<(), NlError> {
         let seq = self.send(req)?;
         loop {
-            sys::recv_datagram(self.fd.as_raw_fd(), &mut self.buf).map_err(NlError::io)?;
+            recv_datagram(self.fd.as_fd(), &mut self.buf).map_err(NlError::io)?;
             for m in codec::messages(&self.buf) {
                 let m = m.map_err(NlError::protocol)?;
                 // Replies carry our own port id in nlmsg_pid (not 0); the sequence number is
@@ -180,4 +199,34 @@ impl Socket {
             }
         }
     }
+}
+
+/// Receives one datagram into `buf`, never cut: it is peeked into a 32 KiB buffer with
+/// MSG_PEEK|MSG_TRUNC (which also tells a netlink socket's dumps to fill chunks that large,
+/// instead of one link per datagram), then consumed with a zero-length read, or read again into
+/// a buffer of its real size when it was larger. `buf` is reused from call to call.
+pub fn recv_datagram(fd: BorrowedFd, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let call = |buf: &mut [u8], flags: MsgFlags| loop {
+        match socket::recv(fd.as_raw_fd(), buf, flags) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => return r.map_err(std::io::Error::from),
+        }
+    };
+    buf.resize(32 * 1024, 0);
+    let size = call(buf, MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)?;
+    if size <= buf.len() {
+        call(&mut [], MsgFlags::empty())?;
+        buf.truncate(size);
+        return Ok(());
+    }
+    buf.resize(size, 0);
+    let n = call(buf, MsgFlags::MSG_TRUNC)?;
+    if n > buf.len() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "netlink datagram truncated",
+        ));
+    }
+    buf.truncate(n);
+    Ok(())
 }

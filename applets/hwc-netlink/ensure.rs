@@ -175,12 +175,12 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             )));
         }
         let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        if !sys::poll_readable(ctx.sock.raw_fd(), ms)
+        if !hwc_core::poll::readable(ctx.sock.fd(), ms)
             .map_err(|e| Error::io("waiting for link events", &e))?
         {
             continue;
         }
-        sys::recv_datagram(ctx.sock.raw_fd(), &mut buf)
+        super::client::recv_datagram(ctx.sock.fd(), &mut buf)
             .map_err(|e| Error::io("reading link events", &e))?;
         for m in codec::messages(&buf).flatten() {
             if m.ty == codec::RTM_NEWLINK {

@@ -2,6 +2,8 @@
 //! of ip(8), JSON keys of `ip -j`, and idempotent helpers for container networking. It never runs
 //! `ip` and reads nothing under /etc, so it works in an initrd.
 
+#![forbid(unsafe_code)]
+
 mod addr;
 mod client;
 mod codec;
@@ -12,7 +14,6 @@ mod route;
 
 use std::ffi::OsString;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 
 use argh::FromArgs;
 
@@ -21,7 +22,6 @@ use codec::Request;
 use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
 use hwc_core::output::{self, Json, Table};
-use hwc_core::sys;
 use model::{Addr, Link, Route};
 
 const IFLA_ADDRESS: u16 = 1;
@@ -159,7 +159,8 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     }
     if let Some(ns) = &args.netns {
         let f = open_netns(ns)?;
-        sys::enter_net_namespace(f.as_raw_fd()).map_err(|e| {
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+            let e = std::io::Error::from(e);
             let err = Error::io(format!("entering network namespace {ns}"), &e);
             if e.raw_os_error() == Some(libc::EPERM) {
                 err.hint("needs CAP_SYS_ADMIN; run as root")

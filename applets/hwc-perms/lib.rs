@@ -1,6 +1,8 @@
 //! `hwc-perms`: which groups a user has and lacks, whether a user may open a device node (as the
 //! kernel would decide), and POSIX ACL entries for one user, granted and revoked like setfacl.
 
+#![forbid(unsafe_code)]
+
 mod access;
 mod acl;
 mod groups;
@@ -187,7 +189,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
 
 /// The user named, or the invoking one (SUDO_USER when root runs under sudo).
 fn user_of<'a>(acc: &'a Accounts, name: Option<&str>) -> Result<&'a User> {
-    let euid = hwc_core::safefs::euid();
+    let euid = hwc_core::privilege::euid();
     let (spec, what) = match name {
         Some(n) => (n.to_string(), "user"),
         None => match std::env::var("SUDO_USER") {
@@ -320,7 +322,7 @@ fn decode_acl(shown: &Path, value: std::io::Result<Option<Vec<u8>>>) -> Result<O
 
 /// The ACL `name` of the file at the real path `path` (no link on it).
 fn read_acl_at(path: &Path, name: &CStr) -> std::io::Result<Option<Acl>> {
-    let value = sys::getxattr(&CString::new(path.as_os_str().as_bytes())?, name, false);
+    let value = sys::fs::getxattr(&CString::new(path.as_os_str().as_bytes())?, name, false);
     decode_acl(path, value).map_err(|e| std::io::Error::other(e.message().to_string()))
 }
 
@@ -662,7 +664,7 @@ fn change_main(
     if paths.is_empty() {
         return Err(Error::usage("no PATH given"));
     }
-    let me = hwc_core::safefs::euid();
+    let me = hwc_core::privilege::euid();
     if me == 0 {
         keep_only_acl_capabilities()?;
     }

@@ -7,7 +7,6 @@
 //! drips a byte at a time, floods other traffic or never reads ends the call in time.
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -386,8 +385,8 @@ impl Bus {
         }
         let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
         let ready = match events {
-            libc::POLLOUT => hwc_core::sys::poll_writable(self.stream.as_raw_fd(), ms)?,
-            _ => hwc_core::sys::poll_readable(self.stream.as_raw_fd(), ms)?,
+            libc::POLLOUT => hwc_core::poll::writable(&self.stream, ms)?,
+            _ => hwc_core::poll::readable(&self.stream, ms)?,
         };
         if ready {
             Ok(())
@@ -401,7 +400,7 @@ impl Bus {
             io::ErrorKind::TimedOut,
             format!(
                 "the bus did not answer within {}",
-                hwc_core::safefs::duration_text(self.limit)
+                hwc_core::privilege::duration_text(self.limit)
             ),
         )
     }

@@ -3,6 +3,8 @@
 //! GPU facts) into the D-Bus activation environment and the systemd user manager, records what it
 //! exported in $XDG_RUNTIME_DIR/hwc/session.env, and links checked user secrets; `--stop` undoes it.
 
+#![forbid(unsafe_code)]
+
 mod dbus;
 
 use std::ffi::OsString;
@@ -17,6 +19,7 @@ use hwc_core::cli::parse_args;
 use hwc_core::error::{describe_io, Error, Result};
 use hwc_core::gpu::{self, accel, Depth};
 use hwc_core::output::{self, Json};
+use hwc_core::privilege;
 use hwc_core::root::Root;
 use hwc_core::safefs::{self, Dir};
 
@@ -157,7 +160,7 @@ fn runtime_dir() -> Result<Runtime> {
     let st = dir
         .stat()
         .map_err(|e| Error::io(format!("XDG_RUNTIME_DIR {}", path.display()), &e))?;
-    let me = safefs::euid();
+    let me = privilege::euid();
     if st.uid != me {
         return Err(refuse(format!(
             "is owned by uid {}, not by us (uid {me})",
@@ -307,7 +310,7 @@ fn private_dir(parent: &Dir, name: &str, shown: &Path) -> Result<Dir> {
     let not_ours = || Error::failed(format!("{} is not a directory of ours", shown.display()));
     let dir = parent.open_dir(name).map_err(|_| not_ours())?;
     match dir.stat() {
-        Ok(st) if st.uid == safefs::euid() => Ok(dir),
+        Ok(st) if st.uid == privilege::euid() => Ok(dir),
         _ => Err(not_ours()),
     }
 }
@@ -337,7 +340,7 @@ fn link_secret(spec: &str, runtime: &Runtime, dry: bool) -> std::result::Result<
     }
     let node = safefs::open_follow(target).map_err(|e| skip(describe_io(&e)))?;
     let st = node.stat;
-    let me = safefs::euid();
+    let me = privilege::euid();
     if !st.is_file() {
         return Err(skip("not a regular file".into()));
     }
@@ -434,7 +437,7 @@ fn send(
         return Ok(0);
     }
     let limit = Duration::from_secs(u64::from(args.timeout));
-    let mut bus = Bus::connect(&address, safefs::euid(), limit)
+    let mut bus = Bus::connect(&address, privilege::euid(), limit)
         .map_err(|e| Error::failed(format!("session bus: {e}")))?;
     match bus
         .call(&activation_call(activation))

@@ -5,6 +5,8 @@
 //! child with the user's ids and no capabilities), walking from the home with `O_NOFOLLOW`, so a
 //! hostile home cannot redirect a write. The file is replaced atomically or not at all.
 
+#![forbid(unsafe_code)]
+
 mod blob;
 mod block;
 mod ec;
@@ -22,8 +24,9 @@ use argh::FromArgs;
 use hwc_core::cli::parse_args;
 use hwc_core::error::{describe_io, Error, Result};
 use hwc_core::output::{self, Json};
+use hwc_core::privilege::{self, Ids};
 use hwc_core::root::Root;
-use hwc_core::safefs::{self, Ids};
+use hwc_core::safefs;
 use hwc_core::users::Accounts;
 use keys::Key;
 
@@ -302,7 +305,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
 
     if args.check {
         let sshd_view = sshd_key_files(&root, &user.name);
-        return safefs::run_as(name, &ids, limit, || {
+        return privilege::run_as(name, &ids, limit, || {
             let problems = strict::predict(&file, &home, user.uid, &stop);
             report_check(&args, &root, &file, &problems, sshd_view.as_deref())?;
             Ok(u8::from(!problems.is_empty()))
@@ -329,7 +332,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         )));
     }
     let managed: Vec<String> = chosen.keys.iter().map(Key::line).collect();
-    safefs::run_as(name, &ids, limit, || {
+    privilege::run_as(name, &ids, limit, || {
         let outcome = install(&home, &managed, &args)?;
         let warnings = if outcome.written || (!args.dry_run && outcome.existed) {
             strict::predict(&file, &home, user.uid, &stop)
@@ -375,7 +378,7 @@ fn install(home: &Path, managed: &[String], args: &Args) -> Result<Outcome> {
     };
     let home_dir = safefs::Dir::open(home).map_err(|e| io(shown(home), e))?;
     let st = home_dir.stat().map_err(|e| io(shown(home), e))?;
-    let me = safefs::euid();
+    let me = privilege::euid();
     if st.uid != me && st.uid != 0 {
         return Err(Error::failed(format!(
             "{}: owned by uid {}, not by the user (uid {me}) or root; sshd would refuse it and nothing is written",

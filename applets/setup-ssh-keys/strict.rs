@@ -82,6 +82,7 @@ pub fn predict(file: &Path, home: &Path, uid: u32, stop: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hwc_core::privilege;
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
@@ -100,7 +101,7 @@ mod tests {
         chmod(&home, 0o755);
         chmod(&ssh, 0o700);
         chmod(&file, 0o600);
-        let me = safefs::euid();
+        let me = privilege::euid();
         assert!(predict(&file, &home, me, t.path()).is_empty());
 
         chmod(&file, 0o602);
@@ -130,9 +131,9 @@ mod tests {
         let st = safefs::stat(&home).unwrap();
         assert!(why_bad(&st, st.uid + 1).is_none_or(|w| w.contains("neither")) || st.uid == 0);
         fs::create_dir(home.join("dir")).unwrap();
-        let p = predict(&home.join("dir"), &home, safefs::euid(), &home);
+        let p = predict(&home.join("dir"), &home, privilege::euid(), &home);
         assert!(p[0].contains("not a regular file but a directory"), "{p:?}");
-        let p = predict(&home.join("missing"), &home, safefs::euid(), &home);
+        let p = predict(&home.join("missing"), &home, privilege::euid(), &home);
         assert!(p[0].contains("cannot open"), "{p:?}");
     }
 }

@@ -3,10 +3,14 @@
 //! accounts without NSS, safe access to files others control, privilege, and the wake-free GPU
 //! engine. System calls go through nix, or through hwc-sys for what nix lacks.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod error;
 pub mod gpu;
 pub mod output;
+pub mod poll;
+pub mod privilege;
 pub mod root;
 pub mod safefs;
 pub mod sysfs;

@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::io::Write as _;
+use std::os::fd::AsFd;
 
 use crate::error::{Error, Result};
 
@@ -19,8 +20,21 @@ pub fn emit(text: &str) -> Result<()> {
 pub fn emit_bytes(text: &[u8]) -> Result<()> {
     std::io::stdout()
         .flush()
-        .and_then(|()| crate::sys::write_all(libc::STDOUT_FILENO, text))
+        .and_then(|()| write_all(std::io::stdout().as_fd(), text))
         .map_err(|e| Error::io("writing to standard output", &e))
+}
+
+/// Writes all of `buf` to `fd`, going on after a short write or EINTR.
+fn write_all(fd: std::os::fd::BorrowedFd, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match nix::unistd::write(fd, buf) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// `text` for a terminal: control characters (C0, DEL, C1) written as `\n`, `\r`, `\t` or

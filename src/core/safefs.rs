@@ -10,28 +10,14 @@
 
 use std::ffi::{CStr, CString, OsStr};
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use nix::fcntl::{OFlag, AT_FDCWD};
 use nix::sys::stat::Mode;
 
-use crate::error::{Error, Result};
 use crate::sys;
-
-fn cstr(name: &OsStr) -> io::Result<CString> {
-    CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
 
 /// What `fstat` says about an open file.
 #[derive(Clone, Copy, Debug)]
@@ -213,11 +199,11 @@ fn proc_error(err: io::Error) -> io::Error {
 impl Node {
     /// The extended attribute `name`; `None` when the file has none.
     pub fn xattr(&self, name: &CStr) -> io::Result<Option<Vec<u8>>> {
-        sys::getxattr(&proc_fd_path(&self.fd), name, true).map_err(proc_error)
+        sys::fs::getxattr(&proc_fd_path(&self.fd), name, true).map_err(proc_error)
     }
 
     pub fn set_xattr(&self, name: &CStr, value: &[u8]) -> io::Result<()> {
-        sys::setxattr(&proc_fd_path(&self.fd), name, value).map_err(proc_error)
+        sys::fs::setxattr(&proc_fd_path(&self.fd), name, value).map_err(proc_error)
     }
 
     /// The path the kernel knows the node by now (`/proc/self/fd/N`'s target): no link in it.
@@ -345,14 +331,6 @@ pub fn read_file_if_exists(path: &Path, cap: u64) -> io::Result<Option<Vec<u8>>>
     }
 }
 
-fn open_raw(dir: RawFd, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: `name` is NUL-terminated; the mode argument is read only with O_CREAT, and then
-    // callers pass it through `create_excl`, not here.
-    let fd = check(unsafe { libc::openat(dir, name.as_ptr(), flags) })?;
-    // SAFETY: `fd` was just opened and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// An open directory, reached without following symbolic links.
 pub struct Dir {
     fd: OwnedFd,
@@ -361,28 +339,19 @@ pub struct Dir {
 /// Opens the directory `name` under `dir` without following a link. Linux answers a symbolic
 /// link there with ENOTDIR (O_DIRECTORY is checked first); it is turned into ELOOP so callers can
 /// say what it really is.
-fn open_dir_nofollow(dir: RawFd, name: &CStr) -> io::Result<OwnedFd> {
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    match open_raw(dir, name, flags) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
-            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-            // SAFETY: `name` is NUL-terminated and `st` is valid for one `stat`; its contents
-            // are read only when the call succeeded.
-            let ok = unsafe {
-                libc::fstatat(
-                    dir,
-                    name.as_ptr(),
-                    st.as_mut_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
-            } == 0;
-            // SAFETY: read only when fstatat returned 0 and filled `st`.
-            if ok && unsafe { st.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFLNK {
-                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+fn open_dir_nofollow<P: ?Sized + nix::NixPath>(dir: BorrowedFd, name: &P) -> io::Result<OwnedFd> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    match nix::fcntl::openat(dir, name, flags, Mode::empty()) {
+        Err(nix::errno::Errno::ENOTDIR) => {
+            let st = nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW);
+            match st {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+                    Err(io::Error::from_raw_os_error(libc::ELOOP))
+                }
+                _ => Err(io::Error::from_raw_os_error(libc::ENOTDIR)),
             }
-            Err(e)
         }
-        r => r,
+        r => r.map_err(Into::into),
     }
 }
 
@@ -403,30 +372,26 @@ impl Dir {
                 "the path ends in '.' or '..'; name the directory itself",
             ));
         }
-        let c = cstr(OsStr::from_bytes(trimmed))?;
         Ok(Dir {
-            fd: open_dir_nofollow(libc::AT_FDCWD, &c)?,
+            fd: open_dir_nofollow(AT_FDCWD, OsStr::from_bytes(trimmed))?,
         })
     }
 
     /// The child directory `name` (one component), refusing symbolic links (`ELOOP`) and
     /// anything that is not a directory (`ENOTDIR`).
     pub fn open_dir(&self, name: &str) -> io::Result<Dir> {
-        let c = cstr(OsStr::new(name))?;
         Ok(Dir {
-            fd: open_dir_nofollow(self.fd.as_raw_fd(), &c)?,
+            fd: open_dir_nofollow(self.fd.as_fd(), name)?,
         })
     }
 
     /// Creates the child directory `name` with `mode` (before the umask). `Ok(false)` when
     /// something of that name already exists.
     pub fn mkdir(&self, name: &str, mode: u32) -> io::Result<bool> {
-        let c = cstr(OsStr::new(name))?;
-        // SAFETY: `c` is NUL-terminated and the directory fd is open.
-        match check(unsafe { libc::mkdirat(self.fd.as_raw_fd(), c.as_ptr(), mode) }) {
-            Ok(_) => Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
-            Err(e) => Err(e),
+        match nix::sys::stat::mkdirat(&self.fd, name, Mode::from_bits_truncate(mode)) {
+            Ok(()) => Ok(true),
+            Err(nix::errno::Errno::EEXIST) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -447,36 +412,25 @@ impl Dir {
 
     /// Creates `name` exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`) with `mode`.
     pub fn create_excl(&self, name: &str, mode: u32) -> io::Result<std::fs::File> {
-        let c = cstr(OsStr::new(name))?;
         let flags =
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-        // SAFETY: `c` is NUL-terminated; with O_CREAT the mode argument is passed as the
-        // variadic third argument, as openat expects.
-        let fd = check(unsafe {
-            libc::openat(self.fd.as_raw_fd(), c.as_ptr(), flags, mode as libc::c_uint)
-        })?;
-        // SAFETY: `fd` was just opened and nothing else owns it.
-        Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(&self.fd, name, flags, Mode::from_bits_truncate(mode))?;
+        Ok(std::fs::File::from(fd))
     }
 
     /// Removes the file `name` (never follows a link: unlinkat removes the link itself).
     pub fn unlink(&self, name: &str) -> io::Result<()> {
-        let c = cstr(OsStr::new(name))?;
-        // SAFETY: `c` is NUL-terminated and the directory fd is open.
-        check(unsafe { libc::unlinkat(self.fd.as_raw_fd(), c.as_ptr(), 0) }).map(|_| ())
+        nix::unistd::unlinkat(&self.fd, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+            .map_err(Into::into)
     }
 
     /// Renames `from` over `to` within this directory, atomically.
     pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        let (f, t) = (cstr(OsStr::new(from))?, cstr(OsStr::new(to))?);
-        let fd = self.fd.as_raw_fd();
-        // SAFETY: both names are NUL-terminated and the directory fd is open.
-        check(unsafe { libc::renameat(fd, f.as_ptr(), fd, t.as_ptr()) }).map(|_| ())
+        nix::fcntl::renameat(&self.fd, from, &self.fd, to).map_err(Into::into)
     }
 
     pub fn sync(&self) -> io::Result<()> {
-        // SAFETY: fsync on an open fd has no memory-safety preconditions.
-        check(unsafe { libc::fsync(self.fd.as_raw_fd()) }).map(|_| ())
+        nix::unistd::fsync(&self.fd).map_err(Into::into)
     }
 
     pub fn stat(&self) -> io::Result<Stat> {
@@ -542,7 +496,7 @@ impl Dir {
             Mode::empty(),
         )?;
         let mut names = Vec::new();
-        sys::for_each_dirent(listing.as_raw_fd(), |entry| {
+        sys::fs::for_each_dirent(listing.as_raw_fd(), |entry| {
             if entry != b"." && entry != b".." {
                 names.push(String::from_utf8_lossy(entry).into_owned());
             }
@@ -567,201 +521,6 @@ impl Dir {
     pub fn lock(&self) -> io::Result<nix::fcntl::Flock<OwnedFd>> {
         let fd = self.fd.try_clone()?;
         nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e.into())
-    }
-}
-
-/// The ids a process acts with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ids {
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
-}
-
-pub fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// Becomes `ids` for good: supplementary groups, then gid, then uid (real, effective, saved), and
-/// verifies it took, with no capability left. Fails closed.
-fn become_user(ids: &Ids) -> Result<()> {
-    let fail = |what: &str| {
-        Error::io(
-            format!("dropping privileges to uid {}: {what}", ids.uid),
-            &io::Error::last_os_error(),
-        )
-    };
-    // SAFETY: `groups` is a valid array of `len` gid_t values.
-    if unsafe { libc::setgroups(ids.groups.len(), ids.groups.as_ptr()) } != 0 {
-        return Err(fail("setgroups"));
-    }
-    // SAFETY: plain syscalls on integers.
-    if unsafe { libc::setresgid(ids.gid, ids.gid, ids.gid) } != 0 {
-        return Err(fail("setresgid"));
-    }
-    // SAFETY: plain syscall on integers.
-    if unsafe { libc::setresuid(ids.uid, ids.uid, ids.uid) } != 0 {
-        return Err(fail("setresuid"));
-    }
-    let (mut r, mut e, mut s) = (0, 0, 0);
-    let (mut rg, mut eg, mut sg) = (0, 0, 0);
-    // SAFETY: the pointers are to valid local integers.
-    let ok = unsafe {
-        libc::getresuid(&mut r, &mut e, &mut s) == 0
-            && libc::getresgid(&mut rg, &mut eg, &mut sg) == 0
-    };
-    if !ok || [r, e, s] != [ids.uid; 3] || [rg, eg, sg] != [ids.gid; 3] {
-        return Err(Error::failed(format!(
-            "dropping privileges to uid {}: ids did not change",
-            ids.uid
-        )));
-    }
-    for set in [caps::CapSet::Effective, caps::CapSet::Permitted] {
-        let held = caps::read(None, set)
-            .map_err(|e| Error::failed(format!("reading capabilities: {e}")))?;
-        if !held.is_empty() && ids.uid != 0 {
-            return Err(Error::failed(format!(
-                "capabilities left after dropping to uid {}: {held:?}",
-                ids.uid
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Runs `work` as the user `ids`. As root for another user: in a forked child that drops to the
-/// user first; `work` prints its own output and the child's status is returned. The user can stop
-/// that child (it is theirs) or block it on a file system they mounted, so the wait has a
-/// deadline: past `limit` the child is killed and the run fails. As the user already: directly.
-/// Otherwise: an error (only root may act for another user).
-pub fn run_as(
-    applet: &str,
-    ids: &Ids,
-    limit: Duration,
-    work: impl FnOnce() -> Result<u8>,
-) -> Result<u8> {
-    let me = euid();
-    if me == ids.uid {
-        return work();
-    }
-    if me != 0 {
-        return Err(Error::failed(format!(
-            "acting for uid {} needs root (running as uid {me})",
-            ids.uid
-        ))
-        .hint("run as root"));
-    }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    // SAFETY: hwc is single-threaded, so the child may run arbitrary code after fork.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(Error::io("fork", &io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        let status = match become_user(ids).and_then(|()| work()) {
-            Ok(status) => status,
-            Err(err) => {
-                if !err.is_quiet() {
-                    crate::output::warn(applet, &err.to_string());
-                }
-                err.status()
-            }
-        };
-        let _ = std::io::stdout().flush();
-        // SAFETY: ends the child without running the parent's exit handlers twice.
-        unsafe { libc::_exit(i32::from(status)) };
-    }
-    let pid = nix::unistd::Pid::from_raw(pid);
-    match wait_until(pid, Instant::now() + limit)? {
-        Some(status) => worker_status(status, ids.uid),
-        None => {
-            // Killing another user's process takes CAP_KILL; without it, do not wait forever.
-            if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
-                return Err(Error::io(
-                    format!(
-                        "the worker acting as uid {} did not finish within {}; killing it",
-                        ids.uid,
-                        duration_text(limit)
-                    ),
-                    &e.into(),
-                )
-                .hint("needs CAP_KILL"));
-            }
-            reap(pid)?;
-            Err(Error::failed(format!(
-                "the worker acting as uid {} did not finish within {}; killed it",
-                ids.uid,
-                duration_text(limit)
-            ))
-            .hint("a process of the user stopped, or a file system under the home hanging?"))
-        }
-    }
-}
-
-/// `30 s`, `1.5 s` (tenths, written without float formatting).
-pub fn duration_text(d: Duration) -> String {
-    let tenths = d.subsec_millis() / 100;
-    if tenths == 0 {
-        format!("{} s", d.as_secs())
-    } else {
-        format!("{}.{tenths} s", d.as_secs())
-    }
-}
-
-/// Waits for the child `pid` to end, until `deadline`: `None` when it is still there then (a
-/// stopped child counts as still there). Sleeps on a pidfd where the kernel has them.
-fn wait_until(
-    pid: nix::unistd::Pid,
-    deadline: Instant,
-) -> Result<Option<nix::sys::wait::WaitStatus>> {
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    let pidfd = sys::pidfd_open(pid.as_raw()).ok();
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => {}
-            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
-                return Ok(Some(status))
-            }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::io("waiting for the worker process", &e.into())),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(None);
-        }
-        match &pidfd {
-            Some(fd) => {
-                let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
-                sys::poll_readable(fd.as_raw_fd(), ms)
-                    .map_err(|e| Error::io("waiting for the worker process", &e))?;
-            }
-            None => std::thread::sleep(left.min(Duration::from_millis(5))),
-        }
-    }
-}
-
-/// Collects a child that was sent SIGKILL (which ends even a stopped one).
-fn reap(pid: nix::unistd::Pid) -> Result<()> {
-    loop {
-        match nix::sys::wait::waitpid(pid, None) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::io("collecting the worker process", &e.into())),
-            Ok(_) => return Ok(()),
-        }
-    }
-}
-
-fn worker_status(status: nix::sys::wait::WaitStatus, uid: u32) -> Result<u8> {
-    match status {
-        nix::sys::wait::WaitStatus::Exited(_, code) => Ok(code as u8),
-        nix::sys::wait::WaitStatus::Signaled(_, signal, _) => Err(Error::failed(format!(
-            "the worker acting as uid {uid} was killed by {signal}"
-        ))),
-        other => Err(Error::failed(format!(
-            "the worker acting as uid {uid} ended oddly: {other:?}"
-        ))),
     }
 }
 
@@ -892,19 +651,6 @@ mod tests {
         assert_eq!(
             dir.open_dir("file").err().unwrap().raw_os_error(),
             Some(libc::ENOTDIR)
-        );
-    }
-
-    #[test]
-    fn run_as_self_runs_directly() {
-        let ids = Ids {
-            uid: euid(),
-            gid: 0,
-            groups: vec![],
-        };
-        assert_eq!(
-            run_as("t", &ids, Duration::from_secs(1), || Ok(7)).unwrap(),
-            7
         );
     }
 }

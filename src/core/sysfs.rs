@@ -4,10 +4,28 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::fcntl::{OFlag, AT_FDCWD};
+use nix::sys::stat::Mode;
 
 use crate::root::StackPath;
-use crate::sys;
+use crate::sys::fs::{for_each_dirent, readlink_at};
+
+/// Reads the start of a small file (a sysfs attribute) into `buf` with a single `read`, as sysfs
+/// serves an attribute whole; non-blocking, so a FIFO in a fixture cannot hang it. `path` is
+/// relative to `dir`, or absolute. Returns the number of bytes read.
+fn read_small_at(dir: BorrowedFd, path: &CStr, buf: &mut [u8]) -> io::Result<usize> {
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
+    let fd = nix::fcntl::openat(dir, path, flags, Mode::empty())?;
+    Ok(nix::unistd::read(&fd, buf)?)
+}
+
+/// A directory opened for `*_at` lookups and for listing.
+fn open_dir_handle(dir: BorrowedFd, path: &CStr) -> io::Result<OwnedFd> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    Ok(nix::fcntl::openat(dir, path, flags, Mode::empty())?)
+}
 
 /// Size of the buffer for one attribute: the longest value read here is a modalias (~60 bytes).
 pub const ATTR_BUF: usize = 128;
@@ -15,12 +33,13 @@ pub const ATTR_BUF: usize = 128;
 /// The attribute's value without surrounding whitespace. `None` when the file is missing,
 /// unreadable, empty, or longer than `buf` (a cut value would be a wrong value).
 pub fn read_attr<'b>(path: &StackPath, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-    attr_at(sys::CWD, path.as_cstr()?, buf)
+    attr_at(AT_FDCWD, path.as_cstr()?, buf)
 }
 
 /// Whether the path exists, by `stat` alone (never opens it).
 pub fn exists(path: &StackPath) -> bool {
-    path.as_cstr().is_some_and(sys::exists)
+    path.as_cstr()
+        .is_some_and(|p| nix::sys::stat::stat(p).is_ok())
 }
 
 /// An open directory: reading several attributes relative to it walks the long sysfs path once
@@ -31,14 +50,14 @@ pub struct Dir {
 
 impl Dir {
     pub fn open(path: &StackPath) -> Option<Dir> {
-        let fd = sys::open_dir_handle(sys::CWD, path.as_cstr()?).ok()?;
+        let fd = open_dir_handle(AT_FDCWD, path.as_cstr()?).ok()?;
         Some(Dir { fd })
     }
 
     /// Calls `f` with the name of each entry of this directory, `.` and `..` left out. Reads from
     /// the directory's own fd, so a `Dir` is listed once.
     pub fn entries(&self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
-        sys::for_each_dirent(self.fd.as_raw_fd(), |entry| {
+        for_each_dirent(self.fd.as_raw_fd(), |entry| {
             if entry != b"." && entry != b".." {
                 f(entry);
             }
@@ -47,12 +66,12 @@ impl Dir {
 
     /// A directory below this one (`name` may hold several components).
     pub fn open_child(&self, name: &CStr) -> Option<Dir> {
-        let fd = sys::open_dir_handle(self.fd.as_raw_fd(), name).ok()?;
+        let fd = open_dir_handle(self.fd.as_fd(), name).ok()?;
         Some(Dir { fd })
     }
 
     pub fn read_attr<'b>(&self, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-        attr_at(self.fd.as_raw_fd(), name, buf)
+        attr_at(self.fd.as_fd(), name, buf)
     }
 
     pub fn read_hex(&self, name: &CStr) -> Option<u32> {
@@ -83,8 +102,8 @@ pub fn join<'b>(buf: &'b mut [u8], first: &[u8], second: &[u8]) -> Option<&'b CS
     CStr::from_bytes_with_nul(&buf[..=len]).ok()
 }
 
-fn attr_at<'b>(dir: RawFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-    let n = sys::read_small_at(dir, name, buf).ok()?;
+fn attr_at<'b>(dir: BorrowedFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let n = read_small_at(dir, name, buf).ok()?;
     if n == buf.len() {
         return None;
     }
@@ -92,8 +111,8 @@ fn attr_at<'b>(dir: RawFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
     (!value.is_empty()).then_some(value)
 }
 
-fn link_basename_at<'b>(dir: RawFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-    let n = sys::readlink_at(dir, name, buf).ok()?;
+fn link_basename_at<'b>(dir: i32, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let n = readlink_at(dir, name, buf).ok()?;
     let target = &buf[..n];
     let target = target.strip_suffix(b"/").unwrap_or(target);
     let base = match memchr::memrchr(b'/', target) {

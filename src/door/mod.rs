@@ -49,7 +49,7 @@ pub fn find<'t>(table: &'t [Applet], name: &[u8]) -> Option<&'t Applet> {
 
 /// Runs the process: returns the exit status for `main` to return.
 pub fn run(table: &[Applet]) -> u8 {
-    sys::ensure_standard_fds();
+    sys::process::ensure_standard_fds();
     let argv: Vec<OsString> = std::env::args_os().collect();
     let argv0 = argv.first().map(OsString::as_os_str).unwrap_or_default();
     let called_as = invoked_name(argv0);
@@ -69,7 +69,7 @@ pub fn run(table: &[Applet]) -> u8 {
 
 fn start(applet: &Applet, args: &[OsString]) -> Result<u8> {
     if !applet.execs_in_place {
-        sys::ignore_sigpipe();
+        sys::process::ignore_sigpipe();
     }
     (applet.main)(applet.name, args)
 }
@@ -121,7 +121,7 @@ fn multicall_main(table: &[Applet], argv: &[OsString]) -> (&'static str, Result<
         };
     }
     // hwc's own output (help, list) ends quietly on a closed pipe, like an applet's.
-    sys::ignore_sigpipe();
+    sys::process::ignore_sigpipe();
     let result = match first.as_bytes() {
         b"--help" | b"-h" | b"help" => output::emit(&usage(table)).map(|()| 0),
         b"--version" | b"-V" => {

@@ -1,0 +1,266 @@
+//! Processes: `fork` and the one safe way hwc uses it, a child with a deadline.
+
+use std::io::{self, Read};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+
+/// Forks.
+///
+/// # Safety
+///
+/// The process must have a single thread. The child is a copy holding only the calling thread:
+/// whatever another thread held at the fork (a lock of the allocator, of stdout, of the
+/// environment) stays held in the child forever, and the child may then deadlock or corrupt
+/// memory at its next allocation or print. [`run_in_child`] checks this before it forks.
+pub unsafe fn fork() -> io::Result<ForkResult> {
+    // SAFETY: the caller guarantees the process is single-threaded (this function's contract).
+    unsafe { nix::unistd::fork() }.map_err(io::Error::from)
+}
+
+/// Ends the process at once with `status`: no exit handlers, no flushing of buffers the parent
+/// also holds (what a forked child must do).
+pub fn exit_now(status: u8) -> ! {
+    // SAFETY: _exit only ends the process; it runs no Rust or C exit-time code that could touch
+    // state shared with the parent.
+    unsafe { libc::_exit(i32::from(status)) }
+}
+
+/// How many threads this process has, from `/proc/self/stat` (field 20).
+pub fn thread_count() -> io::Result<usize> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // "pid (comm) state ppid ...": the comm may hold spaces and parentheses; fields follow the
+    // last ')'.
+    let after = stat
+        .rfind(')')
+        .map(|i| &stat[i + 1..])
+        .ok_or_else(|| io::Error::other("unreadable /proc/self/stat"))?;
+    after
+        .split_whitespace()
+        .nth(17)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| io::Error::other("unreadable /proc/self/stat"))
+}
+
+/// A descriptor that becomes readable when the child `pid` exits (`pidfd_open`, Linux 5.3), so
+/// a wait can have a deadline without polling. nix does not wrap it.
+pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Makes a write to a closed pipe fail with EPIPE instead of killing the process, so an applet
+/// whose reader went away (`hwc-gpu-detect | head -1`) can end quietly with status 0.
+pub fn ignore_sigpipe() {
+    // SAFETY: SIG_IGN installs no handler code, so nothing can run at signal time; the old
+    // disposition is not needed.
+    let _ =
+        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn) };
+}
+
+/// Opens `/dev/null` on any of fds 0, 1, 2 that is closed, so a file hwc opens later can never
+/// become its stdout (what Rust's runtime does before `main`; hwc enters through C `main`).
+/// Raw descriptors that may be closed cannot be borrowed safely, hence here.
+pub fn ensure_standard_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is a valid array of three pollfd structs for the duration of the call.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for pfd in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+        let flags = if pfd.fd == 0 {
+            libc::O_RDONLY
+        } else {
+            libc::O_RDWR
+        };
+        // SAFETY: the path is a NUL-terminated literal. The lowest free descriptor is the closed
+        // one being filled, so the new fd lands on it; it is intentionally kept open.
+        if unsafe { libc::open(c"/dev/null".as_ptr(), flags) } < 0 {
+            // Without a safe stdio there is nothing reliable left to report to.
+            std::process::abort();
+        }
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Exited(u8),
+    Signaled(Signal),
+    /// Still running at the deadline (stopped, or blocked): it was killed.
+    TimedOut,
+}
+
+/// What a child ended as, and what it wrote to the pipe it was given.
+#[derive(Debug)]
+pub struct Outcome {
+    pub ended: Ended,
+    pub output: Vec<u8>,
+}
+
+/// Runs `work` in a forked child and waits for it at most `limit`. `work` gets the writing end
+/// of a pipe (what it writes there, up to `max_output` bytes, comes back in the [`Outcome`]) and
+/// returns the child's exit status; the child then ends with `_exit`. A child still there at the
+/// deadline (a user may stop their own process, or leave it blocked on a FUSE mount) is killed
+/// with SIGKILL, which also ends a stopped process, and collected. Refuses to fork unless the
+/// process has a single thread, [`fork`]'s precondition.
+pub fn run_in_child(
+    limit: Duration,
+    max_output: usize,
+    work: impl FnOnce(std::fs::File) -> u8,
+) -> io::Result<Outcome> {
+    let threads = thread_count().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot tell that this process has one thread before forking: {e}"),
+        )
+    })?;
+    if threads != 1 {
+        return Err(io::Error::other(format!(
+            "this process has {threads} threads; refusing to fork"
+        )));
+    }
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let deadline = Instant::now() + limit;
+    // SAFETY: the process was found to have one thread just above, and hwc starts none.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            drop(read_end);
+            let status = work(std::fs::File::from(write_end));
+            let _ = std::io::stdout().flush();
+            exit_now(status)
+        }
+        ForkResult::Parent { child } => {
+            drop(write_end);
+            wait_for(child, read_end, deadline, max_output)
+        }
+    }
+}
+
+/// The parent's side of [`run_in_child`]: reads the child's pipe and waits for it to end, both
+/// bounded by `deadline`.
+fn wait_for(
+    child: Pid,
+    pipe: OwnedFd,
+    deadline: Instant,
+    max_output: usize,
+) -> io::Result<Outcome> {
+    let pidfd = pidfd_open(child).ok();
+    let mut pipe = Some(std::fs::File::from(pipe));
+    let mut output = Vec::new();
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                drain(&mut pipe, &mut output, max_output);
+                return Ok(Outcome {
+                    ended: Ended::Exited(code as u8),
+                    output,
+                });
+            }
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                drain(&mut pipe, &mut output, max_output);
+                return Ok(Outcome {
+                    ended: Ended::Signaled(signal),
+                    output,
+                });
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            // Killing another user's process takes CAP_KILL: without it, say so, never wait.
+            kill(child, Signal::SIGKILL)?;
+            loop {
+                match waitpid(child, None) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    r => {
+                        r?;
+                        break;
+                    }
+                }
+            }
+            return Ok(Outcome {
+                ended: Ended::TimedOut,
+                output,
+            });
+        }
+        let ms = u16::try_from(left.as_millis().clamp(1, 5_000)).unwrap_or(5_000);
+        let ms = if pidfd.is_some() { ms } else { ms.min(5) };
+        let mut fds = Vec::with_capacity(2);
+        if let Some(p) = &pipe {
+            fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(p) = &pidfd {
+            fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let pipe_ready = pipe.is_some() && fds[0].revents().is_some_and(|r| !r.is_empty());
+        drop(fds);
+        if pipe_ready {
+            read_some(&mut pipe, &mut output, max_output);
+        }
+    }
+}
+
+/// Reads what the pipe holds now; at its end (or past `max`) the pipe is closed, so a child
+/// that writes more blocks, and its deadline ends it.
+fn read_some(pipe: &mut Option<std::fs::File>, output: &mut Vec<u8>, max: usize) {
+    let Some(p) = pipe else { return };
+    let mut chunk = [0u8; 4096];
+    match p.read(&mut chunk) {
+        Ok(0) | Err(_) => *pipe = None,
+        Ok(n) => {
+            output.extend_from_slice(&chunk[..n]);
+            if output.len() > max {
+                output.truncate(max);
+                *pipe = None;
+            }
+        }
+    }
+}
+
+/// After the child ended: what is left in the pipe (the child's own copy is closed, so this
+/// ends; a grandchild holding it open cannot hold this up: reads stop once nothing is ready).
+fn drain(pipe: &mut Option<std::fs::File>, output: &mut Vec<u8>, max: usize) {
+    while let Some(p) = pipe {
+        let mut fds = [PollFd::new(p.as_fd(), PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
+            Ok(n) if n > 0 => read_some(pipe, output, max),
+            _ => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // run_in_child refuses to fork here: the test harness runs threads. The integration tests
+    // exercise it through the binary (a stopped worker killed at its deadline, NVML in a child).
+    #[test]
+    fn forking_a_threaded_process_is_refused() {
+        let _other = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(500)));
+        assert!(thread_count().unwrap() > 1);
+        let e = run_in_child(Duration::from_secs(1), 0, |_| 0).unwrap_err();
+        assert!(e.to_string().contains("threads; refusing to fork"), "{e}");
+    }
+}
