@@ -733,3 +733,194 @@ fn caches_that_are_fifos_or_endless_are_skipped() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+// --- --details: NVML in a child, nvidia-smi as the fallback ---
+
+/// A stand-in for NVIDIA's libnvidia-ml.so.1 exporting the calls hwc makes, with known answers;
+/// `crash` makes nvmlInit_v2 fault, as a broken or mismatched library may.
+fn fake_nvml(crash: bool) -> String {
+    let init = if crash {
+        "int nvmlInit_v2(void) { volatile int *p = 0; return *p; }"
+    } else {
+        "int nvmlInit_v2(void) { return 0; }"
+    };
+    format!(
+        r#"#include <stdio.h>
+#include <string.h>
+#include <stdint.h>
+typedef struct {{ unsigned int version; unsigned long long total, reserved, free, used; }} nvmlMemory_v2_t;
+typedef struct {{ char busIdLegacy[16]; unsigned int domain, bus, device, pciDeviceId, pciSubSystemId; char busId[32]; }} nvmlPciInfo_t;
+typedef struct {{ unsigned int gpu, memory; }} nvmlUtilization_t;
+{init}
+int nvmlShutdown(void) {{ return 0; }}
+const char *nvmlErrorString(int r) {{ return "fake NVML error"; }}
+int nvmlSystemGetDriverVersion(char *v, unsigned int n) {{ snprintf(v, n, "550.78"); return 0; }}
+int nvmlDeviceGetCount_v2(unsigned int *c) {{ *c = 1; return 0; }}
+int nvmlDeviceGetHandleByIndex_v2(unsigned int i, void **d) {{ *d = (void *)(uintptr_t)(i + 1); return 0; }}
+int nvmlDeviceGetName(void *d, char *n, unsigned int len) {{ snprintf(n, len, "Fake RTX 4242"); return 0; }}
+int nvmlDeviceGetUUID(void *d, char *u, unsigned int len) {{ snprintf(u, len, "GPU-fake-0001"); return 0; }}
+int nvmlDeviceGetMemoryInfo_v2(void *d, nvmlMemory_v2_t *m) {{ m->total = 8ULL << 30; m->used = 1ULL << 30; m->free = 7ULL << 30; return 0; }}
+int nvmlDeviceGetCudaComputeCapability(void *d, int *maj, int *min) {{ *maj = 8; *min = 9; return 0; }}
+int nvmlDeviceGetTemperature(void *d, int sensor, unsigned int *t) {{ *t = 42; return 0; }}
+int nvmlDeviceGetPerformanceState(void *d, int *p) {{ *p = 8; return 0; }}
+int nvmlDeviceGetPciInfo_v3(void *d, nvmlPciInfo_t *p) {{ memset(p, 0, sizeof *p); snprintf(p->busId, 32, "00000000:01:00.0"); return 0; }}
+int nvmlDeviceGetPowerUsage(void *d, unsigned int *mw) {{ *mw = 12345; return 0; }}
+int nvmlDeviceGetUtilizationRates(void *d, nvmlUtilization_t *u) {{ u->gpu = 37; u->memory = 5; return 0; }}
+"#
+    )
+}
+
+/// The Optimus fixture with a fake NVML where NixOS keeps the driver's libraries.
+fn tree_with_nvml(crash: bool) -> Option<Tree> {
+    if !have("cc") {
+        return None;
+    }
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let lib_dir = t.path().join("run/opengl-driver/lib");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    let src = lib_dir.join("fake.c");
+    std::fs::write(&src, fake_nvml(crash)).unwrap();
+    let ok = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(lib_dir.join("libnvidia-ml.so.1"))
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "cc -shared");
+    Some(t)
+}
+
+fn details(root: &Path, path: &Path, extra: &[&str]) -> std::process::Output {
+    output_within(
+        Command::new(hwc())
+            .args(["hwc-gpu-detect", "--details", "--root"])
+            .arg(root)
+            .args(extra)
+            .env("PATH", path),
+        std::time::Duration::from_secs(60),
+    )
+}
+
+#[test]
+fn details_come_from_nvml_loaded_by_the_static_binary() {
+    let Some(t) = tree_with_nvml(false) else {
+        return;
+    };
+    let empty = tempfile::tempdir().unwrap();
+    let o = details(t.path(), empty.path(), &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let row = out
+        .lines()
+        .find(|l| l.contains("Fake RTX 4242"))
+        .unwrap_or_else(|| panic!("{out}"));
+    for cell in [
+        "0000:01:00.0",
+        "8192 MiB",
+        "1024 MiB",
+        "8.9",
+        "42 C",
+        "P8",
+        "12.3 W",
+        "37%",
+        "GPU-fake-0001",
+    ] {
+        assert!(row.contains(cell), "{cell} in {row}");
+    }
+    assert!(out.contains("details from nvml"), "{out}");
+    let o = details(t.path(), empty.path(), &["--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = &doc["details"][0];
+    assert_eq!(d["pci"], "0000:01:00.0");
+    assert_eq!(d["name"], "Fake RTX 4242");
+    assert_eq!(d["uuid"], "GPU-fake-0001");
+    assert_eq!(d["memory_total_mib"], 8192);
+    assert_eq!(d["memory_used_mib"], 1024);
+    assert_eq!(d["compute_capability"], "8.9");
+    assert_eq!(d["temperature_c"], 42);
+    assert_eq!(d["pstate"], "P8");
+    assert_eq!(d["power_mw"], 12345);
+    assert_eq!(d["utilization_pct"], 37);
+    assert_eq!(doc["details_source"], "nvml");
+    assert_eq!(doc["details_driver_version"], "550.78");
+}
+
+#[test]
+fn a_library_that_faults_costs_a_child_not_hwc() {
+    let Some(t) = tree_with_nvml(true) else {
+        return;
+    };
+    // No nvidia-smi either: one line naming both, status 1, never a signal.
+    let empty = tempfile::tempdir().unwrap();
+    let o = details(t.path(), empty.path(), &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "ended by {:?}: {}",
+        o.status,
+        stderr(&o)
+    );
+    assert_one_line_error(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("NVML: the library killed the process asking it (SIGSEGV)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("nvidia-smi: nvidia-smi is not on PATH"),
+        "{err}"
+    );
+    // With nvidia-smi there, it answers instead.
+    let bin = tempfile::tempdir().unwrap();
+    write_executable(
+        &bin.path().join("nvidia-smi"),
+        "#!/bin/sh\necho '00000000:01:00.0, From SMI, GPU-smi-1, 4096, 7.5, 50, P2, 100, 20.5, 9'\n",
+    );
+    let o = details(t.path(), bin.path(), &["--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["details_source"], "nvidia-smi");
+    assert_eq!(doc["details"][0]["name"], "From SMI");
+    assert_eq!(doc["details"][0]["power_mw"], 20500);
+}
+
+#[test]
+fn without_details_nothing_opens_libnvidia_ml() {
+    let Some(t) = tree_with_nvml(false) else {
+        return;
+    };
+    for args in [
+        &["hwc-gpu-detect"][..],
+        &["hwc-gpu-detect", "--json"],
+        &["gpu-launch", "--dry-run", "true"],
+    ] {
+        let mut cmd = Command::new(hwc());
+        cmd.args(args).arg("--root").arg(t.path());
+        if args[0] == "gpu-launch" {
+            cmd = Command::new(hwc());
+            cmd.args(["gpu-launch", "--root"])
+                .arg(t.path())
+                .args(["--dry-run", "true"]);
+        }
+        let Some((o, paths)) = strace_opens(&mut cmd, true) else {
+            return;
+        };
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(
+            !paths.iter().any(|p| p.contains("libnvidia-ml")),
+            "{args:?} opened NVML: {paths:?}"
+        );
+    }
+    // And with --details it does (the check above can see it).
+    let mut cmd = Command::new(hwc());
+    cmd.args(["hwc-gpu-detect", "--details", "--root"])
+        .arg(t.path());
+    let Some((_, paths)) = strace_opens(&mut cmd, false) else {
+        return;
+    };
+    assert!(
+        paths.iter().any(|p| p.contains("libnvidia-ml")),
+        "{paths:?}"
+    );
+}

@@ -1,0 +1,235 @@
+//! What `hwc-gpu-detect` prints: the table, the JSON document, the `--env` lines.
+
+use super::container::ContainerRuntime;
+use super::details::Details;
+use super::names;
+use hwc_core::gpu::accel::Summary;
+use hwc_core::gpu::offload::Plan;
+use hwc_core::gpu::Gpus;
+use hwc_core::output::{self, Json, Table};
+use hwc_core::root::Root;
+
+pub fn env_lines(s: &Summary, runtime: &ContainerRuntime) -> String {
+    [
+        ("HWC_GPU_TYPE", s.gpu_type),
+        ("HWC_GPU_ACCEL", s.accel.as_str()),
+        ("HWC_GPU_DGPU", s.dgpu.as_deref().unwrap_or("")),
+        (
+            "HWC_GPU_RENDER_NODE",
+            s.render_node.as_deref().unwrap_or(""),
+        ),
+        ("HWC_GPU_CONTAINER_RUNTIME", runtime.summary()),
+    ]
+    .iter()
+    .map(|(k, v)| output::env_line(k, v.as_bytes()))
+    .collect()
+}
+
+pub struct Report<'a> {
+    pub root: &'a Root,
+    pub gpus: &'a Gpus,
+    pub plan: Plan<'a>,
+    pub summary: Summary,
+    pub runtime: ContainerRuntime,
+    pub details: Option<Details>,
+}
+
+impl Report<'_> {
+    fn names(&self) -> Vec<Option<String>> {
+        let mut names = names::Names::default();
+        self.gpus
+            .list
+            .iter()
+            .map(|g| names.name(self.root, g))
+            .collect()
+    }
+
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        if self.gpus.list.is_empty() {
+            out.push_str("no GPU found\n");
+        } else {
+            let mut t = Table::new([
+                "PCI", "VENDOR", "ID", "DRIVER", "ROLE", "RENDER", "POWER", "NAME",
+            ]);
+            for (g, name) in self.gpus.list.iter().zip(self.names()) {
+                let role = if g.default {
+                    format!("{},default", g.role.as_str())
+                } else {
+                    g.role.as_str().to_string()
+                };
+                t.row([
+                    g.pci.to_string(),
+                    g.vendor().as_str().to_string(),
+                    format!("{:04x}:{:04x}", g.vendor_id, g.device_id),
+                    g.driver.map_or("-".into(), |d| d.as_str().into_owned()),
+                    role,
+                    g.render.map_or("-".into(), |n| format!("renderD{n}")),
+                    g.runtime_status.map_or("-", |s| s.as_str()).to_string(),
+                    name.unwrap_or_default(),
+                ]);
+            }
+            out.push_str(&t.render());
+        }
+        match &self.plan {
+            Plan::Offload { gpu, env } => {
+                let vars: Vec<String> = env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", output::quote(v.as_bytes())))
+                    .collect();
+                out.push_str(&format!("offload: {} with {}\n", gpu.pci, vars.join(" ")));
+            }
+            Plan::AlreadyDefault(g) => {
+                out.push_str(&format!("offload: none ({} is the default)\n", g.pci))
+            }
+            Plan::NoTarget(reason) => out.push_str(&format!("offload: none ({reason})\n")),
+        }
+        let from = self
+            .summary
+            .render_node
+            .as_deref()
+            .map(|n| format!(" on {n}"))
+            .unwrap_or_default();
+        out.push_str(&format!("accel: {}{from}\n", self.summary.accel.as_str()));
+        out.push_str(&format!("container runtime: {}", self.runtime.summary()));
+        if !self.runtime.kinds.is_empty() {
+            out.push_str(&format!(
+                " ({})",
+                self.runtime
+                    .kinds
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !self.runtime.tools.is_empty() {
+            out.push_str(&format!("; tools: {}", self.runtime.tools.join(", ")));
+        }
+        out.push('\n');
+        if let Some(v) = self.gpus.nvidia_version {
+            out.push_str(&format!("nvidia driver: {}\n", v.as_str()));
+        }
+        if let Some(details) = &self.details {
+            let mut t = Table::new([
+                "PCI", "NAME", "VRAM", "USED", "COMPUTE", "TEMP", "PSTATE", "POWER", "USE", "UUID",
+            ]);
+            let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            for d in &details.gpus {
+                t.row([
+                    d.pci.map_or("-".into(), |p| p.to_string()),
+                    d.name.clone(),
+                    or_dash(d.memory_total_mib.map(|m| format!("{m} MiB"))),
+                    or_dash(d.memory_used_mib.map(|m| format!("{m} MiB"))),
+                    d.compute_capability.clone(),
+                    or_dash(d.temperature_c.map(|c| format!("{c} C"))),
+                    d.pstate.clone(),
+                    or_dash(
+                        d.power_mw
+                            .map(|mw| format!("{}.{} W", mw / 1000, mw % 1000 / 100)),
+                    ),
+                    or_dash(d.utilization_pct.map(|u| format!("{u}%"))),
+                    d.uuid.clone(),
+                ]);
+            }
+            out.push('\n');
+            out.push_str(&t.render());
+            out.push_str(&format!("details from {}", details.source));
+            if let Some(why) = &details.nvml_failure {
+                out.push_str(&format!(" (NVML: {why})"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn json(&self) -> String {
+        let mut j = Json::new();
+        j.begin_object().key("gpus").begin_array();
+        for (g, name) in self.gpus.list.iter().zip(self.names()) {
+            j.begin_object();
+            j.key("pci").string(g.pci.to_string());
+            j.key("vendor").string(g.vendor().as_str());
+            j.key("vendor_id").string(format!("0x{:04x}", g.vendor_id));
+            j.key("device_id").string(format!("0x{:04x}", g.device_id));
+            j.key("class").string(format!("0x{:06x}", g.class));
+            j.key("driver")
+                .opt_string(g.driver.as_ref().map(|d| d.as_bytes()));
+            j.key("role").string(g.role.as_str());
+            j.key("default").bool(g.default);
+            j.key("discrete").bool(g.is_discrete());
+            j.key("render_node").opt_string(g.render_node());
+            j.key("card_node").opt_string(g.card_node());
+            j.key("runtime_status")
+                .opt_string(g.runtime_status.map(|s| s.as_str()));
+            j.key("name").opt_string(name);
+            j.end_object();
+        }
+        j.end_array();
+        j.key("offload");
+        match &self.plan {
+            Plan::Offload { gpu, env } => {
+                j.begin_object()
+                    .key("pci")
+                    .string(gpu.pci.to_string())
+                    .key("env")
+                    .begin_object();
+                for (k, v) in env {
+                    j.key_text(k).string(v);
+                }
+                j.end_object().end_object();
+            }
+            _ => {
+                j.null();
+            }
+        }
+        j.key("accel").string(self.summary.accel.as_str());
+        j.key("container_runtime").begin_object();
+        j.key("summary").string(self.runtime.summary());
+        j.key("cdi_kinds").begin_array();
+        for k in &self.runtime.kinds {
+            j.string(k);
+        }
+        j.end_array().key("cdi_specs").begin_array();
+        for s in &self.runtime.specs {
+            j.string(s);
+        }
+        j.end_array().key("tools").begin_array();
+        for t in &self.runtime.tools {
+            j.string(t);
+        }
+        j.end_array().end_object();
+        j.key("nvidia_driver_version")
+            .opt_string(self.gpus.nvidia_version.as_ref().map(|v| v.as_bytes()));
+        if let Some(details) = &self.details {
+            let opt = |j: &mut Json, key: &str, v: Option<u64>| {
+                j.key_text(key);
+                match v {
+                    Some(n) => j.number(n),
+                    None => j.null(),
+                };
+            };
+            j.key("details").begin_array();
+            for d in &details.gpus {
+                j.begin_object();
+                j.key("pci").opt_string(d.pci.map(|p| p.to_string()));
+                j.key("name").string(&d.name);
+                j.key("uuid").string(&d.uuid);
+                opt(&mut j, "memory_total_mib", d.memory_total_mib);
+                j.key("compute_capability").string(&d.compute_capability);
+                opt(&mut j, "temperature_c", d.temperature_c);
+                j.key("pstate").string(&d.pstate);
+                opt(&mut j, "memory_used_mib", d.memory_used_mib);
+                opt(&mut j, "power_mw", d.power_mw);
+                opt(&mut j, "utilization_pct", d.utilization_pct);
+                j.end_object();
+            }
+            j.end_array();
+            j.key("details_source").string(details.source);
+            j.key("details_driver_version")
+                .opt_string(details.driver_version.as_deref());
+        }
+        j.end_object();
+        j.finish()
+    }
+}
