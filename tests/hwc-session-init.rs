@@ -271,7 +271,7 @@ fn dry_run_and_json() {
     let o = bus.run(&["--dry-run"], &SESSION);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("would call UpdateActivationEnvironment"),
+        stdout(&o).contains("would: call UpdateActivationEnvironment"),
         "{}",
         stdout(&o)
     );

@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use hwc_core::error::{describe_io, Error, Result};
+use hwc_core::config::Conf;
+use hwc_core::error::{describe_io, Result};
 use hwc_core::root::Root;
 use hwc_core::safefs;
 
@@ -95,28 +96,20 @@ impl Profiles {
 
     /// Adds the rules of one config file; a bad line is an error naming `FILE:LINE`.
     pub fn add_config(&mut self, file: &Path, text: &[u8]) -> Result<()> {
-        for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
-            let line = String::from_utf8_lossy(raw);
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
+        let text = String::from_utf8_lossy(text);
+        let conf = Conf {
+            file,
+            format: "PROGRAM = chromium' or 'PROGRAM = none",
+        };
+        for e in conf.entries(&text)? {
+            let program = e.key;
+            if program.contains('/') || program.strip_suffix('*').unwrap_or(program).contains('*') {
+                return Err(conf.error(e.line, &format!("bad program name '{program}'")));
             }
-            let bad = |why: &str| {
-                Error::failed(format!("{}:{}: {why}", file.display(), i + 1))
-                    .hint("lines read 'PROGRAM = chromium' or 'PROGRAM = none'")
-            };
-            let (program, profile) = line.split_once('=').ok_or_else(|| bad("no '='"))?;
-            let (program, profile) = (program.trim(), profile.trim());
-            if program.is_empty()
-                || program.contains('/')
-                || program.strip_suffix('*').unwrap_or(program).contains('*')
-            {
-                return Err(bad(&format!("bad program name '{program}'")));
-            }
-            let profile = match profile {
+            let profile = match e.value {
                 "chromium" => Profile::Chromium,
                 "none" => Profile::None,
-                other => return Err(bad(&format!("unknown profile '{other}'"))),
+                other => return Err(conf.error(e.line, &format!("unknown profile '{other}'"))),
             };
             self.rules.push((program.to_string(), profile));
         }

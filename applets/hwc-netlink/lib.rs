@@ -107,7 +107,7 @@ impl Ctx {
     /// Sends a request that changes the system, or with --dry-run prints what it would do.
     fn change(&mut self, req: &Request, what: &str) -> std::result::Result<(), NlError> {
         if self.dry_run {
-            println!("would: {what}");
+            println!("{}", output::would(what));
             return Ok(());
         }
         self.sock.request(req)

@@ -1,215 +1,222 @@
-//! "May this user read, write, execute this node?" decided as the kernel decides it
-//! (`generic_permission`, `acl_permission_check`, `posix_acl_permission`): the owner bits; else,
-//! when the node has an ACL and the group class bits of its mode are not all clear, a named-user
-//! entry, masked; else the group entries: the first matching one (owning group, then named
-//! groups) whose own bits hold everything asked decides, masked; a matching group with no such
-//! entry denies; else other. Without an ACL (or with a mask of ---) the mode bits decide. Root passes read and write always, and execute where any execute bit is set or on
-//! directories (CAP_DAC_OVERRIDE). Directories on the way need search permission.
+//! `hwc-perms access`: may a user read, write, execute each path, walked and judged as the kernel
+//! would ([`crate::route`] for the way there, [`crate::kernel`] for the node).
 
-use super::acl::{Acl, EXECUTE, GROUP, GROUP_OBJ, MASK, OTHER, USER};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
-/// The process asking.
-pub struct Who {
-    pub uid: u32,
-    /// Primary and supplementary groups.
-    pub groups: Vec<u32>,
-}
+use crate::kernel::{self as access, Who};
+use crate::route::{self, Route};
+use crate::{acl, user_of, via_text, AccessArgs};
+use hwc_core::error::{describe_io, Error, Result};
+use hwc_core::output::{self, Format, Json, Table};
+use hwc_core::root::Root;
+use hwc_core::users::Accounts;
 
-/// What the kernel knows of the node.
-pub struct Node {
-    pub uid: u32,
-    pub gid: u32,
-    pub mode: u32,
-    pub is_dir: bool,
-    pub acl: Option<Acl>,
-}
+/// Device nodes `--devices` looks at: (directory, name prefix).
+const DEVICE_GLOBS: &[(&str, &str)] = &[
+    ("/dev/dri", ""),
+    ("/dev", "nvidia"),
+    ("/dev", "kfd"),
+    ("/dev/snd", ""),
+    ("/dev/input", "event"),
+    ("/dev", "video"),
+    ("/dev", "kvm"),
+    ("/dev", "ttyUSB"),
+    ("/dev", "ttyACM"),
+    ("/dev", "i2c-"),
+    ("/dev", "gpiochip"),
+    ("/dev", "hidraw"),
+];
 
-/// The entry that decided.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Via {
-    Root,
-    Owner,
-    NamedUser(u32),
-    OwningGroup(u32),
-    NamedGroup(u32),
-    Other,
-}
-
-/// Whether `who` may do `want` (bits of rwx) on `node`, and which entry decided.
-pub fn check(node: &Node, who: &Who, want: u16) -> (bool, Via) {
-    let (granted, via) = unprivileged(node, who, want);
-    if granted || who.uid != 0 {
-        return (granted, via);
+fn device_paths(root: &Root) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (dir, prefix) in DEVICE_GLOBS {
+        let Ok(entries) = std::fs::read_dir(root.path(dir)) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().as_bytes().starts_with(prefix.as_bytes()))
+            .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
+            .map(|e| Path::new(dir).join(e.file_name()))
+            .collect();
+        found.sort();
+        out.extend(found);
     }
-    let any_exec = node.mode & 0o111 != 0;
-    if node.is_dir || want & EXECUTE == 0 || any_exec {
-        return (true, Via::Root);
-    }
-    (false, via)
+    out
 }
 
-fn unprivileged(node: &Node, who: &Who, want: u16) -> (bool, Via) {
-    let holds = |perm: u16| perm & want == want;
-    let in_group = |gid: u32| who.groups.contains(&gid);
-    let bits = |shift: u32| ((node.mode >> shift) & 7) as u16;
-    if who.uid == node.uid {
-        return (holds(bits(6)), Via::Owner);
+struct Verdict {
+    path: String,
+    read: bool,
+    write: bool,
+    execute: bool,
+    via: String,
+}
+
+impl Verdict {
+    fn denied(path: &Path, via: String) -> Verdict {
+        Verdict {
+            path: path.display().to_string(),
+            read: false,
+            write: false,
+            execute: false,
+            via,
+        }
     }
-    // The kernel consults the ACL only when the group class bits of the mode (the mask, where
-    // there is one) are not all clear; with a mask of --- the mode bits decide, so a named user
-    // then gets what "other" gets (acl_permission_check in fs/namei.c).
-    let acl = match &node.acl {
-        Some(acl) if node.mode & 0o070 != 0 => acl,
-        _ => {
-            if in_group(node.gid) {
-                return (holds(bits(3)), Via::OwningGroup(node.gid));
-            }
-            return (holds(bits(0)), Via::Other);
+}
+
+/// Walks to `shown` as the kernel would for the user (search permission on every directory
+/// entered, links followed where they are), then checks the node itself.
+fn verdict<L: route::Lookup>(
+    walk: &route::Walk<L>,
+    display: &dyn Fn(&Path) -> PathBuf,
+    acc: &Accounts,
+    who: &Who,
+    shown: &Path,
+) -> Result<Verdict> {
+    let fail =
+        |e: std::io::Error| Error::failed(format!("{}: {}", shown.display(), describe_io(&e)));
+    let real = match walk.walk(who, shown).map_err(fail)? {
+        Route::Reached(real) => real,
+        Route::Blocked { dir, via } => {
+            let why = format!(
+                "no search permission on {} ({})",
+                display(&dir).display(),
+                via_text(&via, acc)
+            );
+            return Ok(Verdict::denied(shown, why));
+        }
+        Route::LinkRefused { link, owner } => {
+            let why = format!(
+                "fs.protected_symlinks: {} belongs to uid {owner} in a sticky world-writable directory",
+                display(&link).display()
+            );
+            return Ok(Verdict::denied(shown, why));
         }
     };
-    let mask = acl.entries().iter().find(|e| e.tag == MASK).map(|e| e.perm);
-    let masked = |perm: u16| holds(mask.map_or(perm, |m| perm & m));
-    if let Some(e) = acl
-        .entries()
+    let (node, _) = walk.lookup.node(&real).map_err(fail)?;
+    let (read, via) = access::check(&node, who, acl::READ);
+    let (write, wvia) = access::check(&node, who, acl::WRITE);
+    let (execute, _) = access::check(&node, who, acl::EXECUTE);
+    let via = if read || !write { via } else { wvia };
+    Ok(Verdict {
+        path: shown.display().to_string(),
+        read,
+        write,
+        execute,
+        via: via_text(&via, acc),
+    })
+}
+
+pub fn run(name: &str, a: &AccessArgs) -> Result<u8> {
+    let root = Root::from_option(a.root.as_deref());
+    let acc = Accounts::load(&root)?;
+    let user = user_of(&acc, a.user.as_deref())?;
+    let who = Who {
+        uid: user.uid,
+        groups: acc.group_ids(user),
+    };
+    let devices = if a.devices {
+        device_paths(&root)
+    } else {
+        Vec::new()
+    };
+    if a.paths.is_empty() && devices.is_empty() {
+        return Err(Error::usage("no PATH given (and no --devices)")
+            .hint("usage: hwc-perms access [--user U] [--devices] PATH..."));
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::io("the working directory", &e))?;
+    let real_root = std::fs::canonicalize(root.path("/"))
+        .map_err(|e| Error::io(format!("--root {}", root.path("/").display()), &e))?;
+    // Paths as given walk the real file system, under the running kernel's rules; the
+    // --devices nodes are system paths, under --root (and its /proc).
+    let typed = route::Walk {
+        lookup: &route::Disk,
+        root: Path::new("/"),
+        cwd: &cwd,
+        protected_symlinks: protected_symlinks(&Root::system()),
+    };
+    let system = route::Walk {
+        root: &real_root,
+        protected_symlinks: protected_symlinks(&root),
+        ..typed
+    };
+    let as_is = |p: &Path| p.to_path_buf();
+    let under_root = |p: &Path| Path::new("/").join(p.strip_prefix(&real_root).unwrap_or(p));
+    let checks = a
+        .paths
         .iter()
-        .find(|e| e.tag == USER && e.id == who.uid)
-    {
-        return (masked(e.perm), Via::NamedUser(e.id));
-    }
-    let mut first_match = None;
-    for e in acl.entries() {
-        let via = match e.tag {
-            GROUP_OBJ if in_group(node.gid) => Via::OwningGroup(node.gid),
-            GROUP if in_group(e.id) => Via::NamedGroup(e.id),
-            _ => continue,
-        };
-        if holds(e.perm) {
-            return (masked(e.perm), via);
-        }
-        first_match.get_or_insert(via);
-    }
-    if let Some(via) = first_match {
-        return (false, via);
-    }
-    (
-        holds(
-            acl.entries()
+        .map(|p| (&typed, &as_is as &dyn Fn(&Path) -> PathBuf, p))
+        .chain(
+            devices
                 .iter()
-                .find(|e| e.tag == OTHER)
-                .map_or(0, |e| e.perm),
-        ),
-        Via::Other,
-    )
+                .map(|p| (&system, &under_root as &dyn Fn(&Path) -> PathBuf, p)),
+        );
+    let mut report = Verdicts {
+        user: user.name.clone(),
+        verdicts: Vec::new(),
+    };
+    let mut failed = false;
+    for (walk, display, p) in checks {
+        match verdict(walk, display, &acc, &who, p) {
+            Ok(v) => report.verdicts.push(v),
+            Err(e) => {
+                output::warn(name, &e.to_string());
+                failed = true;
+            }
+        }
+    }
+    output::print(Format::of(a.json), &report)?;
+    let all_rw = report.verdicts.iter().all(|v| v.read && v.write);
+    Ok(u8::from(failed || !all_rw))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::acl::{READ, WRITE};
-    use super::*;
+/// What `access` prints: a verdict a path.
+struct Verdicts {
+    user: String,
+    verdicts: Vec<Verdict>,
+}
 
-    fn node(uid: u32, gid: u32, mode: u32, acl: Option<Acl>) -> Node {
-        Node {
-            uid,
-            gid,
-            mode,
-            is_dir: false,
-            acl,
+impl output::Report for Verdicts {
+    fn text(&self) -> String {
+        let mut t = Table::new(["PATH", "READ", "WRITE", "EXEC", "VIA"]);
+        let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+        for v in &self.verdicts {
+            t.row([
+                v.path.clone(),
+                yes(v.read),
+                yes(v.write),
+                yes(v.execute),
+                v.via.clone(),
+            ]);
         }
+        format!("user: {}\n{}", self.user, t.render())
     }
 
-    const ERIC: Who = Who {
-        uid: 1000,
-        groups: Vec::new(),
-    };
-
-    fn eric_in(groups: &[u32]) -> Who {
-        Who {
-            uid: 1000,
-            groups: groups.to_vec(),
+    fn json(&self, j: &mut Json) {
+        j.begin_object().key("user").string(&self.user);
+        j.key("paths").begin_array();
+        for v in &self.verdicts {
+            j.begin_object();
+            j.key("path").string(&v.path);
+            j.key("read").bool(v.read);
+            j.key("write").bool(v.write);
+            j.key("execute").bool(v.execute);
+            j.key("via").string(&v.via);
+            j.end_object();
         }
+        j.end_array().end_object();
     }
+}
 
-    #[test]
-    fn mode_only() {
-        let n = node(0, 26, 0o660, None);
-        assert_eq!(
-            check(&n, &eric_in(&[100, 26]), READ | WRITE),
-            (true, Via::OwningGroup(26))
-        );
-        assert_eq!(check(&n, &eric_in(&[100]), READ), (false, Via::Other));
-        // The owner class decides even when the group would grant more.
-        let n = node(1000, 26, 0o070, None);
-        assert_eq!(check(&n, &eric_in(&[26]), READ), (false, Via::Owner));
-    }
-
-    #[test]
-    fn named_user_is_masked() {
-        let mut acl = Acl::from_mode(0o600);
-        acl.set_user(1000, READ | WRITE);
-        let n = node(0, 0, 0o660, Some(acl.clone()));
-        assert_eq!(check(&n, &ERIC, READ | WRITE), (true, Via::NamedUser(1000)));
-        let mut masked = acl.encode();
-        let at = masked.len() - 16; // mask entry precedes other
-        masked[at + 2] = READ as u8;
-        let n = node(0, 0, 0o640, Some(Acl::decode(&masked).unwrap()));
-        assert_eq!(check(&n, &ERIC, READ), (true, Via::NamedUser(1000)));
-        assert_eq!(check(&n, &ERIC, WRITE), (false, Via::NamedUser(1000)));
-    }
-
-    #[test]
-    fn group_entries_are_not_combined() {
-        // group::r--, group:44:-w-: a member of both may read or write, not both at once.
-        let raw = [
-            2u32.to_le_bytes().to_vec(),
-            [1u8, 0, 6, 0, 255, 255, 255, 255].to_vec(),
-            [2u8, 0, 0, 0, 5, 0, 0, 0].to_vec(),
-            [4u8, 0, 4, 0, 255, 255, 255, 255].to_vec(),
-            [8u8, 0, 2, 0, 44, 0, 0, 0].to_vec(),
-            [0x10u8, 0, 6, 0, 255, 255, 255, 255].to_vec(),
-            [0x20u8, 0, 0, 0, 255, 255, 255, 255].to_vec(),
-        ]
-        .concat();
-        let acl = Acl::decode(&raw).unwrap();
-        let n = node(0, 26, 0o670, Some(acl));
-        let who = eric_in(&[26, 44]);
-        assert_eq!(check(&n, &who, READ), (true, Via::OwningGroup(26)));
-        assert_eq!(check(&n, &who, WRITE), (true, Via::NamedGroup(44)));
-        assert_eq!(check(&n, &who, READ | WRITE), (false, Via::OwningGroup(26)));
-    }
-
-    #[test]
-    fn a_mask_of_nothing_hands_back_to_the_mode() {
-        // Kernel quirk: with mask --- the ACL is skipped and the mode decides, so a named user
-        // gets the "other" bits.
-        let raw = [
-            2u32.to_le_bytes().to_vec(),
-            [1u8, 0, 4, 0, 255, 255, 255, 255].to_vec(),
-            [2u8, 0, 5, 0, 0xe8, 3, 0, 0].to_vec(),
-            [4u8, 0, 5, 0, 255, 255, 255, 255].to_vec(),
-            [0x10u8, 0, 0, 0, 255, 255, 255, 255].to_vec(),
-            [0x20u8, 0, 3, 0, 255, 255, 255, 255].to_vec(),
-        ]
-        .concat();
-        let n = node(0, 5004, 0o403, Some(Acl::decode(&raw).unwrap()));
-        assert_eq!(check(&n, &ERIC, WRITE | EXECUTE), (true, Via::Other));
-        assert_eq!(check(&n, &ERIC, READ), (false, Via::Other));
-    }
-
-    #[test]
-    fn root_bypass() {
-        let root = Who {
-            uid: 0,
-            groups: vec![0],
-        };
-        let n = node(1000, 1000, 0o000, None);
-        assert_eq!(check(&n, &root, READ | WRITE), (true, Via::Root));
-        assert!(!check(&n, &root, EXECUTE).0, "no execute bit anywhere");
-        let n = node(1000, 1000, 0o001, None);
-        assert!(check(&n, &root, EXECUTE).0);
-        let d = Node {
-            is_dir: true,
-            ..node(1000, 1000, 0o000, None)
-        };
-        assert!(check(&d, &root, EXECUTE).0);
-    }
+/// `fs.protected_symlinks` of the running kernel (under `--root` for fixtures); on when unknown,
+/// as systemd sets it.
+fn protected_symlinks(root: &Root) -> bool {
+    let mut buf = [0u8; 16];
+    hwc_core::sysfs::read_attr(
+        &root.stack_path(b"/proc/sys/fs/protected_symlinks"),
+        &mut buf,
+    )
+    .is_none_or(|v| v != b"0")
 }

@@ -1,168 +1,150 @@
-//! Group sets a user should be in, from `/etc/hwc/perms.conf` or the defaults, compared with
-//! `/etc/group`. Nothing here edits `/etc/group`: on NixOS a declared user's groups come from the
-//! configuration and a `usermod` is undone at the next activation, so the fix is printed instead.
+//! `hwc-perms groups`: the sets of groups a user should be in ([`crate::sets`]), compared with
+//! /etc/group, and the fixes to print.
 
 use std::path::Path;
 
+use crate::{sets, user_of, GroupsArgs};
 use hwc_core::error::{Error, Result};
-use hwc_core::users::{Accounts, User};
+use hwc_core::output::{self, Format, Json, Table};
+use hwc_core::root::Root;
+use hwc_core::safefs;
+use hwc_core::users::Accounts;
 
-/// `SET = group group? ...`; a trailing `?` marks a group used only where it exists.
-pub const DEFAULT_CONF: &str = "media = audio video render\n\
-hardware = input i2c? gpio? spi? plugdev?\n\
-development = dialout kvm plugdev? adbusers?\n";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Set {
-    pub name: String,
-    /// (group, optional)
-    pub groups: Vec<(String, bool)>,
+pub fn run(a: &GroupsArgs) -> Result<u8> {
+    let root = Root::from_option(a.root.as_deref());
+    let acc = Accounts::load(&root)?;
+    let user = user_of(&acc, a.user.as_deref())?;
+    let sets = wanted(load_sets(&root)?, a.want.as_deref())?;
+    let report = Gaps::of(
+        &user.name,
+        sets.iter().map(|s| sets::compare(s, &acc, user)).collect(),
+    );
+    output::print(Format::of(a.json), &report)?;
+    Ok(u8::from(
+        !report.lacking.is_empty() || report.sets.iter().any(|r| !r.absent.is_empty()),
+    ))
 }
 
-/// Parses the config format; a bad line names `FILE:LINE`.
-pub fn parse_conf(file: &Path, text: &str) -> Result<Vec<Set>> {
-    let mut sets: Vec<Set> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let bad = |why: &str| {
-            Error::failed(format!("{}:{}: {why}", file.display(), i + 1))
-                .hint("lines read 'SET = group group? ...'")
-        };
-        let (name, groups) = line.split_once('=').ok_or_else(|| bad("no '='"))?;
-        let name = name.trim();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(bad(&format!("bad set name '{name}'")));
-        }
-        let groups: Vec<(String, bool)> = groups
-            .split_whitespace()
-            .map(|g| match g.strip_suffix('?') {
-                Some(g) => (g.to_string(), true),
-                None => (g.to_string(), false),
-            })
-            .collect();
-        if groups.iter().any(|(g, _)| g.is_empty()) {
-            return Err(bad("empty group name"));
-        }
-        match sets.iter_mut().find(|s| s.name == name) {
-            Some(s) => s.groups = groups,
-            None => sets.push(Set {
-                name: name.to_string(),
-                groups,
-            }),
+/// The default sets, each replaced or joined by those of /etc/hwc/perms.conf.
+fn load_sets(root: &Root) -> Result<Vec<sets::Set>> {
+    let mut sets = sets::parse_conf(Path::new("defaults"), sets::DEFAULT_CONF)?;
+    let conf_path = root.path("/etc/hwc/perms.conf");
+    let text = match safefs::read_file_if_exists(&conf_path, safefs::MAX_CONFIG) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(sets),
+        Err(e) => return Err(Error::io("reading /etc/hwc/perms.conf", &e)),
+    };
+    let text = String::from_utf8_lossy(&text);
+    for set in sets::parse_conf(Path::new("/etc/hwc/perms.conf"), &text)? {
+        match sets.iter_mut().find(|s| s.name == set.name) {
+            Some(s) => *s = set,
+            None => sets.push(set),
         }
     }
     Ok(sets)
 }
 
-/// One set compared with the account database.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Report {
-    pub name: String,
-    pub has: Vec<String>,
-    pub lacks: Vec<String>,
-    /// Required groups that do not exist on this system.
-    pub absent: Vec<String>,
-    /// Optional groups that do not exist (not a problem).
-    pub absent_optional: Vec<String>,
+/// The sets named by `--want` (all without it); an unknown name is a usage error.
+fn wanted(mut sets: Vec<sets::Set>, want: Option<&str>) -> Result<Vec<sets::Set>> {
+    let Some(want) = want else { return Ok(sets) };
+    let wanted: Vec<&str> = want
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+    if let Some(unknown) = wanted.iter().find(|w| !sets.iter().any(|s| s.name == **w)) {
+        let known: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+        return Err(Error::usage(format!(
+            "--want: no set '{unknown}' (known: {})",
+            known.join(", ")
+        )));
+    }
+    sets.retain(|s| wanted.contains(&s.name.as_str()));
+    Ok(sets)
 }
 
-pub fn compare(set: &Set, acc: &Accounts, user: &User) -> Report {
-    let ids = acc.group_ids(user);
-    let mut r = Report {
-        name: set.name.clone(),
-        ..Report::default()
-    };
-    for (g, optional) in &set.groups {
-        match acc.group_by_name(g) {
-            Some(group) if ids.contains(&group.gid) => r.has.push(g.clone()),
-            Some(_) => r.lacks.push(g.clone()),
-            None if *optional => r.absent_optional.push(g.clone()),
-            None => r.absent.push(g.clone()),
+/// The comparison of every set, the groups lacking in any, and the lines that add them.
+struct Gaps {
+    user: String,
+    sets: Vec<sets::Report>,
+    lacking: Vec<String>,
+    nixos: String,
+    command: String,
+}
+
+impl Gaps {
+    fn of(user: &str, sets: Vec<sets::Report>) -> Gaps {
+        let mut lacking: Vec<String> = Vec::new();
+        for g in sets.iter().flat_map(|r| &r.lacks) {
+            if !lacking.contains(g) {
+                lacking.push(g.clone());
+            }
+        }
+        let (nixos, command) = sets::fixes(user, &lacking);
+        Gaps {
+            user: user.to_string(),
+            sets,
+            lacking,
+            nixos,
+            command,
         }
     }
-    r
 }
 
-/// The NixOS line and the usermod command that add `groups`.
-pub fn fixes(user: &str, groups: &[String]) -> (String, String) {
-    let quoted: Vec<String> = groups.iter().map(|g| format!("\"{g}\"")).collect();
-    (
-        format!("users.users.{user}.extraGroups = [ {} ];", quoted.join(" ")),
-        format!("usermod -aG {} {user}", groups.join(",")),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_conf_parses() {
-        let sets = parse_conf(Path::new("default"), DEFAULT_CONF).unwrap();
-        let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["media", "hardware", "development"]);
-        assert_eq!(sets[1].groups[0], ("input".to_string(), false));
-        assert_eq!(sets[1].groups[1], ("i2c".to_string(), true));
+impl output::Report for Gaps {
+    fn text(&self) -> String {
+        let mut t = Table::new(["SET", "HAS", "LACKS", "NOT ON THIS SYSTEM"]);
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(",")
+            }
+        };
+        for r in &self.sets {
+            let mut absent = r.absent.clone();
+            absent.extend(r.absent_optional.iter().map(|g| format!("{g}?")));
+            t.row([r.name.clone(), list(&r.has), list(&r.lacks), list(&absent)]);
+        }
+        let mut text = format!("user: {}\n{}", self.user, t.render());
+        if !self.lacking.is_empty() {
+            text.push_str(&format!(
+                "missing: {}\nNixOS (configuration.nix): {}\nelsewhere (as root; log in again after): {}\n",
+                self.lacking.join(", "),
+                self.nixos,
+                self.command
+            ));
+        }
+        text
     }
 
-    #[test]
-    fn conf_overrides_and_errors() {
-        let sets = parse_conf(
-            Path::new("f"),
-            "# x\nmedia = audio\nmedia = video render?\ngaming = input\n",
-        )
-        .unwrap();
-        assert_eq!(
-            sets[0].groups,
-            [("video".to_string(), false), ("render".to_string(), true)]
-        );
-        assert_eq!(sets[1].name, "gaming");
-        assert!(parse_conf(Path::new("f"), "media audio\n")
-            .unwrap_err()
-            .to_string()
-            .starts_with("f:1: no '='"));
-        assert!(parse_conf(Path::new("f"), "\nbad name = x\n")
-            .unwrap_err()
-            .to_string()
-            .starts_with("f:2: bad set name"));
-    }
-
-    #[test]
-    fn compare_sorts_groups() {
-        let acc = Accounts::parse(
-            b"eric:x:1000:100::/home/eric:/bin/sh\n",
-            b"users:x:100:\naudio:x:17:eric\nvideo:x:26:\n",
-        );
-        let eric = acc.user_by_name("eric").unwrap();
-        let set = parse_conf(Path::new("d"), "media = audio video render plugdev?\n")
-            .unwrap()
-            .remove(0);
-        let r = compare(&set, &acc, eric);
-        assert_eq!(
-            (r.has, r.lacks, r.absent, r.absent_optional),
-            (
-                vec!["audio".into()],
-                vec!["video".into()],
-                vec!["render".into()],
-                vec!["plugdev".into()]
-            )
-        );
-    }
-
-    #[test]
-    fn fix_lines() {
-        let (nix, cmd) = fixes("eric", &["video".into(), "render".into()]);
-        assert_eq!(
-            nix,
-            "users.users.eric.extraGroups = [ \"video\" \"render\" ];"
-        );
-        assert_eq!(cmd, "usermod -aG video,render eric");
+    fn json(&self, j: &mut Json) {
+        j.begin_object().key("user").string(&self.user);
+        j.key("sets").begin_array();
+        for r in &self.sets {
+            j.begin_object().key("name").string(&r.name);
+            for (key, list) in [
+                ("has", &r.has),
+                ("lacks", &r.lacks),
+                ("absent", &r.absent),
+                ("absent_optional", &r.absent_optional),
+            ] {
+                j.key(key).begin_array();
+                for g in list.iter() {
+                    j.string(g);
+                }
+                j.end_array();
+            }
+            j.end_object();
+        }
+        j.end_array().key("missing").begin_array();
+        for g in &self.lacking {
+            j.string(g);
+        }
+        j.end_array();
+        let fix = !self.lacking.is_empty();
+        j.key("nixos").opt_string(fix.then_some(&self.nixos));
+        j.key("command").opt_string(fix.then_some(&self.command));
+        j.end_object();
     }
 }

@@ -14,8 +14,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::access::{self, Node, Via, Who};
 use super::acl;
+use super::kernel::{self as access, Node, Via, Who};
 
 /// The kernel's limit of symbolic links followed in one path (`MAXSYMLINKS`).
 const MAX_LINKS: usize = 40;

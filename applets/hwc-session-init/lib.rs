@@ -102,7 +102,7 @@ impl Report {
     fn step(&mut self, dry: bool, text: impl Into<String>) {
         let text = text.into();
         self.steps
-            .push(if dry { format!("would {text}") } else { text });
+            .push(if dry { output::would(text) } else { text });
     }
 }
 

@@ -523,9 +523,12 @@ fn report(
                 .map(|l| format!("{}\n", output::printable(l)))
                 .collect()
         };
-        text.push_str(&format!("# {file_shown} would be:\n"));
+        text.push_str(&format!(
+            "{}\n",
+            output::would(format!("write {file_shown}:"))
+        ));
         text.push_str(&printable(&String::from_utf8_lossy(&out.new)));
-        text.push_str("# diff:\n");
+        text.push_str(&format!("{}\n", output::would("change these lines:")));
         text.push_str(&printable(&block::diff(&out.old, &out.new)));
     }
     let verb = match (args.dry_run, out.existed && out.new == out.old) {

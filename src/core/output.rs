@@ -9,6 +9,47 @@ use std::os::fd::AsFd;
 
 use crate::error::{Error, Result};
 
+/// How a report is printed, the same choice in every applet: text for people, or one JSON
+/// document (`--json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+impl Format {
+    pub fn of(json: bool) -> Format {
+        if json {
+            Format::Json
+        } else {
+            Format::Text
+        }
+    }
+}
+
+/// What an applet reports, in both formats; [`print`] chooses.
+pub trait Report {
+    fn text(&self) -> String;
+    fn json(&self, j: &mut Json);
+}
+
+/// Prints `report` on stdout in `format`.
+pub fn print(format: Format, report: &impl Report) -> Result<()> {
+    match format {
+        Format::Text => emit(&report.text()),
+        Format::Json => {
+            let mut j = Json::new();
+            report.json(&mut j);
+            emit(&j.finish())
+        }
+    }
+}
+
+/// A change a dry run would make, worded one way in every applet: `would: ACTION`.
+pub fn would(action: impl std::fmt::Display) -> String {
+    format!("would: {action}")
+}
+
 /// Writes `text` to stdout and flushes. A reader that went away ends the applet quietly with 0.
 pub fn emit(text: &str) -> Result<()> {
     emit_bytes(text.as_bytes())

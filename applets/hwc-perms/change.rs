@@ -1,0 +1,173 @@
+//! `hwc-perms grant` and `revoke`: one user's ACL entry added, changed or removed as setfacl
+//! would, on the node a path names without following any link, through one descriptor.
+
+use std::path::{Path, PathBuf};
+
+use crate::acl::{self, Acl};
+use crate::{decode_acl, name_text, ACCESS_XATTR};
+use hwc_core::error::{Error, Result};
+use hwc_core::output;
+use hwc_core::privilege;
+use hwc_core::root::Root;
+use hwc_core::safefs;
+use hwc_core::users::{Accounts, User};
+
+/// What root keeps: CAP_FOWNER (set an ACL on a node one does not own), CAP_DAC_READ_SEARCH
+/// (reach it) and CAP_FSETID (without it the kernel clears a setgid bit when it rewrites the mode
+/// of a node whose group the caller is not in; setfacl, as root, keeps it).
+const KEEP: [caps::Capability; 3] = [
+    caps::Capability::CAP_FOWNER,
+    caps::Capability::CAP_DAC_READ_SEARCH,
+    caps::Capability::CAP_FSETID,
+];
+
+/// Who is changing what: the entry's user, and who this process is.
+struct Change<'a> {
+    target: &'a User,
+    /// rwx bits to grant, or `None` to revoke.
+    perm: Option<u16>,
+    me: u32,
+    has_fowner: bool,
+    dry_run: bool,
+}
+
+/// grant (`perm` is Some) or revoke (None) the entry of `user` on each path.
+pub fn run(
+    name: &str,
+    user: &str,
+    paths: &[PathBuf],
+    root: Option<&Path>,
+    dry_run: bool,
+    perm: Option<u16>,
+) -> Result<u8> {
+    let acc = Accounts::load(&Root::from_option(root))?;
+    let target = acc
+        .find_user(user)
+        .ok_or_else(|| Error::failed(format!("user '{user}' is not in /etc/passwd")))?;
+    if paths.is_empty() {
+        return Err(Error::usage("no PATH given"));
+    }
+    let me = privilege::euid();
+    if me == 0 {
+        privilege::keep_only(&KEEP)?;
+    }
+    let change = Change {
+        target,
+        perm,
+        me,
+        has_fowner: privilege::has(caps::Capability::CAP_FOWNER),
+        dry_run,
+    };
+    let mut failed = false;
+    let mut text = String::new();
+    for shown in paths {
+        match change.apply(&acc, shown) {
+            Ok(line) => text.push_str(&line),
+            Err(e) => {
+                output::warn(name, &e.to_string());
+                failed = true;
+            }
+        }
+    }
+    output::emit(&text)?;
+    Ok(u8::from(failed))
+}
+
+impl Change<'_> {
+    /// One path: reached by one walk that follows no link, then checked, read and written
+    /// through the descriptor it gives, so what is checked is what is changed.
+    fn apply(&self, acc: &Accounts, shown: &Path) -> Result<String> {
+        let node = safefs::open_nofollow(shown).map_err(|e| Error::failed(e.describe()))?;
+        self.check(&node.stat, shown)?;
+        let old = decode_acl(shown, node.xattr(ACCESS_XATTR))?;
+        refuse_duplicates(old.as_ref(), shown)?;
+        let before = old
+            .clone()
+            .unwrap_or_else(|| Acl::from_mode(node.stat.mode))
+            .sorted();
+        let (acl, changed) = self.edited(&before, old.is_none());
+        let what = self.outcome(changed);
+        if self.dry_run {
+            let names = |uid: u32| acc.user_by_uid(uid).map(|u| u.name.clone());
+            let groups = |gid: u32| acc.group_by_gid(gid).map(|g| g.name.clone());
+            return Ok(format!(
+                "{}\n{}",
+                output::would(format!("{}: {what}; the ACL becomes:", name_text(shown))),
+                acl.getfacl_text("", names, groups)
+            ));
+        }
+        if changed {
+            node.set_xattr(ACCESS_XATTR, &acl.encode()).map_err(|e| {
+                let err = Error::io(format!("setting the ACL of {}", shown.display()), &e);
+                if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+                    err.hint("the file system does not support POSIX ACLs")
+                } else {
+                    err
+                }
+            })?;
+        }
+        Ok(format!("{}: {what}\n", name_text(shown)))
+    }
+
+    /// Refuses a node with several names (another may be someone else's) and one this process
+    /// may not change.
+    fn check(&self, st: &safefs::Stat, shown: &Path) -> Result<()> {
+        if !st.is_dir() && st.nlink > 1 {
+            return Err(Error::failed(format!(
+                "{}: has {} hard links; refusing (another name of it may be someone else's)",
+                shown.display(),
+                st.nlink
+            )));
+        }
+        if st.uid != self.me && !self.has_fowner && !self.dry_run {
+            return Err(Error::failed(format!(
+                "{}: changing its ACL needs ownership (owner is uid {}) or CAP_FOWNER, which this process lacks",
+                shown.display(),
+                st.uid
+            ))
+            .hint("run as root"));
+        }
+        Ok(())
+    }
+
+    /// The ACL after the change, and whether it differs from `before` (an ACL written where
+    /// there was none counts as a change once it names someone).
+    fn edited(&self, before: &Acl, was_none: bool) -> (Acl, bool) {
+        let mut acl = before.clone();
+        let changed = match self.perm {
+            Some(p) => {
+                acl.set_user(self.target.uid, p);
+                acl != *before || was_none && acl.has_named()
+            }
+            None => acl.remove_user(self.target.uid),
+        };
+        (acl, changed)
+    }
+
+    fn outcome(&self, changed: bool) -> String {
+        let entry = format!("user:{}", self.target.name);
+        match (self.perm, changed) {
+            (_, false) => "unchanged".to_string(),
+            (Some(p), true) => format!("{entry}:{} granted", acl::perm_text(p)),
+            (None, true) => format!("{entry} revoked"),
+        }
+    }
+}
+
+/// setfacl refuses to change an ACL that names someone twice ("Duplicate entries"); so does hwc.
+fn refuse_duplicates(acl: Option<&Acl>, shown: &Path) -> Result<()> {
+    let Some(dup) = acl.and_then(Acl::duplicate) else {
+        return Ok(());
+    };
+    let kind = if dup.tag == acl::USER {
+        "user"
+    } else {
+        "group"
+    };
+    Err(Error::failed(format!(
+        "{}: its ACL holds duplicate entries ({kind} {} twice); refusing, as setfacl does",
+        shown.display(),
+        dup.id
+    ))
+    .hint("rewrite it whole, e.g. setfacl --set-file"))
+}
