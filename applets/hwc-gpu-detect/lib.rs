@@ -121,10 +121,6 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         runtime,
         details,
     };
-    output::emit(&if args.json {
-        report.json()
-    } else {
-        report.human()
-    })?;
+    output::print(output::Format::of(args.json), &report)?;
     Ok(0)
 }

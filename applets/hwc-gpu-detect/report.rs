@@ -35,7 +35,7 @@ pub struct Report<'a> {
 }
 
 impl Report<'_> {
-    fn names(&self) -> Vec<Option<String>> {
+    pub fn names(&self) -> Vec<Option<String>> {
         let mut names = names::Names::default();
         self.gpus
             .list
@@ -43,8 +43,10 @@ impl Report<'_> {
             .map(|g| names.name(self.root, g))
             .collect()
     }
+}
 
-    pub fn human(&self) -> String {
+impl output::Report for Report<'_> {
+    fn text(&self) -> String {
         let mut out = String::new();
         if self.gpus.list.is_empty() {
             out.push_str("no GPU found\n");
@@ -143,8 +145,7 @@ impl Report<'_> {
         out
     }
 
-    pub fn json(&self) -> String {
-        let mut j = Json::new();
+    fn json(&self, j: &mut Json) {
         j.begin_object().key("gpus").begin_array();
         for (g, name) in self.gpus.list.iter().zip(self.names()) {
             j.begin_object();
@@ -215,13 +216,13 @@ impl Report<'_> {
                 j.key("pci").opt_string(d.pci.map(|p| p.to_string()));
                 j.key("name").string(&d.name);
                 j.key("uuid").string(&d.uuid);
-                opt(&mut j, "memory_total_mib", d.memory_total_mib);
+                opt(j, "memory_total_mib", d.memory_total_mib);
                 j.key("compute_capability").string(&d.compute_capability);
-                opt(&mut j, "temperature_c", d.temperature_c);
+                opt(j, "temperature_c", d.temperature_c);
                 j.key("pstate").string(&d.pstate);
-                opt(&mut j, "memory_used_mib", d.memory_used_mib);
-                opt(&mut j, "power_mw", d.power_mw);
-                opt(&mut j, "utilization_pct", d.utilization_pct);
+                opt(j, "memory_used_mib", d.memory_used_mib);
+                opt(j, "power_mw", d.power_mw);
+                opt(j, "utilization_pct", d.utilization_pct);
                 j.end_object();
             }
             j.end_array();
@@ -230,6 +231,5 @@ impl Report<'_> {
                 .opt_string(details.driver_version.as_deref());
         }
         j.end_object();
-        j.finish()
     }
 }

@@ -2,8 +2,8 @@
 //! installed with the driver, asked for the same values in CSV.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use super::Detail;
 use hwc_core::error::{Error, Result};
@@ -26,36 +26,21 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 pub fn query() -> Result<Vec<Detail>> {
     let smi = find_nvidia_smi().ok_or_else(|| Error::failed("nvidia-smi is not on PATH"))?;
-    let mut child = Command::new(&smi)
-        .arg(format!("--query-gpu={QUERY}"))
-        .arg("--format=csv,noheader,nounits")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io(format!("running {}", smi.display()), &e))?;
-    // Bounded: its output is a few lines (it cannot fill a pipe), so waiting before reading is
-    // safe, and a hung driver ends the wait.
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() < LIMIT => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::failed(format!(
-                    "{} gave no answer within {}",
-                    smi.display(),
-                    hwc_core::privilege::duration_text(LIMIT)
-                )));
-            }
-            Err(e) => return Err(Error::io(format!("waiting for {}", smi.display()), &e)),
-        }
-    };
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::io(format!("reading {}", smi.display()), &e))?;
+    let out = hwc_core::command::output_within(
+        Command::new(&smi)
+            .arg(format!("--query-gpu={QUERY}"))
+            .arg("--format=csv,noheader,nounits"),
+        LIMIT,
+    )
+    .map_err(|e| Error::io(format!("running {}", smi.display()), &e))?
+    .ok_or_else(|| {
+        Error::failed(format!(
+            "{} gave no answer within {}",
+            smi.display(),
+            hwc_core::privilege::duration_text(LIMIT)
+        ))
+    })?;
+    let status = out.status;
     if !status.success() {
         let text = String::from_utf8_lossy(if out.stderr.is_empty() {
             &out.stdout
