@@ -41,11 +41,7 @@ mod tests {
         .unwrap();
         assert_eq!(o.stdout, b"hi\n");
         let start = Instant::now();
-        let o = output_within(
-            Command::new("sleep").arg("10"),
-            Duration::from_millis(200),
-        )
-        .unwrap();
+        let o = output_within(Command::new("sleep").arg("10"), Duration::from_millis(200)).unwrap();
         assert!(o.is_none());
         assert!(start.elapsed() < Duration::from_secs(3));
     }
