@@ -1,5 +1,6 @@
-//! A synchronous rtnetlink client: one request at a time, replies matched by sequence number, dumps read to NLMSG_DONE (whose payload may carry an error), a dump
-//! marked NLM_F_DUMP_INTR retried whole, and kernel errors with their extended-ack text.
+//! A synchronous rtnetlink client: one request at a time, replies matched by sequence number,
+//! dumps read to NLMSG_DONE (whose payload may carry an error), a dump marked NLM_F_DUMP_INTR
+//! retried whole, and kernel errors with their extended-ack text.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
@@ -7,14 +8,12 @@ use nix::sys::socket::{
     self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType,
 };
 
-use super::codec::{self, Request};
 use hwc_core::error::describe_io;
 use hwc_core::sys;
+use libc::{NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, SOL_NETLINK};
 
-const SOL_NETLINK: i32 = 270;
-const NETLINK_CAP_ACK: i32 = 10;
-const NETLINK_EXT_ACK: i32 = 11;
-const NETLINK_GET_STRICT_CHK: i32 = 12;
+use crate::codec::{self, Request};
+
 const DUMP_RETRIES: usize = 10;
 
 /// A failure from the kernel (errno and extended-ack message) or from the socket.

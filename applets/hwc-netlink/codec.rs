@@ -4,27 +4,23 @@
 //! types are skipped, the NLA_F_NESTED and NLA_F_NET_BYTEORDER bits are masked off, and a short or
 //! malformed attribute ends that attribute list instead of failing the message.
 
-pub const NLMSG_ERROR: u16 = 2;
-pub const NLMSG_DONE: u16 = 3;
-pub const NLMSG_OVERRUN: u16 = 4;
-pub const RTM_NEWLINK: u16 = 16;
-pub const RTM_DELLINK: u16 = 17;
-pub const RTM_GETLINK: u16 = 18;
-pub const RTM_NEWADDR: u16 = 20;
-pub const RTM_DELADDR: u16 = 21;
-pub const RTM_GETADDR: u16 = 22;
-pub const RTM_NEWROUTE: u16 = 24;
-pub const RTM_DELROUTE: u16 = 25;
-pub const RTM_GETROUTE: u16 = 26;
+// The numbers are libc's, typed once here as the wire carries them.
+pub const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+pub const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
+pub const NLMSG_OVERRUN: u16 = libc::NLMSG_OVERRUN as u16;
+pub use libc::{
+    RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR,
+    RTM_NEWLINK, RTM_NEWROUTE,
+};
 
-pub const F_REQUEST: u16 = 0x1;
-pub const F_MULTI: u16 = 0x2;
-pub const F_ACK: u16 = 0x4;
-pub const F_DUMP_INTR: u16 = 0x10;
-pub const F_DUMP: u16 = 0x300;
-pub const F_EXCL: u16 = 0x200;
-pub const F_CREATE: u16 = 0x400;
-pub const F_ACK_TLVS: u16 = 0x200;
+pub const F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+pub const F_MULTI: u16 = libc::NLM_F_MULTI as u16;
+pub const F_ACK: u16 = libc::NLM_F_ACK as u16;
+pub const F_DUMP_INTR: u16 = libc::NLM_F_DUMP_INTR as u16;
+pub const F_DUMP: u16 = libc::NLM_F_DUMP as u16;
+pub const F_EXCL: u16 = libc::NLM_F_EXCL as u16;
+pub const F_CREATE: u16 = libc::NLM_F_CREATE as u16;
+pub const F_ACK_TLVS: u16 = libc::NLM_F_ACK_TLVS as u16;
 
 const NLA_TYPE_MASK: u16 = 0x3fff;
 const NLMSGERR_ATTR_MSG: u16 = 1;

@@ -2,7 +2,26 @@
 
 use std::os::fd::AsRawFd;
 
-use super::*;
+use hwc_core::error::{Error, Result};
+use hwc_core::output::{self, Json, Table};
+use libc::{
+    IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO,
+    IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID,
+};
+
+use crate::client::NlError;
+use crate::codec::{self, Request};
+use crate::context::{
+    dump_links, fail, ifinfo, ifname, need_link, open_netns, spelled_out, usage, Ctx, CHANGE,
+    CREATE,
+};
+use crate::model::{self, Link};
+use crate::names;
+
+/// The peer's ifinfomsg inside a veth's IFLA_INFO_DATA (linux/veth.h; libc has no name for it).
+const VETH_INFO_PEER: u16 = 1;
+/// The VLAN id inside a vlan's IFLA_INFO_DATA (linux/if_link.h; libc has no name for it).
+const IFLA_VLAN_ID: u16 = 1;
 
 /// ip's link commands in the order it tries them (hwc has no `replace`).
 const VERBS: &[(&str, &str)] = &[
@@ -239,13 +258,13 @@ pub(super) fn link_set(ctx: &mut Ctx, dev: &str, words: &[&str]) -> Result<u8> {
         };
         match words[i] {
             "up" => {
-                flags |= model::IFF_UP;
-                change |= model::IFF_UP;
+                flags |= names::IFF_UP;
+                change |= names::IFF_UP;
                 i += 1;
             }
             "down" => {
-                flags &= !model::IFF_UP;
-                change |= model::IFF_UP;
+                flags &= !names::IFF_UP;
+                change |= names::IFF_UP;
                 i += 1;
             }
             "nomaster" => {
@@ -338,8 +357,8 @@ pub(super) fn set_up(ctx: &mut Ctx, link: &Link, up: bool) -> Result<()> {
     change_link(
         ctx,
         link.index,
-        if up { model::IFF_UP } else { 0 },
-        model::IFF_UP,
+        if up { names::IFF_UP } else { 0 },
+        names::IFF_UP,
         &what,
         |_| {},
     )

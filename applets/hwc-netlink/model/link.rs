@@ -1,43 +1,16 @@
-//! Links, addresses and routes decoded from rtnetlink messages, and printed the way `ip -j` and
-//! `ip -br` print them (iproute2's key names, present or absent in the same cases).
+//! A link as RTM_NEWLINK describes it, and its `ip -j link` / `ip -br link` rendering.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::codec::{attr_bytes, attr_str, attr_u32, attrs};
 use hwc_core::output::{self, Json};
+use libc::{
+    IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_LINK_NETNSID,
+    IFLA_MASTER, IFLA_MTU, IFLA_OPERSTATE,
+};
 
-pub const IFF_UP: u32 = 0x1;
-const IFF_RUNNING: u32 = 0x40;
-pub const IFF_LOWER_UP: u32 = 0x10000;
-
-const IFLA_ADDRESS: u16 = 1;
-const IFLA_IFNAME: u16 = 3;
-const IFLA_MTU: u16 = 4;
-const IFLA_LINK: u16 = 5;
-const IFLA_MASTER: u16 = 10;
-const IFLA_OPERSTATE: u16 = 16;
-const IFLA_LINKINFO: u16 = 18;
-const IFLA_LINK_NETNSID: u16 = 37;
-const IFLA_INFO_KIND: u16 = 1;
-
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-const IFA_LABEL: u16 = 3;
-
-const RTA_DST: u16 = 1;
-const RTA_OIF: u16 = 4;
-const RTA_GATEWAY: u16 = 5;
-const RTA_PRIORITY: u16 = 6;
-const RTA_PREFSRC: u16 = 7;
-const RTA_TABLE: u16 = 15;
-const RTA_PREF: u16 = 20;
-
-pub const RT_TABLE_MAIN: u32 = 254;
-
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}
+use super::u32_at;
+use crate::codec::{attr_bytes, attr_u32, attrs};
+use crate::names::{flag_words, operstate_name, IFF_UP};
 
 /// A link as an RTM_NEWLINK message describes it: what hwc shows of it.
 ///
@@ -230,66 +203,8 @@ impl Link {
     }
 }
 
-/// iproute2's flag words in its order, each given to `word`; NO-CARRIER first for an up link
-/// without carrier; unknown bits as one hex word; M-DOWN last when the link it rides on is down.
-pub fn flag_words(flags: u32, master_down: bool, mut word: impl FnMut(&str)) {
-    // A static, not a const: iterating a const array by value copies all of it to the stack
-    // on every call (once per link listed).
-    static NAMES: [(u32, &str); 18] = [
-        (0x8, "LOOPBACK"),
-        (0x2, "BROADCAST"),
-        (0x10, "POINTOPOINT"),
-        (0x1000, "MULTICAST"),
-        (0x80, "NOARP"),
-        (0x200, "ALLMULTI"),
-        (0x100, "PROMISC"),
-        (0x400, "MASTER"),
-        (0x800, "SLAVE"),
-        (0x4, "DEBUG"),
-        (0x8000, "DYNAMIC"),
-        (0x4000, "AUTOMEDIA"),
-        (0x2000, "PORTSEL"),
-        (0x20, "NOTRAILERS"),
-        (0x1, "UP"),
-        (0x10000, "LOWER_UP"),
-        (0x20000, "DORMANT"),
-        (0x40000, "ECHO"),
-    ];
-    if flags & IFF_UP != 0 && flags & IFF_RUNNING == 0 {
-        word("NO-CARRIER");
-    }
-    let mut rest = flags & !IFF_RUNNING;
-    for &(bit, name) in &NAMES {
-        if rest & bit != 0 {
-            rest &= !bit;
-            word(name);
-        }
-    }
-    if rest != 0 {
-        word(&format!("{rest:x}"));
-    }
-    if master_down {
-        word("M-DOWN");
-    }
-}
-
-pub fn operstate_name(state: u8) -> Cow<'static, str> {
-    const NAMES: [&str; 7] = [
-        "UNKNOWN",
-        "NOTPRESENT",
-        "DOWN",
-        "LOWERLAYERDOWN",
-        "TESTING",
-        "DORMANT",
-        "UP",
-    ];
-    NAMES
-        .get(state as usize)
-        .map_or_else(|| state.to_string().into(), |&n| n.into())
-}
-
 /// A link-layer address as ip prints it: lowercase hex bytes joined by ':'.
-pub fn mac_text(bytes: &[u8]) -> String {
+fn mac_text(bytes: &[u8]) -> String {
     let mut text = vec![0; output::hex_len(bytes)];
     output::hex_into(bytes, b':', &mut text);
     String::from_utf8(text).unwrap_or_default()
@@ -311,7 +226,7 @@ fn find(links: &[Link], index: u32) -> Option<&Link> {
 }
 
 /// The name of link `index`, `ifN` when it is not in `links`.
-fn name_of(links: &[Link], index: u32) -> Cow<'_, [u8]> {
+pub(super) fn name_of(links: &[Link], index: u32) -> Cow<'_, [u8]> {
     find(links, index).map_or_else(
         || format!("if{index}").into_bytes().into(),
         |l| l.name().into(),
@@ -409,341 +324,13 @@ pub fn link_brief(l: &Link, links: &[Link]) -> [String; 4] {
     ]
 }
 
-#[derive(Clone, Debug)]
-pub struct Addr {
-    pub family: u8,
-    pub prefixlen: u8,
-    pub scope: u8,
-    pub index: u32,
-    pub local: Option<IpAddr>,
-    pub address: Option<IpAddr>,
-    pub label: Option<String>,
-}
-
-fn ip_from(family: u8, d: &[u8]) -> Option<IpAddr> {
-    match (family as i32, d.len()) {
-        (libc::AF_INET, 4) => Some(IpAddr::V4(Ipv4Addr::new(d[0], d[1], d[2], d[3]))),
-        (libc::AF_INET6, 16) => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(d).ok()?))),
-        _ => None,
-    }
-}
-
-impl Addr {
-    pub fn parse(p: &[u8]) -> Option<Addr> {
-        if p.len() < 8 {
-            return None;
-        }
-        let mut a = Addr {
-            family: p[0],
-            prefixlen: p[1],
-            scope: p[3],
-            index: u32_at(p, 4),
-            local: None,
-            address: None,
-            label: None,
-        };
-        for (ty, d) in attrs(&p[8..]) {
-            match ty {
-                IFA_LOCAL => a.local = ip_from(a.family, d),
-                IFA_ADDRESS => a.address = ip_from(a.family, d),
-                IFA_LABEL => a.label = Some(attr_str(d)),
-                _ => {}
-            }
-        }
-        Some(a)
-    }
-
-    /// The address `ip` shows as `local`: IFA_LOCAL, else IFA_ADDRESS (IPv6 has no local).
-    pub fn shown(&self) -> Option<IpAddr> {
-        self.local.or(self.address)
-    }
-}
-
-pub fn scope_name(scope: u8) -> String {
-    match scope {
-        0 => "global".into(),
-        200 => "site".into(),
-        253 => "link".into(),
-        254 => "host".into(),
-        255 => "nowhere".into(),
-        n => n.to_string(),
-    }
-}
-
-pub fn addr_json(j: &mut Json, a: &Addr) {
-    j.begin_object();
-    j.key("family").string(if a.family as i32 == libc::AF_INET {
-        "inet"
-    } else {
-        "inet6"
-    });
-    if let Some(ip) = a.shown() {
-        j.key("local").string(ip.to_string());
-    }
-    j.key("prefixlen").number(a.prefixlen);
-    j.key("scope").string(scope_name(a.scope));
-    if a.family as i32 == libc::AF_INET {
-        if let Some(l) = &a.label {
-            j.key("label").string(l);
-        }
-    }
-    j.end_object();
-}
-
-#[derive(Clone, Debug)]
-pub struct Route {
-    pub family: u8,
-    pub dst_len: u8,
-    pub table: u32,
-    pub protocol: u8,
-    pub scope: u8,
-    pub rtype: u8,
-    pub flags: u32,
-    pub dst: Option<IpAddr>,
-    pub gateway: Option<IpAddr>,
-    pub oif: Option<u32>,
-    pub metric: Option<u32>,
-    pub prefsrc: Option<IpAddr>,
-    pub pref: Option<u8>,
-}
-
-impl Route {
-    pub fn parse(p: &[u8]) -> Option<Route> {
-        if p.len() < 12 {
-            return None;
-        }
-        let mut r = Route {
-            family: p[0],
-            dst_len: p[1],
-            table: u32::from(p[4]),
-            protocol: p[5],
-            scope: p[6],
-            rtype: p[7],
-            flags: u32_at(p, 8),
-            dst: None,
-            gateway: None,
-            oif: None,
-            metric: None,
-            prefsrc: None,
-            pref: None,
-        };
-        for (ty, d) in attrs(&p[12..]) {
-            match ty {
-                RTA_DST => r.dst = ip_from(r.family, d),
-                RTA_GATEWAY => r.gateway = ip_from(r.family, d),
-                RTA_OIF => r.oif = attr_u32(d),
-                RTA_PRIORITY => r.metric = attr_u32(d),
-                RTA_PREFSRC => r.prefsrc = ip_from(r.family, d),
-                RTA_TABLE => r.table = attr_u32(d).unwrap_or(r.table),
-                RTA_PREF => r.pref = d.first().copied(),
-                _ => {}
-            }
-        }
-        Some(r)
-    }
-
-    pub fn dst_text(&self) -> String {
-        let full = if self.family as i32 == libc::AF_INET {
-            32
-        } else {
-            128
-        };
-        match self.dst {
-            None if self.dst_len == 0 => "default".into(),
-            None => format!("0/{}", self.dst_len),
-            Some(ip) if self.dst_len == full => ip.to_string(),
-            Some(ip) => format!("{ip}/{}", self.dst_len),
-        }
-    }
-}
-
-fn type_name(t: u8) -> String {
-    [
-        "unspec",
-        "unicast",
-        "local",
-        "broadcast",
-        "anycast",
-        "multicast",
-        "blackhole",
-        "unreachable",
-        "prohibit",
-        "throw",
-        "nat",
-    ]
-    .get(t as usize)
-    .map_or(t.to_string(), |s| s.to_string())
-}
-
-fn protocol_name(p: u8) -> String {
-    match p {
-        0 => "unspec".into(),
-        1 => "redirect".into(),
-        2 => "kernel".into(),
-        3 => "boot".into(),
-        4 => "static".into(),
-        8 => "gated".into(),
-        9 => "ra".into(),
-        10 => "mrt".into(),
-        11 => "zebra".into(),
-        12 => "bird".into(),
-        13 => "dnrouted".into(),
-        14 => "xorp".into(),
-        15 => "ntk".into(),
-        16 => "dhcp".into(),
-        42 => "babel".into(),
-        186 => "bgp".into(),
-        187 => "isis".into(),
-        188 => "ospf".into(),
-        189 => "rip".into(),
-        192 => "eigrp".into(),
-        n => n.to_string(),
-    }
-}
-
-pub fn table_name(t: u32) -> String {
-    match t {
-        253 => "default".into(),
-        254 => "main".into(),
-        255 => "local".into(),
-        n => n.to_string(),
-    }
-}
-
-fn route_flag_words(flags: u32) -> Vec<&'static str> {
-    [
-        (1, "dead"),
-        (2, "pervasive"),
-        (4, "onlink"),
-        (8, "offload"),
-        (16, "linkdown"),
-        (32, "unresolved"),
-        (64, "trap"),
-    ]
-    .iter()
-    .filter(|(bit, _)| flags & bit != 0)
-    .map(|(_, n)| *n)
-    .collect()
-}
-
-/// The keys `ip -j route` prints, present in the same cases; the table only when routes of all
-/// tables are listed (`show_table`), as a chosen table is implied.
-pub fn route_json(j: &mut Json, r: &Route, links: &[Link], details: bool, show_table: bool) {
-    j.begin_object();
-    if r.rtype != 1 {
-        j.key("type").string(type_name(r.rtype));
-    }
-    j.key("dst").string(r.dst_text());
-    if let Some(gw) = r.gateway {
-        j.key("gateway").string(gw.to_string());
-    }
-    if let Some(oif) = r.oif {
-        j.key("dev").string(name_of(links, oif));
-    }
-    if r.table != RT_TABLE_MAIN && show_table {
-        j.key("table").string(table_name(r.table));
-    }
-    if r.protocol != 3 || details {
-        j.key("protocol").string(protocol_name(r.protocol));
-    }
-    if r.scope != 0 {
-        j.key("scope").string(scope_name(r.scope));
-    }
-    if let Some(src) = r.prefsrc {
-        j.key("prefsrc").string(src.to_string());
-    }
-    if let Some(m) = r.metric {
-        j.key("metric").number(m);
-    }
-    j.key("flags").begin_array();
-    for f in route_flag_words(r.flags) {
-        j.string(f);
-    }
-    j.end_array();
-    if r.family as i32 == libc::AF_INET6 {
-        if let Some(p) = r.pref {
-            j.key("pref").string(match p {
-                1 => "high",
-                3 => "low",
-                _ => "medium",
-            });
-        }
-    }
-    j.end_object();
-}
-
-/// `ip route` style line.
-pub fn route_line(r: &Route, links: &[Link], show_table: bool) -> String {
-    let mut s = String::new();
-    if r.rtype != 1 {
-        s.push_str(&type_name(r.rtype));
-        s.push(' ');
-    }
-    s.push_str(&r.dst_text());
-    if let Some(gw) = r.gateway {
-        s.push_str(&format!(" via {gw}"));
-    }
-    if let Some(oif) = r.oif {
-        s.push_str(&format!(
-            " dev {}",
-            String::from_utf8_lossy(&name_of(links, oif))
-        ));
-    }
-    if r.table != RT_TABLE_MAIN && show_table {
-        s.push_str(&format!(" table {}", table_name(r.table)));
-    }
-    if r.protocol != 3 {
-        s.push_str(&format!(" proto {}", protocol_name(r.protocol)));
-    }
-    if r.scope != 0 {
-        s.push_str(&format!(" scope {}", scope_name(r.scope)));
-    }
-    if let Some(src) = r.prefsrc {
-        s.push_str(&format!(" src {src}"));
-    }
-    if let Some(m) = r.metric {
-        s.push_str(&format!(" metric {m}"));
-    }
-    for f in route_flag_words(r.flags) {
-        s.push(' ');
-        s.push_str(f);
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn flag_words(flags: u32, master_down: bool) -> Vec<String> {
-        let mut words = Vec::new();
-        super::flag_words(flags, master_down, |w| words.push(w.to_string()));
-        words
-    }
-
-    #[test]
-    fn flags_in_iproute2_order() {
-        assert_eq!(
-            flag_words(0x1003 | 0x40 | 0x10000, false),
-            ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"]
-        );
-        assert_eq!(
-            flag_words(0x1003, false),
-            ["NO-CARRIER", "BROADCAST", "MULTICAST", "UP"]
-        );
-        assert_eq!(
-            flag_words(0x8 | 0x1 | 0x40 | 0x10000, false),
-            ["LOOPBACK", "UP", "LOWER_UP"]
-        );
-        assert_eq!(
-            flag_words(0x1002, true),
-            ["BROADCAST", "MULTICAST", "M-DOWN"]
-        );
-    }
-
     /// An RTM_NEWLINK payload: ifinfomsg (index 7, flags UP) and the attributes given.
     fn newlink(attrs: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut req = super::super::codec::Request::new(16, 0);
+        let mut req = crate::codec::Request::new(16, 0);
         req.header(&[0, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
         for (ty, data) in attrs {
             req.attr(*ty, data);
@@ -755,7 +342,7 @@ mod tests {
     fn links_keep_what_the_kernel_sent_in_64_bytes() {
         assert_eq!(std::mem::size_of::<Link>(), 64);
         let mac = [0x02, 0x42, 0xac, 0x11, 0x00, 0xff];
-        let mut info = super::super::codec::Request::new(0, 0);
+        let mut info = crate::codec::Request::new(0, 0);
         info.attr(IFLA_INFO_KIND, b"veth\0");
         let info = info.finish(0).unwrap()[16..].to_vec();
         let l = Link::parse(&newlink(&[
@@ -797,7 +384,7 @@ mod tests {
         // Past 30 bytes together, on the heap, each part intact: a 15-character name, an
         // InfiniBand address and a kind.
         let ib = [0x80; 20];
-        let mut info = super::super::codec::Request::new(0, 0);
+        let mut info = crate::codec::Request::new(0, 0);
         info.attr(IFLA_INFO_KIND, b"ipoib");
         let info = info.finish(0).unwrap()[16..].to_vec();
         let long = Link::parse(&newlink(&[
@@ -856,32 +443,5 @@ mod tests {
         assert_eq!(*name_of(&shuffled, 5), *b"b");
         assert_eq!(*name_of(&shuffled, 9), *b"c");
         assert_eq!(*name_of(&shuffled, 2), *b"if2");
-    }
-
-    #[test]
-    fn route_destinations() {
-        let mut r = Route::parse(&[2, 0, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0]).unwrap();
-        assert_eq!(r.dst_text(), "default");
-        r.dst = Some("10.88.0.0".parse().unwrap());
-        r.dst_len = 16;
-        assert_eq!(r.dst_text(), "10.88.0.0/16");
-        r.dst_len = 32;
-        assert_eq!(r.dst_text(), "10.88.0.0");
-    }
-
-    #[test]
-    fn short_payloads_are_refused_not_panicking() {
-        assert!(Link::parse(&[0; 15]).is_none());
-        assert!(Addr::parse(&[0; 7]).is_none());
-        assert!(Route::parse(&[0; 11]).is_none());
-        let mut x = 7u64;
-        for _ in 0..5000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-            let len = (x >> 58) as usize + 8;
-            let buf: Vec<u8> = (0..len).map(|i| (x >> (i % 56)) as u8).collect();
-            let _ = Link::parse(&buf);
-            let _ = Addr::parse(&buf);
-            let _ = Route::parse(&buf);
-        }
     }
 }

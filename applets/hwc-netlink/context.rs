@@ -1,0 +1,231 @@
+//! What every hwc-netlink command shares: the context (socket, output switches, --dry-run), one
+//! line per error, the requests that look links up, and the parsers for names, addresses and
+//! `--option value` words.
+
+use std::net::IpAddr;
+
+use hwc_core::error::{Error, Result};
+use hwc_core::output;
+use libc::{IFLA_EXT_MASK, IFLA_IFNAME};
+
+use crate::client::{NlError, Socket};
+use crate::codec::{self, Request};
+use crate::model::Link;
+
+/// Flags of a request that creates something and fails if it exists (as `ip ... add` sends).
+pub const CREATE: u16 = codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE;
+/// Flags of a request that changes or deletes something.
+pub const CHANGE: u16 = codec::F_REQUEST | codec::F_ACK;
+/// Asks a link dump or lookup to leave out the statistics (most of each message).
+const RTEXT_FILTER_SKIP_STATS: u32 = libc::RTEXT_FILTER_SKIP_STATS as u32;
+
+pub struct Ctx {
+    pub sock: Socket,
+    pub json: bool,
+    pub details: bool,
+    pub family: u8,
+    pub dry_run: bool,
+}
+
+impl Ctx {
+    /// Sends a request that changes the system, or with --dry-run prints what it would do.
+    pub fn change(&mut self, req: &Request, what: &str) -> std::result::Result<(), NlError> {
+        if self.dry_run {
+            println!("{}", output::would(what));
+            return Ok(());
+        }
+        self.sock.request(req)
+    }
+
+    /// A link just created; with --dry-run it does not exist, so a stand-in with its name and
+    /// the MTU it was created with.
+    pub fn created(&mut self, name: &str, mtu: Option<u32>) -> Result<Link> {
+        if self.dry_run {
+            return Ok(Link::named(name, mtu));
+        }
+        need_link(self, name)
+    }
+}
+
+pub fn usage(what: impl Into<String>) -> Error {
+    Error::usage(what).hint("see 'hwc-netlink --help'")
+}
+
+/// A kernel error as one line naming the object.
+pub fn fail(what: &str, e: NlError) -> Error {
+    let mut err = Error::failed(format!("{what}: {}", e.message));
+    if e.errno == libc::EPERM {
+        err = err.hint("needs CAP_NET_ADMIN; run as root");
+    }
+    err
+}
+
+pub fn ifinfo(index: u32, flags: u32, change: u32) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    h[4..8].copy_from_slice(&index.to_ne_bytes());
+    h[8..12].copy_from_slice(&flags.to_ne_bytes());
+    h[12..16].copy_from_slice(&change.to_ne_bytes());
+    h
+}
+
+/// All links. With -4 or -6 the dump asks for that family, as ip does. An AF_INET6 link dump is
+/// answered by IPv6's own handler, which sends no master or link-layer address and, under strict
+/// checking, refuses any attribute after the header.
+pub fn dump_links(ctx: &mut Ctx) -> Result<Vec<Link>> {
+    let mut req = Request::new(codec::RTM_GETLINK, codec::F_REQUEST | codec::F_DUMP);
+    let mut h = [0u8; 16];
+    h[0] = ctx.family;
+    req.header(&h);
+    if ctx.family != libc::AF_INET6 as u8 {
+        req.attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+    }
+    ctx.sock
+        .dump(&req, codec::RTM_NEWLINK, Link::parse)
+        .map_err(|e| fail("listing links", e))
+}
+
+/// `name` if the kernel would take it as an interface name (`dev_valid_name`): 1 to 15 bytes,
+/// not `.` or `..`, no `/`, `:` or white space. Checked before any request is built.
+pub fn ifname(name: &str) -> Result<&str> {
+    let valid = !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0x0b);
+    if valid {
+        Ok(name)
+    } else {
+        let shown: String = name.chars().take(40).collect();
+        let more = if name.len() > shown.len() { "..." } else { "" };
+        Err(usage(format!(
+            "'{}{more}' ({} bytes) is not a valid interface name (1-15 bytes, no '/', ':' or spaces)",
+            output::printable(&shown),
+            name.len()
+        )))
+    }
+}
+
+/// The link called `name`, or None when there is none.
+pub fn find_link(ctx: &mut Ctx, name: &str) -> Result<Option<Link>> {
+    ifname(name)?;
+    let mut req = Request::new(codec::RTM_GETLINK, codec::F_REQUEST);
+    req.header(&[0; 16])
+        .attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
+        .attr_cstr(IFLA_IFNAME, name);
+    match ctx.sock.get(&req) {
+        Ok(p) => Ok(Link::parse(&p)),
+        Err(e) if e.errno == libc::ENODEV => Ok(None),
+        Err(e) => Err(fail(name, e)),
+    }
+}
+
+pub fn need_link(ctx: &mut Ctx, name: &str) -> Result<Link> {
+    find_link(ctx, name)?.ok_or_else(|| Error::failed(format!("{name}: no such device")))
+}
+
+pub fn parse_cidr(text: &str) -> Result<(IpAddr, u8)> {
+    let (ip, len) = match text.split_once('/') {
+        Some((ip, len)) => (ip, Some(len)),
+        None => (text, None),
+    };
+    let ip: IpAddr = ip
+        .parse()
+        .map_err(|_| usage(format!("'{text}' is not an address")))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        None => max,
+        Some(l) => l
+            .parse::<u8>()
+            .ok()
+            .filter(|&l| l <= max)
+            .ok_or_else(|| usage(format!("'{text}': bad prefix length")))?,
+    };
+    Ok((ip, len))
+}
+
+pub fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+pub fn family_of(ip: &IpAddr) -> u8 {
+    if ip.is_ipv4() {
+        libc::AF_INET as u8
+    } else {
+        libc::AF_INET6 as u8
+    }
+}
+
+/// Positional words, and `--name value` options.
+pub type Split<'a> = (Vec<&'a str>, Vec<(String, &'a str)>);
+
+/// Splits `--opt value` pairs off the positional words.
+pub fn options<'a>(words: &[&'a str], known: &[&str]) -> Result<Split<'a>> {
+    let (mut pos, mut opts) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        if let Some(name) = w.strip_prefix("--") {
+            let (name, value) = match name.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (name, None),
+            };
+            if !known.contains(&name) {
+                return Err(usage(format!("unknown option --{name}")));
+            }
+            let value = match value {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    words
+                        .get(i)
+                        .copied()
+                        .ok_or_else(|| usage(format!("--{name} needs a value")))?
+                }
+            };
+            opts.push((name.to_string(), value));
+        } else {
+            pos.push(w);
+        }
+        i += 1;
+    }
+    Ok((pos, opts))
+}
+
+pub fn opt<'a>(opts: &[(String, &'a str)], name: &str) -> Option<&'a str> {
+    opts.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
+}
+
+/// `words` with the first spelled out as ip reads an abbreviated command word: it stands for the
+/// first entry of `keywords` (ip's own order; each with the word hwc matches on) that it begins.
+/// The order settles clashes as in ip: `link s` is `set`, `addr s` and `route s` are `show`.
+/// A word that begins none is left as it is, for the caller's error.
+pub fn spelled_out<'a>(words: &[&'a str], keywords: &[(&str, &'a str)]) -> Vec<&'a str> {
+    let mut out = words.to_vec();
+    if let Some(first) = out.first_mut().filter(|w| !w.is_empty()) {
+        if let Some(&(_, word)) = keywords.iter().find(|(k, _)| k.starts_with(*first)) {
+            *first = word;
+        }
+    }
+    out
+}
+
+/// Opens `/run/netns/NAME` or the namespace file PATH.
+pub fn open_netns(spec: &str) -> Result<std::fs::File> {
+    let path = if spec.contains('/') {
+        spec.to_string()
+    } else {
+        format!("/run/netns/{spec}")
+    };
+    // Non-blocking: a FIFO in its place must not hang the command (setns then refuses it).
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| Error::io(format!("network namespace {path}"), &e))
+}

@@ -1,0 +1,36 @@
+//! Links, addresses and routes decoded from rtnetlink messages, and printed the way `ip -j` and
+//! `ip -br` print them (iproute2's key names, present or absent in the same cases). One file per
+//! object; the words iproute2 prints for numbers are in `names`.
+
+mod addr;
+mod link;
+mod route;
+
+pub use addr::{addr_json, Addr};
+pub use link::{link_brief, link_json, Link, LinkScratch};
+pub use route::{route_json, route_line, Route, RT_TABLE_MAIN};
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_payloads_are_refused_not_panicking() {
+        assert!(Link::parse(&[0; 15]).is_none());
+        assert!(Addr::parse(&[0; 7]).is_none());
+        assert!(Route::parse(&[0; 11]).is_none());
+        let mut x = 7u64;
+        for _ in 0..5000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let len = (x >> 58) as usize + 8;
+            let buf: Vec<u8> = (0..len).map(|i| (x >> (i % 56)) as u8).collect();
+            let _ = Link::parse(&buf);
+            let _ = Addr::parse(&buf);
+            let _ = Route::parse(&buf);
+        }
+    }
+}
