@@ -1,7 +1,7 @@
 //! Entered through C `main` rather than Rust's runtime start-up, which would add a dozen
 //! syscalls (a stack-guard probe through /proc/self/maps, an alternate signal stack, handlers)
 //! to every start: gpu-launch is a hot path, measured against a C wrapper in benches/launch.rs.
-//! What hwc needs of that start-up is done in `multicall::run`.
+//! What hwc needs of that start-up is done in `door::run`.
 
 #![cfg_attr(not(test), no_main)]
 // No `unsafe` here: it lives in hwc-sys. The one exception is the C entry symbol below, whose
