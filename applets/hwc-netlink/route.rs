@@ -81,71 +81,90 @@ pub(super) fn route_show(ctx: &mut Ctx, table: Option<u32>) -> Result<u8> {
     Ok(0)
 }
 
+/// What `route add|del` was given: the words after the verb, checked.
+struct RouteSpec<'a> {
+    /// `None` for `default`.
+    target: Option<(IpAddr, u8)>,
+    gw: Option<IpAddr>,
+    dev: Option<&'a str>,
+    metric: Option<u32>,
+}
+
+fn parse_route<'a>(dst: &str, rest: &[&'a str]) -> Result<RouteSpec<'a>> {
+    let mut spec = RouteSpec {
+        target: if dst == "default" {
+            None
+        } else {
+            Some(parse_cidr(dst)?)
+        },
+        gw: None,
+        dev: None,
+        metric: None,
+    };
+    for pair in rest.chunks(2) {
+        let [key, v] = *pair else {
+            return Err(usage(format!("route: '{}' needs a value", pair[0])));
+        };
+        match key {
+            "via" => {
+                let gw = v
+                    .parse()
+                    .map_err(|_| usage(format!("'{v}' is not an address")))?;
+                spec.gw = Some(gw);
+            }
+            "dev" => spec.dev = Some(v),
+            "metric" | "priority" => {
+                let m = v.parse().map_err(|_| usage("metric needs a number"))?;
+                spec.metric = Some(m);
+            }
+            other => return Err(usage(format!("route: unexpected '{other}'"))),
+        }
+    }
+    Ok(spec)
+}
+
+/// The rtmsg header: as iproute2 fills it for add (boot protocol, unicast, link scope for an
+/// IPv4 route without gateway), and for delete (any scope).
+fn rtmsg(family: u8, dst_len: u8, add: bool, has_gw: bool) -> [u8; 12] {
+    let mut h = [0u8; 12];
+    h[0] = family;
+    h[1] = dst_len;
+    h[4] = model::RT_TABLE_MAIN as u8;
+    if add {
+        h[5] = libc::RTPROT_BOOT;
+        h[6] = if !has_gw && family == libc::AF_INET as u8 {
+            libc::RT_SCOPE_LINK
+        } else {
+            libc::RT_SCOPE_UNIVERSE
+        };
+        h[7] = libc::RTN_UNICAST;
+    } else {
+        h[6] = libc::RT_SCOPE_NOWHERE;
+    }
+    h
+}
+
 pub(super) fn route_change(ctx: &mut Ctx, add: bool, words: &[&str]) -> Result<()> {
     let (dst, rest) = words
         .split_first()
         .ok_or_else(|| usage("route: missing DST or 'default'"))?;
-    let (mut gw, mut dev, mut metric) = (None, None, None);
-    let mut i = 0;
-    while i < rest.len() {
-        let v = rest
-            .get(i + 1)
-            .copied()
-            .ok_or_else(|| usage(format!("route: '{}' needs a value", rest[i])))?;
-        match rest[i] {
-            "via" => {
-                gw = Some(
-                    v.parse::<IpAddr>()
-                        .map_err(|_| usage(format!("'{v}' is not an address")))?,
-                )
-            }
-            "dev" => dev = Some(v),
-            "metric" | "priority" => {
-                metric = Some(
-                    v.parse::<u32>()
-                        .map_err(|_| usage("metric needs a number"))?,
-                )
-            }
-            other => return Err(usage(format!("route: unexpected '{other}'"))),
-        }
-        i += 2;
-    }
-    let target = if *dst == "default" {
-        None
-    } else {
-        Some(parse_cidr(dst)?)
-    };
-    let family = match (&target, &gw) {
+    let spec = parse_route(dst, rest)?;
+    let family = match (&spec.target, &spec.gw) {
         (Some((ip, _)), _) | (None, Some(ip)) => family_of(ip),
         (None, None) if ctx.family != 0 => ctx.family,
         (None, None) => libc::AF_INET as u8,
     };
-    if gw.is_some_and(|g| family_of(&g) != family) {
+    if spec.gw.is_some_and(|g| family_of(&g) != family) {
         return Err(usage(
             "route: the gateway's address family differs from the destination's",
         ));
     }
-    let oif = match dev {
+    let oif = match spec.dev {
         Some(d) => Some(need_link(ctx, d)?.index),
         None => None,
     };
-    if add && gw.is_none() && oif.is_none() {
+    if add && spec.gw.is_none() && oif.is_none() {
         return Err(usage("route add: needs 'via GW' or 'dev DEV'"));
-    }
-    let mut h = [0u8; 12];
-    h[0] = family;
-    h[1] = target.map_or(0, |(_, l)| l);
-    h[4] = model::RT_TABLE_MAIN as u8;
-    if add {
-        h[5] = 3; // RTPROT_BOOT, as iproute2
-        h[6] = if gw.is_none() && family == libc::AF_INET as u8 {
-            253
-        } else {
-            0
-        };
-        h[7] = 1; // RTN_UNICAST
-    } else {
-        h[6] = 255; // RT_SCOPE_NOWHERE: match any scope
     }
     let (ty, flags) = if add {
         (codec::RTM_NEWROUTE, CREATE)
@@ -153,24 +172,22 @@ pub(super) fn route_change(ctx: &mut Ctx, add: bool, words: &[&str]) -> Result<(
         (codec::RTM_DELROUTE, CHANGE)
     };
     let mut req = Request::new(ty, flags);
-    req.header(&h);
-    if let Some((ip, _)) = &target {
+    let dst_len = spec.target.map_or(0, |(_, l)| l);
+    req.header(&rtmsg(family, dst_len, add, spec.gw.is_some()));
+    if let Some((ip, _)) = &spec.target {
         req.attr(RTA_DST, &ip_bytes(ip));
     }
-    if let Some(g) = &gw {
+    if let Some(g) = &spec.gw {
         req.attr(RTA_GATEWAY, &ip_bytes(g));
     }
     if let Some(o) = oif {
         req.attr_u32(RTA_OIF, o);
     }
-    if let Some(m) = metric {
+    if let Some(m) = spec.metric {
         req.attr_u32(RTA_PRIORITY, m);
     }
-    let what = format!(
-        "route {} {}",
-        if add { "add" } else { "del" },
-        words.join(" ")
-    );
+    let verb = if add { "add" } else { "del" };
+    let what = format!("route {verb} {}", words.join(" "));
     ctx.change(&req, &what).map_err(|e| match e.errno {
         libc::EEXIST => Error::failed(format!("{what}: the route already exists")),
         libc::ESRCH => Error::failed(format!("{what}: no such route")),

@@ -24,17 +24,70 @@ pub struct Outcome {
 /// without opening it first, so a device there is never opened; refused unless a regular file),
 /// and replaces it atomically when its content changes.
 pub fn install(home: &Path, managed: &[String], dry_run: bool, exclusive: bool) -> Result<Outcome> {
-    let shown = |p: &Path| p.display().to_string();
-    let io = |what: String, e: std::io::Error| {
-        let why = match e.raw_os_error() {
-            Some(libc::ELOOP) => "it is a symbolic link; refusing to follow it".to_string(),
-            Some(libc::ENOTDIR) => "it is not a directory".to_string(),
-            _ => describe_io(&e),
-        };
-        Error::failed(format!("{what}: {why}"))
+    let home_dir = open_home(home)?;
+    let ssh_path = home.join(".ssh");
+    let created_ssh_dir = !dry_run
+        && home_dir
+            .mkdir(".ssh", 0o700)
+            .map_err(|e| refusal(shown(&ssh_path), e))?;
+    let ssh = match home_dir.open_dir(".ssh") {
+        Ok(d) => Some(d),
+        Err(e) if dry_run && e.raw_os_error() == Some(libc::ENOENT) => None,
+        Err(e) => return Err(refusal(shown(&ssh_path), e)),
     };
-    let home_dir = safefs::Dir::open(home).map_err(|e| io(shown(home), e))?;
-    let st = home_dir.stat().map_err(|e| io(shown(home), e))?;
+    let _lock = match (&ssh, dry_run) {
+        (Some(ssh), false) => Some(
+            ssh.lock()
+                .map_err(|e| refusal(format!("locking {}", shown(&ssh_path)), e))?,
+        ),
+        _ => None,
+    };
+    let file_path = ssh_path.join("authorized_keys");
+    let current = match &ssh {
+        Some(ssh) => read_current(ssh, &file_path)?,
+        None => None,
+    };
+    let merged = block::merge(current.as_deref(), managed, exclusive)
+        .map_err(|why| Error::failed(format!("{}: {why}", shown(&file_path))))?;
+    let changed = current.as_ref() != Some(&merged.content);
+    let written = changed && !dry_run;
+    if written {
+        let ssh = ssh
+            .as_ref()
+            .ok_or_else(|| Error::failed(format!("{}: missing", shown(&ssh_path))))?;
+        ssh.remove_stale_temps("authorized_keys")
+            .and_then(|()| ssh.replace("authorized_keys", &merged.content, 0o600))
+            .map_err(|e| refusal(format!("replacing {}", shown(&file_path)), e))?;
+    }
+    Ok(Outcome {
+        existed: current.is_some(),
+        old: current.unwrap_or_default(),
+        new: merged.content,
+        added: merged.added,
+        removed: merged.removed,
+        written,
+        created_ssh_dir,
+    })
+}
+
+fn shown(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// An error on `what`, worded for the two refusals a hostile home produces.
+fn refusal(what: String, e: std::io::Error) -> Error {
+    let why = match e.raw_os_error() {
+        Some(libc::ELOOP) => "it is a symbolic link; refusing to follow it".to_string(),
+        Some(libc::ENOTDIR) => "it is not a directory".to_string(),
+        _ => describe_io(&e),
+    };
+    Error::failed(format!("{what}: {why}"))
+}
+
+/// The home, opened without following a link; owned by the user or root, as sshd demands.
+fn open_home(home: &Path) -> Result<safefs::Dir> {
+    let home_dir = safefs::Dir::open(home).map_err(|e| refusal(shown(home), e))?;
+    let st = home_dir.stat().map_err(|e| refusal(shown(home), e))?;
     let me = privilege::euid();
     if st.uid != me && st.uid != 0 {
         return Err(Error::failed(format!(
@@ -43,69 +96,33 @@ pub fn install(home: &Path, managed: &[String], dry_run: bool, exclusive: bool) 
             st.uid
         )));
     }
-    let ssh_path = home.join(".ssh");
-    let created_ssh_dir = !dry_run
-        && home_dir
-            .mkdir(".ssh", 0o700)
-            .map_err(|e| io(shown(&ssh_path), e))?;
-    let ssh = match home_dir.open_dir(".ssh") {
-        Ok(d) => Some(d),
-        Err(e) if dry_run && e.raw_os_error() == Some(libc::ENOENT) => None,
-        Err(e) => return Err(io(shown(&ssh_path), e)),
+    Ok(home_dir)
+}
+
+/// The current authorized_keys, `None` when there is none. Looked at before it is opened: a
+/// link is refused, and anything but a regular file is never opened.
+fn read_current(ssh: &safefs::Dir, file_path: &Path) -> Result<Option<Vec<u8>>> {
+    let Some(node) = ssh
+        .node("authorized_keys")
+        .map_err(|e| refusal(shown(file_path), e))?
+    else {
+        return Ok(None);
     };
-    let _lock = match (&ssh, dry_run) {
-        (Some(ssh), false) => Some(
-            ssh.lock()
-                .map_err(|e| io(format!("locking {}", shown(&ssh_path)), e))?,
-        ),
-        _ => None,
-    };
-    let file_path = ssh_path.join("authorized_keys");
-    let mut old = Vec::new();
-    let mut existed = false;
-    if let Some(node) = ssh
-        .as_ref()
-        .map(|d| d.node("authorized_keys"))
-        .transpose()
-        .map_err(|e| io(shown(&file_path), e))?
-        .flatten()
-    {
-        if node.stat.is_link() {
-            return Err(io(
-                shown(&file_path),
-                std::io::Error::from_raw_os_error(libc::ELOOP),
-            ));
-        }
-        if !node.stat.is_file() {
-            return Err(Error::failed(format!(
-                "{}: it is a {}, not a regular file; refusing",
-                shown(&file_path),
-                node.stat.kind()
-            )));
-        }
-        old = node.read(MAX_FILE).map_err(|e| io(shown(&file_path), e))?;
-        existed = true;
+    if node.stat.is_link() {
+        return Err(refusal(
+            shown(file_path),
+            std::io::Error::from_raw_os_error(libc::ELOOP),
+        ));
     }
-    let merged = block::merge(existed.then_some(old.as_slice()), managed, exclusive)
-        .map_err(|why| Error::failed(format!("{}: {why}", shown(&file_path))))?;
-    let changed = !existed || merged.content != old;
-    let mut written = false;
-    if changed && !dry_run {
-        let ssh = ssh
-            .as_ref()
-            .ok_or_else(|| Error::failed(format!("{}: missing", shown(&ssh_path))))?;
-        ssh.remove_stale_temps("authorized_keys")
-            .and_then(|()| ssh.replace("authorized_keys", &merged.content, 0o600))
-            .map_err(|e| io(format!("replacing {}", shown(&file_path)), e))?;
-        written = true;
+    if !node.stat.is_file() {
+        return Err(Error::failed(format!(
+            "{}: it is a {}, not a regular file; refusing",
+            shown(file_path),
+            node.stat.kind()
+        )));
     }
-    Ok(Outcome {
-        existed,
-        old,
-        new: merged.content,
-        added: merged.added,
-        removed: merged.removed,
-        written,
-        created_ssh_dir,
-    })
+    let content = node
+        .read(MAX_FILE)
+        .map_err(|e| refusal(shown(file_path), e))?;
+    Ok(Some(content))
 }
