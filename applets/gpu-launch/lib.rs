@@ -104,6 +104,11 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         ))
     })?;
     let root = Root::from_option(opts.root.as_deref());
+    let notice = |text: &str| {
+        if !opts.quiet {
+            output::warn(name, text);
+        }
+    };
 
     let gpus = gpu::scan(&root, Depth::Launch);
     let (env, target) = match offload::plan(&gpus, selector, &root)? {
@@ -113,53 +118,58 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
             return Err(Error::failed(format!("no GPU to offload to: {reason}")))
         }
         Plan::NoTarget(reason) => {
-            if !opts.quiet {
-                output::warn(
-                    name,
-                    &format!(
-                        "{reason}; running {} without offload",
-                        program.to_string_lossy()
-                    ),
-                );
-            }
+            let program = program.to_string_lossy();
+            notice(&format!("{reason}; running {program} without offload"));
             (Vec::new(), None)
         }
     };
-
     let mut argv: Vec<OsString> = command.to_vec();
     if let Some(target) = target {
-        let profiles = Profiles::load(&root, |notice| {
-            if !opts.quiet {
-                output::warn(name, &notice);
-            }
-        })?;
-        let wants_node = profiles.for_program(program.as_bytes()) == Profile::Chromium;
-        let has_node = argv
-            .iter()
-            .any(|a| a.as_bytes().starts_with(b"--render-node-override"));
-        if wants_node && !has_node {
-            if let Some(node) = gpu::render_node_of(&root, target) {
-                argv.insert(1, format!("--render-node-override={node}").into());
-            }
+        let profiles = Profiles::load(&root, |text| notice(&text))?;
+        if let Some(node) = render_node_argument(&profiles, &argv, &root, target) {
+            argv.insert(1, node);
         }
     }
+    // Variables the user already set win.
     let added: Vec<(&str, String)> = env
         .into_iter()
         .filter(|(k, _)| std::env::var_os(k).is_none())
         .collect();
-
     if opts.dry_run {
-        let mut text: String = added
-            .iter()
-            .map(|(k, v)| output::env_line(k, v.as_bytes()))
-            .collect();
-        let words: Vec<String> = argv.iter().map(|a| output::quote(a.as_bytes())).collect();
-        text.push_str(&words.join(" "));
-        text.push('\n');
-        output::emit(&text)?;
+        output::emit(&dry_run_text(&added, &argv))?;
         return Ok(0);
     }
     Err(exec(program, argv, &added))
+}
+
+/// `--render-node-override=NODE` for a Chromium-like program that was not given one.
+fn render_node_argument(
+    profiles: &Profiles,
+    argv: &[OsString],
+    root: &Root,
+    target: &gpu::Gpu,
+) -> Option<OsString> {
+    let program = argv.first()?.as_bytes();
+    let has_node = argv
+        .iter()
+        .any(|a| a.as_bytes().starts_with(b"--render-node-override"));
+    if profiles.for_program(program) != Profile::Chromium || has_node {
+        return None;
+    }
+    let node = gpu::render_node_of(root, target)?;
+    Some(format!("--render-node-override={node}").into())
+}
+
+/// `--dry-run`: the variables as NAME=value lines, then the command line, shell-quoted.
+fn dry_run_text(added: &[(&str, String)], argv: &[OsString]) -> String {
+    let mut text: String = added
+        .iter()
+        .map(|(k, v)| output::env_line(k, v.as_bytes()))
+        .collect();
+    let words: Vec<String> = argv.iter().map(|a| output::quote(a.as_bytes())).collect();
+    text.push_str(&words.join(" "));
+    text.push('\n');
+    text
 }
 
 /// Replaces the process with the program; returns only the error, with the shell's statuses.
