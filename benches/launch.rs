@@ -67,7 +67,7 @@ fn main() {
         .unwrap();
     assert!(String::from_utf8_lossy(&dry.stdout).contains("__NV_PRIME_RENDER_OFFLOAD=1"));
 
-    let cases = [
+    let mut cases = vec![
         common::Case::new("PROGRAM alone (static, empty main)", &[&tiny]),
         common::Case::new("C wrapper (static: setenv + execvp)", &[&wrapper, &tiny]),
         common::Case::new(
@@ -84,6 +84,18 @@ fn main() {
         ),
         common::Case::new("nvidia-offload (bash) PROGRAM", &[&script, &tiny]),
     ];
+    // HWC_BASELINE: this build and another, side by side (last two rows).
+    let staged = common::staged_with_baseline(&dir.join("staged"));
+    if let Some((ours, theirs)) = &staged {
+        for (label, hwc) in [("this build", ours), ("HWC_BASELINE build", theirs)] {
+            let link = hwc.with_file_name("gpu-launch");
+            std::os::unix::fs::symlink(hwc, &link).unwrap();
+            cases.push(common::Case::new(
+                &format!("gpu-launch PROGRAM, {label}"),
+                &[link.to_str().unwrap(), "--root", &root, &tiny],
+            ));
+        }
+    }
     let rows = common::compare(
         "launch",
         &cases,
@@ -100,6 +112,9 @@ fn main() {
         "reading the limits: gpu-launch with nothing to scan is {bare:.3} x the wrapper; \
          the C wrapper itself is only {wrapper_vs_bash:.2} x faster than bash"
     );
+    if staged.is_some() {
+        common::against_baseline(&rows, 6, 7);
+    }
     common::goal("gpu-launch <= 1.10 x the C wrapper", vs_wrapper <= 1.10);
     common::goal(
         "gpu-launch >= 3 x faster than the bash script",

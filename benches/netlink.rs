@@ -215,17 +215,36 @@ fn main() {
         "the C listing must print what hwc-netlink prints"
     );
 
+    let mut cases = vec![
+        common::Case::new("ip -j link show", &["ip", "-n", &ns, "-j", "link", "show"]),
+        common::Case::new(
+            "hwc-netlink -j link show",
+            &[hwc, "hwc-netlink", "--netns", &ns, "-j", "link", "show"],
+        ),
+        common::Case::new("C: the same listing, plainly", &[&listing, &ns_path]),
+        common::Case::new("C floor: the dump alone, no output", &[&floor, &ns_path]),
+    ];
+    // HWC_BASELINE: this build and another, side by side (last two rows).
+    let staged = common::staged_with_baseline(&work.path().join("staged"));
+    if let Some((ours, theirs)) = &staged {
+        for (label, hwc) in [("this build", ours), ("HWC_BASELINE build", theirs)] {
+            cases.push(common::Case::new(
+                &format!("hwc-netlink -j link show, {label}"),
+                &[
+                    hwc.to_str().unwrap(),
+                    "hwc-netlink",
+                    "--netns",
+                    &ns,
+                    "-j",
+                    "link",
+                    "show",
+                ],
+            ));
+        }
+    }
     let rows = common::compare(
         "netlink: 1000 links as JSON",
-        &[
-            common::Case::new("ip -j link show", &["ip", "-n", &ns, "-j", "link", "show"]),
-            common::Case::new(
-                "hwc-netlink -j link show",
-                &[hwc, "hwc-netlink", "--netns", &ns, "-j", "link", "show"],
-            ),
-            common::Case::new("C: the same listing, plainly", &[&listing, &ns_path]),
-            common::Case::new("C floor: the dump alone, no output", &[&floor, &ns_path]),
-        ],
+        &cases,
         if quick { 3 } else { 100 },
         if quick { 1 } else { 5 },
     );
@@ -237,5 +256,8 @@ fn main() {
         rows[2].ratio,
         rows[1].ratio / rows[2].ratio
     );
+    if staged.is_some() {
+        common::against_baseline(&rows, 4, 5);
+    }
     common::goal("hwc-netlink <= 0.5 x ip's median", rows[1].ratio <= 0.5);
 }
