@@ -165,8 +165,7 @@ use std::process::{Command, Stdio};
 
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         println!("netlink bench skipped: creating a network namespace needs root");
         return;
     }

@@ -31,11 +31,10 @@ fn keys_n(salt: u32, n: usize) -> String {
 
 /// A root with the user `bench` (uid 4242 as root, else the caller) and an empty home.
 fn bench_root(root_user: bool) -> (tempfile::TempDir, std::path::PathBuf) {
-    // SAFETY: geteuid has no preconditions.
     let uid = if root_user {
         4242
     } else {
-        unsafe { libc::geteuid() }
+        nix::unistd::geteuid().as_raw()
     };
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path();
@@ -59,7 +58,7 @@ fn bench_root(root_user: bool) -> (tempfile::TempDir, std::path::PathBuf) {
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     // SAFETY: geteuid has no preconditions.
-    let root_user = unsafe { libc::geteuid() } == 0;
+    let root_user = nix::unistd::geteuid().is_root();
     let (dir, home) = bench_root(root_user);
     let r = dir.path();
     let secret = r.join("run/agenix/ssh-authorized-keys-bench");

@@ -48,8 +48,11 @@ impl Netns {
         match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(out) => out.unwrap(),
             Err(_) => {
-                // SAFETY: kill has no memory preconditions; the child is not reaped yet.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // The child is not reaped yet, so the pid is still its own.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
                 panic!("hwc-netlink {args:?} hung");
             }
         }

@@ -72,23 +72,8 @@ fn acl_blob(entries: &[(u16, u32, u16)]) -> Vec<u8> {
 fn set_acl(path: &Path, entries: &[(u16, u32, u16)]) {
     let p = CString::new(path.as_os_str().as_bytes()).unwrap();
     let blob = acl_blob(entries);
-    // SAFETY: valid NUL-terminated strings and a buffer of the given length.
-    let r = unsafe {
-        libc::setxattr(
-            p.as_ptr(),
-            c"system.posix_acl_access".as_ptr(),
-            blob.as_ptr().cast(),
-            blob.len(),
-            0,
-        )
-    };
-    assert_eq!(
-        r,
-        0,
-        "setxattr {}: {}",
-        path.display(),
-        std::io::Error::last_os_error()
-    );
+    let r = hwc_sys::fs::setxattr(&p, c"system.posix_acl_access", &blob);
+    assert!(r.is_ok(), "setxattr {}: {:?}", path.display(), r);
 }
 
 /// A random node: owner, group, mode, and often an ACL with named users, groups and a mask that

@@ -762,9 +762,7 @@ fn stop_with_a_fifo_for_session_env_ends_with_a_clear_error() {
     let home = tempfile::tempdir().unwrap();
     fs::create_dir(runtime.path().join("hwc")).unwrap();
     let fifo = runtime.path().join("hwc/session.env");
-    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `c` is a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let o = init(runtime.path(), home.path(), &[], &["--stop"]);
     assert_eq!(code(&o), 1);
     assert_one_line_error(&o);

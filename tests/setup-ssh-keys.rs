@@ -29,7 +29,7 @@ impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let uid = if is_root() { 4242 } else { unsafe_euid() };
+        let uid = if is_root() { 4242 } else { euid() };
         let r = dir.path();
         fs::create_dir_all(r.join("etc/hwc/ssh-authorized-keys")).unwrap();
         fs::create_dir_all(r.join("run/agenix")).unwrap();
@@ -89,9 +89,8 @@ impl Fixture {
     }
 }
 
-fn unsafe_euid() -> u32 {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() }
+fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
 }
 
 fn chown(p: &Path, uid: u32) {
@@ -368,9 +367,7 @@ fn hostile_fifo_and_directory_are_refused_without_hanging() {
     fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
     let ssh = f.ssh_dir();
     let target = ssh.join("authorized_keys");
-    let c = std::ffi::CString::new(target.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `c` is a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    nix::unistd::mkfifo(&target, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     chown(&target, f.uid);
     let o = f.run(&[]);
     assert_eq!(code(&o), 1);
@@ -547,14 +544,11 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 /// Takes the flock the worker takes on ~/.ssh, as another process would hold it.
-fn hold_ssh_lock(ssh: &Path) -> fs::File {
+fn hold_ssh_lock(ssh: &Path) -> nix::fcntl::Flock<fs::File> {
     let dir = fs::File::open(ssh).unwrap();
-    // SAFETY: flock on a descriptor this function owns.
-    assert_eq!(
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&dir), libc::LOCK_EX) },
-        0
-    );
-    dir
+    nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .unwrap()
 }
 
 #[test]
@@ -725,9 +719,7 @@ fn relative_sources_are_the_working_directorys() {
 fn fifo_and_endless_sources_are_skipped_and_the_fallback_used() {
     let f = Fixture::new();
     fs::write(f.fallback(), format!("{}\n", key(5, "fallback"))).unwrap();
-    let c = std::ffi::CString::new(f.secret().as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `c` is a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    nix::unistd::mkfifo(&f.secret(), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let o = f.run(&["--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -748,9 +740,7 @@ fn fifo_and_endless_sources_are_skipped_and_the_fallback_used() {
     // /etc/passwd itself a FIFO: a clear error, at once.
     let passwd = f.root().join("etc/passwd");
     fs::remove_file(&passwd).unwrap();
-    let c = std::ffi::CString::new(passwd.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let o = f.run(&[]);
     assert_eq!(code(&o), 1);
     assert_one_line_error(&o);
@@ -767,9 +757,7 @@ fn authorized_keys_is_never_opened_unless_a_regular_file() {
     fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
     let ssh = f.ssh_dir();
     let fifo = ssh.join("authorized_keys");
-    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `c` is a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     chown(&fifo, f.uid);
     // A writer blocks in open() until some process opens the FIFO for reading: if hwc opened
     // it (even non-blocking), the writer would get through.

@@ -118,8 +118,7 @@ pub fn assert_one_line_error(o: &Output) {
 }
 
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 /// The shared recordings beside the repository, or `None` (with a printed reason) when absent.
@@ -243,11 +242,9 @@ int main(int argc, char **argv) {
 /// Puts a FIFO at `path` (its directory made first).
 pub fn make_fifo(path: &Path) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `c` is a valid NUL-terminated path.
     assert_eq!(
-        unsafe { libc::mkfifo(c.as_ptr(), 0o644) },
-        0,
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o644)),
+        Ok(()),
         "mkfifo {}",
         path.display()
     );
