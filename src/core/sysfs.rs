@@ -42,20 +42,22 @@ pub fn exists(path: &StackPath) -> bool {
         .is_some_and(|p| nix::sys::stat::stat(p).is_ok())
 }
 
-/// An open directory: reading several attributes relative to it walks the long sysfs path once
-/// instead of once per attribute (on sysfs that walk is most of a read's cost).
-pub struct Dir {
+/// An open sysfs directory: reading several attributes relative to it walks the long sysfs path
+/// once instead of once per attribute (on sysfs that walk is most of a read's cost). Unlike
+/// `safefs::Dir`, it follows links: sysfs is made by the kernel and its links are its structure
+/// (`/sys/bus/pci/devices/*` are all links); nothing a user writes is reached through it.
+pub struct AttrDir {
     fd: OwnedFd,
 }
 
-impl Dir {
-    pub fn open(path: &StackPath) -> Option<Dir> {
+impl AttrDir {
+    pub fn open(path: &StackPath) -> Option<AttrDir> {
         let fd = open_dir_handle(AT_FDCWD, path.as_cstr()?).ok()?;
-        Some(Dir { fd })
+        Some(AttrDir { fd })
     }
 
     /// Calls `f` with the name of each entry of this directory, `.` and `..` left out. Reads from
-    /// the directory's own fd, so a `Dir` is listed once.
+    /// the directory's own fd, so an `AttrDir` is listed once.
     pub fn entries(&self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
         for_each_dirent(self.fd.as_raw_fd(), |entry| {
             if entry != b"." && entry != b".." {
@@ -65,9 +67,9 @@ impl Dir {
     }
 
     /// A directory below this one (`name` may hold several components).
-    pub fn open_child(&self, name: &CStr) -> Option<Dir> {
+    pub fn open_child(&self, name: &CStr) -> Option<AttrDir> {
         let fd = open_dir_handle(self.fd.as_fd(), name).ok()?;
-        Some(Dir { fd })
+        Some(AttrDir { fd })
     }
 
     pub fn read_attr<'b>(&self, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
@@ -207,7 +209,9 @@ mod tests {
         assert_eq!(read_attr(&root.stack_path(b"/long"), &mut buf), None);
         assert_eq!(read_attr(&root.stack_path(b"/missing"), &mut buf), None);
         assert_eq!(
-            Dir::open(&root.stack_path(b"/")).unwrap().read_hex(c"a"),
+            AttrDir::open(&root.stack_path(b"/"))
+                .unwrap()
+                .read_hex(c"a"),
             Some(0x10de)
         );
     }
@@ -220,19 +224,19 @@ mod tests {
         fs::write(root.path("/plain"), "x").unwrap();
         let mut buf = [0u8; 256];
         assert_eq!(
-            Dir::open(&root.stack_path(b"/"))
+            AttrDir::open(&root.stack_path(b"/"))
                 .unwrap()
                 .link_basename(c"driver", &mut buf),
             Some(&b"nvidia"[..])
         );
         assert_eq!(
-            Dir::open(&root.stack_path(b"/"))
+            AttrDir::open(&root.stack_path(b"/"))
                 .unwrap()
                 .link_basename(c"dangling", &mut buf),
             Some(&b"gone"[..])
         );
         assert_eq!(
-            Dir::open(&root.stack_path(b"/"))
+            AttrDir::open(&root.stack_path(b"/"))
                 .unwrap()
                 .link_basename(c"plain", &mut buf),
             None
@@ -246,23 +250,23 @@ mod tests {
         fs::create_dir(root.path("/drm/card1")).unwrap();
         fs::create_dir(root.path("/drm/renderD128")).unwrap();
         let mut names = Vec::new();
-        Dir::open(&root.stack_path(b"/drm"))
+        AttrDir::open(&root.stack_path(b"/drm"))
             .unwrap()
             .entries(|n| names.push(n.to_vec()))
             .unwrap();
         names.sort();
         assert_eq!(names, vec![b"card1".to_vec(), b"renderD128".to_vec()]);
-        assert!(Dir::open(&root.stack_path(b"/"))
+        assert!(AttrDir::open(&root.stack_path(b"/"))
             .unwrap()
             .open_child(c"nope")
             .is_none());
         assert!(exists(&root.stack_path(b"/drm")));
         assert!(!exists(&root.stack_path(b"/nope")));
-        let dir = Dir::open(&root.stack_path(b"/")).unwrap();
+        let dir = AttrDir::open(&root.stack_path(b"/")).unwrap();
         let mut n = 0;
         dir.open_child(c"drm").unwrap().entries(|_| n += 1).unwrap();
         assert_eq!(n, 2);
-        assert!(Dir::open(&root.stack_path(b"/nope")).is_none());
+        assert!(AttrDir::open(&root.stack_path(b"/nope")).is_none());
     }
 
     #[test]
@@ -286,14 +290,14 @@ mod tests {
         fs::write(root.path("/dev0/vendor"), "0x1002\n").unwrap();
         fs::write(root.path("/dev0/boot_vga"), "1\n").unwrap();
         std::os::unix::fs::symlink("../drivers/amdgpu", root.path("/dev0/driver")).unwrap();
-        let dir = Dir::open(&root.stack_path(b"/dev0")).unwrap();
+        let dir = AttrDir::open(&root.stack_path(b"/dev0")).unwrap();
         assert_eq!(dir.read_hex(c"vendor"), Some(0x1002));
         assert_eq!(dir.read_dec(c"boot_vga"), Some(1));
         assert_eq!(dir.read_hex(c"missing"), None);
         let mut buf = [0u8; 64];
         assert_eq!(dir.link_basename(c"driver", &mut buf), Some(&b"amdgpu"[..]));
         assert!(
-            Dir::open(&root.stack_path(b"/dev0/vendor")).is_none(),
+            AttrDir::open(&root.stack_path(b"/dev0/vendor")).is_none(),
             "not a directory"
         );
     }
@@ -310,7 +314,7 @@ mod tests {
             .unwrap();
         }
         let mut n = 0;
-        Dir::open(&root.stack_path(b"/many"))
+        AttrDir::open(&root.stack_path(b"/many"))
             .unwrap()
             .entries(|name| {
                 assert!(name.starts_with(b"device-") && name.len() == 52, "{name:?}");

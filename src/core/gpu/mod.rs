@@ -335,7 +335,7 @@ impl Gpus {
 pub fn scan(root: &Root, depth: Depth) -> Gpus {
     let mut gpus = Gpus::default();
     // A statement of its own, so the path buffer is gone before the listing's stack frames.
-    let devices = sysfs::Dir::open(&root.stack_path(b"/sys/bus/pci/devices"));
+    let devices = sysfs::AttrDir::open(&root.stack_path(b"/sys/bus/pci/devices"));
     if let Some(devices) = devices {
         let _ = devices.entries(|name| {
             let gpu = PciAddr::parse(name).and_then(|pci| read_gpu(&devices, name, pci, depth));
@@ -365,7 +365,7 @@ pub fn scan(root: &Root, depth: Depth) -> Gpus {
 
 /// Reads the PCI function `name` of the `devices` directory if it is a GPU. Reads go relative to
 /// open directories: on sysfs, walking the long path is most of what a read costs.
-fn read_gpu(devices: &sysfs::Dir, name: &[u8], pci: PciAddr, depth: Depth) -> Option<Gpu> {
+fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -> Option<Gpu> {
     // One read per PCI function that is not a GPU: the class decides before anything else.
     let mut path = [0u8; 64];
     let class = devices.read_hex(sysfs::join(&mut path, name, b"class")?)?;
@@ -421,7 +421,7 @@ fn read_gpu(devices: &sysfs::Dir, name: &[u8], pci: PciAddr, depth: Depth) -> Op
 }
 
 /// `(card, render)`: the lowest N of the `cardN` and `renderDN` entries of a `drm/` directory.
-fn drm_nodes(drm: &sysfs::Dir) -> (Option<u32>, Option<u32>) {
+fn drm_nodes(drm: &sysfs::AttrDir) -> (Option<u32>, Option<u32>) {
     let (mut card, mut render) = (None, None);
     let _ = drm.entries(|entry| {
         let number = |prefix: &[u8]| {
@@ -441,7 +441,7 @@ fn drm_nodes(drm: &sysfs::Dir) -> (Option<u32>, Option<u32>) {
 
 fn drm_nodes_of(root: &Root, pci: PciAddr) -> (Option<u32>, Option<u32>) {
     let path = root.stack_path(format!("/sys/bus/pci/devices/{pci}/drm").as_bytes());
-    sysfs::Dir::open(&path).map_or((None, None), |drm| drm_nodes(&drm))
+    sysfs::AttrDir::open(&path).map_or((None, None), |drm| drm_nodes(&drm))
 }
 
 /// The render node (`/dev/dri/renderDN`) of the GPU at `pci`, for a launch scan that left the
