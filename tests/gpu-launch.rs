@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::fake_sysfs::Tree;
+use common::fake_sysfs::{materialize, Tree};
 use common::*;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -116,8 +116,72 @@ fn variables_the_user_set_are_kept() {
 }
 
 #[test]
+fn servers_and_vms_offload_from_their_display() {
+    let bin = Bin::new();
+    let t = Tree::fixture("server-aspeed-nvidia");
+    let o = launch(&bin, t.path()).arg("env").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        env_lines(&o),
+        [
+            "__GLX_VENDOR_LIBRARY_NAME=nvidia",
+            "__NV_PRIME_RENDER_OFFLOAD=1",
+            "__NV_PRIME_RENDER_OFFLOAD_PROVIDER=NVIDIA-G0",
+            "__VK_LAYER_NV_optimus=NVIDIA_only",
+        ],
+        "the first H100 behind the BMC display"
+    );
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    let o = launch(&bin, t.path())
+        .args(["--dry-run", "chromium"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&o).lines().last(),
+        Some("chromium --render-node-override=/dev/dri/renderD128")
+    );
+
+    let t = Tree::fixture("vm-qxl-amd-passthrough");
+    let o = launch(&bin, t.path()).arg("env").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(env_lines(&o), ["DRI_PRIME=pci-0000_06_00_0"]);
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn a_bmc_beside_gpus_without_a_driver_runs_the_program_unchanged() {
+    let recorded = common::shared_dir("fixtures/gpu")
+        .map(|d| materialize(&d.join("server-aspeed-8x-a100-nvidia-dgx-a100/tree")));
+    let synthetic = Tree::fixture("server-matrox-nodriver");
+    let mut roots = vec![("server-matrox-nodriver", synthetic.path(), "0000:41:00.0")];
+    if let Some(r) = &recorded {
+        roots.push(("recorded DGX A100", r.path(), "0000:07:00.0"));
+    }
+    let bin = Bin::new();
+    for (what, root, gpu) in roots {
+        let o = launch(&bin, root).arg("env").output().unwrap();
+        assert_eq!(code(&o), 0, "{what}: {}", stderr(&o));
+        assert!(env_lines(&o).is_empty(), "{what}: {:?}", env_lines(&o));
+        assert_one_line_error(&o);
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "gpu-launch: the discrete GPU {gpu} has no driver bound; running env without \
+                 offload\n"
+            ),
+            "{what}"
+        );
+    }
+}
+
+#[test]
 fn without_a_dgpu_the_program_runs_unchanged_with_a_notice() {
-    for fixture in ["no-gpu", "desktop-nvidia-only", "server-aspeed-nvidia"] {
+    for fixture in [
+        "no-gpu",
+        "desktop-nvidia-only",
+        "vm-virtio-gpu",
+        "server-matrox-nodriver",
+    ] {
         let t = Tree::fixture(fixture);
         let bin = Bin::new();
         let o = launch(&bin, t.path()).arg("env").output().unwrap();
@@ -449,6 +513,7 @@ fn hot_path_never_opens_waking_paths() {
     let fixtures = [
         "optimus-intel-nvidia",
         "server-aspeed-nvidia",
+        "vm-qxl-amd-passthrough",
         "amd-apu-amd-dgpu",
         "malformed",
         "no-gpu",

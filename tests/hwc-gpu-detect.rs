@@ -193,7 +193,7 @@ fn desktop_with_only_nvidia_needs_no_offload() {
 }
 
 #[test]
-fn server_bmc_with_datacenter_gpus() {
+fn server_bmc_offloads_to_the_first_datacenter_gpu() {
     let t = Tree::fixture("server-aspeed-nvidia");
     check(
         t.path(),
@@ -203,7 +203,7 @@ fn server_bmc_with_datacenter_gpus() {
                 ("0000:18:00.0", "nvidia", "nvidia", false, true),
                 ("0000:2a:00.0", "nvidia", "nvidia", false, true),
             ],
-            offload: None,
+            offload: Some(("0000:18:00.0", &NV_G0[..4])),
             accel: "cuda",
             env: ("nvidia", "0000:18:00.0", "/dev/dri/renderD128"),
         },
@@ -272,6 +272,47 @@ fn vm_virtual_display_is_no_offload_target() {
 }
 
 #[test]
+fn vm_with_a_passed_through_gpu_offloads_to_it() {
+    let t = Tree::fixture("vm-qxl-amd-passthrough");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:00:01.0", "other", "qxl", true, false),
+                ("0000:06:00.0", "amd", "amdgpu", false, true),
+            ],
+            offload: Some(("0000:06:00.0", &[("DRI_PRIME", "pci-0000_06_00_0")])),
+            accel: "vaapi",
+            env: ("amd", "0000:06:00.0", "/dev/dri/renderD128"),
+        },
+    );
+    assert_eq!(json(t.path())["gpus"][0]["role"], "virtual");
+}
+
+#[test]
+fn server_bmc_beside_a_gpu_without_driver_offloads_nothing() {
+    let t = Tree::fixture("server-matrox-nodriver");
+    check(
+        t.path(),
+        &Expect {
+            gpus: &[
+                ("0000:03:00.0", "other", "mgag200", true, false),
+                ("0000:41:00.0", "nvidia", "", false, true),
+            ],
+            offload: None,
+            accel: "cpu",
+            env: ("none", "", ""),
+        },
+    );
+    let o = detect(t.path(), &[]);
+    assert!(
+        stdout(&o).contains("offload: none (the discrete GPU 0000:41:00.0 has no driver bound)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn malformed_values_give_a_best_effort_report() {
     let t = Tree::fixture("malformed");
     for mode in [
@@ -280,6 +321,7 @@ fn malformed_values_give_a_best_effort_report() {
         &["--env"],
         &["--accel"],
         &["--has", "dgpu"],
+        &["--nixos"],
     ] {
         let o = detect(t.path(), mode);
         assert!(o.status.code().is_some(), "{mode:?}: killed by a signal");
@@ -320,9 +362,22 @@ fn has_answers_by_exit_status_only() {
 #[test]
 fn exclusive_modes_are_a_usage_error() {
     let t = Tree::fixture("no-gpu");
-    let o = detect(t.path(), &["--json", "--env"]);
-    assert_eq!(code(&o), 2);
-    assert_one_line_error(&o);
+    for args in [
+        &["--json", "--env"][..],
+        &["--nixos", "--json"],
+        &["--nixos", "--env"],
+        &["--nixos", "--accel"],
+        &["--nixos", "--has", "nvidia"],
+        &["--nixos", "--details"],
+        &["--expect", "nvidia"],
+        &["--json", "--expect", "nvidia"],
+        &["--nixos", "--expect", "nvidia"],
+    ] {
+        let o = detect(t.path(), args);
+        assert_eq!(code(&o), 2, "{args:?}");
+        assert_one_line_error(&o);
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
 }
 
 #[test]
@@ -525,6 +580,12 @@ fn recorded_dgx_a100_server() {
             env: ("none", "", ""),
         },
     );
+    let o = detect(t.path(), &[]);
+    assert!(
+        stdout(&o).contains("offload: none (the discrete GPU 0000:07:00.0 has no driver bound)"),
+        "the BMC display would offload to an A100 with a driver: {}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -623,6 +684,7 @@ fn detection_never_opens_waking_paths() {
     for name in [
         "optimus-intel-nvidia",
         "server-aspeed-nvidia",
+        "vm-qxl-amd-passthrough",
         "amd-apu-amd-dgpu",
         "malformed",
     ] {
@@ -638,7 +700,7 @@ fn detection_never_opens_waking_paths() {
         }
     }
     for (what, root) in &roots {
-        for mode in [&[][..], &["--json"], &["--env"], &["--accel"]] {
+        for mode in [&[][..], &["--json"], &["--env"], &["--accel"], &["--nixos"]] {
             let mut cmd = bin.cmd("hwc-gpu-detect");
             if let Some(r) = root {
                 cmd.arg("--root").arg(r.path());
@@ -923,4 +985,366 @@ fn without_details_nothing_opens_libnvidia_ml() {
         paths.iter().any(|p| p.contains("libnvidia-ml")),
         "{paths:?}"
     );
+}
+
+// --- --nixos: the snippet for configuration.nix ---
+
+/// `--nixos` over `root`, which must succeed quietly and give valid Nix.
+fn nixos(root: &Path) -> String {
+    let o = detect(root, &["--nixos"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_valid_nix(&text);
+    text
+}
+
+/// The snippet with PRIME ids: `nvidia` and `integrated` as (sysfs address, NixOS bus id).
+fn prime_snippet(nvidia: (&str, &str), kind: &str, integrated: (&str, &str)) -> String {
+    let option = if kind == "AMD" {
+        "amdgpuBusId"
+    } else {
+        "intelBusId"
+    };
+    format!(
+        "# hwc-gpu-detect --nixos: NVIDIA {} renders offloaded from {kind} {}\n\
+         hwc.infrastructure.hardware.gpu = {{\n\
+         \x20 enable = true;\n\
+         \x20 type = \"nvidia\";\n\
+         \x20 prime = {{\n\
+         \x20   nvidiaBusId = \"{}\";\n\
+         \x20   {option} = \"{}\";\n\
+         \x20 }};\n\
+         }};\n\
+         # Without hwc's module, the same in NixOS's own options:\n\
+         # hardware.nvidia.prime = {{\n\
+         #   offload.enable = true;\n\
+         #   nvidiaBusId = \"{}\";\n\
+         #   {option} = \"{}\";\n\
+         # }};\n",
+        nvidia.0, integrated.0, nvidia.1, integrated.1, nvidia.1, integrated.1
+    )
+}
+
+/// The snippet of a machine that needs no bus ids.
+fn plain_snippet(headline: &str, gpu_type: &str) -> String {
+    format!(
+        "# hwc-gpu-detect --nixos: {headline}\n\
+         hwc.infrastructure.hardware.gpu = {{\n\
+         \x20 enable = true;\n\
+         \x20 type = \"{gpu_type}\";\n\
+         }};\n"
+    )
+}
+
+/// The Nix in a snippet, each part wrapped into an attribute set: the uncommented lines, and the
+/// commented NixOS block with its `# ` taken off.
+fn nix_parts(text: &str) -> Vec<String> {
+    let hwc: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut parts = vec![format!("{{\n{hwc}}}\n")];
+    if let Some((_, own)) =
+        text.split_once("# Without hwc's module, the same in NixOS's own options:\n")
+    {
+        let own: String = own
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix('#').unwrap().trim_start()))
+            .collect();
+        parts.push(format!("{{\n{own}}}\n"));
+    }
+    parts
+}
+
+/// NixOS's type for bus ids (`busIDType` in nixos/modules/hardware/video/nvidia.nix).
+const NIXOS_BUS_ID: &str = r#"([[:print:]]+[\:\@][0-9]{1,3}\:[0-9]{1,2}\:[0-9])?"#;
+
+/// Each Nix part parses with nix-instantiate, and every bus id fits NixOS's option type.
+fn assert_valid_nix(text: &str) {
+    if !have("nix-instantiate") {
+        return;
+    }
+    for part in nix_parts(text) {
+        let o = nix_instantiate(&["--parse", "-"], &part);
+        assert_eq!(code(&o), 0, "{part}: {}", stderr(&o));
+    }
+    let ids: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once("BusId = \"")?.1.strip_suffix("\";"))
+        .collect();
+    let check = format!(
+        "builtins.all (id: builtins.match \"{NIXOS_BUS_ID}\" id != null) [ {} ]",
+        ids.iter()
+            .map(|id| format!("\"{id}\" "))
+            .collect::<String>()
+    );
+    let o = nix_instantiate(&["--eval", "-"], &check);
+    assert_eq!(stdout(&o), "true\n", "{ids:?}: {}", stderr(&o));
+}
+
+fn nix_instantiate(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = Command::new("nix-instantiate")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn nixos_optimus_gives_prime_bus_ids() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    assert_eq!(
+        nixos(t.path()),
+        prime_snippet(
+            ("0000:01:00.0", "PCI:1@0:0:0"),
+            "Intel",
+            ("0000:00:02.0", "PCI:0@0:2:0")
+        )
+    );
+}
+
+#[test]
+fn nixos_bus_ids_are_decimal() {
+    for (fixture, nvidia, kind, integrated) in [
+        (
+            "optimus-hex-bus",
+            ("0000:64:00.0", "PCI:100@0:0:0"),
+            "Intel",
+            ("0000:00:02.0", "PCI:0@0:2:0"),
+        ),
+        (
+            "optimus-pci-domain",
+            ("000b:3c:00.0", "PCI:60@11:0:0"),
+            "Intel",
+            ("0000:00:02.0", "PCI:0@0:2:0"),
+        ),
+        (
+            "amd-apu-nvidia",
+            ("0000:01:00.0", "PCI:1@0:0:0"),
+            "AMD",
+            ("0000:c4:00.0", "PCI:196@0:0:0"),
+        ),
+    ] {
+        let t = Tree::fixture(fixture);
+        assert_eq!(
+            nixos(t.path()),
+            prime_snippet(nvidia, kind, integrated),
+            "{fixture}"
+        );
+    }
+}
+
+/// No PRIME block and no bus id: what every machine without NVIDIA offload from an iGPU shows.
+fn assert_no_prime(text: &str, what: &str) {
+    assert!(!text.contains("PCI:"), "{what}: {text}");
+    assert!(!text.contains("prime"), "{what}: {text}");
+}
+
+#[test]
+fn nixos_without_nvidia_offload_gives_only_the_type() {
+    const DISCRETE_DEFAULT: &str =
+        "is discrete, not an integrated GPU, BMC or virtual display to offload from";
+    let cases = [
+        (
+            "desktop-nvidia-only",
+            format!("no offload (the default GPU 0000:01:00.0 {DISCRETE_DEFAULT})"),
+            "nvidia",
+        ),
+        (
+            "intel-amd-dgpu",
+            "AMD 0000:01:00.0 renders offloaded from Intel 0000:00:02.0; NixOS needs no bus ids \
+             for that"
+                .into(),
+            "amd",
+        ),
+        (
+            "amd-apu-amd-dgpu",
+            "AMD 0000:03:00.0 renders offloaded from AMD 0000:07:00.0; NixOS needs no bus ids \
+             for that"
+                .into(),
+            "amd",
+        ),
+        (
+            "nouveau",
+            "NVIDIA 0000:01:00.0 renders offloaded from Intel 0000:00:02.0; NixOS needs no bus \
+             ids for that"
+                .into(),
+            "intel",
+        ),
+        (
+            "server-aspeed-nvidia",
+            "NVIDIA 0000:18:00.0 renders offloaded from BMC display 0000:02:00.0; NixOS needs no \
+             bus ids for that"
+                .into(),
+            "nvidia",
+        ),
+        (
+            "server-matrox-nodriver",
+            "no offload (the discrete GPU 0000:41:00.0 has no driver bound)".into(),
+            "none",
+        ),
+        (
+            "vm-qxl-amd-passthrough",
+            "AMD 0000:06:00.0 renders offloaded from virtual display 0000:00:01.0; NixOS needs \
+             no bus ids for that"
+                .into(),
+            "amd",
+        ),
+        (
+            "vm-virtio-gpu",
+            "no offload (the default GPU 0000:00:01.0 is a virtual display with no GPU beside it)"
+                .into(),
+            "none",
+        ),
+        ("no-gpu", "no offload (no GPU found)".into(), "none"),
+    ];
+    for (fixture, headline, gpu_type) in cases {
+        let t = Tree::fixture(fixture);
+        let text = nixos(t.path());
+        assert_eq!(text, plain_snippet(&headline, gpu_type), "{fixture}");
+        assert_no_prime(&text, fixture);
+        let env = env_of(t.path());
+        assert!(
+            env.contains(&("HWC_GPU_TYPE".into(), gpu_type.into())),
+            "{fixture}: the type is --env's"
+        );
+    }
+}
+
+#[test]
+fn nixos_on_recorded_machines() {
+    const DISCRETE_DEFAULT: &str =
+        "is discrete, not an integrated GPU, BMC or virtual display to offload from";
+    let no_driver = |pci: &str| format!("no offload (the discrete GPU {pci} has no driver bound)");
+    let cases = [
+        (
+            "amd-phoenix-apu-hp-elitebook-835-g10",
+            "no offload (no discrete GPU)".to_string(),
+            "amd",
+        ),
+        (
+            "desktop-nvidia-nvs310-primary-intel-0380-hp-prodesk-400-g2",
+            format!("no offload (the default GPU 0000:01:00.0 {DISCRETE_DEFAULT})"),
+            "nvidia",
+        ),
+        (
+            "intel-hsw-nvidia-gt750m-nodriver-dell-inspiron-7737",
+            no_driver("0000:04:00.0"),
+            "intel",
+        ),
+        (
+            "intel-kbl-amd-topaz-dell-latitude-3590",
+            "AMD 0000:01:00.0 renders offloaded from Intel 0000:00:02.0; NixOS needs no bus ids \
+             for that"
+                .into(),
+            "amd",
+        ),
+        (
+            "intel-lunarlake-xe-npu-dell",
+            "no offload (no discrete GPU)".into(),
+            "intel",
+        ),
+        (
+            "ppc64le-aspeed-2x-p100-pci-domains-ibm-power8",
+            no_driver("0002:01:00.0"),
+            "none",
+        ),
+        (
+            "server-aspeed-8x-a100-nvidia-dgx-a100",
+            no_driver("0000:07:00.0"),
+            "none",
+        ),
+        (
+            "workstation-4x-v100-nvidia-dgx-station",
+            format!("no offload (the default GPU 0000:07:00.0 {DISCRETE_DEFAULT})"),
+            "nvidia",
+        ),
+    ];
+    let Some(dir) = shared_dir("fixtures/gpu") else {
+        return;
+    };
+    let recorded = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("tree").is_dir())
+        .count();
+    assert_eq!(
+        recorded,
+        cases.len(),
+        "a recording without an expected snippet"
+    );
+    for (name, headline, gpu_type) in cases {
+        let t = recording(name).unwrap();
+        let text = nixos(t.path());
+        assert_eq!(text, plain_snippet(&headline, gpu_type), "{name}");
+        assert_no_prime(&text, name);
+    }
+}
+
+// --- --env --expect: the declared type held against the machine's ---
+
+#[test]
+fn expect_that_matches_says_nothing() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let plain = detect(t.path(), &["--env"]);
+    let o = detect(t.path(), &["--env", "--expect", "nvidia"]);
+    assert_eq!(code(&o), 0);
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    assert_eq!(o.stdout, plain.stdout);
+}
+
+#[test]
+fn expect_that_differs_warns_once_and_still_succeeds() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let plain = detect(t.path(), &["--env"]);
+    let o = detect(t.path(), &["--env", "--expect", "intel"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(o.stdout, plain.stdout, "the env lines stay intact");
+    assert_eq!(
+        stderr(&o),
+        "hwc-gpu-detect: declared GPU type intel, but this machine's is nvidia \
+         (0000:01:00.0 nvidia)\n"
+    );
+    let t = Tree::fixture("intel-amd-dgpu");
+    let o = detect(t.path(), &["--env", "--expect=nvidia"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(
+        stderr(&o),
+        "hwc-gpu-detect: declared GPU type nvidia, but this machine's is amd \
+         (0000:01:00.0 amdgpu)\n"
+    );
+    let t = Tree::fixture("server-matrox-nodriver");
+    let o = detect(t.path(), &["--env", "--expect", "nvidia"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(
+        stderr(&o),
+        "hwc-gpu-detect: declared GPU type nvidia, but this machine's is none \
+         (0000:41:00.0 nvidia without a driver)\n"
+    );
+    assert!(stdout(&o).contains("HWC_GPU_TYPE=none\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn expect_takes_only_gpu_types() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    for bad in ["cuda", "NVIDIA", ""] {
+        let o = detect(t.path(), &["--env", "--expect", bad]);
+        assert_eq!(code(&o), 2, "{bad:?}");
+        assert_one_line_error(&o);
+        assert!(o.stdout.is_empty());
+    }
+    let o = detect(t.path(), &["--env", "--expect"]);
+    assert_eq!(code(&o), 2);
+    assert_one_line_error(&o);
 }

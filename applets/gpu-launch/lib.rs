@@ -22,11 +22,12 @@ use hwc_core::output;
 use hwc_core::root::Root;
 use profiles::{Profile, Profiles};
 
-/// Run PROGRAM on the discrete GPU (PRIME render offload). Options end at the first word that is
-/// not an option; PROGRAM and its arguments are passed on untouched. PROGRAM is searched in PATH
-/// and replaces gpu-launch (same pid, signals and exit status). Variables already set in the
-/// environment are left as they are. Without a discrete GPU to offload to, PROGRAM runs unchanged
-/// after a one-line notice.
+/// Run PROGRAM on the discrete GPU (PRIME render offload): the display stays on the integrated
+/// GPU, or on a server's BMC or a VM's virtual display, and PROGRAM renders on the GPU beside it.
+/// Options end at the first word that is not an option; PROGRAM and its arguments are passed on
+/// untouched. PROGRAM is searched in PATH and replaces gpu-launch (same pid, signals and exit
+/// status). Variables already set in the environment are left as they are. Without a GPU to
+/// offload to, PROGRAM runs unchanged after a one-line notice.
 #[derive(FromArgs)]
 #[argh(
     help_triggers("-h", "--help"),
@@ -47,7 +48,8 @@ the built-in list (PROGRAM may end in *).",
     error_code(127, "PROGRAM not found")
 )]
 struct Args {
-    /// GPU to render on: auto (default: the discrete GPU beside an integrated one), nvidia, amd,
+    /// GPU to render on: auto (default: the first discrete GPU with a usable driver beside an
+    /// integrated one, or the first real GPU beside a BMC or virtual display), nvidia, amd,
     /// intel, or a PCI address such as 0000:01:00.0
     #[argh(option, default = "String::from(\"auto\")")]
     gpu: String,

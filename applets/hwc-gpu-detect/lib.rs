@@ -1,11 +1,16 @@
 //! `hwc-gpu-detect`: the machine's GPUs, the default and discrete ones, the offload environment,
-//! the accelerator for services and container-runtime support, from cached sysfs attributes only.
+//! the accelerator for services and container-runtime support, from cached sysfs attributes only;
+//! or, with `--nixos`, the NixOS configuration for them.
 
 #![forbid(unsafe_code)]
 
 mod container;
 mod details;
+mod expect;
+mod has;
 mod names;
+mod nixos;
+mod prime;
 mod report;
 
 use std::ffi::OsString;
@@ -16,16 +21,17 @@ use argh::FromArgs;
 use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
 use hwc_core::gpu::accel;
-use hwc_core::gpu::offload::{self, Selector};
-use hwc_core::gpu::{self, Depth, Vendor};
+use hwc_core::gpu::offload::{self, Plan, Selector};
+use hwc_core::gpu::{self, Depth, Gpus};
 use hwc_core::output;
 use hwc_core::root::Root;
 use report::Report;
 
 /// Report the GPUs (PCI address, vendor, ids, driver, role, render node, power state, name),
-/// the offload environment for the discrete GPU, the accelerator for services (cuda, rocm, vaapi,
-/// cpu) and container-runtime support. Reads only cached sysfs attributes and caches (udev's
-/// database, pci.ids): it never wakes a runtime-suspended GPU, except with --details.
+/// the offload choice and its environment, the accelerator for services (cuda, rocm, vaapi,
+/// cpu) and container-runtime support; or, with --nixos, the NixOS configuration for them. Reads
+/// only cached sysfs attributes and caches (udev's database, pci.ids): it never wakes a
+/// runtime-suspended GPU, except with --details.
 #[derive(FromArgs)]
 #[argh(
     help_triggers("-h", "--help"),
@@ -36,7 +42,11 @@ with --details: details[] {{pci, name, uuid, memory_total_mib, compute_capabilit
 temperature_c, pstate, memory_used_mib, power_mw, utilization_pct}}, details_source (nvml or \
 nvidia-smi) and details_driver_version. --env prints HWC_GPU_TYPE (nvidia|amd|intel|none), HWC_GPU_ACCEL, \
 HWC_GPU_DGPU (PCI address or empty), HWC_GPU_RENDER_NODE and HWC_GPU_CONTAINER_RUNTIME \
-(cdi|nvidia-container-runtime|none).",
+(cdi|nvidia-container-runtime|none). --nixos prints hwc.infrastructure.hardware.gpu {{ enable; \
+type; prime {{ nvidiaBusId; intelBusId or amdgpuBusId }} }} and, commented out, the same in \
+NixOS's hardware.nvidia.prime; prime and its bus ids (NixOS's \
+PCI:<bus>@<domain>:<device>:<function>, in decimal) appear only when an NVIDIA GPU on the \
+proprietary driver renders offloaded from an Intel or AMD integrated GPU.",
     error_code(
         1,
         "--has: not present; --details: neither NVML nor nvidia-smi answered"
@@ -62,6 +72,15 @@ struct Args {
     /// child process), else from nvidia-smi. This WAKES a suspended GPU.
     #[argh(switch)]
     details: bool,
+    /// print a NixOS snippet for configuration.nix: hwc's GPU options (type as in --env; PRIME
+    /// bus ids when an NVIDIA GPU renders offloaded from an integrated one), then NixOS's own
+    /// PRIME options as comments
+    #[argh(switch)]
+    nixos: bool,
+    /// with --env: when HWC_GPU_TYPE is not TYPE (nvidia, amd, intel or none), also print one
+    /// warning line on stderr; the status stays 0
+    #[argh(option, arg_name = "TYPE")]
+    expect: Option<String>,
     /// read /sys, /run, /etc and /dev under DIR instead of / (tests, fixtures)
     #[argh(option)]
     root: Option<PathBuf>,
@@ -69,43 +88,30 @@ struct Args {
 
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     let args: Args = parse_args(name, args)?;
-    let modes = [args.json, args.env, args.accel, args.has.is_some()];
-    if modes.iter().filter(|m| **m).count() > 1 {
-        return Err(Error::usage(
-            "--json, --env, --accel and --has are exclusive",
-        ));
-    }
-    if args.details && (args.env || args.accel || args.has.is_some()) {
-        return Err(Error::usage("--details goes with the table or --json only"));
-    }
+    check_modes(&args)?;
+    let expected = args.expect.as_deref().map(expect::parse).transpose()?;
     let root = Root::from_option(args.root.as_deref());
     let gpus = gpu::scan(&root, Depth::Full);
 
     if let Some(what) = &args.has {
-        let present = match what.as_str() {
-            "nvidia" => gpus.list.iter().any(|g| g.vendor() == Vendor::Nvidia),
-            "amd" => gpus.list.iter().any(|g| g.vendor() == Vendor::Amd),
-            "intel" => gpus.list.iter().any(|g| g.vendor() == Vendor::Intel),
-            "dgpu" => gpus
-                .list
-                .iter()
-                .any(|g| g.is_discrete() && g.driver.is_some()),
-            other => {
-                return Err(Error::usage(format!(
-                    "--has {other}: expected nvidia, amd, intel or dgpu"
-                )))
-            }
-        };
-        return Ok(u8::from(!present));
+        return has::answer(&gpus, what);
     }
     let summary = accel::summarize(&gpus, &root);
     if args.accel {
         output::emit(&format!("{}\n", summary.accel.as_str()))?;
         return Ok(0);
     }
+    if args.nixos {
+        let plan = offload::plan(&gpus, Selector::Auto, &root)?;
+        output::emit(&nixos_text(&gpus, &plan, summary.gpu_type))?;
+        return Ok(0);
+    }
     let runtime = container::detect(&root);
     if args.env {
         output::emit(&report::env_lines(&summary, &runtime))?;
+        if let Some(warning) = expected.and_then(|t| expect::mismatch(t, &summary, &gpus)) {
+            output::warn(name, &warning);
+        }
         return Ok(0);
     }
     let details = if args.details {
@@ -123,4 +129,41 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     };
     output::print(output::Format::of(args.json), &report)?;
     Ok(0)
+}
+
+/// The output modes exclude each other; --details and --expect each go with some only.
+fn check_modes(args: &Args) -> Result<()> {
+    let modes = [
+        args.json,
+        args.env,
+        args.accel,
+        args.has.is_some(),
+        args.nixos,
+    ];
+    if modes.iter().filter(|m| **m).count() > 1 {
+        return Err(Error::usage(
+            "--json, --env, --accel, --has and --nixos are exclusive",
+        ));
+    }
+    if args.details && (args.env || args.accel || args.has.is_some() || args.nixos) {
+        return Err(Error::usage("--details goes with the table or --json only"));
+    }
+    if args.expect.is_some() && !args.env {
+        return Err(Error::usage("--expect goes with --env only"));
+    }
+    Ok(())
+}
+
+/// `--nixos`: the PRIME decision over the automatic offload choice, rendered.
+fn nixos_text(gpus: &Gpus, plan: &Plan, gpu_type: &'static str) -> String {
+    let target = match plan {
+        Plan::Offload { gpu, .. } => Some(*gpu),
+        Plan::AlreadyDefault(_) | Plan::NoTarget(_) => None,
+    };
+    nixos::text(&nixos::Snippet {
+        gpu_type,
+        prime: prime::prime(target, gpus.default_gpu()),
+        plan,
+        default: gpus.default_gpu(),
+    })
 }

@@ -2,7 +2,7 @@
 //! `vaapi`, `cpu`) and the GPU it runs on. The dGPU is preferred: GPUs are tried discrete ones
 //! first (PCI order), then the default, then the rest, and the first that gives an API wins.
 
-use super::{Gpu, Gpus, Vendor};
+use super::{Gpu, Gpus, PciAddr, Vendor};
 use crate::root::Root;
 use crate::sysfs;
 
@@ -65,6 +65,8 @@ pub struct Summary {
     pub dgpu: Option<String>,
     /// Render node of the GPU services should use, if it has one.
     pub render_node: Option<String>,
+    /// PCI address of the GPU services should use (the one `gpu_type` names), if any.
+    pub gpu: Option<PciAddr>,
 }
 
 pub fn summarize(gpus: &Gpus, root: &Root) -> Summary {
@@ -84,5 +86,6 @@ pub fn summarize(gpus: &Gpus, root: &Root) -> Summary {
         accel,
         dgpu: dgpu.map(|g| g.pci.to_string()),
         render_node: main.and_then(Gpu::render_node),
+        gpu: main.map(|g| g.pci),
     }
 }

@@ -19,7 +19,8 @@
 //!    whose id is in [`AMD_APU_DEVICE_IDS`] is integrated; any other AMD GPU is discrete. (The
 //!    driver knows an APU from an ioctl on the device node, which would wake a dGPU.)
 //! 4. ASPEED and Matrox: a BMC display. virtio, QEMU/Bochs, VMware, QXL, Cirrus, VirtualBox,
-//!    Hyper-V: a virtual display. Neither is ever an offload target.
+//!    Hyper-V: a virtual display. Neither is ever an offload target; as the default display they
+//!    are what a server or VM offloads from (see [`offload`]).
 //! 5. Anything else: unknown, never an offload target.
 //!
 //! # The default GPU (the one the desktop and firmware use)
