@@ -1,5 +1,5 @@
 //! install/: install.sh (twice, then --uninstall), the systemd units through systemd-analyze
-//! verify, the Nix files through nix-instantiate, and the initrd hooks against stub functions.
+//! verify, and the initrd hooks against stub functions. The NixOS files: tests/nixos.rs.
 
 mod common;
 
@@ -41,7 +41,10 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn install_twice_then_uninstall_leaves_nothing() {
     let t = tempfile::tempdir().unwrap();
     let prefix = t.path().join("prefix");
+    // System units in units/system, so the user unit goes to units/user.
     let units = t.path().join("units");
+    let system = units.join("system");
+    let user = units.join("user");
     let binary = hwc();
     let args = [
         "--prefix",
@@ -49,7 +52,7 @@ fn install_twice_then_uninstall_leaves_nothing() {
         "--binary",
         binary.to_str().unwrap(),
         "--systemd",
-        units.to_str().unwrap(),
+        system.to_str().unwrap(),
     ];
     for round in 0..2 {
         let o = install_sh(&args);
@@ -67,36 +70,40 @@ fn install_twice_then_uninstall_leaves_nothing() {
         let link = fs::read_link(bin.join(applet)).unwrap();
         assert_eq!(link, Path::new("hwc"), "{applet} is a relative link");
     }
-    for unit in [
-        "setup-ssh-keys@.service",
-        "hwc-bridge@.service",
-        "hwc-session-init.service",
+    for (dir, unit) in [
+        (&system, "setup-ssh-keys@.service"),
+        (&system, "hwc-bridge@.service"),
+        (&user, "hwc-session-init.service"),
     ] {
-        let text = fs::read_to_string(units.join(unit)).unwrap();
+        let text = fs::read_to_string(dir.join(unit)).unwrap();
         assert!(!text.contains("@BINDIR@"), "{unit}: path substituted");
         assert!(
             text.contains(&format!("{}/", bin.display())),
             "{unit} runs the installed binary"
         );
     }
+    assert!(
+        !system.join("hwc-session-init.service").exists(),
+        "the user unit is not among the system units"
+    );
     if have("systemd-analyze") {
         // Instances of the templates, and the user unit in user mode.
         fs::copy(
-            units.join("setup-ssh-keys@.service"),
-            units.join("setup-ssh-keys@eric.service"),
+            system.join("setup-ssh-keys@.service"),
+            system.join("setup-ssh-keys@eric.service"),
         )
         .unwrap();
         fs::copy(
-            units.join("hwc-bridge@.service"),
-            units.join("hwc-bridge@br0.service"),
+            system.join("hwc-bridge@.service"),
+            system.join("hwc-bridge@br0.service"),
         )
         .unwrap();
         let o = Command::new("systemd-analyze")
             .arg("verify")
             .args([
-                units.join("setup-ssh-keys@eric.service"),
-                units.join("hwc-bridge@br0.service"),
-                units.join("setup-ssh-keys@.service"),
+                system.join("setup-ssh-keys@eric.service"),
+                system.join("hwc-bridge@br0.service"),
+                system.join("setup-ssh-keys@.service"),
             ])
             .output()
             .unwrap();
@@ -105,13 +112,13 @@ fn install_twice_then_uninstall_leaves_nothing() {
         let rt = tempfile::tempdir().unwrap();
         let o = Command::new("systemd-analyze")
             .args(["--user", "verify"])
-            .arg(units.join("hwc-session-init.service"))
+            .arg(user.join("hwc-session-init.service"))
             .env("XDG_RUNTIME_DIR", rt.path())
             .output()
             .unwrap();
         assert_eq!(code(&o), 0, "systemd-analyze --user verify: {}", stderr(&o));
-        fs::remove_file(units.join("setup-ssh-keys@eric.service")).unwrap();
-        fs::remove_file(units.join("hwc-bridge@br0.service")).unwrap();
+        fs::remove_file(system.join("setup-ssh-keys@eric.service")).unwrap();
+        fs::remove_file(system.join("hwc-bridge@br0.service")).unwrap();
     }
 
     let o = install_sh(&["--prefix", prefix.to_str().unwrap(), "--uninstall"]);
@@ -158,39 +165,6 @@ fn install_sh_usage_errors() {
     let o = install_sh(&["--help"]);
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("--uninstall"));
-}
-
-#[test]
-fn nix_files_parse_and_declare_every_option() {
-    if !have("nix-instantiate") {
-        return;
-    }
-    for f in ["package.nix", "module.nix", "flake.nix"] {
-        let o = Command::new("nix-instantiate")
-            .arg("--parse")
-            .arg(repo().join("install/nix").join(f))
-            .output()
-            .unwrap();
-        assert_eq!(code(&o), 0, "{f}: {}", stderr(&o));
-    }
-    let o = Command::new("nix-instantiate")
-        .args(["--eval", "--strict", "--json"])
-        .arg(repo().join("tests/nix/option-paths.nix"))
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(
-        doc["missing"],
-        serde_json::json!([]),
-        "undeclared options: {}",
-        doc["missing"]
-    );
-    assert_eq!(doc["accelIsReadOnly"], true);
-    assert_eq!(
-        doc["gpuTypes"],
-        serde_json::json!(["nvidia", "amd", "intel", "none"])
-    );
 }
 
 /// Runs `script` in bash with a PATH holding the built hwc under its own name.
@@ -261,4 +235,200 @@ fn mkinitcpio_hook_requests_every_applet_link() {
             "{applet} missing: {out}"
         );
     }
+}
+
+#[test]
+fn the_user_unit_goes_to_a_user_unit_directory() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = t.path().join("prefix");
+    let binary = hwc();
+    let base = [
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--binary",
+        binary.to_str().unwrap(),
+    ];
+
+    // A --systemd directory not ending in /system says nothing about the user unit's.
+    let units = t.path().join("units");
+    let o = install_sh(&[&base[..], &["--systemd", units.to_str().unwrap()]].concat());
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("--systemd-user"), "{}", stderr(&o));
+    assert!(!prefix.exists() && !units.exists(), "nothing written");
+
+    let user = t.path().join("user-units");
+    let o = install_sh(
+        &[
+            &base[..],
+            &["--systemd", units.to_str().unwrap()],
+            &["--systemd-user", user.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let names = |d: &Path| {
+        let mut v: Vec<String> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(&units),
+        ["hwc-bridge@.service", "setup-ssh-keys@.service"]
+    );
+    assert_eq!(names(&user), ["hwc-session-init.service"]);
+    let o = install_sh(&["--prefix", prefix.to_str().unwrap(), "--uninstall"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(files_under(t.path()), Vec::<PathBuf>::new());
+
+    let o = install_sh(&["--help"]);
+    assert!(stdout(&o).contains("--systemd-user DIR"), "{}", stdout(&o));
+    let o = install_sh(&[&base[..], &["--initrd-dir", "/nonexistent"]].concat());
+    assert_eq!(code(&o), 2, "--initrd-dir alone: {}", stderr(&o));
+}
+
+#[test]
+fn a_prefix_units_cannot_hold_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let binary = hwc();
+    let units = t.path().join("systemd/system");
+    let hooks = t.path().join("hooks");
+    for (name, says) in [
+        ("with space", "a space"),
+        ("a&b", "'&'"),
+        ("100%", "'%'"),
+        ("$HOME", "'$'"),
+        ("quo\"te", "'\"'"),
+        ("back\\slash", "'\\'"),
+    ] {
+        let prefix = t.path().join(name);
+        for extra in [
+            &["--systemd", units.to_str().unwrap()][..],
+            &[
+                "--initrd",
+                "mkinitcpio",
+                "--initrd-dir",
+                hooks.to_str().unwrap(),
+            ],
+        ] {
+            let o = install_sh(
+                &[
+                    &[
+                        "--prefix",
+                        prefix.to_str().unwrap(),
+                        "--binary",
+                        binary.to_str().unwrap(),
+                    ][..],
+                    extra,
+                ]
+                .concat(),
+            );
+            assert_eq!(code(&o), 2, "{name} {extra:?}: {}", stderr(&o));
+            assert_one_line_error(&o);
+            assert!(stderr(&o).contains(says), "{name}: {}", stderr(&o));
+            assert_eq!(
+                fs::read_dir(t.path()).unwrap().count(),
+                0,
+                "{name}: nothing written"
+            );
+        }
+    }
+
+    // Without units or hooks nothing holds the path: such a prefix is fine.
+    let prefix = t.path().join("my apps & more");
+    let o = install_sh(&[
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--binary",
+        binary.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Command::new(prefix.join("bin/hwc-netlink"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    let o = install_sh(&["--prefix", prefix.to_str().unwrap(), "--uninstall"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!prefix.exists());
+
+    // Every punctuation mark allowed reads back as the same path in systemd: verify finds the
+    // program each unit runs.
+    if have("systemd-analyze") {
+        let prefix = t.path().join("a+b@c:d-e.f_g");
+        let o = install_sh(&[
+            "--prefix",
+            prefix.to_str().unwrap(),
+            "--binary",
+            binary.to_str().unwrap(),
+            "--systemd",
+            units.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let instances = [
+            ("hwc-bridge@.service", "hwc-bridge@br0.service"),
+            ("setup-ssh-keys@.service", "setup-ssh-keys@eric.service"),
+        ];
+        for (template, instance) in instances {
+            fs::copy(units.join(template), units.join(instance)).unwrap();
+        }
+        let o = Command::new("systemd-analyze")
+            .arg("verify")
+            .args(instances.map(|(_, i)| units.join(i)))
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "systemd-analyze verify: {}", stderr(&o));
+        assert!(!stderr(&o).contains("not executable"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn uninstall_after_a_failed_install_removes_what_it_wrote() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = t.path().join("prefix");
+    let units = t.path().join("systemd/system");
+    // What was there before: a file of the user's in each place, and, where the hook's
+    // directory should go, a file, so the install stops after the binary and the units.
+    fs::create_dir_all(prefix.join("bin")).unwrap();
+    fs::write(prefix.join("bin/mine"), "keep me").unwrap();
+    fs::create_dir_all(&units).unwrap();
+    fs::write(units.join("other.service"), "[Service]\n").unwrap();
+    let not_a_dir = t.path().join("initcpio");
+    fs::write(&not_a_dir, "a file").unwrap();
+    let before = files_under(t.path());
+
+    let binary = hwc();
+    let o = install_sh(&[
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--binary",
+        binary.to_str().unwrap(),
+        "--systemd",
+        units.to_str().unwrap(),
+        "--initrd",
+        "mkinitcpio",
+        "--initrd-dir",
+        not_a_dir.join("install").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains(not_a_dir.to_str().unwrap()),
+        "{}",
+        stderr(&o)
+    );
+    assert!(prefix.join("bin/hwc").exists(), "it failed midway");
+    assert!(units.join("hwc-bridge@.service").exists(), "and the units");
+
+    let o = install_sh(&["--prefix", prefix.to_str().unwrap(), "--uninstall"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        files_under(t.path()),
+        before,
+        "exactly what was there before"
+    );
+    assert!(!t.path().join("systemd/user").exists(), "its directory too");
+    assert_eq!(fs::read_to_string(&not_a_dir).unwrap(), "a file");
 }
