@@ -540,7 +540,7 @@ fn groups_reports_gaps_with_fixes_and_exit_codes() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         doc["sets"][0]["absent_optional"],
-        serde_json::json!(["i2c", "gpio", "spi", "plugdev"])
+        serde_json::json!(["i2c", "gpio", "spi", "sensors"])
     );
     assert!(doc["nixos"].is_null());
 

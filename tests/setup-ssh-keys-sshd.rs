@@ -12,8 +12,7 @@ use common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const USER: &str = "hwc-sshd-diff";
 
@@ -53,25 +52,7 @@ impl Env {
             return None;
         }
         let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-        let exists = Command::new("id")
-            .arg(USER)
-            .output()
-            .unwrap()
-            .status
-            .success();
-        if !exists {
-            let made = Command::new("useradd")
-                .args(["-m", "-s", "/bin/sh", USER])
-                .status()
-                .unwrap();
-            assert!(made.success(), "useradd failed");
-        }
-        // With UsePAM no, '!' refuses every login; '*' only disables passwords.
-        assert!(Command::new("usermod")
-            .args(["-p", "*", USER])
-            .status()
-            .unwrap()
-            .success());
+        sshd::ensure_login_user(USER);
         let home = PathBuf::from(format!("/home/{USER}"));
         fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
         let owner = Command::new("chown")
@@ -114,7 +95,6 @@ impl Env {
             ),
         )
         .unwrap();
-        fs::create_dir_all("/run/sshd").unwrap();
         Some(env)
     }
 
@@ -157,72 +137,14 @@ impl Env {
         assert!(owner.success());
     }
 
-    /// One connection to a fresh `sshd -dd` (which serves exactly one); the ssh client's
-    /// success and sshd's log.
+    /// One connection to a fresh sshd with this test's configuration.
     fn connect(&self, client: &[&str]) -> (bool, String) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = self.path("sshd.log");
-        let _ = fs::remove_file(&log);
-        let mut sshd = Command::new("/usr/sbin/sshd")
-            // -r: no re-exec, so the connection's messages reach the same log.
-            .args(["-dd", "-r", "-p", &port.to_string(), "-f"])
-            .arg(self.path("sshd_config"))
-            .arg("-E")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while !fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("Server listening")
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "sshd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let ok = Command::new("ssh")
-            .args([
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "ConnectTimeout=10",
-                "-o",
-                "LogLevel=ERROR",
-                "-p",
-                &port.to_string(),
-            ])
-            .args(client)
-            .arg(format!("{USER}@127.0.0.1"))
-            .arg("true")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-            .status
-            .success();
-        let start = Instant::now();
-        while sshd.try_wait().unwrap().is_none() {
-            if start.elapsed() > Duration::from_secs(10) {
-                let _ = sshd.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = sshd.wait();
-        (ok, fs::read_to_string(&log).unwrap_or_default())
+        sshd::login(
+            &self.path("sshd_config"),
+            &self.path("sshd.log"),
+            USER,
+            client,
+        )
     }
 
     /// sshd's verdict on `line` by logging in with the key `identity` through it.

@@ -965,26 +965,7 @@ fn real_sshd_logins_follow_the_installed_keys() {
         return;
     }
     // A real user: sshd looks it up through the system's own account files.
-    if Command::new("id")
-        .arg(SSH_USER)
-        .output()
-        .unwrap()
-        .status
-        .code()
-        != Some(0)
-    {
-        let made = Command::new("useradd")
-            .args(["-m", "-s", "/bin/sh", SSH_USER])
-            .status()
-            .unwrap();
-        assert!(made.success(), "useradd failed");
-    }
-    // With UsePAM no, a locked password ('!') refuses every login; '*' only disables passwords.
-    assert!(Command::new("usermod")
-        .args(["-p", "*", SSH_USER])
-        .status()
-        .unwrap()
-        .success());
+    sshd::ensure_login_user(SSH_USER);
     let home = PathBuf::from(format!("/home/{SSH_USER}"));
     let _ = fs::remove_dir_all(home.join(".ssh"));
     fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();

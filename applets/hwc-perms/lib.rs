@@ -60,7 +60,8 @@ enum Command {
 /// exist here; prints the NixOS line and the usermod command for a gap but never edits
 /// /etc/group. Sets come from /etc/hwc/perms.conf ('SET = group group? ...', '?' = only where it
 /// exists) or the defaults: media = audio video render; hardware = input i2c? gpio? spi?
-/// plugdev?; development = dialout kvm plugdev? adbusers?. Exit 0 when nothing is missing.
+/// sensors?; development = dialout kvm plugdev?; peripherals = lp? scanner?. Exit 0 when nothing
+/// is missing.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "groups", help_triggers("-h", "--help"))]
 struct GroupsArgs {

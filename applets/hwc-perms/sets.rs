@@ -8,10 +8,13 @@ use hwc_core::config::Conf;
 use hwc_core::error::Result;
 use hwc_core::users::{Accounts, User};
 
-/// `SET = group group? ...`; a trailing `?` marks a group used only where it exists.
+/// `SET = group group? ...`; a trailing `?` marks a group used only where it exists. The same
+/// groups as the NixOS module's sets (install/nix/infrastructure/lib.nix), which creates them all
+/// and writes its sets, without `?`, to /etc/hwc/perms.conf.
 pub const DEFAULT_CONF: &str = "media = audio video render\n\
-hardware = input i2c? gpio? spi? plugdev?\n\
-development = dialout kvm plugdev? adbusers?\n";
+hardware = input i2c? gpio? spi? sensors?\n\
+development = dialout kvm plugdev?\n\
+peripherals = lp? scanner?\n";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Set {
@@ -103,7 +106,7 @@ mod tests {
     fn default_conf_parses() {
         let sets = parse_conf(Path::new("default"), DEFAULT_CONF).unwrap();
         let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["media", "hardware", "development"]);
+        assert_eq!(names, ["media", "hardware", "development", "peripherals"]);
         assert_eq!(sets[1].groups[0], ("input".to_string(), false));
         assert_eq!(sets[1].groups[1], ("i2c".to_string(), true));
     }

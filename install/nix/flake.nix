@@ -14,9 +14,11 @@
         default = hwc;
       });
 
-      nixosModules.default = { pkgs, ... }: {
-        imports = [ ./module.nix ];
-        hwc.infrastructure.package = nixpkgs.lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+      # The hwc.infrastructure domain, running this flake's package.
+      nixosModules.default = { pkgs, lib, ... }: {
+        imports = [ ./infrastructure ];
+        hwc.infrastructure.session.commands.package =
+          lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
       };
     };
 }

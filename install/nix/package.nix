@@ -1,5 +1,6 @@
 # The static hwc binary and its applet links. The repository's .cargo/config.toml asks for a
-# static-pie glibc build (+crt-static), which needs glibc's static archives.
+# static-pie glibc build (+crt-static, packed relative relocations), which needs glibc's static
+# archives. RUSTFLAGS is left unset on purpose: it would replace those flags, not add to them.
 { lib, rustPlatform, glibc }:
 
 rustPlatform.buildRustPackage {
@@ -15,7 +16,6 @@ rustPlatform.buildRustPackage {
   cargoLock.lockFile = ../../Cargo.lock;
 
   buildInputs = [ glibc.static ];
-  RUSTFLAGS = "-C target-feature=+crt-static";
 
   # The integration tests need root, network namespaces, sshd and dbus-daemon.
   doCheck = false;

@@ -6,6 +6,8 @@
 pub mod envfile;
 pub mod fake_sysfs;
 pub mod keys;
+pub mod sshd;
+pub mod systemd_exec;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,157 @@
+# Storage: removable media for the session (udisks2, automounting), periodic TRIM, and mounts
+# for services: declared by LABEL=, UUID= or path, owner, group and mode set once mounted,
+# `nofail` and automount so a missing disk never blocks boot, the services that need one ordered
+# after it.
+{ config, lib, pkgs, ... }:
+
+let
+  inherit (lib) mkEnableOption mkIf mkMerge mkOption types;
+  hwcLib = import ../lib.nix { inherit lib; };
+  cfg = config.hwc.infrastructure.hardware.storage;
+  opt = hwcLib.optionName [ "hardware" "storage" "mounts" ];
+  unitOf = name: "hwc-mount-${name}";
+  badDevices = lib.filter (m: builtins.match "(LABEL|UUID|PARTUUID|PARTLABEL)=.+|/.+" m.device == null) (lib.attrValues cfg.mounts);
+  mountOptions =
+    m:
+    [ "nofail" "x-systemd.device-timeout=${toString m.deviceTimeout}s" ]
+    ++ lib.optionals m.automount [ "x-systemd.automount" "x-systemd.idle-timeout=0" ]
+    ++ m.options;
+in
+{
+  options.hwc.infrastructure.hardware.storage = {
+    enable = mkEnableOption "storage integration: removable media, TRIM, and mounts for services";
+
+    removable = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Removable media for the session: udisks2 (mount from the desktop) and devmon (mounted under /media when plugged).";
+    };
+
+    trim = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Weekly TRIM of mounted file systems that support it (fstrim.timer).";
+    };
+
+    mounts = mkOption {
+      type = types.attrsOf (
+        types.submodule (
+          { name, ... }:
+          {
+            options = {
+              device = mkOption {
+                type = types.str;
+                example = "LABEL=media";
+                description = "LABEL=..., UUID=..., PARTUUID=..., PARTLABEL=... or a device path.";
+              };
+              mountPoint = mkOption {
+                type = types.strMatching "/.+";
+                default = "/mnt/${name}";
+                description = "Where it is mounted.";
+              };
+              fsType = mkOption {
+                type = types.str;
+                default = "auto";
+                description = "The file system type.";
+              };
+              options = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+                description = "More mount options.";
+              };
+              owner = mkOption {
+                type = types.str;
+                default = "root";
+                description = "Owner of the mounted file system's root directory.";
+              };
+              group = mkOption {
+                type = types.str;
+                default = "root";
+                description = "Group of the mounted file system's root directory.";
+              };
+              mode = mkOption {
+                type = types.strMatching "0?[0-7]{3,4}";
+                default = "0755";
+                description = "Mode of the mounted file system's root directory.";
+              };
+              automount = mkOption {
+                type = types.bool;
+                default = true;
+                description = "Mount on first access (x-systemd.automount): boot never waits for the disk.";
+              };
+              deviceTimeout = mkOption {
+                type = types.ints.positive;
+                default = 10;
+                description = "Seconds to wait for the device when it is asked for.";
+              };
+              requiredBy = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+                example = [ "jellyfin" ];
+                description = "Services (unit names without .service) that need this mount: ordered after it, and not started without it.";
+              };
+            };
+          }
+        )
+      );
+      default = { };
+      example = lib.literalExpression ''{ media = { device = "LABEL=media"; owner = "eric"; group = "media"; mode = "0770"; requiredBy = [ "jellyfin" ]; }; }'';
+      description = "File systems for services, by name.";
+    };
+  };
+
+  config = mkIf cfg.enable (mkMerge [
+    {
+      assertions = [
+        {
+          assertion = badDevices == [ ];
+          message = "${opt}: ${lib.concatMapStringsSep ", " (m: "'${m.device}'") badDevices} is not LABEL=, UUID=, PARTUUID=, PARTLABEL= or an absolute device path.";
+        }
+      ];
+    }
+    (mkIf cfg.removable {
+      services.udisks2.enable = true;
+      services.devmon.enable = true;
+    })
+    (mkIf cfg.trim {
+      services.fstrim.enable = true;
+    })
+    {
+      fileSystems = lib.mapAttrs' (
+        name: m:
+        lib.nameValuePair m.mountPoint {
+          inherit (m) device fsType;
+          options = mountOptions m;
+        }
+      ) cfg.mounts;
+
+      # Owner, group and mode of each mount's root, once it is mounted.
+      systemd.services = lib.mkMerge [
+        (lib.mapAttrs' (
+          name: m:
+          lib.nameValuePair (unitOf name) {
+            description = "Owner and mode of ${m.mountPoint}";
+            wantedBy = [ "multi-user.target" ];
+            unitConfig.RequiresMountsFor = [ m.mountPoint ];
+            serviceConfig = hwcLib.hardening [ "CAP_CHOWN" "CAP_FOWNER" ] // {
+              Type = "oneshot";
+              RemainAfterExit = true;
+              ProtectSystem = "full";
+              ExecStart = hwcLib.execLine "${pkgs.coreutils}/bin/chown" [ "--no-dereference" "${m.owner}:${m.group}" m.mountPoint ];
+              ExecStartPost = hwcLib.execLine "${pkgs.coreutils}/bin/chmod" [ m.mode m.mountPoint ];
+              PrivateNetwork = true;
+            };
+          }
+        ) cfg.mounts)
+        (lib.mkMerge (
+          lib.mapAttrsToList (
+            name: m:
+            lib.genAttrs m.requiredBy (_: {
+              unitConfig.RequiresMountsFor = [ m.mountPoint ];
+            })
+          ) cfg.mounts
+        ))
+      ];
+    }
+  ]);
+}

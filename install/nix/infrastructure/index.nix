@@ -1,0 +1,19 @@
+# The domain aggregator: exactly three buckets. Profiles import this (or the folder), never a
+# single module, and other domains read the stable option paths (for example
+# config.hwc.infrastructure.hardware.gpu.accel).
+{
+  imports = [
+    # hardware: GPUs and their drivers, users' groups and device access, printers and scanners,
+    # storage.
+    ./hardware/gpu.nix
+    ./hardware/permissions.nix
+    ./hardware/peripherals.nix
+    ./hardware/storage.nix
+    # mesh: container networking.
+    ./mesh/container-networking.nix
+    # session: the user's background services, shared commands, system-side app integration.
+    ./session/services.nix
+    ./session/commands.nix
+    ./session/chromium.nix
+  ];
+}

@@ -1,0 +1,21 @@
+# System-side integration for Chromium, which Home Manager installs: dconf for its settings,
+# XDG desktop portals over D-Bus (file chooser, screen sharing). No package is installed here.
+{ config, lib, pkgs, ... }:
+
+let
+  inherit (lib) mkEnableOption mkIf mkDefault;
+  cfg = config.hwc.infrastructure.session.chromium;
+in
+{
+  options.hwc.infrastructure.session.chromium.enable = mkEnableOption "the system side of Chromium (dconf, D-Bus, XDG portals); Home Manager installs the browser";
+
+  config = mkIf cfg.enable {
+    programs.dconf.enable = true;
+    services.dbus.enable = true;
+    xdg.portal = {
+      enable = true;
+      extraPortals = [ pkgs.xdg-desktop-portal-gtk ];
+      config.common.default = mkDefault "*";
+    };
+  };
+}

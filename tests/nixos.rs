@@ -1,0 +1,1007 @@
+//! The hwc.infrastructure NixOS domain (install/nix/infrastructure), evaluated with the real
+//! nixpkgs module system (../shared/vendor/nixpkgs-lib, through tests/nix/eval.nix): the seed
+//! snippets users write, verbatim; every option on; bad values refused at evaluation with a
+//! message naming the option. Then what the evaluation declares is made real: its units are
+//! parsed by systemd itself (`systemd --test`) and by `systemd-analyze verify`, and their
+//! ExecStart lines, split by systemd's rules, run the built binary against a root made as the
+//! evaluation declares it (users, groups, /etc files) — the SSH unit's key must let a real sshd
+//! log in.
+
+mod common;
+
+use common::systemd_exec;
+use common::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The snippets of the domain's documentation, exactly as users write them.
+const SEEDS: [(&str, &str); 6] = [
+    (
+        "gpu",
+        r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "nvidia"; nvidia.containerRuntime = true; };"#,
+    ),
+    (
+        "permissions",
+        r#"hwc.infrastructure.hardware.permissions = { enable = true; groups = { media = true; hardware = true; development = true; }; };"#,
+    ),
+    (
+        "services",
+        r#"hwc.infrastructure.session.services = { enable = true; username = "eric"; };  # username defaults to config.hwc.system.users.user.name"#,
+    ),
+    (
+        "commands",
+        r#"hwc.infrastructure.session.commands = { enable = true; gpuLaunch = true; };"#,
+    ),
+    (
+        "chromium",
+        r#"hwc.infrastructure.session.chromium.enable = true;"#,
+    ),
+    (
+        "mesh",
+        r#"hwc.infrastructure.mesh.containerNetworking.enable = true;"#,
+    ),
+];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether nix-instantiate and the vendored nixpkgs lib are here; says why not.
+fn nix_ready() -> bool {
+    if shared_dir("vendor/nixpkgs-lib/lib").is_none() {
+        eprintln!("skipped: ../shared/vendor/nixpkgs-lib is absent");
+        return false;
+    }
+    if !have("nix-instantiate") {
+        eprintln!("skipped: nix-instantiate missing (tests/run installs nix-bin as root)");
+        return false;
+    }
+    true
+}
+
+/// Where the evaluation's packages are: `store` for the stand-in packages, `hwc` for hwc's.
+#[derive(Default)]
+struct Store<'a> {
+    store: Option<&'a Path>,
+    hwc: Option<&'a Path>,
+}
+
+/// Evaluates the domain with these configuration modules: the JSON of tests/nix/eval.nix, or
+/// nix-instantiate's error text.
+fn eval(configs: &[PathBuf], store: &Store) -> Result<Value, String> {
+    let list: Vec<String> = configs.iter().map(|c| c.display().to_string()).collect();
+    let mut cmd = Command::new("nix-instantiate");
+    cmd.args(["--eval", "--strict", "--json"])
+        .arg(repo().join("tests/nix/eval.nix"))
+        .args(["--arg", "configs", &format!("[ {} ]", list.join(" "))])
+        // The machine's nix.conf may name a build group that does not exist; nothing is built.
+        .env("NIX_CONFIG", "build-users-group =");
+    if let Some(s) = store.store {
+        cmd.args(["--argstr", "store"]).arg(s);
+    }
+    if let Some(h) = store.hwc {
+        cmd.args(["--argstr", "hwcOut"]).arg(h);
+    }
+    let o = cmd.output().unwrap();
+    if code(&o) != 0 {
+        return Err(stderr(&o));
+    }
+    Ok(serde_json::from_slice(&o.stdout).unwrap())
+}
+
+/// A configuration module `{ BODY }` in `dir`.
+fn module(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.nix"));
+    fs::write(&path, format!("{{\n{body}\n}}\n")).unwrap();
+    path
+}
+
+/// The users' own system domain (hwc.system.users.user.name = "eric", and that user).
+fn system_domain() -> PathBuf {
+    repo().join("tests/nix/system-domain.nix")
+}
+
+/// The user `eric`, declared as a NixOS configuration does (no hwc option).
+fn user_eric() -> PathBuf {
+    repo().join("tests/nix/user-eric.nix")
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn entries_of(package: &Value) -> Vec<String> {
+    package["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_seed_snippets_evaluate_verbatim() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let mut out = HashMap::new();
+    for (name, seed) in SEEDS {
+        let m = module(t.path(), name, seed);
+        // Each seed alone, beside the user it names; the permissions seed names none and takes
+        // its documented default, the system domain's user.
+        let base = if name == "permissions" {
+            system_domain()
+        } else {
+            user_eric()
+        };
+        let doc =
+            eval(&[base, m], &Store::default()).unwrap_or_else(|e| panic!("seed {name}: {e}"));
+        out.insert(name, doc);
+    }
+
+    let gpu = &out["gpu"];
+    assert_eq!(gpu["hwc"]["hardware"]["gpu"]["accel"], "cuda");
+    let nixos = &gpu["nixos"];
+    assert_eq!(
+        nixos["hardware"]["nvidia-container-toolkit"]["enable"],
+        true
+    );
+    assert_eq!(nixos["hardware"]["graphics"]["enable"], true);
+    assert_eq!(nixos["hardware"]["nvidia"]["modesetting"]["enable"], true);
+    assert_eq!(
+        nixos["services"]["xserver"]["videoDrivers"],
+        serde_json::json!(["nvidia"])
+    );
+    assert_eq!(nixos["hardware"]["nvidia"]["open"], true);
+    assert!(
+        strings(&gpu["warnings"])
+            .iter()
+            .any(|w| w.contains("hwc.infrastructure.hardware.gpu.nvidia.open is unset")),
+        "the kernel module choice is named: {}",
+        gpu["warnings"]
+    );
+    let env_unit = gpu["units"]["hwc-gpu-env.service"].as_str().unwrap();
+    assert!(
+        env_unit.contains(r#""--env" "--expect" "nvidia""#),
+        "{env_unit}"
+    );
+    assert!(env_unit.contains("StandardOutput=truncate:/run/hwc/gpu.env"));
+
+    let perms = &out["permissions"];
+    let mut groups = strings(&perms["users"]["eric"]["extraGroups"]);
+    groups.sort();
+    assert_eq!(
+        groups,
+        [
+            "audio", "dialout", "gpio", "i2c", "input", "kvm", "plugdev", "render", "sensors",
+            "spi", "video"
+        ]
+    );
+    for g in &groups {
+        assert!(perms["groups"][g].is_object(), "group {g} is declared");
+    }
+    let check = perms["units"]["hwc-perms-check.service"].as_str().unwrap();
+    assert!(
+        check.contains(r#""groups" "--user" "eric" "--want" "development,hardware,media""#),
+        "{check}"
+    );
+    assert_eq!(
+        perms["etc"]["hwc/perms.conf"]["text"],
+        "development = dialout kvm plugdev\nhardware = input i2c gpio spi sensors\nmedia = audio video render\n"
+    );
+
+    let services = &out["services"];
+    for unit in ["setup-ssh-keys-eric.service", "setup-ssh-keys-eric.path"] {
+        assert!(services["units"][unit].is_string(), "{unit}");
+    }
+    assert!(services["userUnits"]["hwc-session-init.service"].is_string());
+
+    let commands = &out["commands"];
+    let linked = entries_of(&commands["systemPackages"][0]);
+    assert!(linked.contains(&"bin/gpu-launch".to_string()), "{linked:?}");
+
+    let chromium = &out["chromium"];
+    assert_eq!(chromium["nixos"]["programs"]["dconf"]["enable"], true);
+    assert_eq!(chromium["nixos"]["xdg"]["portal"]["enable"], true);
+    assert_eq!(
+        chromium["systemPackages"],
+        serde_json::json!([]),
+        "no user packages"
+    );
+    assert_eq!(out["mesh"]["units"], serde_json::json!({}));
+}
+
+/// Every option of the domain set, for the user `user` (uid `uid`), with the fallback key read
+/// from `key_file` as users do (`builtins.readFile`, trailing newline and all).
+fn everything(user: &str, uid: u32, key_file: &Path) -> String {
+    format!(
+        r#"
+  users.users.{user} = {{ isNormalUser = true; uid = {uid}; }};
+  hwc.infrastructure = {{
+    hardware.gpu = {{
+      enable = true;
+      type = "nvidia";
+      nvidia = {{ containerRuntime = true; open = true; }};
+      prime = {{ nvidiaBusId = "PCI:100@0:0:0"; intelBusId = "PCI:0@0:2:0"; }};
+    }};
+    hardware.permissions = {{
+      enable = true;
+      groups = {{ media = true; hardware = true; development = true; peripherals = true; }};
+      deviceAccess = [
+        {{ match = ''SUBSYSTEM=="hidraw", ATTRS{{idVendor}}=="1050"''; }}
+        {{ match = ''SUBSYSTEM=="usb", ATTR{{idVendor}}=="16c0"''; uaccess = false; group = "plugdev"; }}
+      ];
+    }};
+    hardware.peripherals.enable = true;
+    hardware.storage = {{
+      enable = true;
+      mounts.media = {{ device = "LABEL=media"; owner = "{user}"; group = "users"; mode = "0770"; requiredBy = [ "jellyfin" ]; }};
+    }};
+    mesh.containerNetworking = {{
+      enable = true;
+      bridges.br-lab = {{ addresses = [ "10.89.0.1/24" "fd00:89::1/64" ]; mtu = 1400; }};
+    }};
+    session.services = {{
+      enable = true;
+      username = "{user}";
+      fallbackKeys = [ (builtins.readFile {key}) ];
+      sessionSecrets.github-token = "/run/agenix/github token 100% \\o/ $HOME \"q\"";
+    }};
+    session.commands = {{ enable = true; gpuLaunch = false; initrd.enable = true; }};
+    session.chromium.enable = true;
+  }};"#,
+        key = key_file.display()
+    )
+}
+
+#[test]
+fn every_option_on_evaluates_and_takes_effect() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let key = t.path().join("eric.pub");
+    fs::write(&key, "ssh-ed25519 AAAA 100% \\o/ $HOME\n").unwrap();
+    let m = module(t.path(), "all", &everything("eric", 1000, &key));
+    let doc = eval(&[m], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["warnings"], serde_json::json!([]));
+
+    let nvidia = &doc["nixos"]["hardware"]["nvidia"];
+    assert_eq!(nvidia["prime"]["offload"]["enable"], true);
+    assert_eq!(nvidia["prime"]["nvidiaBusId"], "PCI:100@0:0:0");
+    assert_eq!(nvidia["prime"]["intelBusId"], "PCI:0@0:2:0");
+    assert_eq!(nvidia["prime"]["offload"]["enableOffloadCmd"], false);
+
+    let rules = &doc["nixos"]["services"]["udev"]["packages"][0];
+    let text = rules["text"].as_str().unwrap();
+    assert!(rules["destination"]
+        .as_str()
+        .unwrap()
+        .ends_with("70-hwc-permissions.rules"));
+    assert!(text.contains("SUBSYSTEM==\"hidraw\", ATTRS{idVendor}==\"1050\", TAG+=\"uaccess\"\n"));
+    assert!(text.contains(
+        "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"16c0\", GROUP=\"plugdev\", MODE=\"0660\"\n"
+    ));
+    assert!(
+        text.contains("GROUP=\"i2c\""),
+        "hardware set's nodes: {text}"
+    );
+    let groups = strings(&doc["users"]["eric"]["extraGroups"]);
+    assert!(groups.contains(&"lp".into()) && groups.contains(&"scanner".into()));
+
+    let services = &doc["nixos"]["services"];
+    assert_eq!(services["printing"]["enable"], true);
+    assert_eq!(services["avahi"]["enable"], true);
+    assert_eq!(doc["nixos"]["hardware"]["sane"]["enable"], true);
+    assert_eq!(services["udisks2"]["enable"], true);
+    assert_eq!(services["fstrim"]["enable"], true);
+
+    let media = &doc["nixos"]["fileSystems"]["/mnt/media"];
+    assert_eq!(media["device"], "LABEL=media");
+    let options = strings(&media["options"]);
+    for o in ["nofail", "x-systemd.automount"] {
+        assert!(options.contains(&o.to_string()), "{options:?}");
+    }
+    assert_eq!(
+        doc["services"]["jellyfin"]["unitConfig"]["RequiresMountsFor"],
+        serde_json::json!(["/mnt/media"])
+    );
+    let owner = doc["units"]["hwc-mount-media.service"].as_str().unwrap();
+    assert!(owner.contains(r#""eric:users" "/mnt/media""#), "{owner}");
+    assert!(owner.contains("RequiresMountsFor=/mnt/media"), "{owner}");
+
+    let linked = entries_of(&doc["systemPackages"][0]);
+    assert!(
+        !linked.contains(&"bin/gpu-launch".to_string()),
+        "gpuLaunch = false: {linked:?}"
+    );
+    assert!(linked.contains(&"bin/hwc-perms".to_string()));
+    let boot = &doc["nixos"]["boot"]["initrd"];
+    assert!(boot["extraUtilsCommands"]
+        .as_str()
+        .unwrap()
+        .contains("copy_bin_and_libs /nix/store/hwc-0.1.0/bin/hwc"));
+    assert_eq!(boot["systemd"]["initrdBin"][0]["package"], "hwc-0.1.0");
+
+    assert_eq!(
+        doc["etc"]["hwc/ssh-authorized-keys/eric"]["text"], "ssh-ed25519 AAAA 100% \\o/ $HOME\n",
+        "the fallback key, its newline dropped once, in a file"
+    );
+    let ssh = doc["units"]["setup-ssh-keys-eric.service"]
+        .as_str()
+        .unwrap();
+    assert!(
+        !ssh.contains("AAAA"),
+        "no key material on a command line: {ssh}"
+    );
+    let path = doc["units"]["setup-ssh-keys-eric.path"].as_str().unwrap();
+    assert!(
+        path.contains("PathChanged=/run/agenix/ssh-authorized-keys-eric\n"),
+        "{path}"
+    );
+}
+
+#[test]
+fn the_readmes_example_evaluates_as_it_stands() {
+    if !nix_ready() {
+        return;
+    }
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme
+        .find("```nix\n{ config, pkgs, ... }:\n")
+        .expect("the README's every-option block")
+        + "```nix\n".len();
+    let block = &readme[start..];
+    let block = &block[..block.find("```").unwrap()];
+    let t = tempfile::tempdir().unwrap();
+    let m = t.path().join("readme.nix");
+    fs::write(&m, block).unwrap();
+    fs::write(t.path().join("eric.pub"), "ssh-ed25519 AAAA eric@laptop\n").unwrap();
+    let doc = eval(&[user_eric(), m], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["warnings"], serde_json::json!([]));
+    assert!(doc["units"]["hwc-bridge-br-lab.service"].is_string());
+    assert!(doc["units"]["setup-ssh-keys-eric.path"].is_string());
+}
+
+#[test]
+fn bad_values_are_refused_naming_the_option() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "bridge name with a space",
+            r#"hwc.infrastructure.mesh.containerNetworking = { enable = true; bridges."br 0" = { }; };"#,
+            "hwc.infrastructure.mesh.containerNetworking.bridges: 'br 0'",
+        ),
+        (
+            "bridge name over 15 bytes",
+            r#"hwc.infrastructure.mesh.containerNetworking = { enable = true; bridges.containers-lab01 = { }; };"#,
+            "hwc.infrastructure.mesh.containerNetworking.bridges: 'containers-lab01'",
+        ),
+        (
+            "CIDR /33",
+            r#"hwc.infrastructure.mesh.containerNetworking = { enable = true; bridges.br0.addresses = [ "10.88.0.1/33" ]; };"#,
+            "hwc.infrastructure.mesh.containerNetworking.bridges.br0.addresses",
+        ),
+        (
+            "IPv6 CIDR /129",
+            r#"hwc.infrastructure.mesh.containerNetworking = { enable = true; bridges.br0.addresses = [ "fd00::1/129" ]; };"#,
+            "hwc.infrastructure.mesh.containerNetworking.bridges.br0.addresses",
+        ),
+        (
+            "amd with the NVIDIA container runtime",
+            r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "amd"; nvidia.containerRuntime = true; };"#,
+            "hwc.infrastructure.hardware.gpu.nvidia.containerRuntime",
+        ),
+        (
+            "permissions with no user anywhere",
+            r#"hwc.infrastructure.hardware.permissions.enable = true;"#,
+            "hwc.infrastructure.hardware.permissions.user",
+        ),
+        (
+            "a bus id in lspci's hex form",
+            r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "nvidia"; prime = { nvidiaBusId = "PCI:0a:00.0"; intelBusId = "PCI:0@0:2:0"; }; };"#,
+            "hwc.infrastructure.hardware.gpu.prime.nvidiaBusId",
+        ),
+        (
+            "an NVIDIA bus id without the integrated GPU's",
+            r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "nvidia"; prime.nvidiaBusId = "PCI:1@0:0:0"; };"#,
+            "hwc.infrastructure.hardware.gpu.prime.nvidiaBusId",
+        ),
+        (
+            "two keys in one fallback entry",
+            r#"hwc.infrastructure.session.services = { enable = true; username = "eric"; fallbackKeys = [ "ssh-ed25519 AAAA a\nssh-ed25519 BBBB b\n" ]; };"#,
+            "hwc.infrastructure.session.services.fallbackKeys",
+        ),
+        (
+            "services with no user anywhere",
+            r#"hwc.infrastructure.session.services.enable = true;"#,
+            "hwc.infrastructure.session.services.username",
+        ),
+        (
+            "a user the configuration does not declare",
+            r#"hwc.infrastructure.hardware.permissions = { enable = true; user = "nobody-here"; };"#,
+            "hwc.infrastructure.hardware.permissions.user: 'nobody-here' is not a user",
+        ),
+    ];
+    for (what, body, named) in cases {
+        let m = module(t.path(), "bad", body);
+        match eval(&[m], &Store::default()) {
+            Ok(_) => panic!("{what}: evaluated"),
+            Err(e) => assert!(e.contains(named), "{what}: the error names {named}:\n{e}"),
+        }
+    }
+}
+
+#[test]
+fn what_hwc_gpu_detect_nixos_prints_is_a_configuration() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let hwc_out = package(t.path());
+    let store = Store {
+        store: None,
+        hwc: Some(&hwc_out),
+    };
+    for (fixture, nvidia, intel) in [
+        ("optimus-intel-nvidia", "PCI:1@0:0:0", "PCI:0@0:2:0"),
+        ("optimus-hex-bus", "PCI:100@0:0:0", "PCI:0@0:2:0"),
+    ] {
+        let tree = fake_sysfs::Tree::fixture(fixture);
+        let o = Command::new(hwc())
+            .args(["hwc-gpu-detect", "--nixos", "--root"])
+            .arg(tree.path())
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        // Pasted as it is, with the choice NixOS asks for.
+        let m = module(
+            t.path(),
+            fixture,
+            &format!(
+                "{}\nhwc.infrastructure.hardware.gpu.nvidia.open = true;",
+                stdout(&o)
+            ),
+        );
+        let doc = eval(&[m], &store).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+        let prime = &doc["nixos"]["hardware"]["nvidia"]["prime"];
+        assert_eq!(prime["offload"]["enable"], true, "{fixture}");
+        assert_eq!(prime["nvidiaBusId"], nvidia, "{fixture}");
+        assert_eq!(prime["intelBusId"], intel, "{fixture}");
+
+        // The boot unit writes the facts and warns in the journal when the machine is not the
+        // one declared.
+        let argv = exec_argv(&doc, "hwc-gpu-env", "ExecStart");
+        let o = run_argv(&argv, &["--root", tree.path().to_str().unwrap()]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("HWC_GPU_TYPE=nvidia\n"),
+            "{}",
+            stdout(&o)
+        );
+        assert_eq!(stderr(&o), "");
+        let m = module(
+            t.path(),
+            "intel",
+            r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "intel"; };"#,
+        );
+        let doc = eval(&[m], &store).unwrap();
+        let argv = exec_argv(&doc, "hwc-gpu-env", "ExecStart");
+        let o = run_argv(&argv, &["--root", tree.path().to_str().unwrap()]);
+        assert_eq!(code(&o), 0);
+        assert!(stdout(&o).contains("HWC_GPU_TYPE=nvidia\n"));
+        assert!(
+            stderr(&o).contains("declared GPU type intel"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn every_nix_file_parses() {
+    if !nix_ready() {
+        return;
+    }
+    let mut files = vec![
+        repo().join("install/nix/package.nix"),
+        repo().join("install/nix/flake.nix"),
+    ];
+    files.extend(
+        walk(&repo().join("install/nix/infrastructure"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "nix")),
+    );
+    assert!(files.len() >= 12, "{files:?}");
+    for f in files {
+        let o = Command::new("nix-instantiate")
+            .arg("--parse")
+            .arg(&f)
+            .env("NIX_CONFIG", "build-users-group =")
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}: {}", f.display(), stderr(&o));
+    }
+}
+
+#[test]
+fn the_modules_name_the_binarys_applets_and_group_sets() {
+    if !nix_ready() {
+        return;
+    }
+    let lib = shared_dir("vendor/nixpkgs-lib/lib").unwrap();
+    let o = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json", "--expr"])
+        .arg(format!(
+            "let lib = import {}; h = import {} {{ inherit lib; }}; in {{ inherit (h) applets groupSets; }}",
+            lib.display(),
+            repo().join("install/nix/infrastructure/lib.nix").display()
+        ))
+        .env("NIX_CONFIG", "build-users-group =")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let list = run_hwc(["--list"]);
+    assert_eq!(
+        strings(&doc["applets"]),
+        stdout(&list).lines().collect::<Vec<_>>()
+    );
+
+    // hwc-perms's defaults, through the binary: on a root with no groups, every group of every
+    // set is reported as not on this system.
+    let r = tempfile::tempdir().unwrap();
+    fs::create_dir(r.path().join("etc")).unwrap();
+    fs::write(r.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    fs::write(r.path().join("etc/group"), "root:x:0:\n").unwrap();
+    let o = Command::new(hwc())
+        .args(["hwc-perms", "groups", "--user", "root", "--json", "--root"])
+        .arg(r.path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut defaults = serde_json::Map::new();
+    for set in report["sets"].as_array().unwrap() {
+        let mut groups = strings(&set["absent"]);
+        groups.extend(strings(&set["absent_optional"]));
+        defaults.insert(set["name"].as_str().unwrap().into(), groups.into());
+    }
+    assert_eq!(Value::Object(defaults), doc["groupSets"]);
+}
+
+/// A place both root and the test's login user can reach, and that sshd's StrictModes accepts
+/// on the way to a key file: under /run (root's, not world-writable), mode 0755.
+fn public_dir() -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix("hwc-nixos-")
+        .tempdir_in("/run")
+        .unwrap();
+    fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+/// hwc's package as the evaluation names it: bin/hwc and every applet link.
+fn package(dir: &Path) -> PathBuf {
+    let out = dir.join("hwc-0.1.0");
+    fs::create_dir_all(out.join("bin")).unwrap();
+    copy_hwc(&out.join("bin"));
+    let o = Command::new(out.join("bin/hwc"))
+        .args(["--install", "-s"])
+        .arg(out.join("bin"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    out
+}
+
+/// The stand-in store: the programs units name from other packages, linked to the real ones.
+fn store(dir: &Path) -> PathBuf {
+    let s = dir.join("store");
+    fs::create_dir_all(s.join("coreutils/bin")).unwrap();
+    for p in ["chown", "chmod"] {
+        std::os::unix::fs::symlink(format!("/bin/{p}"), s.join("coreutils/bin").join(p)).unwrap();
+    }
+    s
+}
+
+/// A root made as the evaluation declares it: /etc/passwd and /etc/group from its users and
+/// groups (gids as this machine has them, else from 2000), its /etc files, the users' homes.
+fn make_root(doc: &Value, root: &Path, owner_uid: u32) {
+    fs::create_dir_all(root.join("etc")).unwrap();
+    let real_groups = fs::read_to_string("/etc/group").unwrap();
+    let gid_of = |name: &str, fallback: u32| {
+        real_groups
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f[0] == name).then(|| f[2].parse::<u32>().unwrap())
+            })
+            .unwrap_or(fallback)
+    };
+    let users = doc["users"].as_object().unwrap();
+    let mut passwd = String::from("root:x:0:0:root:/root:/bin/sh\n");
+    let mut names: Vec<&String> = doc["groups"].as_object().unwrap().keys().collect();
+    let users_group = "users".to_string();
+    names.push(&users_group);
+    let mut group = String::from("root:x:0:\n");
+    for (i, g) in names.iter().enumerate() {
+        let members: Vec<&str> = users
+            .values()
+            .filter(|u| strings(&u["extraGroups"]).contains(g))
+            .map(|u| u["name"].as_str().unwrap())
+            .collect();
+        group.push_str(&format!(
+            "{g}:x:{}:{}\n",
+            gid_of(g, 2000 + i as u32),
+            members.join(",")
+        ));
+    }
+    for u in users.values() {
+        let (name, home) = (u["name"].as_str().unwrap(), u["home"].as_str().unwrap());
+        let uid = u["uid"].as_u64().unwrap();
+        let gid = gid_of(u["group"].as_str().unwrap(), 100);
+        passwd.push_str(&format!("{name}:x:{uid}:{gid}::{home}:/bin/sh\n"));
+        let h = root.join(home.trim_start_matches('/'));
+        fs::create_dir_all(&h).unwrap();
+        fs::set_permissions(root.join("home"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&h, fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(&h, Some(owner_uid), None).unwrap();
+    }
+    fs::write(root.join("etc/passwd"), passwd).unwrap();
+    fs::write(root.join("etc/group"), group).unwrap();
+    for (target, file) in doc["etc"].as_object().unwrap() {
+        let path = root.join("etc").join(target);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, file["text"].as_str().unwrap()).unwrap();
+    }
+}
+
+/// The unit's ExecStart (or another Exec key) as systemd splits it, then as it spawns it.
+fn exec_argv(doc: &Value, unit: &str, key: &str) -> Vec<String> {
+    let line = doc["services"][unit]["serviceConfig"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{unit} has no {key}"));
+    let exec = systemd_exec::parse(line).unwrap_or_else(|e| panic!("{unit}: {e}: {line}"));
+    systemd_exec::spawn_argv(&exec, &HashMap::new())
+}
+
+fn run_argv(argv: &[String], extra: &[&str]) -> std::process::Output {
+    Command::new(&argv[0])
+        .args(&argv[1..])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// Writes the evaluation's units into `dir` (system) and `dir/user`, for systemd to read.
+fn write_units(doc: &Value, dir: &Path) -> Vec<String> {
+    fs::create_dir_all(dir.join("user")).unwrap();
+    let mut ours = Vec::new();
+    for (name, text) in doc["units"].as_object().unwrap() {
+        let text = text.as_str().unwrap();
+        // Drop-ins for other modules' services (RequiresMountsFor=) are not whole units.
+        if name.ends_with(".service") && !text.contains("ExecStart=") {
+            continue;
+        }
+        fs::write(dir.join(name), text).unwrap();
+        ours.push(name.clone());
+    }
+    for (name, text) in doc["userUnits"].as_object().unwrap() {
+        fs::write(dir.join("user").join(name), text.as_str().unwrap()).unwrap();
+    }
+    for e in walk(dir) {
+        let mode = if e.is_dir() { 0o755 } else { 0o644 };
+        fs::set_permissions(&e, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    ours
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// The command lines `systemd --test` (run as nobody: it refuses root) loaded for `unit`.
+fn systemd_command_lines(units: &Path, unit: &str, user_mode: bool) -> Vec<String> {
+    let rt = tempfile::tempdir().unwrap();
+    fs::set_permissions(rt.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg("/lib/systemd/systemd")
+        .args([
+            "--test",
+            if user_mode { "--user" } else { "--system" },
+            &format!("--unit={unit}"),
+            "--no-pager",
+        ])
+        .env("SYSTEMD_UNIT_PATH", format!("{}:", units.display()))
+        .env("XDG_RUNTIME_DIR", rt.path())
+        .env("HOME", "/")
+        .output()
+        .unwrap();
+    let dump = stdout(&o);
+    let start = dump
+        .find(&format!("-> Unit {unit}:"))
+        .unwrap_or_else(|| panic!("systemd did not load {unit}: {}", stderr(&o)));
+    let block = &dump[start..];
+    let end = block[1..].find("-> Unit ").map_or(block.len(), |e| e + 1);
+    block[..end]
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Command Line: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_units_run_as_systemd_reads_them() {
+    if !nix_ready() {
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: a login user, sshd and systemd's test mode need root (tests/run runs as root)");
+        return;
+    }
+    if !have("ssh-keygen") || !Path::new("/usr/sbin/sshd").exists() || !have("systemd-analyze") {
+        eprintln!("skipped: ssh-keygen, sshd or systemd-analyze missing (tests/run installs them)");
+        return;
+    }
+    const USER: &str = "hwc-nixos";
+    let uid = sshd::ensure_login_user(USER);
+    let top = public_dir();
+    let dir = top.path();
+    let hwc_out = package(dir);
+    let store = store(dir);
+
+    // A key as users keep it: generated, its comment holding what systemd and shells read
+    // specially, read back with builtins.readFile (so with its trailing newline).
+    let key = dir.join("id");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-t", "ed25519", "-C", "x", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = fs::read_to_string(dir.join("id.pub")).unwrap();
+    let blob: Vec<&str> = public.split_whitespace().take(2).collect();
+    let line = format!("{} {} 100% \\o/ $HOME ${{USER}} %i \"q\"", blob[0], blob[1]);
+    let key_file = dir.join("fallback.pub");
+    fs::write(&key_file, format!("{line}\n")).unwrap();
+
+    let cfg = module(dir, "all", &everything(USER, uid, &key_file));
+    let doc = eval(
+        &[cfg],
+        &Store {
+            store: Some(&store),
+            hwc: Some(&hwc_out),
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    // systemd's own parse of every ExecStart/ExecStop equals ours (before `$`, which it
+    // substitutes only at spawn).
+    let units = dir.join("units");
+    let ours = write_units(&doc, &units);
+    let check = |unit: &str, user_mode: bool, section: &Value| {
+        let dir = if user_mode {
+            units.join("user")
+        } else {
+            units.clone()
+        };
+        let loaded = systemd_command_lines(&dir, unit, user_mode);
+        let mut expected = Vec::new();
+        for key in ["ExecStart", "ExecStartPost", "ExecStop"] {
+            if let Some(line) = section["serviceConfig"][key].as_str() {
+                let exec = systemd_exec::parse(line).unwrap();
+                let quoted: Vec<String> = exec
+                    .argv
+                    .iter()
+                    .map(|a| systemd_exec::dump_quote(a))
+                    .collect();
+                expected.push(quoted.join(" "));
+            }
+        }
+        assert_eq!(loaded, expected, "{unit}");
+    };
+    for unit in ours.iter().filter(|u| u.ends_with(".service")) {
+        let name = unit.trim_end_matches(".service");
+        check(unit, false, &doc["services"][name]);
+    }
+    check(
+        "hwc-session-init.service",
+        true,
+        &doc["userServices"]["hwc-session-init"],
+    );
+
+    // ... and what it hands over is what was declared, whatever the characters.
+    let user_exec = systemd_exec::parse(
+        doc["userServices"]["hwc-session-init"]["serviceConfig"]["ExecStart"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        systemd_exec::spawn_argv(&user_exec, &HashMap::new())[1..],
+        [
+            "--secret".to_string(),
+            r#"github-token=/run/agenix/github token 100% \o/ $HOME "q""#.to_string()
+        ]
+    );
+    assert_eq!(
+        exec_argv(&doc, "hwc-bridge-br-lab", "ExecStart")[1..],
+        [
+            "ensure-bridge",
+            "br-lab",
+            "10.89.0.1/24",
+            "fd00:89::1/64",
+            "--mtu",
+            "1400"
+        ]
+    );
+    assert_eq!(
+        exec_argv(&doc, "hwc-mount-media", "ExecStart")[1..],
+        ["--no-dereference", &format!("{USER}:users"), "/mnt/media"]
+    );
+
+    // systemd-analyze verify: every unit loads, every program is executable.
+    let paths: Vec<PathBuf> = ours.iter().map(|u| units.join(u)).collect();
+    let o = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "systemd-analyze verify: {}", stderr(&o));
+    let o = Command::new("systemd-analyze")
+        .args(["--user", "verify"])
+        .arg(units.join("user/hwc-session-init.service"))
+        .env("XDG_RUNTIME_DIR", dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "systemd-analyze --user verify: {}", stderr(&o));
+
+    // The SSH unit, against a root made as declared: the fallback key lands byte for byte.
+    let root = dir.join("root");
+    make_root(&doc, &root, uid);
+    let unit = format!("setup-ssh-keys-{USER}");
+    let argv = exec_argv(&doc, &unit, "ExecStart");
+    assert_eq!(argv[1..], [USER.to_string()], "no key material in argv");
+    let o = run_argv(&argv, &["--root", root.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let file = root.join(format!("home/{USER}/.ssh/authorized_keys"));
+    let written = fs::read_to_string(&file).unwrap();
+    assert!(
+        written.lines().any(|l| l == line),
+        "{line:?} in:\n{written}"
+    );
+
+    // ... and a real sshd lets the key's holder in with that file.
+    let config = dir.join("sshd_config");
+    let host = dir.join("host");
+    assert!(Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-t", "ed25519", "-f"])
+        .arg(&host)
+        .status()
+        .unwrap()
+        .success());
+    fs::write(
+        &config,
+        format!(
+            "ListenAddress 127.0.0.1\nHostKey {}\nPidFile none\nUsePAM no\nStrictModes yes\n\
+             AuthorizedKeysFile {}/home/%u/.ssh/authorized_keys\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n",
+            host.display(),
+            root.display()
+        ),
+    )
+    .unwrap();
+    let (ok, log) = sshd::login(
+        &config,
+        &dir.join("sshd.log"),
+        USER,
+        &["-i", key.to_str().unwrap()],
+    );
+    assert!(ok, "sshd refused the installed fallback key:\n{log}");
+
+    // The permissions check passes as declared, fails once a declared group is taken away.
+    let argv = exec_argv(&doc, "hwc-perms-check", "ExecStart");
+    let root_arg = ["--root", root.to_str().unwrap()];
+    let o = run_argv(&argv, &root_arg);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let group = fs::read_to_string(root.join("etc/group")).unwrap();
+    let taken: String = group
+        .lines()
+        .map(|l| {
+            if l.starts_with("render:") {
+                "render:x:2999:\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(root.join("etc/group"), taken).unwrap();
+    let o = run_argv(&argv, &root_arg);
+    assert_eq!(code(&o), 1, "render taken away: {}", stdout(&o));
+    assert!(stdout(&o).contains("render"), "{}", stdout(&o));
+
+    // The bridge unit, in a network namespace of its own.
+    let ns = format!("hwc-nixos-{}", std::process::id());
+    if Command::new("ip")
+        .args(["netns", "add", &ns])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let argv = exec_argv(&doc, "hwc-bridge-br-lab", "ExecStart");
+        let o = Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .args(&argv)
+            .output()
+            .unwrap();
+        let shown = Command::new("ip")
+            .args(["-n", &ns, "-j", "addr", "show", "dev", "br-lab"])
+            .output()
+            .unwrap();
+        let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let text = stdout(&shown);
+        for a in ["\"10.89.0.1\"", "\"fd00:89::1\"", "\"mtu\":1400"] {
+            assert!(text.contains(a), "{a} in {text}");
+        }
+    }
+
+    // PATH without gpu-launch (gpuLaunch = false), each link running its applet.
+    let farm = dir.join("commands");
+    for entry in doc["systemPackages"][0]["entries"].as_array().unwrap() {
+        let link = farm.join(entry["name"].as_str().unwrap());
+        fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(entry["path"].as_str().unwrap(), &link).unwrap();
+    }
+    assert!(!farm.join("bin/gpu-launch").exists());
+    let o = Command::new(farm.join("bin/hwc-netlink"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("Usage: hwc-netlink"), "{}", stdout(&o));
+
+    // The scripted initrd's commands make hwc and every applet link.
+    let out = dir.join("initrd");
+    fs::create_dir_all(out.join("bin")).unwrap();
+    let script = doc["nixos"]["boot"]["initrd"]["extraUtilsCommands"]
+        .as_str()
+        .unwrap();
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -eu; copy_bin_and_libs() {{ cp \"$1\" \"$out/bin/\"; }}\n{script}"
+        ))
+        .env("out", &out)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let list = run_hwc(["--list"]);
+    for applet in stdout(&list).lines() {
+        let o = Command::new(out.join("bin").join(applet))
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "initrd {applet}");
+    }
+}
