@@ -1,113 +1,14 @@
 //! `hwc-perms access`: may a user read, write, execute each path, walked and judged as the kernel
-//! would ([`crate::route`] for the way there, [`crate::kernel`] for the node).
+//! would ([`hwc_core::access`]), as a table or JSON.
 
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::kernel::{self as access, Who};
-use crate::route::{self, Route};
-use crate::{acl, user_of, via_text, AccessArgs};
-use hwc_core::error::{describe_io, Error, Result};
+use crate::{user_of, AccessArgs};
+use hwc_core::access::{self, route, verdict, Verdict, Who};
+use hwc_core::error::{Error, Result};
 use hwc_core::output::{self, Format, Json, Table};
 use hwc_core::root::Root;
 use hwc_core::users::Accounts;
-
-/// Device nodes `--devices` looks at: (directory, name prefix).
-const DEVICE_GLOBS: &[(&str, &str)] = &[
-    ("/dev/dri", ""),
-    ("/dev", "nvidia"),
-    ("/dev", "kfd"),
-    ("/dev/snd", ""),
-    ("/dev/input", "event"),
-    ("/dev", "video"),
-    ("/dev", "kvm"),
-    ("/dev", "ttyUSB"),
-    ("/dev", "ttyACM"),
-    ("/dev", "i2c-"),
-    ("/dev", "gpiochip"),
-    ("/dev", "hidraw"),
-];
-
-fn device_paths(root: &Root) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for (dir, prefix) in DEVICE_GLOBS {
-        let Ok(entries) = std::fs::read_dir(root.path(dir)) else {
-            continue;
-        };
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().as_bytes().starts_with(prefix.as_bytes()))
-            .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
-            .map(|e| Path::new(dir).join(e.file_name()))
-            .collect();
-        found.sort();
-        out.extend(found);
-    }
-    out
-}
-
-struct Verdict {
-    path: String,
-    read: bool,
-    write: bool,
-    execute: bool,
-    via: String,
-}
-
-impl Verdict {
-    fn denied(path: &Path, via: String) -> Verdict {
-        Verdict {
-            path: path.display().to_string(),
-            read: false,
-            write: false,
-            execute: false,
-            via,
-        }
-    }
-}
-
-/// Walks to `shown` as the kernel would for the user (search permission on every directory
-/// entered, links followed where they are), then checks the node itself.
-fn verdict<L: route::Lookup>(
-    walk: &route::Walk<L>,
-    display: &dyn Fn(&Path) -> PathBuf,
-    acc: &Accounts,
-    who: &Who,
-    shown: &Path,
-) -> Result<Verdict> {
-    let fail =
-        |e: std::io::Error| Error::failed(format!("{}: {}", shown.display(), describe_io(&e)));
-    let real = match walk.walk(who, shown).map_err(fail)? {
-        Route::Reached(real) => real,
-        Route::Blocked { dir, via } => {
-            let why = format!(
-                "no search permission on {} ({})",
-                display(&dir).display(),
-                via_text(&via, acc)
-            );
-            return Ok(Verdict::denied(shown, why));
-        }
-        Route::LinkRefused { link, owner } => {
-            let why = format!(
-                "fs.protected_symlinks: {} belongs to uid {owner} in a sticky world-writable directory",
-                display(&link).display()
-            );
-            return Ok(Verdict::denied(shown, why));
-        }
-    };
-    let (node, _) = walk.lookup.node(&real).map_err(fail)?;
-    let (read, via) = access::check(&node, who, acl::READ);
-    let (write, wvia) = access::check(&node, who, acl::WRITE);
-    let (execute, _) = access::check(&node, who, acl::EXECUTE);
-    let via = if read || !write { via } else { wvia };
-    Ok(Verdict {
-        path: shown.display().to_string(),
-        read,
-        write,
-        execute,
-        via: via_text(&via, acc),
-    })
-}
 
 pub fn run(name: &str, a: &AccessArgs) -> Result<u8> {
     let root = Root::from_option(a.root.as_deref());
@@ -118,7 +19,7 @@ pub fn run(name: &str, a: &AccessArgs) -> Result<u8> {
         groups: acc.group_ids(user),
     };
     let devices = if a.devices {
-        device_paths(&root)
+        access::device_paths(&root, access::DEVICE_GLOBS)
     } else {
         Vec::new()
     };
@@ -135,11 +36,11 @@ pub fn run(name: &str, a: &AccessArgs) -> Result<u8> {
         lookup: &route::Disk,
         root: Path::new("/"),
         cwd: &cwd,
-        protected_symlinks: protected_symlinks(&Root::system()),
+        protected_symlinks: access::protected_symlinks(&Root::system()),
     };
     let system = route::Walk {
         root: &real_root,
-        protected_symlinks: protected_symlinks(&root),
+        protected_symlinks: access::protected_symlinks(&root),
         ..typed
     };
     let as_is = |p: &Path| p.to_path_buf();
@@ -208,15 +109,4 @@ impl output::Report for Verdicts {
         }
         j.end_array().end_object();
     }
-}
-
-/// `fs.protected_symlinks` of the running kernel (under `--root` for fixtures); on when unknown,
-/// as systemd sets it.
-fn protected_symlinks(root: &Root) -> bool {
-    let mut buf = [0u8; 16];
-    hwc_core::sysfs::read_attr(
-        &root.stack_path(b"/proc/sys/fs/protected_symlinks"),
-        &mut buf,
-    )
-    .is_none_or(|v| v != b"0")
 }

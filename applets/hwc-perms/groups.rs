@@ -1,20 +1,18 @@
 //! `hwc-perms groups`: the sets of groups a user should be in ([`crate::sets`]), compared with
 //! /etc/group, and the fixes to print.
 
-use std::path::Path;
-
-use crate::{sets, user_of, GroupsArgs};
+use crate::{user_of, GroupsArgs};
 use hwc_core::error::{Error, Result};
+use hwc_core::groupsets as sets;
 use hwc_core::output::{self, Format, Json, Table};
 use hwc_core::root::Root;
-use hwc_core::safefs;
 use hwc_core::users::Accounts;
 
 pub fn run(a: &GroupsArgs) -> Result<u8> {
     let root = Root::from_option(a.root.as_deref());
     let acc = Accounts::load(&root)?;
     let user = user_of(&acc, a.user.as_deref())?;
-    let sets = wanted(load_sets(&root)?, a.want.as_deref())?;
+    let sets = wanted(sets::load(&root)?, a.want.as_deref())?;
     let report = Gaps::of(
         &user.name,
         sets.iter().map(|s| sets::compare(s, &acc, user)).collect(),
@@ -23,25 +21,6 @@ pub fn run(a: &GroupsArgs) -> Result<u8> {
     Ok(u8::from(
         !report.lacking.is_empty() || report.sets.iter().any(|r| !r.absent.is_empty()),
     ))
-}
-
-/// The default sets, each replaced or joined by those of /etc/hwc/perms.conf.
-fn load_sets(root: &Root) -> Result<Vec<sets::Set>> {
-    let mut sets = sets::parse_conf(Path::new("defaults"), sets::DEFAULT_CONF)?;
-    let conf_path = root.path("/etc/hwc/perms.conf");
-    let text = match safefs::read_file_if_exists(&conf_path, safefs::MAX_CONFIG) {
-        Ok(Some(text)) => text,
-        Ok(None) => return Ok(sets),
-        Err(e) => return Err(Error::io("reading /etc/hwc/perms.conf", &e)),
-    };
-    let text = String::from_utf8_lossy(&text);
-    for set in sets::parse_conf(Path::new("/etc/hwc/perms.conf"), &text)? {
-        match sets.iter_mut().find(|s| s.name == set.name) {
-            Some(s) => *s = set,
-            None => sets.push(set),
-        }
-    }
-    Ok(sets)
 }
 
 /// The sets named by `--want` (all without it); an unknown name is a usage error.

@@ -4,29 +4,20 @@
 #![forbid(unsafe_code)]
 
 mod access;
-mod acl;
 mod change;
 mod groups;
-mod kernel;
-mod route;
-mod sets;
 mod show;
 
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use argh::FromArgs;
 
-use acl::Acl;
+use hwc_core::access::acl;
 use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
-use hwc_core::sys;
 use hwc_core::users::{Accounts, User};
-use kernel::Via;
-
-const ACCESS_XATTR: &std::ffi::CStr = c"system.posix_acl_access";
-const DEFAULT_XATTR: &std::ffi::CStr = c"system.posix_acl_default";
 
 /// Check user groups and hardware access, and grant or revoke POSIX ACL entries.
 #[derive(FromArgs)]
@@ -202,24 +193,6 @@ fn user_of<'a>(acc: &'a Accounts, name: Option<&str>) -> Result<&'a User> {
         .ok_or_else(|| Error::failed(format!("{what} '{spec}' is not in /etc/passwd")))
 }
 
-/// An ACL xattr value decoded; `None` when the file has none or its file system keeps none.
-fn decode_acl(shown: &Path, value: std::io::Result<Option<Vec<u8>>>) -> Result<Option<Acl>> {
-    match value {
-        Ok(Some(bytes)) => Acl::decode(&bytes)
-            .map(Some)
-            .map_err(|why| Error::failed(format!("{}: {why}", shown.display()))),
-        Ok(None) => Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(None),
-        Err(e) => Err(Error::io(shown.display(), &e)),
-    }
-}
-
-/// The ACL `name` of the file at the real path `path` (no link on it).
-fn read_acl_at(path: &Path, name: &CStr) -> std::io::Result<Option<Acl>> {
-    let value = sys::fs::getxattr(&CString::new(path.as_os_str().as_bytes())?, name, false);
-    decode_acl(path, value).map_err(|e| std::io::Error::other(e.message().to_string()))
-}
-
 /// A path as getfacl writes it: `\` doubled and control characters as `\ooo` (getfacl itself
 /// leaves tabs and escape sequences raw), so a name can neither forge a line nor reach the
 /// terminal.
@@ -233,23 +206,4 @@ fn name_text(path: &Path) -> String {
         }
     }
     out
-}
-
-fn via_text(via: &Via, acc: &Accounts) -> String {
-    let user = |uid: u32| {
-        acc.user_by_uid(uid)
-            .map_or(uid.to_string(), |u| u.name.clone())
-    };
-    let group = |gid: u32| {
-        acc.group_by_gid(gid)
-            .map_or(gid.to_string(), |g| g.name.clone())
-    };
-    match via {
-        Via::Root => "root".into(),
-        Via::Owner => "owner".into(),
-        Via::NamedUser(u) => format!("user:{}", user(*u)),
-        Via::OwningGroup(g) => format!("group:{} (owning group)", group(*g)),
-        Via::NamedGroup(g) => format!("group:{}", group(*g)),
-        Via::Other => "other".into(),
-    }
 }

@@ -2,7 +2,8 @@
 //! descriptor of what the path leads to.
 
 use crate::acl::Acl;
-use crate::{decode_acl, name_text, ShowArgs, ACCESS_XATTR, DEFAULT_XATTR};
+use crate::{name_text, ShowArgs};
+use hwc_core::access::{decode_acl, ACCESS_XATTR, DEFAULT_XATTR};
 use hwc_core::error::{describe_io, Error, Result};
 use hwc_core::output;
 use hwc_core::root::Root;

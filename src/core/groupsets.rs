@@ -1,12 +1,15 @@
 //! Group sets a user should be in, from `/etc/hwc/perms.conf` or the defaults, compared with
-//! `/etc/group`. Nothing here edits `/etc/group`: on NixOS a declared user's groups come from the
-//! configuration and a `usermod` is undone at the next activation, so the fix is printed instead.
+//! `/etc/group` (`hwc-perms groups`, `hwc-doctor`). Nothing here edits `/etc/group`: on NixOS a
+//! declared user's groups come from the configuration and a `usermod` is undone at the next
+//! activation, so the fix is printed instead.
 
 use std::path::Path;
 
-use hwc_core::config::Conf;
-use hwc_core::error::Result;
-use hwc_core::users::{Accounts, User};
+use crate::config::Conf;
+use crate::error::{Error, Result};
+use crate::root::Root;
+use crate::safefs;
+use crate::users::{Accounts, User};
 
 /// `SET = group group? ...`; a trailing `?` marks a group used only where it exists. The same
 /// groups as the NixOS module's sets (install/nix/infrastructure/lib.nix), which creates them all
@@ -55,6 +58,25 @@ pub fn parse_conf(file: &Path, text: &str) -> Result<Vec<Set>> {
                 name: name.to_string(),
                 groups,
             }),
+        }
+    }
+    Ok(sets)
+}
+
+/// The default sets, each replaced or joined by those of `/etc/hwc/perms.conf` under `root`.
+pub fn load(root: &Root) -> Result<Vec<Set>> {
+    let mut sets = parse_conf(Path::new("defaults"), DEFAULT_CONF)?;
+    let conf_path = root.path("/etc/hwc/perms.conf");
+    let text = match safefs::read_file_if_exists(&conf_path, safefs::MAX_CONFIG) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(sets),
+        Err(e) => return Err(Error::io("reading /etc/hwc/perms.conf", &e)),
+    };
+    let text = String::from_utf8_lossy(&text);
+    for set in parse_conf(Path::new("/etc/hwc/perms.conf"), &text)? {
+        match sets.iter_mut().find(|s| s.name == set.name) {
+            Some(s) => *s = set,
+            None => sets.push(set),
         }
     }
     Ok(sets)
