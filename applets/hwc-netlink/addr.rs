@@ -5,12 +5,12 @@ use hwc_core::output::{self, Table};
 use libc::{IFA_ADDRESS, IFA_LOCAL};
 
 use super::link::print_links_json;
-use crate::codec::{self, Request};
 use crate::context::{
     dump_links, fail, family_of, ip_bytes, need_link, parse_cidr, spelled_out, usage, Ctx, CHANGE,
     CREATE,
 };
 use crate::model::{self, Addr};
+use hwc_core::netlink::codec::{self, Request};
 
 /// ip's address commands in the order it tries them (hwc has no `change` or `replace`).
 const VERBS: &[(&str, &str)] = &[

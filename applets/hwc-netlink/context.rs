@@ -8,9 +8,9 @@ use hwc_core::error::{Error, Result};
 use hwc_core::output;
 use libc::{IFLA_EXT_MASK, IFLA_IFNAME};
 
-use crate::client::{NlError, Socket};
-use crate::codec::{self, Request};
 use crate::model::Link;
+use hwc_core::netlink::client::{NlError, Socket};
+use hwc_core::netlink::codec::{self, Request};
 
 /// Flags of a request that creates something and fails if it exists (as `ip ... add` sends).
 pub const CREATE: u16 = codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE;

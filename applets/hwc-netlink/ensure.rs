@@ -9,12 +9,11 @@ use libc::{IFLA_MASTER, IFLA_MTU};
 
 use super::addr::{addr_change_on, dump_addrs};
 use super::link::{change_link, exists_or, link_set, netns_attr, new_link, set_up, veth_request};
-use crate::codec;
 use crate::context::{
     dump_links, find_link, ifname, need_link, opt, options, parse_cidr, usage, Ctx,
 };
 use crate::model::Link;
-use crate::names;
+use hwc_core::netlink::codec;
 
 pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let (pos, opts) = options(words, &["mtu"])?;
@@ -171,7 +170,7 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     }
     // Subscribed before looking, so a carrier that comes up in between is not missed.
     let link = need_link(ctx, dev)?;
-    if link.flags & names::IFF_LOWER_UP != 0 {
+    if link.flags & hwc_core::netlink::IFF_LOWER_UP != 0 {
         return Ok(0);
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout);
@@ -189,12 +188,12 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         {
             continue;
         }
-        super::client::recv_datagram(ctx.sock.fd(), &mut buf)
+        hwc_core::netlink::client::recv_datagram(ctx.sock.fd(), &mut buf)
             .map_err(|e| Error::io("reading link events", &e))?;
         for m in codec::messages(&buf).flatten() {
             if m.ty == codec::RTM_NEWLINK {
                 if let Some(l) = Link::parse(m.payload) {
-                    if l.index == link.index && l.flags & names::IFF_LOWER_UP != 0 {
+                    if l.index == link.index && l.flags & hwc_core::netlink::IFF_LOWER_UP != 0 {
                         return Ok(0);
                     }
                 }

@@ -5,8 +5,6 @@
 #![forbid(unsafe_code)]
 
 mod addr;
-mod client;
-mod codec;
 mod context;
 mod ensure;
 mod link;
@@ -20,8 +18,8 @@ use argh::FromArgs;
 use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
 
-use client::Socket;
 use context::{fail, open_netns, spelled_out, usage, Ctx};
+use hwc_core::netlink::Socket;
 
 /// Show and change links, bridges, veth pairs, addresses and routes over rtnetlink, with the
 /// grammar of ip(8). Commands: link [show [DEV]]; link add NAME type bridge|dummy|veth [peer

@@ -9,14 +9,13 @@ use libc::{
     IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID,
 };
 
-use crate::client::NlError;
-use crate::codec::{self, Request};
 use crate::context::{
     dump_links, fail, ifinfo, ifname, need_link, open_netns, spelled_out, usage, Ctx, CHANGE,
     CREATE,
 };
 use crate::model::{self, Link};
-use crate::names;
+use hwc_core::netlink::client::NlError;
+use hwc_core::netlink::codec::{self, Request};
 
 /// The peer's ifinfomsg inside a veth's IFLA_INFO_DATA (linux/veth.h; libc has no name for it).
 const VETH_INFO_PEER: u16 = 1;
@@ -258,13 +257,13 @@ pub(super) fn link_set(ctx: &mut Ctx, dev: &str, words: &[&str]) -> Result<u8> {
         };
         match words[i] {
             "up" => {
-                flags |= names::IFF_UP;
-                change |= names::IFF_UP;
+                flags |= hwc_core::netlink::IFF_UP;
+                change |= hwc_core::netlink::IFF_UP;
                 i += 1;
             }
             "down" => {
-                flags &= !names::IFF_UP;
-                change |= names::IFF_UP;
+                flags &= !hwc_core::netlink::IFF_UP;
+                change |= hwc_core::netlink::IFF_UP;
                 i += 1;
             }
             "nomaster" => {
@@ -357,8 +356,8 @@ pub(super) fn set_up(ctx: &mut Ctx, link: &Link, up: bool) -> Result<()> {
     change_link(
         ctx,
         link.index,
-        if up { names::IFF_UP } else { 0 },
-        names::IFF_UP,
+        if up { hwc_core::netlink::IFF_UP } else { 0 },
+        hwc_core::netlink::IFF_UP,
         &what,
         |_| {},
     )

@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 
-pub const IFF_UP: u32 = libc::IFF_UP as u32;
-pub const IFF_LOWER_UP: u32 = libc::IFF_LOWER_UP as u32;
+use hwc_core::netlink::IFF_UP;
+
 const IFF_RUNNING: u32 = libc::IFF_RUNNING as u32;
 
 /// iproute2's flag words in its order, each given to `word`; NO-CARRIER first for an up link

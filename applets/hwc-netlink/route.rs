@@ -6,12 +6,12 @@ use hwc_core::error::{Error, Result};
 use hwc_core::output::{self, Json};
 use libc::{RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY};
 
-use crate::codec::{self, Request};
 use crate::context::{
     dump_links, fail, family_of, ip_bytes, need_link, parse_cidr, spelled_out, usage, Ctx, CHANGE,
     CREATE,
 };
 use crate::model::{self, Route};
+use hwc_core::netlink::codec::{self, Request};
 
 /// ip's route commands in the order it tries them (hwc has add, delete and show of these).
 const VERBS: &[(&str, &str)] = &[

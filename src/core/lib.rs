@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod gpu;
 pub mod groupsets;
+pub mod netlink;
 pub mod output;
 pub mod poll;
 pub mod privilege;

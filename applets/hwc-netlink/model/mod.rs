@@ -1,18 +1,15 @@
-//! Links, addresses and routes decoded from rtnetlink messages, and printed the way `ip -j` and
-//! `ip -br` print them (iproute2's key names, present or absent in the same cases). One file per
-//! object; the words iproute2 prints for numbers are in `names`.
+//! Links, addresses (decoded by hwc_core::netlink) and routes, printed the way `ip -j` and `ip -br`
+//! print them (iproute2's key names, present or absent in the same cases). One file per object;
+//! the words iproute2 prints for numbers are in `names`.
 
 mod addr;
 mod link;
 mod route;
 
-pub use addr::{addr_json, Addr};
-pub use link::{link_brief, link_json, Link, LinkScratch};
+pub use addr::addr_json;
+pub use hwc_core::netlink::{Addr, Link};
+pub use link::{link_brief, link_json, LinkScratch};
 pub use route::{route_json, route_line, Route, RT_TABLE_MAIN};
-
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,10 +5,10 @@ use std::net::IpAddr;
 use hwc_core::output::Json;
 use libc::{RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE};
 
-use super::addr::ip_from;
-use super::link::{name_of, Link};
-use super::u32_at;
-use crate::codec::{attr_u32, attrs};
+use hwc_core::netlink::codec::{attr_u32, attrs, u32_at};
+use hwc_core::netlink::{ip_from, Link};
+
+use super::link::name_of;
 use crate::names::{protocol_name, route_flag_words, scope_name, table_name, type_name};
 
 /// The main routing table, which `ip route` shows unless told another.

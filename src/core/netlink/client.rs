@@ -8,11 +8,11 @@ use nix::sys::socket::{
     self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType,
 };
 
-use hwc_core::error::describe_io;
-use hwc_core::sys;
+use crate::error::describe_io;
+use crate::sys;
 use libc::{NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, SOL_NETLINK};
 
-use crate::codec::{self, Request};
+use super::codec::{self, Request};
 
 const DUMP_RETRIES: usize = 10;
 

@@ -29,6 +29,11 @@ fn align(n: usize) -> usize {
     (n + 3) & !3
 }
 
+/// The native-endian u32 at `i` of a message's fixed header.
+pub fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
 /// Builds one request message. An attribute too long for its 16-bit length is never written
 /// with a cut length (the kernel would read the rest as other attributes): the request is marked
 /// and [`Request::finish`] refuses it.
