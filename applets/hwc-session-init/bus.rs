@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::dbus::{self, Bus, Call, Reply};
 use crate::report::Report;
+use hwc_core::dbus::{self, Bus, Call, Reply};
 use hwc_core::error::{Error, Result};
 use hwc_core::privilege;
 
@@ -77,7 +77,7 @@ pub fn send(
         .call(&activation_call(activation))
         .map_err(|e| Error::failed(format!("session bus: {e}")))?
     {
-        Reply::Return => report.step(
+        Reply::Return(_) => report.step(
             false,
             format!("UpdateActivationEnvironment: {} pairs", activation.len()),
         ),
@@ -92,7 +92,7 @@ pub fn send(
             .call(&systemd)
             .map_err(|e| Error::failed(format!("session bus: {e}")))?
         {
-            Reply::Return => report.step(false, format!("systemd {what}")),
+            Reply::Return(_) => report.step(false, format!("systemd {what}")),
             Reply::Error { name, .. }
                 if name.ends_with(".ServiceUnknown") || name.ends_with(".NameHasNoOwner") =>
             {

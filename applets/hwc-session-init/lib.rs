@@ -6,7 +6,6 @@
 #![forbid(unsafe_code)]
 
 mod bus;
-mod dbus;
 mod report;
 mod runtime;
 mod secrets;

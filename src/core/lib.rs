@@ -10,6 +10,7 @@ pub mod access;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod dbus;
 pub mod error;
 pub mod gpu;
 pub mod groupsets;

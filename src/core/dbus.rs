@@ -1,6 +1,7 @@
 //! A minimal D-Bus client: a unix-socket address, SASL EXTERNAL, method calls whose bodies are
-//! `a{ss}` or `as`, and replies (method return or error with its name and message; signals and
-//! other traffic skipped). Little-endian out, either byte order in.
+//! `a{ss}`, `as` or `s`, and replies (a method return with its body, read by [`Values`], or an
+//! error with its name and message; signals and other traffic skipped). Little-endian out,
+//! either byte order in. Used by `hwc-session-init` and `hwc-doctor`.
 //!
 //! The bus is a peer that may stall: every exchange (authentication, each call with the reading
 //! of its reply) has one deadline covering all its writes and reads together, so a bus that
@@ -64,6 +65,15 @@ pub fn body_dict(pairs: &[(String, String)]) -> Vec<u8> {
 }
 
 /// Body `as`.
+/// Body `s...`: each argument a string (signature as many `s`).
+pub fn body_args(items: &[&str]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for item in items {
+        put_string(&mut b, item);
+    }
+    b
+}
+
 pub fn body_strings(items: &[String]) -> Vec<u8> {
     let mut b = Vec::new();
     put_u32(&mut b, 0);
@@ -134,18 +144,142 @@ pub fn hello() -> Call<'static> {
 /// A reply to one of our calls.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reply {
-    Return,
+    Return(Body),
     Error { name: String, message: String },
 }
 
-/// A parsed incoming message: its type, the serial it replies to, and for errors the name and
-/// first string of the body.
+/// A message body: its signature, byte order and bytes (starting 8-aligned).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Body {
+    pub signature: String,
+    pub big: bool,
+    pub bytes: Vec<u8>,
+}
+
+impl Body {
+    /// A reader of its values, in the order of the signature.
+    pub fn values(&self) -> Values<'_> {
+        Values {
+            body: self,
+            at: 0,
+            sig: self.signature.as_bytes(),
+        }
+    }
+}
+
+/// Reads the values of a body one after another; each method checks the next signature code
+/// and bounds, so a malformed reply is an `Err`, never a panic.
+pub struct Values<'a> {
+    body: &'a Body,
+    at: usize,
+    sig: &'a [u8],
+}
+
+impl Values<'_> {
+    fn u32(&mut self) -> Result<u32, String> {
+        self.at = self.at.div_ceil(4) * 4;
+        let b: [u8; 4] = self
+            .body
+            .bytes
+            .get(self.at..self.at + 4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("short reply body")?;
+        self.at += 4;
+        Ok(if self.body.big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    }
+
+    fn text(&mut self) -> Result<String, String> {
+        let len = self.u32()? as usize;
+        let s = self
+            .body
+            .bytes
+            .get(self.at..self.at + len)
+            .ok_or("short string in reply body")?;
+        self.at += len + 1;
+        Ok(String::from_utf8_lossy(s).into_owned())
+    }
+
+    fn expect(&mut self, code: &[u8]) -> Result<(), String> {
+        match self.sig.strip_prefix(code) {
+            Some(rest) => {
+                self.sig = rest;
+                Ok(())
+            }
+            None => Err(format!(
+                "reply holds '{}', not '{}'",
+                String::from_utf8_lossy(self.sig),
+                String::from_utf8_lossy(code)
+            )),
+        }
+    }
+
+    /// The next value, a string or an object path.
+    pub fn string(&mut self) -> Result<String, String> {
+        match self.sig.first() {
+            Some(b'o') => self.expect(b"o")?,
+            _ => self.expect(b"s")?,
+        }
+        self.text()
+    }
+
+    /// The next value, an array of strings (`as`).
+    pub fn strings(&mut self) -> Result<Vec<String>, String> {
+        self.expect(b"as")?;
+        let len = self.u32()? as usize;
+        let end = self.at.checked_add(len).ok_or("bad array length")?;
+        if end > self.body.bytes.len() {
+            return Err("array past the end of the reply body".into());
+        }
+        let mut out = Vec::new();
+        while self.at < end {
+            out.push(self.text()?);
+        }
+        Ok(out)
+    }
+
+    /// Opens the next value, a variant: what follows is read as the value it holds.
+    pub fn variant(&mut self) -> Result<(), String> {
+        self.expect(b"v")?;
+        let len = *self.body.bytes.get(self.at).ok_or("short variant")? as usize;
+        let inner = self
+            .body
+            .bytes
+            .get(self.at + 1..self.at + 1 + len)
+            .ok_or("short variant signature")?;
+        self.at += len + 2;
+        // The variant's own signature stands in for the rest of the outer one (a variant is
+        // read last here: Properties.Get returns one value).
+        let inner: &[u8] = inner;
+        self.sig = match inner {
+            b"s" => b"s",
+            b"o" => b"o",
+            b"as" => b"as",
+            b"b" => b"b",
+            b"u" => b"u",
+            other => {
+                return Err(format!(
+                    "variant holds '{}'",
+                    String::from_utf8_lossy(other)
+                ))
+            }
+        };
+        Ok(())
+    }
+}
+
+/// A parsed incoming message: its type, the serial it replies to, for errors the name and
+/// first string of the body, and the body itself.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Incoming {
     pub kind: u8,
     pub reply_serial: Option<u32>,
     pub error_name: Option<String>,
     pub message: Option<String>,
+    pub body: Body,
 }
 
 /// Total length of the message whose fixed 16-byte header is `h`.
@@ -196,6 +330,7 @@ pub fn parse(msg: &[u8]) -> Result<Incoming, String> {
         reply_serial: None,
         error_name: None,
         message: None,
+        body: Body::default(),
     };
     let string_at = |i: usize| -> Option<(String, usize)> {
         let i = i.div_ceil(4) * 4;
@@ -254,6 +389,11 @@ pub fn parse(msg: &[u8]) -> Result<Incoming, String> {
     if out.kind == ERROR && body_sig.starts_with('s') {
         out.message = string_at(body_start).map(|(s, _)| s);
     }
+    out.body = Body {
+        signature: body_sig,
+        big,
+        bytes: msg.get(body_start..).unwrap_or_default().to_vec(),
+    };
     Ok(out)
 }
 
@@ -322,12 +462,7 @@ impl Bus {
                 std::str::from_utf8(&name).map_err(|_| "socket path is not UTF-8")?,
             ))
         }
-        .map_err(|e| {
-            format!(
-                "connecting to {address}: {}",
-                hwc_core::error::describe_io(&e)
-            )
-        })?;
+        .map_err(|e| format!("connecting to {address}: {}", crate::error::describe_io(&e)))?;
         stream.set_nonblocking(true).map_err(|e| e.to_string())?;
         let mut bus = Bus {
             stream,
@@ -336,7 +471,7 @@ impl Bus {
         };
         bus.auth(uid)?;
         match bus.call(&hello())? {
-            Reply::Return => Ok(bus),
+            Reply::Return(_) => Ok(bus),
             Reply::Error { name, message } => Err(format!("Hello: {name}: {message}")),
         }
     }
@@ -348,14 +483,14 @@ impl Bus {
             .bytes()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let io = |e: io::Error| format!("authenticating: {}", hwc_core::error::describe_io(&e));
+        let io = |e: io::Error| format!("authenticating: {}", crate::error::describe_io(&e));
         self.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes(), deadline)
             .map_err(io)?;
         let line = self.read_line(deadline).map_err(io)?;
         if !line.starts_with("OK ") {
             return Err(format!(
                 "the bus refused EXTERNAL authentication: {}",
-                hwc_core::output::printable(line.trim_end())
+                crate::output::printable(line.trim_end())
             ));
         }
         self.write_all(b"BEGIN\r\n", deadline).map_err(io)
@@ -385,8 +520,8 @@ impl Bus {
         }
         let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
         let ready = match events {
-            libc::POLLOUT => hwc_core::poll::writable(&self.stream, ms)?,
-            _ => hwc_core::poll::readable(&self.stream, ms)?,
+            libc::POLLOUT => crate::poll::writable(&self.stream, ms)?,
+            _ => crate::poll::readable(&self.stream, ms)?,
         };
         if ready {
             Ok(())
@@ -400,7 +535,7 @@ impl Bus {
             io::ErrorKind::TimedOut,
             format!(
                 "the bus did not answer within {}",
-                hwc_core::privilege::duration_text(self.limit)
+                crate::privilege::duration_text(self.limit)
             ),
         )
     }
@@ -441,7 +576,7 @@ impl Bus {
         let deadline = Instant::now() + self.limit;
         self.serial += 1;
         let serial = self.serial;
-        let io = |e: io::Error| format!("{}: {}", call.member, hwc_core::error::describe_io(&e));
+        let io = |e: io::Error| format!("{}: {}", call.member, crate::error::describe_io(&e));
         self.write_all(&call.encode(serial), deadline).map_err(io)?;
         loop {
             let mut head = [0u8; 16];
@@ -455,7 +590,7 @@ impl Bus {
                 continue;
             }
             return Ok(match m.kind {
-                METHOD_RETURN => Reply::Return,
+                METHOD_RETURN => Reply::Return(m.body),
                 ERROR => Reply::Error {
                     name: m.error_name.unwrap_or_else(|| "(no error name)".into()),
                     message: m.message.unwrap_or_default(),
@@ -601,6 +736,49 @@ mod tests {
             );
             assert_eq!(p.message.as_deref(), Some("no systemd here"));
         }
+    }
+
+    #[test]
+    fn reply_bodies_are_read_in_both_byte_orders() {
+        for big in [false, true] {
+            let w32 = |v: u32| {
+                if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            };
+            // "x" then as ["a", "bc"], then a variant holding as ["d"].
+            let mut b = Vec::new();
+            b.extend_from_slice(&w32(1));
+            b.extend_from_slice(b"x\0\0\0");
+            b.extend_from_slice(&w32(15)); // array bytes: 4+2 (+2 pad) +4+3
+            b.extend_from_slice(&w32(1));
+            b.extend_from_slice(b"a\0\0\0");
+            b.extend_from_slice(&w32(2));
+            b.extend_from_slice(b"bc\0");
+            b.extend_from_slice(&[2, b'a', b's', 0, 0]); // signature, then a pad byte
+            b.extend_from_slice(&w32(6));
+            b.extend_from_slice(&w32(1));
+            b.extend_from_slice(b"d\0");
+            let body = Body {
+                signature: "sasv".into(),
+                big,
+                bytes: b,
+            };
+            let mut v = body.values();
+            assert_eq!(v.string().unwrap(), "x");
+            assert_eq!(v.strings().unwrap(), ["a", "bc"]);
+            v.variant().unwrap();
+            assert_eq!(v.strings().unwrap(), ["d"]);
+            assert!(v.string().is_err(), "nothing more");
+        }
+        let cut = Body {
+            signature: "as".into(),
+            big: false,
+            bytes: vec![200, 0, 0, 0, 1, 0, 0, 0, b'a', 0],
+        };
+        assert!(cut.values().strings().is_err());
     }
 
     #[test]
