@@ -4,10 +4,7 @@
 
 use std::collections::HashSet;
 
-pub const BEGIN: &str =
-    "# BEGIN setup-ssh-keys (managed by hwc; edits inside this block are overwritten)";
-const BEGIN_PREFIX: &str = "# BEGIN setup-ssh-keys";
-pub const END: &str = "# END setup-ssh-keys";
+use hwc_core::authorized_keys::{BEGIN, BEGIN_PREFIX, END};
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Merged {

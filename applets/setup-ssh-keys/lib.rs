@@ -16,7 +16,6 @@ mod keys;
 mod options;
 mod report;
 mod sources;
-mod strict;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -175,7 +174,7 @@ pub struct Place {
 impl Place {
     /// Why sshd would refuse the file, as the user (the worker) sees it.
     pub fn predict(&self) -> Vec<String> {
-        strict::predict(&self.file, &self.home, self.uid, &self.stop)
+        hwc_core::authorized_keys::predict(&self.file, &self.home, self.uid, &self.stop)
     }
 }
 

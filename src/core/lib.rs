@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod authorized_keys;
 pub mod cli;
 pub mod command;
 pub mod config;

@@ -1,11 +1,38 @@
-//! sshd's StrictModes verdict, predicted with the upstream rule (Debian's relaxation for
-//! user-private groups is a superset, so what passes here passes there). Run as the user: sshd
-//! opens the file with the user's ids, so a root-only file is refused however good its modes.
+//! A user's `authorized_keys` as hwc manages it: the block setup-ssh-keys writes between its
+//! marker lines, and sshd's StrictModes verdict on the file, predicted with the upstream rule
+//! (Debian's relaxation for user-private groups is a superset, so what passes here passes
+//! there). Used by setup-ssh-keys and hwc-doctor.
 
 use std::path::{Path, PathBuf};
 
-use hwc_core::error::describe_io;
-use hwc_core::safefs;
+use crate::error::describe_io;
+use crate::safefs;
+
+/// The line that opens the managed block.
+pub const BEGIN: &str =
+    "# BEGIN setup-ssh-keys (managed by hwc; edits inside this block are overwritten)";
+/// What an opening line starts with (its explanation may change between versions).
+pub const BEGIN_PREFIX: &str = "# BEGIN setup-ssh-keys";
+/// The line that closes it.
+pub const END: &str = "# END setup-ssh-keys";
+
+/// The key lines of the managed block (neither blank nor comments), or `None` when the file
+/// holds no whole block.
+pub fn managed_keys(content: &[u8]) -> Option<Vec<&str>> {
+    let text = std::str::from_utf8(content).ok()?;
+    let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
+    lines.find(|l| l.starts_with(BEGIN_PREFIX))?;
+    let mut keys = Vec::new();
+    for line in lines {
+        if line == END {
+            return Some(keys);
+        }
+        if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+            keys.push(line);
+        }
+    }
+    None
+}
 
 fn why_bad(st: &safefs::Stat, uid: u32) -> Option<String> {
     if st.uid != 0 && st.uid != uid {
@@ -29,7 +56,8 @@ fn why_bad(st: &safefs::Stat, uid: u32) -> Option<String> {
 }
 
 /// The reasons sshd would refuse `file` for the user `uid` whose home is `home`; empty when it
-/// would accept it. Directories are checked from the file's real directory up to the real home
+/// would accept it. Run as the user: sshd opens the file with the user's ids, so a root-only
+/// file is refused however good its modes. Directories are checked from the file's real directory up to the real home
 /// (or up to `/`, or `stop`, for a file outside the home).
 pub fn predict(file: &Path, home: &Path, uid: u32, stop: &Path) -> Vec<String> {
     let mut problems = Vec::new();
@@ -82,12 +110,29 @@ pub fn predict(file: &Path, home: &Path, uid: u32, stop: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hwc_core::privilege;
+    use crate::privilege;
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     fn chmod(p: &Path, mode: u32) {
         fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn the_managed_block_and_its_keys() {
+        let text =
+            format!("mine\n{BEGIN}\nssh-ed25519 A a\n\n# note\nssh-rsa B b\r\n{END}\nafter\n");
+        assert_eq!(
+            managed_keys(text.as_bytes()),
+            Some(vec!["ssh-ed25519 A a", "ssh-rsa B b"])
+        );
+        assert_eq!(managed_keys(b"ssh-ed25519 A a\n"), None);
+        let open = format!("{BEGIN}\nssh-ed25519 A a\n");
+        assert_eq!(
+            managed_keys(open.as_bytes()),
+            None,
+            "no END: no whole block"
+        );
     }
 
     #[test]
