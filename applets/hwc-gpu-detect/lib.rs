@@ -4,7 +4,6 @@
 
 #![forbid(unsafe_code)]
 
-mod container;
 mod details;
 mod expect;
 mod has;
@@ -106,7 +105,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         output::emit(&nixos_text(&gpus, &plan, summary.gpu_type))?;
         return Ok(0);
     }
-    let runtime = container::detect(&root);
+    let runtime = hwc_core::gpu::container::detect(&root);
     if args.env {
         output::emit(&report::env_lines(&summary, &runtime))?;
         if let Some(warning) = expected.and_then(|t| expect::mismatch(t, &summary, &gpus)) {

@@ -1,9 +1,9 @@
 //! What `hwc-gpu-detect` prints: the table, the JSON document, the `--env` lines.
 
-use super::container::ContainerRuntime;
 use super::details::Details;
 use super::names;
 use hwc_core::gpu::accel::Summary;
+use hwc_core::gpu::container::ContainerRuntime;
 use hwc_core::gpu::offload::Plan;
 use hwc_core::gpu::Gpus;
 use hwc_core::output::{self, Json, Table};

@@ -30,6 +30,7 @@
 //! firmware hints); the first GPU with a DRM card node.
 
 pub mod accel;
+pub mod container;
 pub mod offload;
 
 use std::ffi::CStr;
