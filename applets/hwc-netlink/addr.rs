@@ -112,11 +112,7 @@ pub(super) fn addr_change_on(
 }
 
 pub(super) fn dump_addrs(ctx: &mut Ctx) -> Result<Vec<Addr>> {
-    let mut req = Request::new(codec::RTM_GETADDR, codec::F_REQUEST | codec::F_DUMP);
-    let mut h = [0u8; 8];
-    h[0] = ctx.family;
-    req.header(&h);
     ctx.sock
-        .dump(&req, codec::RTM_NEWADDR, Addr::parse)
+        .addresses(ctx.family)
         .map_err(|e| fail("listing addresses", e))
 }

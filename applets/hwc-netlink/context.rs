@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use hwc_core::error::{Error, Result};
 use hwc_core::output;
-use libc::{IFLA_EXT_MASK, IFLA_IFNAME};
+use libc::IFLA_EXT_MASK;
 
 use crate::model::Link;
 use hwc_core::netlink::client::{NlError, Socket};
@@ -110,15 +110,7 @@ pub fn ifname(name: &str) -> Result<&str> {
 /// The link called `name`, or None when there is none.
 pub fn find_link(ctx: &mut Ctx, name: &str) -> Result<Option<Link>> {
     ifname(name)?;
-    let mut req = Request::new(codec::RTM_GETLINK, codec::F_REQUEST);
-    req.header(&[0; 16])
-        .attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
-        .attr_cstr(IFLA_IFNAME, name);
-    match ctx.sock.get(&req) {
-        Ok(p) => Ok(Link::parse(&p)),
-        Err(e) if e.errno == libc::ENODEV => Ok(None),
-        Err(e) => Err(fail(name, e)),
-    }
+    ctx.sock.link_named(name).map_err(|e| fail(name, e))
 }
 
 pub fn need_link(ctx: &mut Ctx, name: &str) -> Result<Link> {

@@ -151,6 +151,53 @@ pub fn run_as(
     }
 }
 
+/// Runs `work` as the user `ids` and returns what it wrote (at most `max_output` bytes): in this
+/// process when it already is that user, else (as root) in a child that drops to the user for
+/// good, within `limit`. A child that fails, dies or overruns is an error naming it.
+pub fn output_as(
+    ids: &Ids,
+    limit: Duration,
+    max_output: usize,
+    work: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
+) -> Result<Vec<u8>> {
+    let me = euid();
+    if me == ids.uid {
+        let mut out = Vec::new();
+        work(&mut out)?;
+        return Ok(out);
+    }
+    if me != 0 {
+        return Err(Error::failed(format!(
+            "acting for uid {} needs root (running as uid {me})",
+            ids.uid
+        ))
+        .hint("run as root, or as that user"));
+    }
+    let worker = format!("the worker acting as uid {}", ids.uid);
+    let outcome = run_in_child(limit, max_output, |mut pipe| {
+        match become_user(ids).and_then(|()| work(&mut pipe)) {
+            Ok(()) => 0,
+            Err(err) => {
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("{err}\n").as_bytes(),
+                );
+                1
+            }
+        }
+    })
+    .map_err(|e| Error::io(format!("running {worker}"), &e))?;
+    match outcome.ended {
+        Ended::Exited(0) => Ok(outcome.output),
+        Ended::Exited(status) => Err(Error::failed(format!("{worker} failed (status {status})"))),
+        Ended::Signaled(signal) => Err(Error::failed(format!("{worker} was killed by {signal}"))),
+        Ended::TimedOut => Err(Error::failed(format!(
+            "{worker} did not finish within {}; killed it",
+            duration_text(limit)
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

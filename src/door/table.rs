@@ -40,4 +40,10 @@ pub const TABLE: &[Applet] = &[
         main: hwc_session_init::main,
         execs_in_place: false,
     },
+    Applet {
+        name: "hwc-doctor",
+        summary: "declared against detected, by bucket, with fixes; Prometheus gauges",
+        main: hwc_doctor::main,
+        execs_in_place: false,
+    },
 ];

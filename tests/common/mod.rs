@@ -13,13 +13,14 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub const APPLETS: [&str; 6] = [
+pub const APPLETS: [&str; 7] = [
     "gpu-launch",
     "hwc-gpu-detect",
     "hwc-perms",
     "hwc-netlink",
     "setup-ssh-keys",
     "hwc-session-init",
+    "hwc-doctor",
 ];
 
 pub fn hwc() -> PathBuf {

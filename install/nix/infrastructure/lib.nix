@@ -24,6 +24,7 @@ rec {
     "hwc-netlink"
     "setup-ssh-keys"
     "hwc-session-init"
+    "hwc-doctor"
   ];
 
   # Group sets: hwc-perms's defaults name the same groups (a test holds them equal).

@@ -1,0 +1,195 @@
+//! What the machine was declared to be: /etc/hwc/declared.json, as the NixOS domain writes it
+//! (or a person on another distribution). Every key is optional; an absent key means "not
+//! declared" and the checks that need it are skipped.
+//!
+//! ```json
+//! {"gpu": {"type": "nvidia", "containerRuntime": true},
+//!  "permissions": {"user": "eric", "sets": ["media", "hardware"]},
+//!  "ssh": {"user": "eric", "secret": "/run/agenix/ssh-authorized-keys-eric"},
+//!  "bridges": {"podman0": ["10.88.0.1/16"]},
+//!  "apps": ["chromium"]}
+//! ```
+
+use hwc_core::error::{Error, Result};
+use hwc_core::root::Root;
+use hwc_core::safefs;
+
+use crate::json::{self, Value};
+
+pub const PATH: &str = "/etc/hwc/declared.json";
+/// A declaration is a few hundred bytes; a bigger file is not one.
+const MAX_FILE: u64 = 1 << 20;
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Gpu {
+    /// nvidia, amd, intel or none.
+    pub gpu_type: String,
+    pub container_runtime: bool,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Declared {
+    pub gpu: Option<Gpu>,
+    /// The user and the group sets declared for them.
+    pub permissions: Option<(String, Vec<String>)>,
+    /// The user whose keys are installed, and the secret when it is not the default.
+    pub ssh: Option<(String, Option<String>)>,
+    /// Bridges by name, with their addresses.
+    pub bridges: Vec<(String, Vec<String>)>,
+    pub apps: Vec<String>,
+    /// Whether the file was there at all.
+    pub found: bool,
+}
+
+impl Declared {
+    /// The user the session checks are for: the one named by permissions, else by ssh.
+    pub fn user(&self) -> Option<&str> {
+        self.permissions
+            .as_ref()
+            .map(|(u, _)| u.as_str())
+            .or(self.ssh.as_ref().map(|(u, _)| u.as_str()))
+    }
+}
+
+/// The declaration under `root`; none declared when the file is absent.
+pub fn load(root: &Root) -> Result<Declared> {
+    let path = root.path(PATH);
+    let text = match safefs::read_file_if_exists(&path, MAX_FILE) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(Declared::default()),
+        Err(e) => return Err(Error::io(format!("reading {PATH}"), &e)),
+    };
+    let doc = json::parse(&text).map_err(|why| Error::failed(format!("{PATH}: {why}")))?;
+    from_value(&doc).map_err(|why| Error::failed(format!("{PATH}: {why}")))
+}
+
+fn strings(v: &Value, what: &str) -> std::result::Result<Vec<String>, String> {
+    v.as_array()
+        .ok_or_else(|| format!("{what} is {}, not an array of strings", v.kind()))?
+        .iter()
+        .map(|s| {
+            s.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{what} holds {}, not a string", s.kind()))
+        })
+        .collect()
+}
+
+fn string(v: &Value, what: &str) -> std::result::Result<String, String> {
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("{what} is {}, not a string", v.kind()))
+}
+
+pub fn from_value(doc: &Value) -> std::result::Result<Declared, String> {
+    if doc.as_object().is_none() {
+        return Err(format!("the document is {}, not an object", doc.kind()));
+    }
+    let mut d = Declared {
+        found: true,
+        ..Declared::default()
+    };
+    if let Some(g) = doc.get("gpu") {
+        let gpu_type = string(g.get("type").unwrap_or(&Value::Null), "gpu.type")?;
+        if !["nvidia", "amd", "intel", "none"].contains(&gpu_type.as_str()) {
+            return Err(format!(
+                "gpu.type '{gpu_type}': expected nvidia, amd, intel or none"
+            ));
+        }
+        let container_runtime = match g.get("containerRuntime") {
+            None => false,
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| format!("gpu.containerRuntime is {}, not a boolean", v.kind()))?,
+        };
+        d.gpu = Some(Gpu {
+            gpu_type,
+            container_runtime,
+        });
+    }
+    if let Some(p) = doc.get("permissions") {
+        let user = string(p.get("user").unwrap_or(&Value::Null), "permissions.user")?;
+        let sets = match p.get("sets") {
+            Some(v) => strings(v, "permissions.sets")?,
+            None => Vec::new(),
+        };
+        d.permissions = Some((user, sets));
+    }
+    if let Some(s) = doc.get("ssh") {
+        let user = string(s.get("user").unwrap_or(&Value::Null), "ssh.user")?;
+        let secret = match s.get("secret") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(string(v, "ssh.secret")?),
+        };
+        d.ssh = Some((user, secret));
+    }
+    if let Some(b) = doc.get("bridges") {
+        let map = b
+            .as_object()
+            .ok_or_else(|| format!("bridges is {}, not an object", b.kind()))?;
+        for (name, addrs) in map {
+            d.bridges
+                .push((name.clone(), strings(addrs, &format!("bridges.{name}"))?));
+        }
+    }
+    if let Some(a) = doc.get("apps") {
+        d.apps = strings(a, "apps")?;
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example() {
+        let doc = json::parse(
+            br#"{"gpu": {"type": "nvidia", "containerRuntime": true},
+ "permissions": {"user": "eric", "sets": ["media", "hardware"]},
+ "ssh": {"user": "eric"},
+ "bridges": {"podman0": ["10.88.0.1/16"]},
+ "apps": ["chromium"]}"#,
+        )
+        .unwrap();
+        let d = from_value(&doc).unwrap();
+        assert_eq!(
+            d.gpu,
+            Some(Gpu {
+                gpu_type: "nvidia".into(),
+                container_runtime: true
+            })
+        );
+        assert_eq!(
+            d.permissions,
+            Some(("eric".into(), vec!["media".into(), "hardware".into()]))
+        );
+        assert_eq!(d.ssh, Some(("eric".into(), None)));
+        assert_eq!(d.bridges, [("podman0".into(), vec!["10.88.0.1/16".into()])]);
+        assert_eq!(d.apps, ["chromium"]);
+        assert_eq!(d.user(), Some("eric"));
+    }
+
+    #[test]
+    fn every_key_is_optional_and_bad_values_are_named() {
+        let d = from_value(&json::parse(b"{}").unwrap()).unwrap();
+        assert!(d.found && d.gpu.is_none() && d.bridges.is_empty());
+        for (doc, named) in [
+            (&br#"{"gpu": {"type": "matrox"}}"#[..], "gpu.type"),
+            (
+                br#"{"gpu": {"type": "amd", "containerRuntime": "yes"}}"#,
+                "gpu.containerRuntime",
+            ),
+            (
+                br#"{"permissions": {"sets": ["media"]}}"#,
+                "permissions.user",
+            ),
+            (br#"{"bridges": {"br0": "10.0.0.1/8"}}"#, "bridges.br0"),
+            (br#"{"apps": [1]}"#, "apps"),
+            (b"[]", "not an object"),
+        ] {
+            let e = from_value(&json::parse(doc).unwrap()).unwrap_err();
+            assert!(e.contains(named), "{e}");
+        }
+    }
+}

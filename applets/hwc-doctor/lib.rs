@@ -1,0 +1,200 @@
+//! `hwc-doctor`: the machine as declared (/etc/hwc/declared.json, written by the NixOS domain)
+//! against the machine as it is, bucket by bucket: hardware/gpu, hardware/permissions,
+//! session/services, session/user, mesh. Each check is ok, warn, fail or skip, with its evidence
+//! and the fix (the NixOS option line, or the command). Optionally the same as Prometheus gauges
+//! for node_exporter's textfile collector. It changes nothing and wakes no GPU.
+
+#![forbid(unsafe_code)]
+
+mod check;
+mod declared;
+mod gpu;
+mod json;
+mod mesh;
+mod permissions;
+mod prometheus;
+mod report;
+mod services;
+mod user;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+use hwc_core::access::Who;
+use hwc_core::cli::parse_args;
+use hwc_core::error::{Error, Result};
+use hwc_core::gpu::{self as engine, Depth, Gpus};
+use hwc_core::output;
+use hwc_core::root::Root;
+use hwc_core::users::{Accounts, User};
+
+use check::Findings;
+use declared::Declared;
+
+/// Compare what the machine was declared to be (/etc/hwc/declared.json) with what it is, by
+/// bucket: hardware/gpu (type, accelerator, NVIDIA kernel module against user space and the CDI
+/// spec, the user's access to the render node, offload), hardware/permissions (the declared
+/// sets' groups and device nodes), session/services (authorized_keys, StrictModes, the secret,
+/// the setup-ssh-keys unit), session/user (session bus, the systemd user manager's environment,
+/// session.env, the D-Bus names of declared apps), mesh (declared bridges up with their
+/// addresses). Each check prints ok, warn, fail or skip with its evidence, and the fix under a
+/// failure. Undeclared checks, and a session that is not there, are skipped, never failed.
+#[derive(FromArgs)]
+#[argh(
+    help_triggers("-h", "--help"),
+    note = "declared.json (every key optional): {{\"gpu\": {{\"type\": \"nvidia|amd|intel|none\", \
+\"containerRuntime\": true}}, \"permissions\": {{\"user\": \"eric\", \"sets\": [\"media\", ...]}}, \
+\"ssh\": {{\"user\": \"eric\", \"secret\": \"/run/agenix/...\"}}, \"bridges\": {{\"podman0\": \
+[\"10.88.0.1/16\"]}}, \"apps\": [\"chromium\"]}}. JSON: checks[] {{bucket, check, status, \
+evidence, fix}}, declared, user, failed. --prometheus writes hwc_check_ok{{bucket,check}}, \
+hwc_gpu_info{{pci,vendor,device,driver,role}}, hwc_gpu_runtime_suspended{{pci}}, \
+hwc_nvidia_versions_match, hwc_user_missing_groups{{user,set}}, hwc_ssh_authorized_keys{{user}}, \
+hwc_bridge_up{{bridge}}. Checks in the user's home and session run as that user.",
+    error_code(1, "a check failed, or the declaration could not be read"),
+    error_code(2, "usage error")
+)]
+struct Args {
+    /// the user whose access, keys and session to check (default: the declared one)
+    #[argh(option)]
+    user: Option<String>,
+    /// print one JSON document
+    #[argh(switch)]
+    json: bool,
+    /// also write the results as Prometheus gauges to FILE (node_exporter textfile format),
+    /// atomically
+    #[argh(option)]
+    prometheus: Option<PathBuf>,
+    /// read /sys, /etc, /run, /dev and home directories under DIR instead of /
+    #[argh(option)]
+    root: Option<PathBuf>,
+}
+
+/// What every check reads: the root, the accounts, the user, the GPUs.
+pub struct Context {
+    pub root: Root,
+    pub acc: Accounts,
+    pub user: Option<User>,
+    pub gpus: Gpus,
+}
+
+impl Context {
+    pub fn who(&self, user: &User) -> Who {
+        Who {
+            uid: user.uid,
+            groups: self.acc.group_ids(user),
+        }
+    }
+
+    /// The name of the group owning the node at system path `node`.
+    pub fn node_group(&self, node: &str) -> Option<String> {
+        let st = hwc_core::safefs::stat(&self.root.path(node)).ok()?;
+        self.acc.group_by_gid(st.gid).map(|g| g.name.clone())
+    }
+}
+
+pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
+    let args: Args = parse_args(name, args)?;
+    let root = Root::from_option(args.root.as_deref());
+    let declared = declared::load(&root)?;
+    let acc = Accounts::load(&root)?;
+    let user_name = args.user.as_deref().or(declared.user()).map(str::to_string);
+    let user = match (&user_name, &args.user) {
+        (Some(n), _) => match acc.find_user(n) {
+            Some(u) => Some(u.clone()),
+            None if args.user.is_some() => {
+                return Err(Error::usage(format!("--user {n}: not in /etc/passwd")))
+            }
+            None => None,
+        },
+        (None, _) => None,
+    };
+    let ctx = Context {
+        gpus: engine::scan(&root, Depth::Full),
+        root,
+        acc,
+        user,
+    };
+    let findings = run_checks(&ctx, &declared, user_name.as_deref());
+    if let Some(file) = &args.prometheus {
+        prometheus::write(file, &prometheus::render(&findings))?;
+    }
+    output::print(
+        output::Format::of(args.json),
+        &report::Report {
+            findings: &findings,
+            declared: declared.found,
+            user: ctx.user.as_ref().map(|u| u.name.as_str()),
+        },
+    )?;
+    Ok(u8::from(findings.failed() > 0))
+}
+
+fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Findings {
+    let mut f = Findings::default();
+    if let (Some(n), None) = (user_name, &ctx.user) {
+        f.fail(
+            check::PERMISSIONS,
+            "user",
+            format!("the declared user '{n}' is not in /etc/passwd"),
+            "declare the user (users.users.NAME) or fix /etc/hwc/declared.json",
+        );
+    }
+    gpu::check(ctx, declared.gpu.as_ref(), &mut f);
+    permissions::check(ctx, declared.permissions.as_ref(), &mut f);
+    let ssh_user = declared.ssh.as_ref().and_then(|(u, secret)| {
+        services::check(&ctx.root, u, secret.as_deref(), &mut f);
+        ctx.acc.user_by_name(u)
+    });
+    if declared.ssh.is_none() {
+        f.skip(check::SERVICES, "ssh", "no SSH keys declared");
+    }
+    let session_user = ctx.user.as_ref();
+    // One worker per user: the SSH user's home, the session user's session.
+    match (ssh_user, session_user) {
+        (Some(a), Some(b)) if a.uid == b.uid => user::check(
+            ctx,
+            a,
+            &user::Asked {
+                ssh: true,
+                session: true,
+                apps: &declared.apps,
+            },
+            &mut f,
+        ),
+        (a, b) => {
+            if let Some(a) = a {
+                user::check(
+                    ctx,
+                    a,
+                    &user::Asked {
+                        ssh: true,
+                        session: false,
+                        apps: &[],
+                    },
+                    &mut f,
+                );
+            }
+            match b {
+                Some(b) => user::check(
+                    ctx,
+                    b,
+                    &user::Asked {
+                        ssh: false,
+                        session: true,
+                        apps: &declared.apps,
+                    },
+                    &mut f,
+                ),
+                None => f.skip(
+                    check::SESSION,
+                    "session",
+                    "no user declared or given (--user)",
+                ),
+            }
+        }
+    }
+    mesh::check(&declared.bridges, &mut f);
+    f
+}

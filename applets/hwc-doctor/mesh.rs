@@ -1,0 +1,133 @@
+//! mesh: each declared bridge exists in this network namespace, is a bridge, is up, and holds
+//! its declared addresses (asked over rtnetlink, as hwc-netlink does).
+
+use std::net::IpAddr;
+
+use hwc_core::netlink::{Addr, Socket};
+
+use crate::check::{Findings, MESH};
+
+pub fn check(bridges: &[(String, Vec<String>)], f: &mut Findings) {
+    if bridges.is_empty() {
+        f.skip(MESH, "bridges", "no bridge declared");
+        return;
+    }
+    let asked = Socket::open(0).and_then(|mut s| {
+        let addrs = s.addresses(0)?;
+        let links: Vec<_> = bridges
+            .iter()
+            .map(|(name, _)| s.link_named(name))
+            .collect::<Result<_, _>>()?;
+        Ok((links, addrs))
+    });
+    let (links, addrs) = match asked {
+        Ok(x) => x,
+        Err(e) => {
+            f.fail(
+                MESH,
+                "bridges",
+                format!("rtnetlink: {}", e.message),
+                "hwc-netlink link show",
+            );
+            return;
+        }
+    };
+    for ((name, declared), link) in bridges.iter().zip(links) {
+        let up = bridge(name, declared, link.as_ref(), &addrs, f);
+        f.sample(
+            "hwc_bridge_up",
+            vec![("bridge", name.clone())],
+            f64::from(u8::from(up)),
+        );
+    }
+}
+
+/// The address as `ip` writes it with its prefix, for comparison with a declared one.
+fn canonical(cidr: &str) -> String {
+    match cidr.split_once('/') {
+        Some((ip, len)) => match ip.parse::<IpAddr>() {
+            Ok(ip) => format!("{ip}/{len}"),
+            Err(_) => cidr.to_string(),
+        },
+        None => cidr.to_string(),
+    }
+}
+
+/// Checks one bridge; whether it is as declared.
+fn bridge(
+    name: &str,
+    declared: &[String],
+    link: Option<&hwc_core::netlink::Link>,
+    addrs: &[Addr],
+    f: &mut Findings,
+) -> bool {
+    let check = format!("bridge:{name}");
+    let ensure = format!(
+        "systemctl restart hwc-bridge-{name}.service (or: hwc-netlink ensure-bridge {name} {})",
+        declared.join(" ")
+    );
+    let Some(link) = link else {
+        f.fail(MESH, &check, format!("{name} does not exist"), ensure);
+        return false;
+    };
+    if link.kind().as_deref() != Some("bridge") {
+        let kind = link.kind().map_or("no kind".into(), |k| k.into_owned());
+        f.fail(
+            MESH,
+            &check,
+            format!("{name} is a {kind}, not a bridge"),
+            format!("remove it (hwc-netlink link del {name}), then {ensure}"),
+        );
+        return false;
+    }
+    if !link.is_up() {
+        f.fail(MESH, &check, format!("{name} is down"), ensure);
+        return false;
+    }
+    let held: Vec<String> = addrs
+        .iter()
+        .filter(|a| a.index == link.index)
+        .filter_map(|a| a.shown().map(|ip| format!("{ip}/{}", a.prefixlen)))
+        .collect();
+    let missing: Vec<&String> = declared
+        .iter()
+        .filter(|d| !held.contains(&canonical(d)))
+        .collect();
+    if missing.is_empty() {
+        f.ok(
+            MESH,
+            &check,
+            format!("{name} is an up bridge with {}", declared.join(", ")),
+        );
+        true
+    } else {
+        let missing: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        f.fail(
+            MESH,
+            &check,
+            format!(
+                "{name} lacks {} (holds: {})",
+                missing.join(", "),
+                if held.is_empty() {
+                    "nothing".into()
+                } else {
+                    held.join(", ")
+                }
+            ),
+            ensure,
+        );
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_compare_as_ip_writes_them() {
+        assert_eq!(canonical("fd00:0089:0::1/64"), "fd00:89::1/64");
+        assert_eq!(canonical("10.88.0.1/16"), "10.88.0.1/16");
+        assert_eq!(canonical("junk"), "junk");
+    }
+}

@@ -1,0 +1,114 @@
+//! The node_exporter textfile-collector format: one gauge family per metric with its HELP and
+//! TYPE lines, label values escaped, written beside the target and renamed over it, so the
+//! collector never reads half a file.
+
+use std::io::Write;
+use std::path::Path;
+
+use hwc_core::error::{Error, Result};
+
+use crate::check::{Findings, Status};
+
+/// Every metric hwc-doctor writes, with its help text, in the order written.
+pub const METRICS: [(&str, &str); 7] = [
+    ("hwc_check_ok", "1 when the hwc-doctor check passed (ok or warn), 0 when it failed; skipped checks are left out."),
+    ("hwc_gpu_info", "A GPU found on the PCI bus (always 1), with its address, vendor, device id, bound driver and role."),
+    ("hwc_gpu_runtime_suspended", "1 when the GPU is runtime-suspended (read without waking it)."),
+    ("hwc_nvidia_versions_match", "1 when the NVIDIA kernel module and user-space driver (and the CDI spec, when declared) have one version."),
+    ("hwc_user_missing_groups", "Groups of a declared set that the user is not in (or that do not exist)."),
+    ("hwc_ssh_authorized_keys", "Keys in the block setup-ssh-keys manages in the user's authorized_keys."),
+    ("hwc_bridge_up", "1 when a declared bridge exists, is a bridge, is up and holds its declared addresses."),
+];
+
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The textfile for `findings`.
+pub fn render(findings: &Findings) -> String {
+    let mut out = String::new();
+    for (metric, help) in METRICS {
+        let mut lines = Vec::new();
+        if metric == "hwc_check_ok" {
+            for c in findings.checks.iter().filter(|c| c.status != Status::Skip) {
+                let v = u8::from(c.status != Status::Fail);
+                lines.push(format!(
+                    "hwc_check_ok{{bucket=\"{}\",check=\"{}\"}} {v}\n",
+                    label_value(&c.bucket),
+                    label_value(&c.name)
+                ));
+            }
+        }
+        for s in findings.samples.iter().filter(|s| s.metric == metric) {
+            let labels: Vec<String> = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
+                .collect();
+            lines.push(format!("{metric}{{{}}} {}\n", labels.join(","), s.value));
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("# HELP {metric} {help}\n# TYPE {metric} gauge\n"));
+        for l in lines {
+            out.push_str(&l);
+        }
+    }
+    out
+}
+
+/// Writes `text` to `file` through a temporary name beside it (not ending in .prom, so the
+/// collector skips it) and a rename.
+pub fn write(file: &Path, text: &str) -> Result<()> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("--prometheus {}: not a file name", file.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let io = |e: std::io::Error| Error::io(format!("writing {}", file.display()), &e);
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        std::fs::rename(&tmp, file)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_with_help_type_and_escaped_labels() {
+        let mut f = Findings::default();
+        f.ok("hardware/gpu", "type", "x");
+        f.fail("mesh", "bridge br\"0", "gone", "fix");
+        f.skip("session/user", "bus", "no session");
+        f.sample("hwc_bridge_up", vec![("bridge", "br\"0".into())], 0.0);
+        let text = render(&f);
+        assert!(text.starts_with("# HELP hwc_check_ok "), "{text}");
+        assert!(text.contains("hwc_check_ok{bucket=\"hardware/gpu\",check=\"type\"} 1\n"));
+        assert!(text.contains("hwc_check_ok{bucket=\"mesh\",check=\"bridge br\\\"0\"} 0\n"));
+        assert!(!text.contains("bus"), "skipped checks are left out");
+        assert!(text.contains("# TYPE hwc_bridge_up gauge\nhwc_bridge_up{bridge=\"br\\\"0\"} 0\n"));
+        assert!(!text.contains("hwc_gpu_info"), "no sample, no family");
+    }
+}

@@ -1,0 +1,371 @@
+//! The checks run as the user, in a worker that has dropped to them (or in this process when the
+//! doctor runs as that user): the user's authorized_keys (present, the managed block, its keys,
+//! sshd's StrictModes verdict), and the graphical session (the session bus, the systemd user
+//! manager's environment, session.env, the D-Bus names declared apps need). A session that is
+//! not there is skipped, never failed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hwc_core::authorized_keys;
+use hwc_core::dbus::{self, Bus, Call, Reply};
+use hwc_core::privilege::{self, Ids};
+use hwc_core::root::Root;
+use hwc_core::safefs;
+use hwc_core::users::User;
+
+use crate::check::{self, Findings, SERVICES, SESSION};
+use crate::Context;
+
+/// What the worker is asked to look at for one user.
+pub struct Asked<'a> {
+    pub ssh: bool,
+    pub session: bool,
+    pub apps: &'a [String],
+}
+
+/// Runs the checks for `user` as that user and adds what they found.
+pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
+    let ids = Ids {
+        uid: user.uid,
+        gid: user.gid,
+        groups: ctx.acc.group_ids(user),
+    };
+    let root = &ctx.root;
+    let found = privilege::output_as(&ids, Duration::from_secs(15), 1 << 16, |out| {
+        let mut mine = Findings::default();
+        if asked.ssh {
+            ssh(root, user, &mut mine);
+        }
+        if asked.session {
+            session(root, user, asked.apps, &mut mine);
+        }
+        for c in &mine.checks {
+            out.write_all(check::encode(c).as_bytes())
+                .map_err(|e| hwc_core::error::Error::io("the worker's pipe", &e))?;
+        }
+        for s in &mine.samples {
+            out.write_all(check::encode_sample(s).as_bytes())
+                .map_err(|e| hwc_core::error::Error::io("the worker's pipe", &e))?;
+        }
+        Ok(())
+    });
+    let decoded = found
+        .map_err(|e| e.to_string())
+        .and_then(|out| check::decode_all(&String::from_utf8_lossy(&out)));
+    match decoded {
+        Ok((checks, samples)) => {
+            f.checks.extend(checks);
+            f.samples.extend(samples);
+        }
+        Err(why) => {
+            let bucket = if asked.ssh { SERVICES } else { SESSION };
+            f.fail(
+                bucket,
+                "worker",
+                why,
+                format!("run hwc-doctor as {}", user.name),
+            );
+        }
+    }
+}
+
+fn ssh(root: &Root, user: &User, f: &mut Findings) {
+    let home = root.path(&user.home);
+    let file = home.join(".ssh/authorized_keys");
+    let shown = format!("{}/.ssh/authorized_keys", user.home.display());
+    let fix = format!(
+        "systemctl start setup-ssh-keys-{0}.service (or: setup-ssh-keys {0})",
+        user.name
+    );
+    match safefs::read_file_if_exists(&file, 16 << 20) {
+        Ok(None) => f.fail(
+            SERVICES,
+            "authorized-keys",
+            format!("{shown} is absent"),
+            fix,
+        ),
+        Err(e) => f.fail(
+            SERVICES,
+            "authorized-keys",
+            format!("{shown}: {}", hwc_core::error::describe_io(&e)),
+            fix,
+        ),
+        Ok(Some(text)) => match authorized_keys::managed_keys(&text) {
+            None => f.fail(
+                SERVICES,
+                "authorized-keys",
+                format!("{shown} holds no block managed by setup-ssh-keys"),
+                fix,
+            ),
+            Some(keys) => {
+                f.sample(
+                    "hwc_ssh_authorized_keys",
+                    vec![("user", user.name.clone())],
+                    keys.len() as f64,
+                );
+                if keys.is_empty() {
+                    f.fail(
+                        SERVICES,
+                        "authorized-keys",
+                        format!("{shown}: the managed block holds no key"),
+                        fix,
+                    );
+                } else {
+                    f.ok(
+                        SERVICES,
+                        "authorized-keys",
+                        format!("{shown}: {} key(s) in the managed block", keys.len()),
+                    );
+                }
+            }
+        },
+    }
+    if !file.exists() {
+        return;
+    }
+    let problems = authorized_keys::predict(&file, &home, user.uid, &root.path("/"));
+    if problems.is_empty() {
+        f.ok(
+            SERVICES,
+            "strict-modes",
+            "sshd's StrictModes accepts the file and its directories",
+        );
+    } else {
+        f.fail(
+            SERVICES,
+            "strict-modes",
+            format!("sshd would refuse it: {}", problems.join("; ")),
+            format!(
+                "chmod go-w {0} && chmod 700 {0}/.ssh && chmod 600 {0}/.ssh/authorized_keys (as {1})",
+                user.home.display(),
+                user.name
+            ),
+        );
+    }
+}
+
+/// The D-Bus names an app's system side provides, by app.
+fn names_for(app: &str) -> Option<&'static [&'static str]> {
+    match app {
+        "chromium" => Some(&["org.freedesktop.portal.Desktop", "ca.desrt.dconf"]),
+        _ => None,
+    }
+}
+
+/// The user's runtime directory: this session's when the doctor runs in it, else
+/// /run/user/UID under the root.
+fn runtime_dir(root: &Root, user: &User) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if privilege::euid() == user.uid && root.is_system() => PathBuf::from(dir),
+        _ => root.path(format!("/run/user/{}", user.uid)),
+    }
+}
+
+fn session(root: &Root, user: &User, apps: &[String], f: &mut Findings) {
+    let runtime = runtime_dir(root, user);
+    if !runtime.is_dir() {
+        f.skip(
+            SESSION,
+            "session",
+            format!("no session: {} does not exist", runtime.display()),
+        );
+        return;
+    }
+    let env_file = runtime.join("hwc/session.env");
+    if env_file.is_file() {
+        f.ok(
+            SESSION,
+            "session-env",
+            format!("{} is there", env_file.display()),
+        );
+    } else {
+        f.fail(
+            SESSION,
+            "session-env",
+            format!("{} is absent: hwc-session-init has not run in this session", env_file.display()),
+            "systemctl --user start hwc-session-init.service (hwc.infrastructure.session.services.sessionInit.enable = true;)",
+        );
+    }
+    let socket = runtime.join("bus");
+    if !socket.exists() {
+        f.skip(
+            SESSION,
+            "session-bus",
+            format!("no session bus at {}", socket.display()),
+        );
+        return;
+    }
+    let mut bus = match Bus::connect(
+        &format!("unix:path={}", socket.display()),
+        user.uid,
+        Duration::from_secs(3),
+    ) {
+        Ok(b) => {
+            f.ok(
+                SESSION,
+                "session-bus",
+                format!("{} answers", socket.display()),
+            );
+            b
+        }
+        Err(why) => {
+            f.fail(
+                SESSION,
+                "session-bus",
+                format!("{}: {why}", socket.display()),
+                "systemctl --user restart dbus.socket dbus.service",
+            );
+            return;
+        }
+    };
+    manager_environment(&mut bus, f);
+    for app in apps {
+        activatable(&mut bus, app, f);
+    }
+}
+
+fn call<'a>(
+    path: &'a str,
+    interface: &'a str,
+    member: &'a str,
+    destination: &'a str,
+    args: &[&str],
+) -> Call<'a> {
+    Call {
+        path,
+        interface,
+        member,
+        destination,
+        signature: if args.is_empty() {
+            ""
+        } else if args.len() == 1 {
+            "s"
+        } else {
+            "ss"
+        },
+        body: dbus::body_args(args),
+    }
+}
+
+/// The systemd user manager's environment holds what hwc-session-init imports.
+fn manager_environment(bus: &mut Bus, f: &mut Findings) {
+    let get = call(
+        "/org/freedesktop/systemd1",
+        "org.freedesktop.DBus.Properties",
+        "Get",
+        "org.freedesktop.systemd1",
+        &["org.freedesktop.systemd1.Manager", "Environment"],
+    );
+    let env = match bus.call(&get) {
+        Ok(Reply::Return(body)) => {
+            let mut v = body.values();
+            v.variant().and_then(|()| v.strings())
+        }
+        Ok(Reply::Error { name, .. }) if name.ends_with("ServiceUnknown") => {
+            f.skip(
+                SESSION,
+                "user-manager",
+                "no systemd user manager on the session bus",
+            );
+            return;
+        }
+        Ok(Reply::Error { name, message }) => Err(format!("{name}: {message}")),
+        Err(why) => Err(why),
+    };
+    let env = match env {
+        Ok(e) => e,
+        Err(why) => {
+            f.fail(SESSION, "user-manager", why, "systemctl --user status");
+            return;
+        }
+    };
+    let has = |name: &str| {
+        env.iter()
+            .any(|e| e.split_once('=').is_some_and(|(k, _)| k == name))
+    };
+    let mut missing = Vec::new();
+    if !has("HWC_GPU_TYPE") {
+        missing.push("HWC_GPU_TYPE");
+    }
+    if !has("WAYLAND_DISPLAY") && !has("DISPLAY") {
+        missing.push("WAYLAND_DISPLAY or DISPLAY");
+    }
+    if missing.is_empty() {
+        f.ok(
+            SESSION,
+            "user-manager",
+            "the systemd user manager has the session's variables",
+        );
+    } else {
+        f.fail(
+            SESSION,
+            "user-manager",
+            format!("the systemd user manager lacks {}", missing.join(", ")),
+            "systemctl --user restart hwc-session-init.service (hwc.infrastructure.session.services.sessionInit.enable = true;)",
+        );
+    }
+}
+
+/// The D-Bus names a declared app needs are on the bus or activatable.
+fn activatable(bus: &mut Bus, app: &str, f: &mut Findings) {
+    let check = format!("app:{app}");
+    let Some(needed) = names_for(app) else {
+        f.skip(SESSION, &check, format!("no checks known for '{app}'"));
+        return;
+    };
+    let mut names = Vec::new();
+    for member in ["ListActivatableNames", "ListNames"] {
+        let c = call(
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            member,
+            "org.freedesktop.DBus",
+            &[],
+        );
+        match bus.call(&c) {
+            Ok(Reply::Return(body)) => match body.values().strings() {
+                Ok(n) => names.extend(n),
+                Err(why) => {
+                    f.fail(SESSION, &check, why, "check the session bus");
+                    return;
+                }
+            },
+            Ok(Reply::Error { name, message }) => {
+                f.fail(
+                    SESSION,
+                    &check,
+                    format!("{member}: {name}: {message}"),
+                    "check the session bus",
+                );
+                return;
+            }
+            Err(why) => {
+                f.fail(SESSION, &check, why, "check the session bus");
+                return;
+            }
+        }
+    }
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|n| !names.iter().any(|m| m == n))
+        .collect();
+    if missing.is_empty() {
+        f.ok(
+            SESSION,
+            &check,
+            format!("{} are activatable", needed.join(", ")),
+        );
+    } else {
+        f.fail(
+            SESSION,
+            &check,
+            format!(
+                "{} cannot be activated on the session bus",
+                missing.join(", ")
+            ),
+            format!("hwc.infrastructure.session.{app}.enable = true;"),
+        );
+    }
+}
