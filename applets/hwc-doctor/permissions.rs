@@ -110,10 +110,21 @@ fn devices(ctx: &Context, user: &hwc_core::users::User, set: &str, f: &mut Findi
             return;
         }
     };
-    let denied: Vec<String> = verdicts
+    let denied: Vec<_> = verdicts
         .into_iter()
         .filter_map(|v| v.ok())
         .filter(|v| !(v.read && v.write))
+        .collect();
+    // The groups that own the denied nodes (root's aside) are what the user lacks.
+    let mut groups: Vec<String> = denied
+        .iter()
+        .filter_map(|v| ctx.node_group(&v.path))
+        .filter(|g| g != "root")
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let denied: Vec<String> = denied
+        .iter()
         .map(|v| format!("{} ({})", v.path, v.via))
         .collect();
     if denied.is_empty() {
@@ -127,7 +138,12 @@ fn devices(ctx: &Context, user: &hwc_core::users::User, set: &str, f: &mut Findi
             PERMISSIONS,
             &check,
             format!("{} may not read and write {}", user.name, denied.join(", ")),
-            format!("hwc-perms access --user {} --devices  shows each node's entries; add the group that owns them, or hwc.infrastructure.hardware.permissions.deviceAccess", user.name),
+            if groups.is_empty() {
+                format!("hwc.infrastructure.hardware.permissions.deviceAccess (hwc-perms access --user {} --devices shows each node's entries)", user.name)
+            } else {
+                let (nixos, command) = groupsets::fixes(&user.name, &groups);
+                format!("{nixos} (or: {command})")
+            },
         );
     }
 }

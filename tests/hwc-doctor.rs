@@ -1,0 +1,611 @@
+//! hwc-doctor on fixture machines (`--root`) with a declaration: a consistent Optimus laptop
+//! passes, and each way the issue names a machine going wrong fails the one check that sees it,
+//! with the evidence and the fix. What is not declared, and a session that is not there, are
+//! skipped. A real dbus-daemon stands for the user's session bus; a network namespace holds the
+//! bridges; strace proves no GPU is woken.
+
+mod common;
+
+use common::fake_sysfs::Tree;
+use common::*;
+use serde_json::Value;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The fixture's NVIDIA kernel module version (tests/fixtures/gpu/optimus-intel-nvidia.txt).
+const MODULE: &str = "550.78";
+const USER: &str = "eric";
+const BEGIN: &str =
+    "# BEGIN setup-ssh-keys (managed by hwc; edits inside this block are overwritten)";
+const END: &str = "# END setup-ssh-keys";
+
+/// The consistent Optimus machine, and what the tests change in it.
+struct Machine {
+    tree: Tree,
+    uid: u32,
+}
+
+fn chmod(p: &Path, mode: u32) {
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn write(p: &Path, text: &str) {
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+const DECLARED: &str = r#"{"gpu": {"type": "nvidia", "containerRuntime": true},
+ "permissions": {"user": "eric", "sets": ["media"]},
+ "ssh": {"user": "eric"}}"#;
+
+fn cdi_spec(version: &str) -> String {
+    format!(
+        "---\ncdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"0\"\n  containerEdits:\n    deviceNodes:\n    - path: /dev/nvidia0\ncontainerEdits:\n  deviceNodes:\n  - path: /dev/nvidiactl\n  mounts:\n  - hostPath: /run/opengl-driver/lib/libcuda.so.{version}\n    containerPath: /usr/lib64/libcuda.so.{version}\n"
+    )
+}
+
+impl Machine {
+    /// An Intel + NVIDIA laptop (dGPU runtime-suspended), the user eric in audio, video and
+    /// render, both render nodes root:render 0660, the driver's user space and CDI spec at the
+    /// module's version, eric's authorized_keys with a managed block, the secret present. As
+    /// root eric is uid 4242 (the worker drops to it); otherwise the test's own uid.
+    fn consistent() -> Machine {
+        let uid = if is_root() {
+            4242
+        } else {
+            nix::unistd::geteuid().as_raw()
+        };
+        Machine::for_uid(uid)
+    }
+
+    /// The same machine for the user `uid`.
+    fn for_uid(uid: u32) -> Machine {
+        let tree = Tree::fixture("optimus-intel-nvidia");
+        let r = tree.path().to_path_buf();
+        let r = r.as_path();
+        chmod(r, 0o755);
+        let m = Machine { tree, uid };
+        write(
+            &r.join("etc/passwd"),
+            &format!("root:x:0:0:root:/root:/bin/sh\n{USER}:x:{uid}:100::/home/{USER}:/bin/sh\n"),
+        );
+        m.groups(&["audio", "video", "render"]);
+        write(&r.join("etc/hwc/declared.json"), DECLARED);
+        for lib in ["libnvidia-ml.so", "libcuda.so"] {
+            write(&r.join(format!("run/opengl-driver/lib/{lib}.{MODULE}")), "");
+            write(&r.join(format!("run/opengl-driver/lib/{lib}.1")), "");
+        }
+        write(&r.join("etc/cdi/nvidia.yaml"), &cdi_spec(MODULE));
+        write(
+            &r.join(format!("run/agenix/ssh-authorized-keys-{USER}")),
+            "",
+        );
+        for node in ["renderD128", "renderD129"] {
+            let p = r.join("dev/dri").join(node);
+            chmod(&p, 0o660);
+            if is_root() {
+                std::os::unix::fs::chown(&p, Some(0), Some(2003)).unwrap();
+            }
+        }
+        let home = r.join("home").join(USER);
+        write(
+            &home.join(".ssh/authorized_keys"),
+            &format!("{BEGIN}\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB eric@laptop\n{END}\n"),
+        );
+        chmod(&r.join("home"), 0o755);
+        chmod(&home, 0o755);
+        chmod(&home.join(".ssh"), 0o700);
+        chmod(&home.join(".ssh/authorized_keys"), 0o600);
+        for p in [
+            &home,
+            &home.join(".ssh"),
+            &home.join(".ssh/authorized_keys"),
+        ] {
+            std::os::unix::fs::chown(p, Some(uid), None).unwrap();
+        }
+        m
+    }
+
+    fn root(&self) -> &Path {
+        self.tree.path()
+    }
+
+    /// /etc/group with eric in exactly `member_of` (of audio, video, render).
+    fn groups(&self, member_of: &[&str]) {
+        let mut text = String::from("root:x:0:\nusers:x:100:\n");
+        for (name, gid) in [("audio", 2001), ("video", 2002), ("render", 2003)] {
+            let members = if member_of.contains(&name) { USER } else { "" };
+            text.push_str(&format!("{name}:x:{gid}:{members}\n"));
+        }
+        write(&self.root().join("etc/group"), &text);
+    }
+
+    fn doctor(&self, extra: &[&str]) -> Output {
+        Command::new(hwc())
+            .args(["hwc-doctor", "--json", "--root"])
+            .arg(self.root())
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+}
+
+/// The checks of a --json run.
+fn checks(o: &Output) -> Vec<Value> {
+    let doc: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(o), stderr(o)));
+    doc["checks"].as_array().unwrap().clone()
+}
+
+/// The one check `bucket`/`name`.
+fn find<'a>(checks: &'a [Value], bucket: &str, name: &str) -> &'a Value {
+    checks
+        .iter()
+        .find(|c| c["bucket"] == bucket && c["check"] == name)
+        .unwrap_or_else(|| panic!("no check {bucket}/{name} in {checks:#?}"))
+}
+
+fn failed(checks: &[Value]) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| format!("{}/{}: {}", c["bucket"], c["check"], c["evidence"]))
+        .collect()
+}
+
+/// Only the one check failed, with evidence holding every `evidence` and the fix every `fix`.
+fn fails_alone(o: &Output, bucket: &str, name: &str, evidence: &[&str], fix: &[&str]) {
+    assert_eq!(code(o), 1, "{}{}", stdout(o), stderr(o));
+    let all = checks(o);
+    let c = find(&all, bucket, name);
+    assert_eq!(c["status"], "fail", "{c}");
+    let (e, f) = (c["evidence"].as_str().unwrap(), c["fix"].as_str().unwrap());
+    for want in evidence {
+        assert!(e.contains(want), "evidence lacks {want:?}: {e}");
+    }
+    for want in fix {
+        assert!(f.contains(want), "fix lacks {want:?}: {f}");
+    }
+    let others: Vec<String> = failed(&all)
+        .into_iter()
+        .filter(|f| !f.starts_with(&format!("\"{bucket}\"/\"{name}\"")))
+        .collect();
+    assert!(others.is_empty(), "only {bucket}/{name} fails: {others:?}");
+}
+
+#[test]
+fn a_consistent_optimus_machine_passes() {
+    let m = Machine::consistent();
+    let o = m.doctor(&[]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let all = checks(&o);
+    for (bucket, name) in [
+        ("hardware/gpu", "type"),
+        ("hardware/gpu", "accel"),
+        ("hardware/gpu", "nvidia-versions"),
+        ("hardware/gpu", "cdi-spec"),
+        ("hardware/gpu", "render-node"),
+        ("hardware/gpu", "offload"),
+        ("hardware/permissions", "groups:media"),
+        ("hardware/permissions", "devices:media"),
+        ("session/services", "ssh-secret"),
+        ("session/services", "authorized-keys"),
+        ("session/services", "strict-modes"),
+    ] {
+        assert_eq!(find(&all, bucket, name)["status"], "ok", "{bucket}/{name}");
+    }
+    // Not declared, or not there: skipped, never failed.
+    assert_eq!(find(&all, "mesh", "bridges")["status"], "skip");
+    assert_eq!(find(&all, "session/user", "session")["status"], "skip");
+    assert_eq!(find(&all, "session/services", "ssh-unit")["status"], "skip");
+    let keys = find(&all, "session/services", "authorized-keys");
+    assert!(keys["evidence"].as_str().unwrap().contains("1 key(s)"));
+
+    // The table: one line a check, by bucket.
+    let o = Command::new(hwc())
+        .args(["doctor", "--root"])
+        .arg(m.root())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("hardware/gpu\n  ok    type"), "{text}");
+    assert!(text.ends_with("nothing failed\n"), "{text}");
+}
+
+#[test]
+fn a_driver_upgraded_without_a_reboot_fails_naming_both_versions() {
+    let m = Machine::consistent();
+    let lib = m.root().join("run/opengl-driver/lib");
+    for name in ["libnvidia-ml.so", "libcuda.so"] {
+        fs::rename(
+            lib.join(format!("{name}.{MODULE}")),
+            lib.join(format!("{name}.570.86.16")),
+        )
+        .unwrap();
+    }
+    let o = m.doctor(&[]);
+    fails_alone(
+        &o,
+        "hardware/gpu",
+        "nvidia-versions",
+        &["kernel module 550.78", "570.86.16", "without a reboot"],
+        &["reboot"],
+    );
+}
+
+#[test]
+fn a_cdi_spec_for_the_previous_driver_fails_naming_the_spec() {
+    let m = Machine::consistent();
+    write(
+        &m.root().join("etc/cdi/nvidia.yaml"),
+        &cdi_spec("535.183.01"),
+    );
+    let o = m.doctor(&[]);
+    fails_alone(
+        &o,
+        "hardware/gpu",
+        "cdi-spec",
+        &["/etc/cdi/nvidia.yaml", "535.183.01", "550.78"],
+        &[
+            "nvidia-ctk cdi generate",
+            "nvidia-container-toolkit-cdi-generator",
+        ],
+    );
+    // No spec at all, with the runtime declared.
+    fs::remove_file(m.root().join("etc/cdi/nvidia.yaml")).unwrap();
+    let o = m.doctor(&[]);
+    fails_alone(
+        &o,
+        "hardware/gpu",
+        "cdi-spec",
+        &["no CDI spec"],
+        &["containerRuntime"],
+    );
+}
+
+#[test]
+fn amd_declared_on_an_nvidia_and_intel_machine_fails() {
+    let m = Machine::consistent();
+    write(
+        &m.root().join("etc/hwc/declared.json"),
+        r#"{"gpu": {"type": "amd"}}"#,
+    );
+    let o = m.doctor(&[]);
+    assert_eq!(code(&o), 1);
+    let all = checks(&o);
+    let t = find(&all, "hardware/gpu", "type");
+    assert_eq!(t["status"], "fail");
+    assert!(t["evidence"].as_str().unwrap().contains(
+        "declared amd; found intel 0000:00:02.0 (driver i915), nvidia 0000:01:00.0 (driver nvidia)"
+    ));
+    assert_eq!(
+        t["fix"],
+        "hwc.infrastructure.hardware.gpu.type = \"nvidia\";"
+    );
+    assert_eq!(find(&all, "hardware/gpu", "accel")["status"], "fail");
+}
+
+#[test]
+fn a_user_outside_render_fails_with_the_nixos_line() {
+    if !is_root() {
+        eprintln!("skipped: the render nodes' group needs root to set (tests/run runs as root)");
+        return;
+    }
+    let m = Machine::consistent();
+    m.groups(&["audio", "video"]);
+    let o = m.doctor(&[]);
+    assert_eq!(code(&o), 1);
+    let all = checks(&o);
+    let groups = find(&all, "hardware/permissions", "groups:media");
+    assert_eq!(groups["status"], "fail");
+    assert!(groups["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("users.users.eric.extraGroups = [ \"render\" ];"));
+    let node = find(&all, "hardware/gpu", "render-node");
+    assert_eq!(node["status"], "fail", "{node}");
+    assert!(node["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("/dev/dri/renderD129"));
+    assert_eq!(
+        node["fix"],
+        "users.users.eric.extraGroups = [ \"render\" ];"
+    );
+    let devices = find(&all, "hardware/permissions", "devices:media");
+    assert_eq!(devices["status"], "fail", "{devices}");
+    assert!(devices["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("/dev/dri/renderD128 (other), /dev/dri/renderD129 (other)"));
+    assert!(devices["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("users.users.eric.extraGroups = [ \"render\" ];"));
+    assert_eq!(failed(&all).len(), 3, "{:?}", failed(&all));
+}
+
+#[test]
+fn a_group_writable_ssh_directory_fails() {
+    let m = Machine::consistent();
+    let ssh = m.root().join(format!("home/{USER}/.ssh"));
+    chmod(&ssh, 0o770);
+    let o = m.doctor(&[]);
+    fails_alone(
+        &o,
+        "session/services",
+        "strict-modes",
+        &["bad ownership or modes for directory", ".ssh", "the group"],
+        &["chmod 700"],
+    );
+    chmod(&ssh, 0o700);
+    fs::write(ssh.join("authorized_keys"), "ssh-ed25519 AAAA mine\n").unwrap();
+    let o = m.doctor(&[]);
+    fails_alone(
+        &o,
+        "session/services",
+        "authorized-keys",
+        &["no block managed by setup-ssh-keys"],
+        &["setup-ssh-keys eric"],
+    );
+}
+
+#[test]
+fn undeclared_checks_are_skipped_and_the_declaration_is_checked() {
+    let m = Machine::consistent();
+    fs::remove_file(m.root().join("etc/hwc/declared.json")).unwrap();
+    let o = m.doctor(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let all = checks(&o);
+    assert!(all.iter().all(|c| c["status"] == "skip"), "{all:#?}");
+    write(
+        &m.root().join("etc/hwc/declared.json"),
+        r#"{"gpu": {"type": "matrox"}}"#,
+    );
+    let o = m.doctor(&[]);
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("/etc/hwc/declared.json: gpu.type 'matrox'"));
+    write(&m.root().join("etc/hwc/declared.json"), DECLARED);
+    let o = m.doctor(&["--user", "nobody-here"]);
+    assert_eq!(code(&o), 2);
+    assert_one_line_error(&o);
+}
+
+/// A network namespace for the mesh checks, removed when dropped.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Option<Netns> {
+        if !is_root() || !have("ip") {
+            eprintln!("skipped: a network namespace needs root and ip (tests/run runs as root)");
+            return None;
+        }
+        let name = format!("hwc-doctor-{}", std::process::id());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Netns(name))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
+    let Some(ns) = Netns::new() else { return };
+    let m = Machine::consistent();
+    write(
+        &m.root().join("etc/hwc/declared.json"),
+        r#"{"bridges": {"br-doc": ["10.77.0.1/24", "fd00:77::1/64"]}}"#,
+    );
+    let doctor = || {
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0])
+            .arg(hwc())
+            .args(["hwc-doctor", "--json", "--root"])
+            .arg(m.root())
+            .output()
+            .unwrap()
+    };
+    fails_alone(
+        &doctor(),
+        "mesh",
+        "bridge:br-doc",
+        &["br-doc does not exist"],
+        &["hwc-netlink ensure-bridge br-doc 10.77.0.1/24 fd00:77::1/64"],
+    );
+    let made = Command::new("ip")
+        .args(["netns", "exec", &ns.0])
+        .arg(hwc())
+        .args(["hwc-netlink", "ensure-bridge", "br-doc", "10.77.0.1/24"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    fails_alone(
+        &doctor(),
+        "mesh",
+        "bridge:br-doc",
+        &["lacks fd00:77::1/64"],
+        &["ensure-bridge"],
+    );
+    let made = Command::new("ip")
+        .args(["netns", "exec", &ns.0])
+        .arg(hwc())
+        .args(["hwc-netlink", "ensure-bridge", "br-doc", "fd00:77::1/64"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    let o = doctor();
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert_eq!(find(&checks(&o), "mesh", "bridge:br-doc")["status"], "ok");
+}
+
+/// A session bus for the user: a real dbus-daemon running as the user on
+/// ROOT/run/user/UID/bus, with `services` as activatable names.
+struct Session {
+    daemon: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Session {
+    fn start(m: &Machine, services: &[&str]) -> Option<Session> {
+        if !have("dbus-daemon") {
+            return None;
+        }
+        let runtime = m.root().join(format!("run/user/{}", m.uid));
+        fs::create_dir_all(&runtime).unwrap();
+        chmod(&m.root().join("run/user"), 0o755);
+        chmod(&runtime, 0o700);
+        std::os::unix::fs::chown(&runtime, Some(m.uid), None).unwrap();
+        // A killed daemon leaves its socket behind.
+        let _ = fs::remove_file(runtime.join("bus"));
+        let dir = tempfile::tempdir().unwrap();
+        chmod(dir.path(), 0o755);
+        let services_dir = dir.path().join("services");
+        fs::create_dir(&services_dir).unwrap();
+        for name in services {
+            fs::write(
+                services_dir.join(format!("{name}.service")),
+                format!("[D-BUS Service]\nName={name}\nExec=/bin/false\n"),
+            )
+            .unwrap();
+        }
+        let config = dir.path().join("session.conf");
+        fs::write(
+            &config,
+            format!(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
+                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n<busconfig>\
+                 <type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
+                 <servicedir>{}</servicedir><policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+                 <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
+                runtime.join("bus").display(),
+                services_dir.display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = if is_root() {
+            let mut c = Command::new("setpriv");
+            c.args([
+                &format!("--reuid={}", m.uid),
+                "--regid=100",
+                "--clear-groups",
+                "--",
+                "dbus-daemon",
+            ]);
+            c
+        } else {
+            Command::new("dbus-daemon")
+        };
+        let daemon = cmd
+            .arg("--nofork")
+            .arg(format!("--config-file={}", config.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !runtime.join("bus").exists() {
+            assert!(start.elapsed().as_secs() < 10, "dbus-daemon did not start");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Some(Session { daemon, _dir: dir })
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+#[test]
+fn the_session_checks_run_as_the_user_against_their_bus() {
+    // dbus-daemon needs its user in the system's own passwd: a real user when root.
+    let m = if is_root() {
+        Machine::for_uid(sshd::ensure_login_user("hwc-doctor-test"))
+    } else {
+        Machine::consistent()
+    };
+    write(
+        &m.root().join("etc/hwc/declared.json"),
+        r#"{"permissions": {"user": "eric", "sets": []}, "apps": ["chromium"]}"#,
+    );
+    // No runtime directory: no session, skipped.
+    let o = m.doctor(&[]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert_eq!(
+        find(&checks(&o), "session/user", "session")["status"],
+        "skip"
+    );
+
+    let Some(session) = Session::start(&m, &["org.freedesktop.portal.Desktop"]) else {
+        return;
+    };
+    let o = m.doctor(&[]);
+    let all = checks(&o);
+    assert_eq!(
+        find(&all, "session/user", "session-bus")["status"],
+        "ok",
+        "{all:#?}"
+    );
+    assert_eq!(
+        find(&all, "session/user", "user-manager")["status"],
+        "skip",
+        "no systemd user manager on this bus"
+    );
+    let env = find(&all, "session/user", "session-env");
+    assert_eq!(env["status"], "fail");
+    let app = find(&all, "session/user", "app:chromium");
+    assert_eq!(app["status"], "fail");
+    assert!(app["evidence"].as_str().unwrap().contains("ca.desrt.dconf"));
+    assert_eq!(
+        app["fix"],
+        "hwc.infrastructure.session.chromium.enable = true;"
+    );
+    drop(session);
+
+    let Some(_session) = Session::start(&m, &["org.freedesktop.portal.Desktop", "ca.desrt.dconf"])
+    else {
+        return;
+    };
+    let env_file = m.root().join(format!("run/user/{}/hwc/session.env", m.uid));
+    write(&env_file, "HWC_GPU_TYPE=nvidia\n");
+    let o = m.doctor(&[]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let all = checks(&o);
+    assert_eq!(find(&all, "session/user", "app:chromium")["status"], "ok");
+    assert_eq!(find(&all, "session/user", "session-env")["status"], "ok");
+}
+
+#[test]
+fn a_doctor_run_wakes_no_gpu() {
+    let m = Machine::consistent();
+    let mut cmd = Command::new(hwc());
+    cmd.args(["hwc-doctor", "--root"]).arg(m.root());
+    let Some((o, paths)) = strace_opens(&mut cmd, false) else {
+        return;
+    };
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    // Directories under /dev are listed (which wakes nothing), absent ones tried; no node is
+    // opened.
+    let woken: Vec<&String> = waking_paths(&paths)
+        .into_iter()
+        .filter(|p| PathBuf::from(p).exists() && !PathBuf::from(p).is_dir())
+        .collect();
+    assert!(woken.is_empty(), "opened {woken:?}");
+    assert!(
+        paths.iter().any(|p| p.ends_with("/dev/dri")),
+        "the render nodes were looked at: {paths:?}"
+    );
+}
