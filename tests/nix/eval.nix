@@ -93,7 +93,10 @@ let
         Conflicts = u.conflicts;
       }
       // lib.optionalAttrs (u.restartTriggers != [ ]) {
-        X-Restart-Triggers = builtins.hashString "sha256" (builtins.toJSON u.restartTriggers);
+        # A path stands for its store path, which its content names.
+        X-Restart-Triggers = builtins.hashString "sha256" (
+          builtins.toJSON (map (t: if builtins.isPath t then builtins.hashFile "sha256" t else t) u.restartTriggers)
+        );
       }
       // u.unitConfig
     );

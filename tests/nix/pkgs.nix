@@ -42,7 +42,6 @@ let
       }:
       fake name { inherit text destination; };
 
-    coreutils = fake "coreutils" { };
     gutenprint = fake "gutenprint" { };
     rocmPackages.clr = fake "rocm-clr" { };
     intel-media-driver = fake "intel-media-driver" { };

@@ -56,13 +56,30 @@ rec {
   execLine = program: args: concatStringsSep " " ([ (execProgram program) ] ++ map execArg args);
 
   # An interface name the kernel takes (dev_valid_name): 1-15 bytes, not . or .., no /, : or
-  # white space. hwc-netlink refuses the same names.
+  # white space; here also printable ASCII, so every name has a unit name. hwc-netlink refuses
+  # the same names.
   isIfName =
     name:
     stringLength name >= 1
     && stringLength name <= 15
     && !(elem name [ "." ".." ])
-    && match "[^/:[:space:]]+" name != null;
+    && match "[!-9;-~]+" name != null
+    && match ".*/.*" name == null;
+
+  # `text` as part of a unit name: every character a unit name cannot hold (all but letters,
+  # digits, `:`, `_`, `.` and `-`) as \xHH, as systemd-escape writes it (`br+lab` gives
+  # `br\x2blab`).
+  unitNamePart =
+    text:
+    lib.strings.escapeC (lib.unique (
+      lib.filter (c: match "[A-Za-z0-9:_.-]" c == null) (lib.stringToCharacters text)
+    )) text;
+
+  # An absolute path that systemd settings (PathChanged=, RequiresMountsFor=, mount units) take
+  # as it is: no white space, quotes, backslashes, `%` or `$`.
+  systemdPath = types.strMatching "/[A-Za-z0-9._/+@:,=-]*" // {
+    description = "absolute path of letters, digits and . _ / + @ : , = - (as systemd settings take it)";
+  };
 
   isIPv4 =
     text:

@@ -1,19 +1,24 @@
 # Storage: removable media for the session (udisks2, automounting), periodic TRIM, and mounts
-# for services: declared by LABEL=, UUID= or path, owner, group and mode set once mounted,
-# `nofail` and automount so a missing disk never blocks boot, the services that need one ordered
-# after it.
-{ config, lib, pkgs, ... }:
+# for services: declared by LABEL=, UUID= or path, owner, group and mode of the mounted root set
+# by mount itself (X-mount.owner/group/mode, util-linux 2.38), `nofail` and automount so a
+# missing disk never blocks boot, the services that need one ordered after it.
+{ config, lib, ... }:
 
 let
   inherit (lib) mkEnableOption mkIf mkMerge mkOption types;
   hwcLib = import ../lib.nix { inherit lib; };
   cfg = config.hwc.infrastructure.hardware.storage;
   opt = hwcLib.optionName [ "hardware" "storage" "mounts" ];
-  unitOf = name: "hwc-mount-${name}";
   badDevices = lib.filter (m: builtins.match "(LABEL|UUID|PARTUUID|PARTLABEL)=.+|/.+" m.device == null) (lib.attrValues cfg.mounts);
   mountOptions =
     m:
-    [ "nofail" "x-systemd.device-timeout=${toString m.deviceTimeout}s" ]
+    [
+      "nofail"
+      "x-systemd.device-timeout=${toString m.deviceTimeout}s"
+      "X-mount.owner=${m.owner}"
+      "X-mount.group=${m.group}"
+      "X-mount.mode=${m.mode}"
+    ]
     ++ lib.optionals m.automount [ "x-systemd.automount" "x-systemd.idle-timeout=0" ]
     ++ m.options;
 in
@@ -45,7 +50,7 @@ in
                 description = "LABEL=..., UUID=..., PARTUUID=..., PARTLABEL=... or a device path.";
               };
               mountPoint = mkOption {
-                type = types.strMatching "/.+";
+                type = hwcLib.systemdPath;
                 default = "/mnt/${name}";
                 description = "Where it is mounted.";
               };
@@ -60,12 +65,12 @@ in
                 description = "More mount options.";
               };
               owner = mkOption {
-                type = types.str;
+                type = types.strMatching "[a-z_][a-z0-9_-]*[$]?|[0-9]+";
                 default = "root";
                 description = "Owner of the mounted file system's root directory.";
               };
               group = mkOption {
-                type = types.str;
+                type = types.strMatching "[a-z_][a-z0-9_-]*[$]?|[0-9]+";
                 default = "root";
                 description = "Group of the mounted file system's root directory.";
               };
@@ -125,33 +130,15 @@ in
         }
       ) cfg.mounts;
 
-      # Owner, group and mode of each mount's root, once it is mounted.
-      systemd.services = lib.mkMerge [
-        (lib.mapAttrs' (
+      # The services that need a mount wait for it, and do not start without it.
+      systemd.services = lib.mkMerge (
+        lib.mapAttrsToList (
           name: m:
-          lib.nameValuePair (unitOf name) {
-            description = "Owner and mode of ${m.mountPoint}";
-            wantedBy = [ "multi-user.target" ];
+          lib.genAttrs m.requiredBy (_: {
             unitConfig.RequiresMountsFor = [ m.mountPoint ];
-            serviceConfig = hwcLib.hardening [ "CAP_CHOWN" "CAP_FOWNER" ] // {
-              Type = "oneshot";
-              RemainAfterExit = true;
-              ProtectSystem = "full";
-              ExecStart = hwcLib.execLine "${pkgs.coreutils}/bin/chown" [ "--no-dereference" "${m.owner}:${m.group}" m.mountPoint ];
-              ExecStartPost = hwcLib.execLine "${pkgs.coreutils}/bin/chmod" [ m.mode m.mountPoint ];
-              PrivateNetwork = true;
-            };
-          }
-        ) cfg.mounts)
-        (lib.mkMerge (
-          lib.mapAttrsToList (
-            name: m:
-            lib.genAttrs m.requiredBy (_: {
-              unitConfig.RequiresMountsFor = [ m.mountPoint ];
-            })
-          ) cfg.mounts
-        ))
-      ];
+          })
+        ) cfg.mounts
+      );
     }
   ]);
 }

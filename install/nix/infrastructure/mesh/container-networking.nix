@@ -10,7 +10,7 @@ let
   hwc = config.hwc.infrastructure.session.commands.package;
   opt = hwcLib.optionName [ "mesh" "containerNetworking" "bridges" ];
   badNames = lib.filter (n: !hwcLib.isIfName n) (lib.attrNames cfg.bridges);
-  unitName = name: "hwc-bridge-${name}";
+  unitName = name: "hwc-bridge-${hwcLib.unitNamePart name}";
 in
 {
   options.hwc.infrastructure.mesh.containerNetworking = {
@@ -38,7 +38,7 @@ in
       example = {
         br-lab.addresses = [ "10.89.0.1/24" "fd00:89::1/64" ];
       };
-      description = "Bridges by interface name (1-15 bytes, no '/', ':' or white space).";
+      description = "Bridges by interface name (1-15 printable ASCII bytes, no '/', ':' or spaces); each gets the unit hwc-bridge-NAME (NAME escaped as systemd-escape does).";
     };
   };
 
@@ -46,7 +46,7 @@ in
     assertions = [
       {
         assertion = badNames == [ ];
-        message = "${opt}: ${lib.concatMapStringsSep ", " (n: "'${n}'") badNames} cannot be an interface name (1-15 bytes, no '/', ':' or white space).";
+        message = "${opt}: ${lib.concatMapStringsSep ", " (n: "'${n}'") badNames} cannot be an interface name (1-15 printable ASCII bytes, no '/', ':' or spaces).";
       }
     ];
 

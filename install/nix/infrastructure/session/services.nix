@@ -16,9 +16,11 @@ let
   fallbackFile = "hwc/ssh-authorized-keys/${user}";
   keys = map hwcLib.oneLine cfg.fallbackKeys;
   brokenKeys = lib.filter (k: lib.hasInfix "\n" k || lib.hasInfix "\r" k) keys;
-  # agenix writes every secret into a new generation under this directory at each activation
-  # and then points /run/agenix at it: a file watch on the secret alone would miss that swap.
-  agenixGenerations = config.age.secretsMountPoint or "/run/agenix.d";
+  # agenix decrypts during activation, before nixos-rebuild switch restarts changed units: the
+  # encrypted file of the secret behind `secret` is what changes when a key is revoked.
+  ageFiles = lib.mapAttrsToList (_: s: s.file) (
+    lib.filterAttrs (_: s: (s.path or null) == secret) (config.age.secrets or { })
+  );
 
   sshUnit = "setup-ssh-keys-${user}";
   sessionArgs = lib.concatLists (
@@ -44,7 +46,7 @@ in
     };
 
     secret = mkOption {
-      type = types.nullOr (types.strMatching "/.+");
+      type = types.nullOr hwcLib.systemdPath;
       default = null;
       example = lib.literalExpression "config.age.secrets.ssh-keys-eric.path";
       description = "The decrypted secret holding the authorized keys (default: /run/agenix/ssh-authorized-keys-USER). A path string, never copied to the Nix store.";
@@ -101,8 +103,9 @@ in
         wants = [ "agenix-install-secrets.service" ];
         after = [ "agenix-install-secrets.service" "local-fs.target" "remote-fs.target" ];
         before = [ "sshd.service" ];
-        # A new fallback key changes the unit, so nixos-rebuild switch re-runs it.
-        restartTriggers = [ (config.environment.etc.${fallbackFile}.text or "") ];
+        # A new fallback key, or a new encrypted secret, changes the unit: nixos-rebuild switch
+        # re-runs it after agenix has decrypted.
+        restartTriggers = [ (config.environment.etc.${fallbackFile}.text or "") ] ++ ageFiles;
         serviceConfig = hwcLib.hardening [
           "CAP_SETUID"
           "CAP_SETGID"
@@ -126,12 +129,12 @@ in
         };
       };
 
-      # A key removed from the secret is gone after nixos-rebuild switch, not after a reboot.
+      # A secret rewritten in place (not by agenix) re-runs it too.
       systemd.paths.${sshUnit} = {
         description = "Re-install ${user}'s SSH keys when the secret changes";
         wantedBy = [ "multi-user.target" ];
         pathConfig = {
-          PathChanged = [ secret ] ++ lib.optional (lib.hasPrefix "/run/agenix/" secret) agenixGenerations;
+          PathChanged = secret;
           Unit = "${sshUnit}.service";
         };
       };
