@@ -1001,13 +1001,34 @@ fn nixos(root: &Path) -> String {
 
 /// The snippet with PRIME ids: `nvidia` and `integrated` as (sysfs address, NixOS bus id).
 fn prime_snippet(nvidia: (&str, &str), kind: &str, integrated: (&str, &str)) -> String {
+    let headline = format!(
+        "NVIDIA {} renders offloaded from {kind} {}",
+        nvidia.0, integrated.0
+    );
+    prime_snippet_saying(&headline, nvidia.1, kind, integrated.1)
+}
+
+/// The same with the headline of a machine whose NVIDIA GPU is not on NVIDIA's driver yet.
+fn prime_snippet_before_the_driver(
+    nvidia: (&str, &str),
+    integrated: (&str, &str),
+    now: &str,
+) -> String {
+    let headline = format!(
+        "NVIDIA {} will render offloaded from Intel {} with NVIDIA's driver, which type = \"nvidia\" installs ({now})",
+        nvidia.0, integrated.0
+    );
+    prime_snippet_saying(&headline, nvidia.1, "Intel", integrated.1)
+}
+
+fn prime_snippet_saying(headline: &str, nvidia: &str, kind: &str, integrated: &str) -> String {
     let option = if kind == "AMD" {
         "amdgpuBusId"
     } else {
         "intelBusId"
     };
     format!(
-        "# hwc-gpu-detect --nixos: NVIDIA {} renders offloaded from {kind} {}\n\
+        "# hwc-gpu-detect --nixos: {headline}\n\
          hwc.infrastructure.hardware.gpu = {{\n\
          \x20 enable = true;\n\
          \x20 type = \"nvidia\";\n\
@@ -1022,7 +1043,7 @@ fn prime_snippet(nvidia: (&str, &str), kind: &str, integrated: (&str, &str)) -> 
          #   nvidiaBusId = \"{}\";\n\
          #   {option} = \"{}\";\n\
          # }};\n",
-        nvidia.0, integrated.0, nvidia.1, integrated.1, nvidia.1, integrated.1
+        nvidia, integrated, nvidia, integrated
     )
 }
 
@@ -1116,6 +1137,22 @@ fn nixos_optimus_gives_prime_bus_ids() {
 }
 
 #[test]
+fn nixos_gives_the_ids_before_nvidias_driver_is_installed() {
+    // A fresh install: the NVIDIA GPU on nouveau. The ids are wanted now, to install the
+    // driver; the machine's own type (--env) is still intel.
+    let t = Tree::fixture("nouveau");
+    assert_eq!(
+        nixos(t.path()),
+        prime_snippet_before_the_driver(
+            ("0000:01:00.0", "PCI:1@0:0:0"),
+            ("0000:00:02.0", "PCI:0@0:2:0"),
+            "it runs nouveau now"
+        )
+    );
+    assert!(env_of(t.path()).contains(&("HWC_GPU_TYPE".into(), "intel".into())));
+}
+
+#[test]
 fn nixos_bus_ids_are_decimal() {
     for (fixture, nvidia, kind, integrated) in [
         (
@@ -1177,13 +1214,6 @@ fn nixos_without_nvidia_offload_gives_only_the_type() {
             "amd",
         ),
         (
-            "nouveau",
-            "NVIDIA 0000:01:00.0 renders offloaded from Intel 0000:00:02.0; NixOS needs no bus \
-             ids for that"
-                .into(),
-            "intel",
-        ),
-        (
             "server-aspeed-nvidia",
             "NVIDIA 0000:18:00.0 renders offloaded from BMC display 0000:02:00.0; NixOS needs no \
              bus ids for that"
@@ -1240,11 +1270,6 @@ fn nixos_on_recorded_machines() {
             "nvidia",
         ),
         (
-            "intel-hsw-nvidia-gt750m-nodriver-dell-inspiron-7737",
-            no_driver("0000:04:00.0"),
-            "intel",
-        ),
-        (
             "intel-kbl-amd-topaz-dell-latitude-3590",
             "AMD 0000:01:00.0 renders offloaded from Intel 0000:00:02.0; NixOS needs no bus ids \
              for that"
@@ -1281,8 +1306,18 @@ fn nixos_on_recorded_machines() {
         .count();
     assert_eq!(
         recorded,
-        cases.len(),
+        cases.len() + 1,
         "a recording without an expected snippet"
+    );
+    // The laptop whose GeForce has no driver bound yet gets its ids.
+    let t = recording("intel-hsw-nvidia-gt750m-nodriver-dell-inspiron-7737").unwrap();
+    assert_eq!(
+        nixos(t.path()),
+        prime_snippet_before_the_driver(
+            ("0000:04:00.0", "PCI:4@0:0:0"),
+            ("0000:00:02.0", "PCI:0@0:2:0"),
+            "it has no driver now"
+        )
     );
     for (name, headline, gpu_type) in cases {
         let t = recording(name).unwrap();

@@ -153,15 +153,13 @@ fn check_modes(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// `--nixos`: the PRIME decision over the automatic offload choice, rendered.
+/// `--nixos`: the PRIME decision (from what the GPUs are) and the offload choice, rendered.
 fn nixos_text(gpus: &Gpus, plan: &Plan, gpu_type: &'static str) -> String {
-    let target = match plan {
-        Plan::Offload { gpu, .. } => Some(*gpu),
-        Plan::AlreadyDefault(_) | Plan::NoTarget(_) => None,
-    };
+    let prime = prime::prime(gpus);
     nixos::text(&nixos::Snippet {
-        gpu_type,
-        prime: prime::prime(target, gpus.default_gpu()),
+        // Declaring nvidia is what installs the driver PRIME needs.
+        gpu_type: if prime.is_some() { "nvidia" } else { gpu_type },
+        prime,
         plan,
         default: gpus.default_gpu(),
     })

@@ -58,8 +58,20 @@ fn indent(lines: &str, prefix: &str) -> String {
 /// What the machine offloads, in words.
 fn headline(s: &Snippet) -> String {
     if let Some(p) = &s.prime {
+        let now = match &p.driver_now {
+            None => {
+                return format!(
+                    "NVIDIA {} renders offloaded from {} {}",
+                    p.nvidia,
+                    p.kind.name(),
+                    p.integrated
+                )
+            }
+            Some(Some(driver)) => format!("it runs {driver} now"),
+            Some(None) => "it has no driver now".to_string(),
+        };
         return format!(
-            "NVIDIA {} renders offloaded from {} {}",
+            "NVIDIA {} will render offloaded from {} {} with NVIDIA's driver, which type = \"nvidia\" installs ({now})",
             p.nvidia,
             p.kind.name(),
             p.integrated
@@ -109,6 +121,7 @@ mod tests {
                 nvidia: addr("0000:c4:00.0"),
                 integrated: addr("0001:00:02.0"),
                 kind: Integrated::Intel,
+                driver_now: None,
             }),
             plan: &plan,
             default: None,

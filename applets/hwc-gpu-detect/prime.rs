@@ -1,10 +1,12 @@
 //! `--nixos`'s decision: whether NixOS needs PRIME bus ids for this machine, and which. NixOS's
 //! `hardware.nvidia.prime` sets up render offload for NVIDIA's proprietary driver from an
-//! integrated Intel or AMD GPU, and needs both PCI addresses. Every other case (a single GPU, a
-//! desktop whose card drives the display, Mesa offload, a server or VM display, no GPU) needs
-//! none.
+//! integrated Intel or AMD GPU, and needs both PCI addresses. The decision is made from what the
+//! GPUs are, not from the driver bound now: on a fresh install the NVIDIA GPU runs nouveau or
+//! nothing, which is exactly when the ids are wanted. Every other case (a single GPU, a desktop
+//! whose card drives the display, an AMD dGPU offloaded by Mesa, a server or VM display, no GPU)
+//! needs none.
 
-use hwc_core::gpu::{Gpu, PciAddr, Role, Vendor};
+use hwc_core::gpu::{Gpus, PciAddr, Role, Vendor};
 
 /// The integrated GPU NixOS offloads from, which names its option.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,31 +33,34 @@ impl Integrated {
 }
 
 /// NVIDIA PRIME render offload as NixOS configures it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prime {
     pub nvidia: PciAddr,
     pub integrated: PciAddr,
     pub kind: Integrated,
+    /// The NVIDIA GPU's driver now, when it is not NVIDIA's own (`nouveau`, or none at all).
+    pub driver_now: Option<Option<String>>,
 }
 
-/// The PRIME ids for this machine: `target` is the GPU the automatic offload choice renders on
-/// (none when nothing is offloaded), `default` the GPU the display runs on. They exist only
-/// when the target runs NVIDIA's proprietary driver and the default is an integrated Intel or
-/// AMD GPU.
-pub fn prime(target: Option<&Gpu>, default: Option<&Gpu>) -> Option<Prime> {
-    let (target, default) = (target?, default?);
-    if !target.driver_is("nvidia") || default.role != Role::Integrated {
-        return None;
-    }
+/// The PRIME ids for this machine: the first discrete NVIDIA GPU beside an integrated Intel or
+/// AMD GPU that drives the display, whatever driver the NVIDIA GPU has now.
+pub fn prime(gpus: &Gpus) -> Option<Prime> {
+    let default = gpus.default_gpu().filter(|g| g.role == Role::Integrated)?;
     let kind = match default.vendor() {
         Vendor::Intel => Integrated::Intel,
         Vendor::Amd => Integrated::Amd,
         Vendor::Nvidia | Vendor::Other => return None,
     };
+    let nvidia = gpus
+        .list
+        .iter()
+        .find(|g| g.vendor() == Vendor::Nvidia && g.is_discrete())?;
     Some(Prime {
-        nvidia: target.pci,
+        nvidia: nvidia.pci,
         integrated: default.pci,
         kind,
+        driver_now: (!nvidia.driver_is("nvidia"))
+            .then(|| nvidia.driver.map(|d| d.as_str().into_owned())),
     })
 }
 
@@ -71,7 +76,7 @@ pub fn bus_id(pci: PciAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hwc_core::gpu::{role_of, ShortName};
+    use hwc_core::gpu::{role_of, Gpu, ShortName};
 
     fn addr(text: &str) -> PciAddr {
         PciAddr::parse(text.as_bytes()).unwrap()
@@ -107,23 +112,45 @@ mod tests {
         assert_eq!(bus_id(addr("000a:01:00.0")), "PCI:1@10:0:0");
     }
 
+    fn machine(mut list: Vec<Gpu>) -> Gpus {
+        list[0].default = true;
+        Gpus {
+            list,
+            nvidia_version: None,
+        }
+    }
+
     #[test]
-    fn prime_needs_nvidia_offloaded_from_an_integrated_gpu() {
+    fn prime_needs_nvidia_beside_an_integrated_gpu() {
         let intel = gpu("0000:00:02.0", 0x8086, 0x9a49, 0x030000, "i915");
         let apu = gpu("0000:c4:00.0", 0x1002, 0x15bf, 0x030000, "amdgpu");
         let nvidia = gpu("0000:64:00.0", 0x10de, 0x2520, 0x030200, "nvidia");
         assert_eq!(
-            prime(Some(&nvidia), Some(&intel)),
+            prime(&machine(vec![intel.clone(), nvidia.clone()])),
             Some(Prime {
                 nvidia: nvidia.pci,
                 integrated: intel.pci,
-                kind: Integrated::Intel
+                kind: Integrated::Intel,
+                driver_now: None,
             })
         );
-        let amd = prime(Some(&nvidia), Some(&apu)).unwrap();
+        let amd = prime(&machine(vec![apu.clone(), nvidia.clone()])).unwrap();
         assert_eq!(
             (amd.kind.option(), amd.integrated),
             ("amdgpuBusId", apu.pci)
+        );
+        // A fresh install: the NVIDIA GPU on nouveau, or on nothing yet.
+        let nouveau = gpu("0000:01:00.0", 0x10de, 0x2520, 0x030200, "nouveau");
+        let bare = gpu("0000:01:00.0", 0x10de, 0x0fe4, 0x030000, "");
+        assert_eq!(
+            prime(&machine(vec![intel.clone(), nouveau]))
+                .unwrap()
+                .driver_now,
+            Some(Some("nouveau".into()))
+        );
+        assert_eq!(
+            prime(&machine(vec![intel, bare])).unwrap().driver_now,
+            Some(None)
         );
     }
 
@@ -131,15 +158,21 @@ mod tests {
     fn no_prime_otherwise() {
         let intel = gpu("0000:00:02.0", 0x8086, 0x9a49, 0x030000, "i915");
         let nvidia = gpu("0000:01:00.0", 0x10de, 0x2520, 0x030200, "nvidia");
-        let nouveau = gpu("0000:01:00.0", 0x10de, 0x2520, 0x030200, "nouveau");
         let radeon = gpu("0000:01:00.0", 0x1002, 0x6987, 0x038000, "amdgpu");
         let aspeed = gpu("0000:02:00.0", 0x1a03, 0x2000, 0x030000, "ast");
         let arc = gpu("0000:03:00.0", 0x8086, 0x56a0, 0x030000, "i915");
-        assert_eq!(prime(None, Some(&intel)), None, "nothing offloaded");
-        assert_eq!(prime(Some(&nvidia), None), None, "no default GPU");
-        assert_eq!(prime(Some(&nouveau), Some(&intel)), None, "Mesa");
-        assert_eq!(prime(Some(&radeon), Some(&intel)), None, "Mesa");
-        assert_eq!(prime(Some(&nvidia), Some(&aspeed)), None, "a BMC display");
-        assert_eq!(prime(Some(&nvidia), Some(&arc)), None, "a discrete default");
+        assert_eq!(prime(&machine(vec![intel.clone()])), None, "one GPU");
+        assert_eq!(prime(&Gpus::default()), None, "no GPU");
+        assert_eq!(prime(&machine(vec![intel, radeon])), None, "Mesa");
+        assert_eq!(
+            prime(&machine(vec![aspeed, nvidia.clone()])),
+            None,
+            "a BMC display"
+        );
+        assert_eq!(
+            prime(&machine(vec![arc, nvidia])),
+            None,
+            "a discrete default"
+        );
     }
 }
