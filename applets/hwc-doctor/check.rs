@@ -7,6 +7,17 @@ pub const SERVICES: &str = "session/services";
 pub const SESSION: &str = "session/user";
 pub const MESH: &str = "mesh";
 
+/// Every metric hwc-doctor writes, with its help text, in the order written.
+pub const METRICS: [(&str, &str); 7] = [
+    ("hwc_check_ok", "1 when the hwc-doctor check passed (ok or warn), 0 when it failed; skipped checks are left out."),
+    ("hwc_gpu_info", "A GPU found on the PCI bus (always 1), with its address, vendor, device id, bound driver and role."),
+    ("hwc_gpu_runtime_suspended", "1 when the GPU is runtime-suspended (read without waking it)."),
+    ("hwc_nvidia_versions_match", "1 when the NVIDIA kernel module and user-space driver (and the CDI spec, when declared) have one version."),
+    ("hwc_user_missing_groups", "Groups of a declared set that the user is not in (or that do not exist)."),
+    ("hwc_ssh_authorized_keys", "Keys in the block setup-ssh-keys manages in the user's authorized_keys."),
+    ("hwc_bridge_up", "1 when a declared bridge exists, is a bridge, is up and holds its declared addresses."),
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Ok,
@@ -174,7 +185,7 @@ pub fn decode_all(text: &str) -> Result<(Vec<Check>, Vec<Sample>), String> {
         let [_, metric, key, value, number] = f[..] else {
             return Err("a worker's sample line is malformed".into());
         };
-        let metric = crate::prometheus::METRICS
+        let metric = METRICS
             .iter()
             .map(|(m, _)| *m)
             .find(|m| *m == metric)

@@ -7,18 +7,7 @@ use std::path::Path;
 
 use hwc_core::error::{Error, Result};
 
-use crate::check::{Findings, Status};
-
-/// Every metric hwc-doctor writes, with its help text, in the order written.
-pub const METRICS: [(&str, &str); 7] = [
-    ("hwc_check_ok", "1 when the hwc-doctor check passed (ok or warn), 0 when it failed; skipped checks are left out."),
-    ("hwc_gpu_info", "A GPU found on the PCI bus (always 1), with its address, vendor, device id, bound driver and role."),
-    ("hwc_gpu_runtime_suspended", "1 when the GPU is runtime-suspended (read without waking it)."),
-    ("hwc_nvidia_versions_match", "1 when the NVIDIA kernel module and user-space driver (and the CDI spec, when declared) have one version."),
-    ("hwc_user_missing_groups", "Groups of a declared set that the user is not in (or that do not exist)."),
-    ("hwc_ssh_authorized_keys", "Keys in the block setup-ssh-keys manages in the user's authorized_keys."),
-    ("hwc_bridge_up", "1 when a declared bridge exists, is a bridge, is up and holds its declared addresses."),
-];
+use crate::check::{Findings, Status, METRICS};
 
 fn label_value(v: &str) -> String {
     v.replace('\\', "\\\\")
