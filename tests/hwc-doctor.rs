@@ -254,6 +254,17 @@ fn a_cdi_spec_for_the_previous_driver_fails_naming_the_spec() {
             "nvidia-container-toolkit-cdi-generator",
         ],
     );
+    // A good spec beside the stale one hides nothing.
+    write(&m.root().join("run/cdi/nvidia.yaml"), &cdi_spec(MODULE));
+    let o = m.doctor(&[]);
+    fails_alone(
+        &o,
+        "hardware/gpu",
+        "cdi-spec",
+        &["/etc/cdi/nvidia.yaml", "535.183.01"],
+        &["nvidia-ctk"],
+    );
+    fs::remove_file(m.root().join("run/cdi/nvidia.yaml")).unwrap();
     // No spec at all, with the runtime declared.
     fs::remove_file(m.root().join("etc/cdi/nvidia.yaml")).unwrap();
     let o = m.doctor(&[]);

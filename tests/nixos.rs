@@ -214,11 +214,85 @@ fn the_seed_snippets_evaluate_verbatim() {
         "no user packages"
     );
     assert_eq!(out["mesh"]["units"], serde_json::json!({}));
+
+    // Each seed declares its own key for hwc-doctor, and nothing else; a seed that declares
+    // nothing writes no declaration.
+    for (name, expected) in [
+        (
+            "gpu",
+            serde_json::json!({ "gpu": { "type": "nvidia", "containerRuntime": true } }),
+        ),
+        (
+            "permissions",
+            serde_json::json!({ "permissions": { "user": "eric", "sets": ["development", "hardware", "media"] } }),
+        ),
+        ("services", serde_json::json!({ "ssh": { "user": "eric" } })),
+        ("chromium", serde_json::json!({ "apps": ["chromium"] })),
+        ("mesh", serde_json::json!({ "bridges": {} })),
+    ] {
+        let text = out[name]["etc"]["hwc/declared.json"]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("seed {name}: no declared.json"));
+        let declared: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(declared, expected, "seed {name}");
+    }
+    assert!(out["commands"]["etc"]["hwc/declared.json"].is_null());
+    assert_eq!(out["commands"]["units"]["hwc-doctor.service"], Value::Null);
+}
+
+#[test]
+fn the_doctor_reads_what_was_declared() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let m = module(
+        t.path(),
+        "doctor",
+        r#"hwc.infrastructure.session.services = { enable = true; username = "eric"; secret = "/run/agenix/eric+keys@host:a,b=c"; };
+hwc.infrastructure.session.commands.doctor.enable = true;"#,
+    );
+    let doc = eval(&[user_eric(), m], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    let text = doc["etc"]["hwc/declared.json"]["text"].as_str().unwrap();
+    let declared: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        declared,
+        serde_json::json!({ "ssh": { "user": "eric", "secret": "/run/agenix/eric+keys@host:a,b=c" } })
+    );
+    // The defaults: every 15 minutes, into the directory node_exporter's textfile collector is
+    // commonly pointed at on NixOS.
+    let dir = "/var/lib/prometheus-node-exporter-text-files";
+    assert_eq!(
+        doc["timers"]["hwc-doctor"]["timerConfig"]["OnCalendar"],
+        "*:0/15"
+    );
+    assert!(strings(&doc["tmpfiles"]).contains(&format!("d {dir} 0755 root root -")));
+    assert_eq!(
+        doc["services"]["hwc-doctor"]["serviceConfig"]["ExecStart"],
+        format!(r#""/nix/store/hwc-0.1.0/bin/hwc-doctor" "--prometheus" "{dir}/hwc-doctor.prom""#)
+    );
+
+    // The doctor takes the secret as written, and says so.
+    let report = doctor_on_fixture(text);
+    let secret = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "ssh-secret")
+        .unwrap();
+    assert!(
+        secret["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("/run/agenix/eric+keys@host:a,b=c is absent"),
+        "{secret}"
+    );
 }
 
 /// Every option of the domain set, for the user `user` (uid `uid`), with the fallback key read
-/// from `key_file` as users do (`builtins.readFile`, trailing newline and all).
-fn everything(user: &str, uid: u32, key_file: &Path) -> String {
+/// from `key_file` as users do (`builtins.readFile`, trailing newline and all), and hwc-doctor
+/// writing its gauges into `textfiles`.
+fn everything(user: &str, uid: u32, key_file: &Path, textfiles: &Path) -> String {
     format!(
         r#"
   users.users.{user} = {{ isNormalUser = true; uid = {uid}; }};
@@ -254,10 +328,16 @@ fn everything(user: &str, uid: u32, key_file: &Path) -> String {
       fallbackKeys = [ (builtins.readFile {key}) ];
       sessionSecrets.github-token = "/run/agenix/github token 100% \\o/ $HOME \"q\"";
     }};
-    session.commands = {{ enable = true; gpuLaunch = false; initrd.enable = true; }};
+    session.commands = {{
+      enable = true;
+      gpuLaunch = false;
+      initrd.enable = true;
+      doctor = {{ enable = true; interval = "hourly"; textfileDirectory = "{textfiles}"; }};
+    }};
     session.chromium.enable = true;
   }};"#,
-        key = key_file.display()
+        key = key_file.display(),
+        textfiles = textfiles.display()
     )
 }
 
@@ -269,7 +349,8 @@ fn every_option_on_evaluates_and_takes_effect() {
     let t = tempfile::tempdir().unwrap();
     let key = t.path().join("eric.pub");
     fs::write(&key, "ssh-ed25519 AAAA 100% \\o/ $HOME\n").unwrap();
-    let m = module(t.path(), "all", &everything("eric", 1000, &key));
+    let textfiles = t.path().join("textfiles");
+    let m = module(t.path(), "all", &everything("eric", 1000, &key, &textfiles));
     let doc = eval(&[m], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(doc["warnings"], serde_json::json!([]));
 
@@ -366,6 +447,120 @@ fn every_option_on_evaluates_and_takes_effect() {
         path.contains("PathChanged=/run/agenix/ssh-authorized-keys-eric\n"),
         "{path}"
     );
+
+    // What was declared, for hwc-doctor, in the format it documents.
+    let declared: Value =
+        serde_json::from_str(doc["etc"]["hwc/declared.json"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        declared,
+        serde_json::json!({
+            "gpu": { "type": "nvidia", "containerRuntime": true },
+            "permissions": {
+                "user": "eric",
+                "sets": ["development", "hardware", "media", "peripherals"]
+            },
+            "ssh": { "user": "eric" },
+            "bridges": {
+                "br-lab": ["10.89.0.1/24", "fd00:89::1/64"],
+                "br+x": ["10.90.0.1/24"]
+            },
+            "apps": ["chromium"]
+        })
+    );
+    // The doctor on a timer, its gauges in the textfile directory, which boot makes.
+    let unit = doc["units"]["hwc-doctor.service"].as_str().unwrap();
+    assert!(
+        unit.contains(&format!(
+            r#"bin/hwc-doctor" "--prometheus" "{}/hwc-doctor.prom""#,
+            textfiles.display()
+        )),
+        "{unit}"
+    );
+    assert!(unit.contains("SuccessExitStatus=1\n"), "{unit}");
+    assert!(
+        unit.contains(&format!("ReadWritePaths={}\n", textfiles.display())),
+        "{unit}"
+    );
+    let timer = doc["units"]["hwc-doctor.timer"].as_str().unwrap();
+    assert!(timer.contains("[Timer]\n"), "{timer}");
+    assert!(timer.contains("OnCalendar=hourly\n"), "{timer}");
+    assert_eq!(
+        doc["timers"]["hwc-doctor"]["wantedBy"],
+        serde_json::json!(["timers.target"])
+    );
+    assert!(
+        strings(&doc["tmpfiles"]).contains(&format!("d {} 0755 root root -", textfiles.display())),
+        "{}",
+        doc["tmpfiles"]
+    );
+
+    // The real hwc-doctor reads that declaration on a machine: every key understood.
+    let report = doctor_on_fixture(doc["etc"]["hwc/declared.json"]["text"].as_str().unwrap());
+    assert_eq!(report["declared"], true);
+    assert_eq!(report["user"], "eric");
+    let checks: Vec<String> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["bucket"].as_str().unwrap(),
+                c["check"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for c in [
+        "hardware/gpu type",
+        "hardware/gpu cdi-spec",
+        "hardware/permissions groups:development",
+        "hardware/permissions groups:hardware",
+        "hardware/permissions groups:media",
+        "hardware/permissions groups:peripherals",
+        "session/services ssh-secret",
+        "mesh bridge:br-lab",
+        "mesh bridge:br+x",
+    ] {
+        assert!(checks.contains(&c.to_string()), "{c} in {checks:#?}");
+    }
+    let gpu_type = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "type")
+        .unwrap();
+    assert_eq!(gpu_type["status"], "ok", "{gpu_type}");
+}
+
+/// hwc-doctor's JSON report on the Optimus fixture with `declared` as /etc/hwc/declared.json
+/// and the user eric (uid 1000 as root, else the caller) in /etc/passwd. Exits 0 or 1 (a check
+/// may fail on the fixture), never with an error about the declaration.
+fn doctor_on_fixture(declared: &str) -> Value {
+    let tree = fake_sysfs::Tree::fixture("optimus-intel-nvidia");
+    let r = tree.path();
+    // The worker that drops to the user walks the root.
+    fs::set_permissions(r, fs::Permissions::from_mode(0o755)).unwrap();
+    let uid = if is_root() {
+        1000
+    } else {
+        nix::unistd::geteuid().as_raw()
+    };
+    fs::create_dir_all(r.join("etc/hwc")).unwrap();
+    fs::write(
+        r.join("etc/passwd"),
+        format!("root:x:0:0::/root:/bin/sh\neric:x:{uid}:100::/home/eric:/bin/sh\n"),
+    )
+    .unwrap();
+    fs::write(r.join("etc/group"), "root:x:0:\nusers:x:100:\n").unwrap();
+    fs::write(r.join("etc/hwc/declared.json"), declared).unwrap();
+    let o = Command::new(hwc())
+        .args(["hwc-doctor", "--json", "--root"])
+        .arg(r)
+        .output()
+        .unwrap();
+    assert!([0, 1].contains(&code(&o)), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stderr(&o).contains("declared.json"), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
 }
 
 #[test]
@@ -388,6 +583,7 @@ fn the_readmes_example_evaluates_as_it_stands() {
     assert_eq!(doc["warnings"], serde_json::json!([]));
     assert!(doc["units"]["hwc-bridge-br-lab.service"].is_string());
     assert!(doc["units"]["setup-ssh-keys-eric.path"].is_string());
+    assert!(doc["units"]["hwc-doctor.timer"].is_string());
 }
 
 #[test]
@@ -499,6 +695,16 @@ fn bad_values_are_refused_naming_the_option() {
             "a mount point with a space",
             r#"hwc.infrastructure.hardware.storage = { enable = true; mounts.passport = { device = "LABEL=p"; mountPoint = "/mnt/My Passport"; }; };"#,
             "hwc.infrastructure.hardware.storage.mounts.passport.mountPoint",
+        ),
+        (
+            "a textfile directory systemd would read specially",
+            r#"hwc.infrastructure.session.commands.doctor = { enable = true; textfileDirectory = "/var/lib/node text"; };"#,
+            "hwc.infrastructure.session.commands.doctor.textfileDirectory",
+        ),
+        (
+            "an interval with a systemd specifier",
+            r#"hwc.infrastructure.session.commands.doctor = { enable = true; interval = "%H"; };"#,
+            "hwc.infrastructure.session.commands.doctor.interval",
         ),
         (
             "a user the configuration does not declare",
@@ -780,8 +986,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The command lines `systemd --test` (run as nobody: it refuses root) loaded for `unit`.
-fn systemd_command_lines(units: &Path, unit: &str, user_mode: bool) -> Vec<String> {
+/// The units `systemd --test` (run as nobody: it refuses root) loaded when asked to start
+/// `unit`, each as its dump block by unit name.
+fn systemd_dump(units: &Path, unit: &str, user_mode: bool) -> HashMap<String, String> {
     let rt = tempfile::tempdir().unwrap();
     fs::set_permissions(rt.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let o = Command::new("setpriv")
@@ -799,12 +1006,25 @@ fn systemd_command_lines(units: &Path, unit: &str, user_mode: bool) -> Vec<Strin
         .output()
         .unwrap();
     let dump = stdout(&o);
-    let start = dump
-        .find(&format!("-> Unit {unit}:"))
-        .unwrap_or_else(|| panic!("systemd did not load {unit}: {}", stderr(&o)));
-    let block = &dump[start..];
-    let end = block[1..].find("-> Unit ").map_or(block.len(), |e| e + 1);
-    block[..end]
+    let blocks: HashMap<String, String> = dump
+        .split("-> Unit ")
+        .skip(1)
+        .filter_map(|b| {
+            let (name, rest) = b.split_once(":\n")?;
+            Some((name.to_string(), rest.to_string()))
+        })
+        .collect();
+    assert!(
+        blocks.contains_key(unit),
+        "systemd did not load {unit}: {}",
+        stderr(&o)
+    );
+    blocks
+}
+
+/// The command lines `systemd --test` loaded for `unit`.
+fn systemd_command_lines(units: &Path, unit: &str, user_mode: bool) -> Vec<String> {
+    systemd_dump(units, unit, user_mode)[unit]
         .lines()
         .filter_map(|l| l.trim().strip_prefix("Command Line: "))
         .map(str::to_string)
@@ -845,7 +1065,8 @@ fn the_units_run_as_systemd_reads_them() {
     let key_file = dir.join("fallback.pub");
     fs::write(&key_file, format!("{line}\n")).unwrap();
 
-    let cfg = module(dir, "all", &everything(USER, uid, &key_file));
+    let textfiles = dir.join("textfiles");
+    let cfg = module(dir, "all", &everything(USER, uid, &key_file, &textfiles));
     let doc = eval(
         &[cfg],
         &Store {
@@ -915,7 +1136,27 @@ fn the_units_run_as_systemd_reads_them() {
         ]
     );
 
-    // systemd-analyze verify: every unit loads, every program is executable.
+    // The doctor's timer as systemd loads it: the calendar it parsed, the service it starts.
+    let loaded = systemd_dump(&units, "hwc-doctor.timer", false);
+    let timer: Vec<&str> = loaded["hwc-doctor.timer"].lines().map(str::trim).collect();
+    for line in [
+        "Unit Load State: loaded",
+        "Unit: hwc-doctor.service",
+        "OnCalendar: *-*-* *:00:00",
+        "OnBootSec: 2min",
+        "Persistent: yes",
+    ] {
+        assert!(timer.contains(&line), "{line} in {timer:#?}");
+    }
+    assert!(
+        loaded["hwc-doctor.service"].contains("Unit Load State: loaded\n"),
+        "{}",
+        loaded["hwc-doctor.service"]
+    );
+
+    // systemd-analyze verify: every unit loads, every program is executable; timers included
+    // (a calendar it cannot parse is a warning naming the unit, refused below).
+    assert!(ours.contains(&"hwc-doctor.timer".to_string()), "{ours:?}");
     let paths: Vec<PathBuf> = ours.iter().map(|u| units.join(u)).collect();
     let o = Command::new("systemd-analyze")
         .arg("verify")
@@ -982,6 +1223,29 @@ fn the_units_run_as_systemd_reads_them() {
         &["-i", key.to_str().unwrap()],
     );
     assert!(ok, "sshd refused the installed fallback key:\n{log}");
+
+    // The doctor's unit, against the same root: it reads the declaration the evaluation wrote
+    // (exit 1: the bridge is not up here, the GPU not there) and writes its gauges where the
+    // unit says.
+    fs::create_dir_all(&textfiles).unwrap();
+    let argv = exec_argv(&doc, "hwc-doctor", "ExecStart");
+    let o = run_argv(&argv, &["--root", root.to_str().unwrap()]);
+    assert!([0, 1].contains(&code(&o)), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stderr(&o).contains("declared.json"), "{}", stderr(&o));
+    let gauges = fs::read_to_string(textfiles.join("hwc-doctor.prom")).unwrap();
+    assert!(gauges.contains("# TYPE hwc_check_ok gauge\n"), "{gauges}");
+    assert!(
+        gauges.contains("hwc_check_ok{bucket=\"session/services\",check=\"authorized-keys\"} 1\n"),
+        "the key the SSH unit installed: {gauges}"
+    );
+    assert!(
+        gauges.contains(&format!("hwc_ssh_authorized_keys{{user=\"{USER}\"}} 1\n")),
+        "{gauges}"
+    );
+    assert!(
+        gauges.contains("hwc_bridge_up{bridge=\"br-lab\"} 0\n"),
+        "{gauges}"
+    );
 
     // The permissions check passes as declared, fails once a declared group is taken away.
     let argv = exec_argv(&doc, "hwc-perms-check", "ExecStart");

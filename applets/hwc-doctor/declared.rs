@@ -109,10 +109,13 @@ pub fn from_value(doc: &Value) -> std::result::Result<Declared, String> {
     }
     if let Some(p) = doc.get("permissions") {
         let user = string(p.get("user").unwrap_or(&Value::Null), "permissions.user")?;
-        let sets = match p.get("sets") {
+        let mut sets = match p.get("sets") {
             Some(v) => strings(v, "permissions.sets")?,
             None => Vec::new(),
         };
+        // A set named twice is one set (one check, one series).
+        let mut seen = std::collections::BTreeSet::new();
+        sets.retain(|s| seen.insert(s.clone()));
         d.permissions = Some((user, sets));
     }
     if let Some(s) = doc.get("ssh") {

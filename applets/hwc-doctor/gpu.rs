@@ -238,48 +238,40 @@ fn check_cdi(ctx: &Context, rt: &ContainerRuntime, kernel: Option<&str>, f: &mut
         .iter()
         .filter(|g| g.vendor() == Vendor::Nvidia)
         .count();
-    let mut ok = true;
+    // One check over every spec, so a stale spec is never hidden behind a good one.
+    let mut bad = Vec::new();
+    let mut good = Vec::new();
     for spec in specs {
         let versions: Vec<&str> = spec.driver_versions.iter().map(String::as_str).collect();
         let stale = kernel.is_some_and(|k| !versions.is_empty() && !versions.contains(&k));
         if stale {
-            f.fail(
-                GPU,
-                "cdi-spec",
-                format!(
-                    "{} was generated for driver {}, but {} is loaded: containers get the old libraries",
-                    spec.path,
-                    versions.join(", "),
-                    kernel.unwrap_or_default()
-                ),
-                REGENERATE,
-            );
-            ok = false;
+            bad.push(format!(
+                "{} was generated for driver {}, but {} is loaded: containers get the old libraries",
+                spec.path,
+                versions.join(", "),
+                kernel.unwrap_or_default()
+            ));
         } else if spec.gpu_nodes.len() != gpus {
-            f.fail(
-                GPU,
-                "cdi-spec",
-                format!(
-                    "{} lists {} GPU(s) (/dev/nvidiaN), the machine has {gpus}",
-                    spec.path,
-                    spec.gpu_nodes.len()
-                ),
-                REGENERATE,
-            );
-            ok = false;
+            bad.push(format!(
+                "{} lists {} GPU(s) (/dev/nvidiaN), the machine has {gpus}",
+                spec.path,
+                spec.gpu_nodes.len()
+            ));
         } else {
-            f.ok(
-                GPU,
-                "cdi-spec",
-                format!(
-                    "{}: driver {}, {gpus} GPU(s)",
-                    spec.path,
-                    versions.join(", ")
-                ),
-            );
+            good.push(format!(
+                "{}: driver {}, {gpus} GPU(s)",
+                spec.path,
+                versions.join(", ")
+            ));
         }
     }
-    ok
+    if bad.is_empty() {
+        f.ok(GPU, "cdi-spec", good.join("; "));
+        true
+    } else {
+        f.fail(GPU, "cdi-spec", bad.join("; "), REGENERATE);
+        false
+    }
 }
 
 fn check_render_access(ctx: &Context, node: Option<&str>, f: &mut Findings) {

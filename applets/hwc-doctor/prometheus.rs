@@ -15,35 +15,49 @@ fn label_value(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The textfile for `findings`.
+/// `metric{labels}` as the series is named in the file (no braces without labels).
+fn series(metric: &str, labels: &[(&str, &str)]) -> String {
+    if labels.is_empty() {
+        return metric.to_string();
+    }
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
+        .collect();
+    format!("{metric}{{{}}}", labels.join(","))
+}
+
+/// The textfile for `findings`. A series written twice would be served once by node_exporter
+/// (the other dropped without an error), so samples of one series are merged into their
+/// lowest value: a failing check is never hidden behind a passing one of the same name.
 pub fn render(findings: &Findings) -> String {
     let mut out = String::new();
     for (metric, help) in METRICS {
-        let mut lines = Vec::new();
+        let mut merged: Vec<(String, f64)> = Vec::new();
+        let mut put = |name: String, value: f64| match merged.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => *v = v.min(value),
+            None => merged.push((name, value)),
+        };
         if metric == "hwc_check_ok" {
             for c in findings.checks.iter().filter(|c| c.status != Status::Skip) {
-                let v = u8::from(c.status != Status::Fail);
-                lines.push(format!(
-                    "hwc_check_ok{{bucket=\"{}\",check=\"{}\"}} {v}\n",
-                    label_value(&c.bucket),
-                    label_value(&c.name)
-                ));
+                let labels = [("bucket", c.bucket.as_str()), ("check", c.name.as_str())];
+                put(
+                    series(metric, &labels),
+                    f64::from(u8::from(c.status != Status::Fail)),
+                );
             }
         }
         for s in findings.samples.iter().filter(|s| s.metric == metric) {
-            let labels: Vec<String> = s
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
-                .collect();
-            lines.push(format!("{metric}{{{}}} {}\n", labels.join(","), s.value));
+            let labels: Vec<(&str, &str)> =
+                s.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            put(series(metric, &labels), s.value);
         }
-        if lines.is_empty() {
+        if merged.is_empty() {
             continue;
         }
         out.push_str(&format!("# HELP {metric} {help}\n# TYPE {metric} gauge\n"));
-        for l in lines {
-            out.push_str(&l);
+        for (name, value) in merged {
+            out.push_str(&format!("{name} {value}\n"));
         }
     }
     out
@@ -99,5 +113,15 @@ mod tests {
         assert!(!text.contains("bus"), "skipped checks are left out");
         assert!(text.contains("# TYPE hwc_bridge_up gauge\nhwc_bridge_up{bridge=\"br\\\"0\"} 0\n"));
         assert!(!text.contains("hwc_gpu_info"), "no sample, no family");
+
+        // One series per name: a failure is not hidden by a pass of the same check.
+        let mut f = Findings::default();
+        f.ok("hardware/gpu", "cdi-spec", "a");
+        f.fail("hardware/gpu", "cdi-spec", "b", "fix");
+        f.sample("hwc_nvidia_versions_match", Vec::new(), 1.0);
+        let text = render(&f);
+        assert_eq!(text.matches("check=\"cdi-spec\"").count(), 1, "{text}");
+        assert!(text.contains("check=\"cdi-spec\"} 0\n"), "{text}");
+        assert!(text.contains("\nhwc_nvidia_versions_match 1\n"), "{text}");
     }
 }

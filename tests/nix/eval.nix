@@ -102,14 +102,19 @@ let
     );
   serviceFile = s: unitSection s + section "Service" s.serviceConfig;
   pathFile = p: unitSection p + section "Path" p.pathConfig;
+  timerFile = t: unitSection t + section "Timer" t.timerConfig;
   files = suffix: render: units: mapAttrs' (name: u: nameValuePair "${name}.${suffix}" (render u)) (filterAttrs (_: u: u.enable) units);
 in
 {
   warnings = checked.warnings;
-  units = files "service" serviceFile checked.systemd.services // files "path" pathFile checked.systemd.paths;
+  units =
+    files "service" serviceFile checked.systemd.services
+    // files "path" pathFile checked.systemd.paths
+    // files "timer" timerFile checked.systemd.timers;
   userUnits = files "service" serviceFile checked.systemd.user.services;
   services = mapAttrs (_: s: data { inherit (s) serviceConfig wantedBy after before unitConfig; }) checked.systemd.services;
   paths = mapAttrs (_: p: data { inherit (p) pathConfig wantedBy; }) checked.systemd.paths;
+  timers = mapAttrs (_: t: data { inherit (t) timerConfig wantedBy; }) checked.systemd.timers;
   userServices = mapAttrs (_: s: data { inherit (s) serviceConfig wantedBy; }) checked.systemd.user.services;
   tmpfiles = checked.systemd.tmpfiles.rules;
   etc = lib.mapAttrs' (_: f: nameValuePair f.target { inherit (f) text mode; }) (filterAttrs (_: f: f.enable) checked.environment.etc);

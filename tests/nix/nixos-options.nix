@@ -75,6 +75,11 @@ let
       pathConfig = section;
     };
   };
+  timerUnit = types.submodule {
+    options = unitOptions // {
+      timerConfig = section;
+    };
+  };
 in
 {
   options = {
@@ -90,6 +95,10 @@ in
     };
     systemd.paths = mkOption {
       type = types.attrsOf pathUnit;
+      default = { };
+    };
+    systemd.timers = mkOption {
+      type = types.attrsOf timerUnit;
       default = { };
     };
     systemd.user.services = mkOption {

@@ -11,9 +11,11 @@
     ./hardware/storage.nix
     # mesh: container networking.
     ./mesh/container-networking.nix
-    # session: the user's background services, shared commands, system-side app integration.
+    # session: the user's background services, shared commands (hwc-doctor on a timer among
+    # them, with the declaration it reads), system-side app integration.
     ./session/services.nix
     ./session/commands.nix
+    ./session/doctor.nix
     ./session/chromium.nix
   ];
 }

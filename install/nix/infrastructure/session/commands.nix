@@ -19,7 +19,7 @@ let
 in
 {
   options.hwc.infrastructure.session.commands = {
-    enable = mkEnableOption "hwc and its applets (gpu-launch, hwc-gpu-detect, hwc-perms, hwc-netlink, setup-ssh-keys, hwc-session-init) on every user's PATH";
+    enable = mkEnableOption "hwc and its applets (gpu-launch, hwc-gpu-detect, hwc-perms, hwc-netlink, setup-ssh-keys, hwc-session-init, hwc-doctor) on every user's PATH";
 
     gpuLaunch = mkOption {
       type = types.bool;
