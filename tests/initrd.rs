@@ -361,6 +361,42 @@ fn a_hook_install_sh_did_not_write_is_not_replaced_or_removed() {
     }
 }
 
+#[test]
+fn a_refused_hook_install_leaves_nothing_for_uninstall_to_remove() {
+    // What the default-prefix test's guard does after a failed install, at a prefix of its own:
+    // a program of the user's under an applet's name stops the install before anything is
+    // written, so the uninstall after it finds nothing, and the program stays.
+    for kind in ["dracut", "mkinitcpio"] {
+        let t = tempfile::tempdir().unwrap();
+        let prefix = t.path().join("usr-local");
+        let dir = t.path().join("hooks");
+        let mine = prefix.join("bin/hwc-netlink");
+        fs::create_dir_all(mine.parent().unwrap()).unwrap();
+        fs::write(&mine, "#!/bin/sh\necho mine\n").unwrap();
+        let o = install_hook(&prefix, kind, &dir);
+        assert_eq!(code(&o), 1, "{kind}: {}{}", stdout(&o), stderr(&o));
+        let o2 = uninstall(&prefix);
+        assert_eq!(
+            fs::read_to_string(&mine).unwrap(),
+            "#!/bin/sh\necho mine\n",
+            "{kind}: the user's program is kept"
+        );
+        assert_eq!(
+            code(&o2),
+            1,
+            "{kind}: nothing to uninstall: {}",
+            stderr(&o2)
+        );
+        assert_one_line_error(&o);
+        assert!(stderr(&o).contains(s(&mine)), "{}", stderr(&o));
+        assert_eq!(
+            files_under(t.path()),
+            vec![mine.clone()],
+            "{kind}: nothing written"
+        );
+    }
+}
+
 // A real dracut.
 
 fn have_dracut() -> bool {
@@ -522,11 +558,17 @@ fn dracut_builds_an_image_with_hwc_at_the_default_prefix() {
     if !have_dracut() {
         return;
     }
+    // Anything of the developer's where it would install: install.sh would stop without
+    // writing (and the guard's uninstall would find nothing), but the test does not even try.
+    let applets = APPLETS.map(|a| format!("/usr/local/bin/{a}"));
     for taken in [
         "/usr/local/bin/hwc",
         "/usr/local/share/hwc",
         "/usr/lib/dracut/modules.d/90hwc",
-    ] {
+    ]
+    .into_iter()
+    .chain(applets.iter().map(String::as_str))
+    {
         if Path::new(taken).exists() || Path::new(taken).is_symlink() {
             eprintln!("skipped: {taken} exists; this test installs there and will not touch it");
             return;

@@ -432,3 +432,575 @@ fn uninstall_after_a_failed_install_removes_what_it_wrote() {
     assert!(!t.path().join("systemd/user").exists(), "its directory too");
     assert_eq!(fs::read_to_string(&not_a_dir).unwrap(), "a file");
 }
+
+// What was there before: never replaced, never removed.
+
+/// The install.sh arguments for the built binary at `prefix`, system units in `system`.
+fn with_units<'a>(prefix: &'a Path, binary: &'a Path, system: &'a Path) -> [&'a str; 6] {
+    [
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--binary",
+        binary.to_str().unwrap(),
+        "--systemd",
+        system.to_str().unwrap(),
+    ]
+}
+
+fn uninstall(prefix: &Path) -> Output {
+    install_sh(&["--prefix", prefix.to_str().unwrap(), "--uninstall"])
+}
+
+fn manifest(prefix: &Path) -> PathBuf {
+    prefix.join("share/hwc/installed-files")
+}
+
+/// Every file under `dir` with what it holds: a symlink its target, a file its size and a hash
+/// of its bytes.
+fn contents_under(dir: &Path) -> Vec<(PathBuf, String)> {
+    use std::hash::{Hash, Hasher};
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let what = match fs::read_link(&p) {
+                Ok(target) => format!("-> {}", target.display()),
+                Err(_) => {
+                    let bytes = fs::read(&p).unwrap();
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    bytes.hash(&mut h);
+                    format!("{} bytes, {:016x}", bytes.len(), h.finish())
+                }
+            };
+            (p, what)
+        })
+        .collect()
+}
+
+fn sha256(path: &Path) -> String {
+    let o = Command::new("sha256sum").arg(path).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    stdout(&o).split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn a_file_install_sh_did_not_write_stops_it_before_anything_is_written() {
+    // The user's own program under an applet's name, their own bin/hwc, their own unit of the
+    // same name: install.sh neither replaces them nor lists them, so --uninstall cannot remove
+    // them.
+    for theirs in [
+        &["prefix/bin/gpu-launch", "units/system/hwc-bridge@.service"][..],
+        &["prefix/bin/hwc", "units/system/hwc-bridge@.service"],
+        &["prefix/bin/hwc-doctor"],
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let prefix = t.path().join("prefix");
+        let system = t.path().join("units/system");
+        for rel in theirs {
+            let p = t.path().join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, format!("not hwc: {rel}\n")).unwrap();
+        }
+        let before = contents_under(t.path());
+        let binary = hwc();
+        let args = with_units(&prefix, &binary, &system);
+
+        let o = install_sh(&args);
+        assert_eq!(code(&o), 1, "{theirs:?}: {}{}", stdout(&o), stderr(&o));
+        let refusal = o;
+        assert_eq!(
+            contents_under(t.path()),
+            before,
+            "{theirs:?}: nothing written"
+        );
+        assert!(!prefix.join("share").exists() && !t.path().join("units/user").exists());
+        let o = uninstall(&prefix);
+        assert_eq!(
+            contents_under(t.path()),
+            before,
+            "{theirs:?}: nothing removed"
+        );
+        assert_eq!(code(&o), 1, "nothing to uninstall: {}", stderr(&o));
+        // One line, naming each.
+        assert_one_line_error(&refusal);
+        for rel in theirs {
+            assert!(
+                stderr(&refusal).contains(t.path().join(rel).to_str().unwrap()),
+                "{rel} named: {}",
+                stderr(&refusal)
+            );
+        }
+
+        // Moved away, they are no longer in the way.
+        for rel in theirs {
+            fs::remove_file(t.path().join(rel)).unwrap();
+        }
+        let o = install_sh(&args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let o = uninstall(&prefix);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(files_under(t.path()), Vec::<PathBuf>::new());
+    }
+}
+
+#[test]
+fn what_changed_after_the_install_is_neither_replaced_nor_removed() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = t.path().join("prefix");
+    let system = t.path().join("units/system");
+    let binary = hwc();
+    let args = with_units(&prefix, &binary, &system);
+    let o = install_sh(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // An edited unit, a program of the user's in place of a link, another binary as bin/hwc.
+    let unit = system.join("hwc-bridge@.service");
+    let mut edited = fs::read_to_string(&unit).unwrap();
+    edited.push_str("# my change\n");
+    fs::write(&unit, &edited).unwrap();
+    let link = prefix.join("bin/hwc-perms");
+    fs::remove_file(&link).unwrap();
+    fs::write(&link, "my hwc-perms\n").unwrap();
+    let bin = prefix.join("bin/hwc");
+    fs::remove_file(&bin).unwrap();
+    fs::write(&bin, "my hwc\n").unwrap();
+    let changed = [&unit, &link, &bin];
+
+    // Installing again would replace them: it stops, naming each, and writes nothing.
+    let before = contents_under(t.path());
+    let o = install_sh(&args);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(contents_under(t.path()), before, "nothing written");
+    assert_one_line_error(&o);
+    for p in changed {
+        assert!(stderr(&o).contains(p.to_str().unwrap()), "{}", stderr(&o));
+    }
+
+    // Uninstalling keeps them, says so, and removes the rest.
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for p in changed {
+        assert!(
+            stderr(&o).contains(&format!("kept {}", p.display())),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(fs::read_to_string(&unit).unwrap(), edited);
+    assert_eq!(fs::read_to_string(&link).unwrap(), "my hwc-perms\n");
+    assert_eq!(fs::read_to_string(&bin).unwrap(), "my hwc\n");
+    let mut left: Vec<PathBuf> = changed.iter().map(|p| p.to_path_buf()).collect();
+    left.sort();
+    assert_eq!(files_under(t.path()), left);
+}
+
+/// Rewrites the manifest as install.sh wrote it before it recorded hashes: the directories it
+/// made, and plain paths.
+fn to_old_manifest(prefix: &Path) {
+    let m = manifest(prefix);
+    let mut out = String::new();
+    for line in fs::read_to_string(&m).unwrap().lines() {
+        let entry = if line.starts_with("dir:") || line.starts_with('/') {
+            line
+        } else if let Some(p) = line.strip_prefix("link:") {
+            p
+        } else if let Some(rest) = line.strip_prefix("file:") {
+            &rest[rest.find(':').unwrap() + 1..]
+        } else {
+            continue;
+        };
+        out.push_str(entry);
+        out.push('\n');
+    }
+    fs::write(&m, out).unwrap();
+}
+
+#[test]
+fn a_manifest_of_an_earlier_install_sh_is_read() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = t.path().join("prefix");
+    // A unit directory that was there before, so the units are listed outside any directory
+    // the old manifest records.
+    let system = t.path().join("units/system");
+    fs::create_dir_all(&system).unwrap();
+    fs::write(system.join("other.service"), "[Service]\n").unwrap();
+    let binary = hwc();
+    let args = with_units(&prefix, &binary, &system);
+    let o = install_sh(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // Installing over an old manifest takes its entries as its own and records them anew.
+    to_old_manifest(&prefix);
+    let o = install_sh(&args);
+    assert_eq!(code(&o), 0, "over an old manifest: {}", stderr(&o));
+    let text = fs::read_to_string(manifest(&prefix)).unwrap();
+    for line in text.lines() {
+        assert!(
+            ["dir:", "dest:", "file:", "link:"]
+                .iter()
+                .any(|k| line.starts_with(k)),
+            "every entry recorded anew: {text}"
+        );
+    }
+    assert!(
+        text.contains(&format!(
+            "file:{}:{}",
+            sha256(&binary),
+            prefix.join("bin/hwc").display()
+        )),
+        "{text}"
+    );
+
+    // An old manifest lists what the old install.sh refused or what has been replaced since:
+    // uninstall keeps those and removes the rest.
+    to_old_manifest(&prefix);
+    let mine = prefix.join("bin/hwc-perms");
+    fs::remove_file(&mine).unwrap();
+    fs::write(&mine, "my hwc-perms\n").unwrap();
+    let replaced = system.join("setup-ssh-keys@.service");
+    fs::write(&replaced, "[Service]\nExecStart=/usr/bin/true\n").unwrap();
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("kept {}", mine.display())),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(&format!("kept {}", replaced.display())),
+        "{}",
+        stderr(&o)
+    );
+    let mut left = vec![mine, replaced, system.join("other.service")];
+    left.sort();
+    assert_eq!(files_under(t.path()), left);
+    assert!(
+        !t.path().join("units/user").exists(),
+        "its directory is gone"
+    );
+}
+
+#[test]
+fn uninstall_removes_only_under_the_prefix_and_the_directories_it_records() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = t.path().join("prefix");
+    let m = manifest(&prefix);
+    fs::create_dir_all(m.parent().unwrap()).unwrap();
+    fs::create_dir_all(prefix.join("bin")).unwrap();
+    let victims: Vec<PathBuf> = ["victim", "victim-hashed", "victim-link", "victim-dotdot"]
+        .iter()
+        .map(|n| t.path().join(n))
+        .collect();
+    for v in &victims[..2] {
+        fs::write(v, "someone else's\n").unwrap();
+    }
+    std::os::unix::fs::symlink("hwc", &victims[2]).unwrap();
+    fs::write(&victims[3], "someone else's\n").unwrap();
+    let ours = prefix.join("bin/hwc-old");
+    fs::write(&ours, "an old hwc\n").unwrap();
+    fs::write(
+        &m,
+        format!(
+            "{}\nfile:{}:{}\nlink:{}\nfile:{}:{}/../{}\nfile:{}:{}\n",
+            victims[0].display(),
+            sha256(&victims[1]),
+            victims[1].display(),
+            victims[2].display(),
+            sha256(&victims[3]),
+            prefix.display(),
+            victims[3].file_name().unwrap().to_str().unwrap(),
+            sha256(&ours),
+            ours.display(),
+        ),
+    )
+    .unwrap();
+
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for v in &victims {
+        assert!(v.symlink_metadata().is_ok(), "{} kept", v.display());
+    }
+    for v in &victims[..3] {
+        let says = format!("kept {}: it is outside {}", v.display(), prefix.display());
+        assert!(stderr(&o).contains(&says), "{}", stderr(&o));
+    }
+    assert!(
+        stderr(&o).contains("/../victim-dotdot: not a plain absolute path"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!ours.exists(), "what is under the prefix is removed");
+}
+
+#[test]
+fn a_temporary_name_made_beforehand_is_neither_followed_nor_in_the_way() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = t.path().join("prefix");
+    let system = t.path().join("units/system");
+    fs::create_dir_all(prefix.join("bin")).unwrap();
+    fs::create_dir_all(&system).unwrap();
+    // The names the temporary files once had, taken: a directory, and a link to a file that
+    // is not install.sh's to write.
+    let planted_dir = prefix.join("bin/.hwc.hwc-new");
+    fs::create_dir(&planted_dir).unwrap();
+    let victim = t.path().join("victim");
+    fs::write(&victim, "someone else's\n").unwrap();
+    let planted_link = system.join(".hwc-bridge@.service.hwc-new");
+    std::os::unix::fs::symlink(&victim, &planted_link).unwrap();
+
+    let binary = hwc();
+    let o = install_sh(&with_units(&prefix, &binary, &system));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "someone else's\n");
+    assert!(planted_dir.is_dir() && planted_link.is_symlink());
+    let dot_files = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        dot_files(&prefix.join("bin")),
+        [".hwc.hwc-new"],
+        "no leftovers"
+    );
+    assert_eq!(dot_files(&system), [".hwc-bridge@.service.hwc-new"]);
+
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "someone else's\n");
+    assert!(planted_dir.is_dir() && planted_link.is_symlink());
+}
+
+// As root: only where only root can change things.
+
+const NOBODY: u32 = 65534;
+
+fn chown_nobody(p: &Path) {
+    std::os::unix::fs::chown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+}
+
+fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn as_root_it_installs_only_where_only_root_can_write() {
+    if !is_root() {
+        eprintln!("skipped: the ownership checks apply to root");
+        return;
+    }
+    let binary = hwc();
+    // Each case makes something of the tempdir and says which prefix to install into, with
+    // which further arguments, and the directory the refusal names.
+    type Setup = fn(&Path) -> (PathBuf, Vec<String>, PathBuf);
+    let cases: [(&str, Setup); 5] = [
+        ("bin owned by nobody", |t| {
+            let bin = t.join("p/bin");
+            fs::create_dir_all(&bin).unwrap();
+            chown_nobody(&bin);
+            (t.join("p"), vec![], bin)
+        }),
+        ("bin writable by its group", |t| {
+            let bin = t.join("p/bin");
+            fs::create_dir_all(&bin).unwrap();
+            chmod(&bin, 0o775);
+            (t.join("p"), vec![], bin)
+        }),
+        ("a directory above the prefix owned by nobody", |t| {
+            let theirs = t.join("theirs");
+            fs::create_dir(&theirs).unwrap();
+            chown_nobody(&theirs);
+            (theirs.join("p"), vec![], theirs)
+        }),
+        ("the manifest's directory owned by nobody", |t| {
+            let share = t.join("p/share/hwc");
+            fs::create_dir_all(&share).unwrap();
+            chown_nobody(&share);
+            (t.join("p"), vec![], share)
+        }),
+        ("a unit directory world-writable, not sticky", |t| {
+            let units = t.join("units");
+            fs::create_dir_all(units.join("system")).unwrap();
+            chmod(&units, 0o777);
+            let system = units.join("system").display().to_string();
+            (t.join("p"), vec!["--systemd".into(), system], units)
+        }),
+    ];
+    for (what, setup) in cases {
+        let t = tempfile::tempdir().unwrap();
+        let (prefix, extra, named) = setup(t.path());
+        let before = contents_under(t.path());
+        let mut args = vec![
+            "--prefix".to_string(),
+            prefix.display().to_string(),
+            "--binary".to_string(),
+            binary.display().to_string(),
+        ];
+        args.extend(extra);
+        let o = Command::new("bash")
+            .arg(repo().join("install/install.sh"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 1, "{what}: {}{}", stdout(&o), stderr(&o));
+        assert_one_line_error(&o);
+        assert!(
+            stderr(&o).contains(&format!("{} is ", named.display())),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert_eq!(contents_under(t.path()), before, "{what}: nothing written");
+    }
+
+    // A sticky world-writable directory above is fine (others cannot rename or remove root's
+    // entries there), as /tmp is above every other test's.
+    let t = tempfile::tempdir().unwrap();
+    let sticky = t.path().join("sticky");
+    fs::create_dir(&sticky).unwrap();
+    chmod(&sticky, 0o1777);
+    let prefix = sticky.join("p");
+    let system = sticky.join("units/system");
+    let o = install_sh(&with_units(&prefix, &binary, &system));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(files_under(t.path()), Vec::<PathBuf>::new());
+    // As the destination itself it is not.
+    let o = install_sh(&[
+        "--prefix",
+        sticky.to_str().unwrap(),
+        "--binary",
+        binary.to_str().unwrap(),
+        "--initrd",
+        "mkinitcpio",
+        "--initrd-dir",
+        sticky.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert_eq!(files_under(t.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn as_root_it_uninstalls_only_what_a_manifest_only_root_could_write_lists() {
+    if !is_root() {
+        eprintln!("skipped: the ownership checks apply to root");
+        return;
+    }
+    // The reviewer's case: a prefix someone else owns, whose manifest lists a file of root's.
+    let t = tempfile::tempdir().unwrap();
+    let victim = t.path().join("victim");
+    fs::write(&victim, "root's\n").unwrap();
+    let prefix = t.path().join("p");
+    let m = manifest(&prefix);
+    fs::create_dir_all(m.parent().unwrap()).unwrap();
+    fs::write(
+        &m,
+        format!(
+            "{}\nfile:{}:{}\n",
+            victim.display(),
+            sha256(&victim),
+            victim.display()
+        ),
+    )
+    .unwrap();
+    for d in [
+        prefix.clone(),
+        prefix.join("share"),
+        prefix.join("share/hwc"),
+        m.clone(),
+    ] {
+        chown_nobody(&d);
+    }
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("owned by nobody"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "root's\n");
+    assert!(m.exists());
+
+    // Only the manifest someone else's, or writable by its group.
+    for d in [
+        prefix.clone(),
+        prefix.join("share"),
+        prefix.join("share/hwc"),
+    ] {
+        std::os::unix::fs::chown(&d, Some(0), Some(0)).unwrap();
+    }
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    std::os::unix::fs::chown(&m, Some(0), Some(0)).unwrap();
+    chmod(&m, 0o664);
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "root's\n");
+
+    // A real install whose bin someone else has been given since: nothing is removed.
+    let t = tempfile::tempdir().unwrap();
+    let prefix = t.path().join("p");
+    let binary = hwc();
+    let o = install_sh(&[
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--binary",
+        binary.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    chown_nobody(&prefix.join("bin"));
+    let before = contents_under(t.path());
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert_eq!(contents_under(t.path()), before, "nothing removed");
+    std::os::unix::fs::chown(prefix.join("bin"), Some(0), Some(0)).unwrap();
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(files_under(t.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_new_binary_of_any_file_name_replaces_the_one_installed() {
+    let t = tempfile::tempdir().unwrap();
+    let prefix = t.path().join("prefix");
+    let binary = hwc();
+    let o = install_sh(&[
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--binary",
+        binary.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Another build (different bytes) under a release file name: run as hwc to list the
+    // applets, and recorded anew in place of the old one.
+    let mut bytes = fs::read(&binary).unwrap();
+    bytes.extend_from_slice(b"\0another build");
+    let draft = t.path().join("draft");
+    fs::write(&draft, &bytes).unwrap();
+    let next = t.path().join("hwc-x86_64-linux");
+    install_executable(&draft, &next);
+    fs::remove_file(&draft).unwrap();
+    let o = install_sh(&[
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--binary",
+        next.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read(prefix.join("bin/hwc")).unwrap(), bytes);
+    let text = fs::read_to_string(manifest(&prefix)).unwrap();
+    assert_eq!(
+        text.matches("file:").count(),
+        1,
+        "one hash for bin/hwc: {text}"
+    );
+    assert!(text.contains(&sha256(&next)), "{text}");
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(files_under(t.path()), vec![next]);
+}
