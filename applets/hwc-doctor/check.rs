@@ -63,7 +63,7 @@ pub struct Check {
 pub struct Sample {
     pub metric: &'static str,
     pub labels: Vec<(&'static str, String)>,
-    pub value: f64,
+    pub value: u64,
 }
 
 #[derive(Debug, Default)]
@@ -128,7 +128,7 @@ impl Findings {
         &mut self,
         metric: &'static str,
         labels: Vec<(&'static str, String)>,
-        value: f64,
+        value: u64,
     ) {
         self.samples.push(Sample {
             metric,

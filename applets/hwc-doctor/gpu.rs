@@ -60,13 +60,13 @@ fn inventory(gpus: &Gpus, f: &mut Findings) {
                 ("driver", driver),
                 ("role", g.role.as_str().into()),
             ],
-            1.0,
+            1,
         );
         let suspended = g.runtime_status.is_some_and(|s| s.as_str() == "suspended");
         f.sample(
             "hwc_gpu_runtime_suspended",
             vec![("pci", g.pci.to_string())],
-            f64::from(u8::from(suspended)),
+            u64::from(suspended),
         );
     }
 }
@@ -210,7 +210,7 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
     f.sample(
         "hwc_nvidia_versions_match",
         Vec::new(),
-        f64::from(u8::from(matched && cdi_matched)),
+        u64::from(matched && cdi_matched),
     );
 }
 

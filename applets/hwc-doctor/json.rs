@@ -10,7 +10,8 @@ const MAX_DEPTH: usize = 32;
 pub enum Value {
     Null,
     Bool(bool),
-    Number(f64),
+    /// Kept as written: nothing hwc-doctor reads is a number.
+    Number(String),
     String(String),
     Array(Vec<Value>),
     Object(BTreeMap<String, Value>),
@@ -248,12 +249,47 @@ impl Parser<'_> {
         {
             self.at += 1;
         }
-        std::str::from_utf8(&self.text[start..self.at])
-            .ok()
-            .and_then(|t| t.parse::<f64>().ok())
-            .map(Value::Number)
-            .ok_or_else(|| format!("byte {start}: a number"))
+        let text = std::str::from_utf8(&self.text[start..self.at]).unwrap_or_default();
+        if is_number(text) {
+            Ok(Value::Number(text.to_string()))
+        } else {
+            Err(format!("byte {start}: a number"))
+        }
     }
+}
+
+/// JSON's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn is_number(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    if b.get(i) == Some(&b'0') {
+        i += 1;
+    } else if !digits(&mut i) {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 #[cfg(test)]
@@ -266,8 +302,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             v.get("a").unwrap().as_array().unwrap()[1],
-            Value::Number(-25.0)
+            Value::Number("-2.5e1".into())
         );
+        for bad in [&b"01"[..], b"1.", b"-", b"1e", b".5", b"+1"] {
+            assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
         assert_eq!(
             v.get("b").unwrap().get("c").unwrap().as_str().unwrap(),
             "x\"\\/\né😀"

@@ -37,7 +37,7 @@ pub fn check(bridges: &[(String, Vec<String>)], f: &mut Findings) {
         f.sample(
             "hwc_bridge_up",
             vec![("bridge", name.clone())],
-            f64::from(u8::from(up)),
+            u64::from(up),
         );
     }
 }

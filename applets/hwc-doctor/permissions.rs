@@ -69,7 +69,7 @@ pub fn check(ctx: &Context, declared: Option<&(String, Vec<String>)>, f: &mut Fi
         f.sample(
             "hwc_user_missing_groups",
             vec![("user", user.name.clone()), ("set", name.clone())],
-            missing.len() as f64,
+            missing.len() as u64,
         );
         if missing.is_empty() {
             f.ok(

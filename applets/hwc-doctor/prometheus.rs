@@ -33,18 +33,15 @@ fn series(metric: &str, labels: &[(&str, &str)]) -> String {
 pub fn render(findings: &Findings) -> String {
     let mut out = String::new();
     for (metric, help) in METRICS {
-        let mut merged: Vec<(String, f64)> = Vec::new();
-        let mut put = |name: String, value: f64| match merged.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, v)) => *v = v.min(value),
+        let mut merged: Vec<(String, u64)> = Vec::new();
+        let mut put = |name: String, value: u64| match merged.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => *v = (*v).min(value),
             None => merged.push((name, value)),
         };
         if metric == "hwc_check_ok" {
             for c in findings.checks.iter().filter(|c| c.status != Status::Skip) {
                 let labels = [("bucket", c.bucket.as_str()), ("check", c.name.as_str())];
-                put(
-                    series(metric, &labels),
-                    f64::from(u8::from(c.status != Status::Fail)),
-                );
+                put(series(metric, &labels), u64::from(c.status != Status::Fail));
             }
         }
         for s in findings.samples.iter().filter(|s| s.metric == metric) {
@@ -105,7 +102,7 @@ mod tests {
         f.ok("hardware/gpu", "type", "x");
         f.fail("mesh", "bridge br\"0", "gone", "fix");
         f.skip("session/user", "bus", "no session");
-        f.sample("hwc_bridge_up", vec![("bridge", "br\"0".into())], 0.0);
+        f.sample("hwc_bridge_up", vec![("bridge", "br\"0".into())], 0);
         let text = render(&f);
         assert!(text.starts_with("# HELP hwc_check_ok "), "{text}");
         assert!(text.contains("hwc_check_ok{bucket=\"hardware/gpu\",check=\"type\"} 1\n"));
@@ -118,7 +115,7 @@ mod tests {
         let mut f = Findings::default();
         f.ok("hardware/gpu", "cdi-spec", "a");
         f.fail("hardware/gpu", "cdi-spec", "b", "fix");
-        f.sample("hwc_nvidia_versions_match", Vec::new(), 1.0);
+        f.sample("hwc_nvidia_versions_match", Vec::new(), 1);
         let text = render(&f);
         assert_eq!(text.matches("check=\"cdi-spec\"").count(), 1, "{text}");
         assert!(text.contains("check=\"cdi-spec\"} 0\n"), "{text}");

@@ -102,7 +102,7 @@ fn ssh(root: &Root, user: &User, f: &mut Findings) {
                 f.sample(
                     "hwc_ssh_authorized_keys",
                     vec![("user", user.name.clone())],
-                    keys.len() as f64,
+                    keys.len() as u64,
                 );
                 if keys.is_empty() {
                     f.fail(

@@ -162,10 +162,10 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let [dev] = pos.as_slice() else {
         return Err(usage("wait-online: expected DEV"));
     };
-    let timeout: f64 = opt(&opts, "timeout").map_or(Ok(30.0), |t| {
-        t.parse().map_err(|_| usage("--timeout needs seconds"))
-    })?;
-    if !(0.0..=86400.0).contains(&timeout) {
+    let timeout = opt(&opts, "timeout").unwrap_or("30");
+    let limit =
+        hwc_core::cli::parse_seconds(timeout).ok_or_else(|| usage("--timeout needs seconds"))?;
+    if limit > std::time::Duration::from_secs(86400) {
         return Err(usage("--timeout must be between 0 and 86400 seconds"));
     }
     // Subscribed before looking, so a carrier that comes up in between is not missed.
@@ -173,7 +173,7 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     if link.flags & hwc_core::netlink::IFF_LOWER_UP != 0 {
         return Ok(0);
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout);
+    let deadline = std::time::Instant::now() + limit;
     let mut buf = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());

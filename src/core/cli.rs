@@ -49,3 +49,37 @@ pub fn parse_args<T: argh::FromArgs>(name: &str, args: &[OsString]) -> Result<T>
         }
     })
 }
+
+/// Seconds as a person writes them (`30`, `2.5`, `0.125`) as a duration, to the millisecond;
+/// `None` for anything else. Written out rather than through `f64`, whose parsing and printing
+/// would cost the static binary some 20 KB for this one use.
+pub fn parse_seconds(text: &str) -> Option<std::time::Duration> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || text.ends_with('.') {
+        return None;
+    }
+    let secs: u64 = whole.parse().ok()?;
+    let mut ms = 0u32;
+    for (i, b) in fraction.bytes().take(3).enumerate() {
+        ms += u32::from(b - b'0') * [100, 10, 1][i];
+    }
+    Some(std::time::Duration::from_secs(secs) + std::time::Duration::from_millis(u64::from(ms)))
+}
+
+#[cfg(test)]
+mod seconds_tests {
+    use super::parse_seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn seconds_as_written() {
+        assert_eq!(parse_seconds("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_seconds("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_seconds("0.125"), Some(Duration::from_millis(125)));
+        assert_eq!(parse_seconds("1.0009"), Some(Duration::from_millis(1000)));
+        for bad in ["", ".", "1.", ".5", "-1", "1e3", "x", "1.2.3", " 1"] {
+            assert_eq!(parse_seconds(bad), None, "{bad:?}");
+        }
+    }
+}
