@@ -376,10 +376,37 @@ fn undeclared_checks_are_skipped_and_the_declaration_is_checked() {
         &m.root().join("etc/hwc/declared.json"),
         r#"{"gpu": {"type": "matrox"}}"#,
     );
+    // A declaration that cannot be read is a failed check, in the report and in the gauges,
+    // never an old metrics file left saying all is well.
+    let prom = m.root().join("hwc-doctor.prom");
+    let o = m.doctor(&["--prometheus", prom.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let all = checks(&o);
+    let d = find(&all, "doctor", "declaration");
+    assert_eq!(d["status"], "fail");
+    assert!(d["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("/etc/hwc/declared.json: gpu.type 'matrox'"));
+    let text = fs::read_to_string(&prom).unwrap();
+    assert!(
+        text.contains("hwc_check_ok{bucket=\"doctor\",check=\"declaration\"} 0\n"),
+        "{text}"
+    );
+    write(&m.root().join("etc/hwc/declared.json"), DECLARED);
+    // A declared SSH user who is not a user is a failure, not silence.
+    write(
+        &m.root().join("etc/hwc/declared.json"),
+        r#"{"ssh": {"user": "bob"}}"#,
+    );
     let o = m.doctor(&[]);
-    assert_eq!(code(&o), 1);
-    assert_one_line_error(&o);
-    assert!(stderr(&o).contains("/etc/hwc/declared.json: gpu.type 'matrox'"));
+    let all = checks(&o);
+    let keys = find(&all, "session/services", "authorized-keys");
+    assert_eq!(keys["status"], "fail", "{keys}");
+    assert!(keys["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("'bob' is not in /etc/passwd"));
     write(&m.root().join("etc/hwc/declared.json"), DECLARED);
     let o = m.doctor(&["--user", "nobody-here"]);
     assert_eq!(code(&o), 2);
@@ -575,8 +602,10 @@ fn the_session_checks_run_as_the_user_against_their_bus() {
         "skip",
         "no systemd user manager on this bus"
     );
+    // No user manager to say whether a graphical session runs: an absent session.env is news,
+    // not a failure.
     let env = find(&all, "session/user", "session-env");
-    assert_eq!(env["status"], "fail");
+    assert_eq!(env["status"], "skip", "{env}");
     let app = find(&all, "session/user", "app:chromium");
     assert_eq!(app["status"], "fail");
     assert!(app["evidence"].as_str().unwrap().contains("ca.desrt.dconf"));
@@ -590,6 +619,22 @@ fn the_session_checks_run_as_the_user_against_their_bus() {
     else {
         return;
     };
+    // Root's own XDG_RUNTIME_DIR is not the user's: a session.env there must not count.
+    if is_root() {
+        let other = tempfile::tempdir().unwrap();
+        write(
+            &other.path().join("hwc/session.env"),
+            "HWC_GPU_TYPE=nvidia\n",
+        );
+        let o = Command::new(hwc())
+            .args(["hwc-doctor", "--json", "--root"])
+            .arg(m.root())
+            .env("XDG_RUNTIME_DIR", other.path())
+            .output()
+            .unwrap();
+        let all = checks(&o);
+        assert_eq!(find(&all, "session/user", "session-env")["status"], "skip");
+    }
     let env_file = m.root().join(format!("run/user/{}/hwc/session.env", m.uid));
     write(&env_file, "HWC_GPU_TYPE=nvidia\n");
     let o = m.doctor(&[]);
@@ -597,6 +642,54 @@ fn the_session_checks_run_as_the_user_against_their_bus() {
     let all = checks(&o);
     assert_eq!(find(&all, "session/user", "app:chromium")["status"], "ok");
     assert_eq!(find(&all, "session/user", "session-env")["status"], "ok");
+}
+
+#[test]
+fn what_a_user_points_the_doctor_at_is_looked_at_not_opened() {
+    let m = Machine::consistent();
+    // authorized_keys made a link to a device node: judged by what it leads to, never opened.
+    let keys = m.root().join(format!("home/{USER}/.ssh/authorized_keys"));
+    fs::remove_file(&keys).unwrap();
+    std::os::unix::fs::symlink("/dev/null", &keys).unwrap();
+    if have("strace") {
+        let log = m.root().join("strace.log");
+        let o = Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"])
+            .arg(&log)
+            .arg(hwc())
+            .args(["hwc-doctor", "--json", "--root"])
+            .arg(m.root())
+            .output()
+            .unwrap();
+        let trace = fs::read_to_string(&log).unwrap();
+        // Looked at through O_PATH handles (which open nothing), never opened to read.
+        let opened: Vec<&str> = trace
+            .lines()
+            .filter(|l| l.contains("\"/dev/null\"") || l.contains("/authorized_keys\""))
+            .filter(|l| !l.contains("O_PATH"))
+            .collect();
+        assert!(opened.is_empty(), "opened: {opened:#?}");
+        let all = checks(&o);
+        let c = find(&all, "session/services", "authorized-keys");
+        assert_eq!(c["status"], "fail");
+        assert!(
+            c["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("not a regular file"),
+            "{c}"
+        );
+    }
+    // A device node that cannot be judged is no pass.
+    std::os::unix::fs::symlink("/nonexistent", m.root().join("dev/dri/renderD200")).unwrap();
+    let o = m.doctor(&[]);
+    let all = checks(&o);
+    let c = find(&all, "hardware/permissions", "devices:media");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["evidence"].as_str().unwrap().contains("cannot judge"),
+        "{c}"
+    );
 }
 
 #[test]

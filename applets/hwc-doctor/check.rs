@@ -6,6 +6,8 @@ pub const PERMISSIONS: &str = "hardware/permissions";
 pub const SERVICES: &str = "session/services";
 pub const SESSION: &str = "session/user";
 pub const MESH: &str = "mesh";
+/// The doctor's own inputs: the declaration and the account files.
+pub const DOCTOR: &str = "doctor";
 
 /// Every metric hwc-doctor writes, with its help text, in the order written.
 pub const METRICS: [(&str, &str); 7] = [

@@ -145,11 +145,13 @@ fn userspace_version(root: &Root) -> Option<(String, String)> {
         let Ok(entries) = std::fs::read_dir(root.path(dir)) else {
             continue;
         };
-        let versions: BTreeSet<String> = entries
+        // Highest by number (570.133.07 above 570.86.16), not by text.
+        let versions: BTreeSet<(Vec<u64>, String)> = entries
             .filter_map(|e| e.ok())
             .filter_map(|e| lib_version(&e.file_name().to_string_lossy()).map(str::to_string))
+            .map(|v| (v.split('.').filter_map(|n| n.parse().ok()).collect(), v))
             .collect();
-        if let Some(v) = versions.last() {
+        if let Some((_, v)) = versions.last() {
             return Some((v.clone(), dir.to_string()));
         }
     }
@@ -159,6 +161,7 @@ fn userspace_version(root: &Root) -> Option<(String, String)> {
 fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findings) {
     let kernel = ctx.gpus.nvidia_version.map(|v| v.as_str().into_owned());
     let user = userspace_version(&ctx.root);
+    // Whether the versions match: `None` when user space was not found (not known).
     let matched = match (&kernel, &user) {
         (None, _) => {
             f.fail(
@@ -169,7 +172,7 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
                     "{OPTION}.type = \"nvidia\"; installs it; reboot after nixos-rebuild switch"
                 ),
             );
-            false
+            Some(false)
         }
         (Some(k), None) => {
             f.warn(
@@ -178,7 +181,7 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
                 format!("kernel module {k}; no versioned libnvidia-ml or libcuda in {}", LIB_DIRS.join(", ")),
                 Some("hardware.graphics.enable = true; (set by the gpu module) links the driver into /run/opengl-driver".into()),
             );
-            true
+            None
         }
         (Some(k), Some((u, dir))) if k == u => {
             f.ok(
@@ -186,7 +189,7 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
                 "nvidia-versions",
                 format!("kernel module and user space ({dir}) are both {k}"),
             );
-            true
+            Some(true)
         }
         (Some(k), Some((u, dir))) => {
             f.fail(
@@ -197,7 +200,7 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
                 ),
                 format!("reboot, so the {u} kernel module loads"),
             );
-            false
+            Some(false)
         }
     };
     let cdi_matched = match runtime {
@@ -207,11 +210,13 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
             true
         }
     };
-    f.sample(
-        "hwc_nvidia_versions_match",
-        Vec::new(),
-        u64::from(matched && cdi_matched),
-    );
+    if let Some(matched) = matched {
+        f.sample(
+            "hwc_nvidia_versions_match",
+            Vec::new(),
+            u64::from(matched && cdi_matched),
+        );
+    }
 }
 
 /// The CDI spec for NVIDIA GPUs: present, generated for the loaded driver, listing the GPUs
@@ -288,10 +293,27 @@ fn check_render_access(ctx: &Context, node: Option<&str>, f: &mut Findings) {
         return;
     };
     let who = ctx.who(user);
-    let verdict = access::system_verdicts(&ctx.root, &ctx.acc, &who, &[node.into()])
-        .ok()
-        .and_then(|mut v| v.pop())
-        .and_then(|v| v.ok());
+    let verdict = match access::system_verdicts(&ctx.root, &ctx.acc, &who, &[node.into()]) {
+        Ok(mut v) => v.pop().and_then(|v| v.ok()),
+        Err(e) => {
+            f.fail(
+                GPU,
+                "render-node",
+                format!("cannot judge {node}: {e}"),
+                "check --root",
+            );
+            return;
+        }
+    };
+    if verdict.is_none() && ctx.root.path(node).symlink_metadata().is_ok() {
+        f.fail(
+            GPU,
+            "render-node",
+            format!("{node} is there but cannot be judged"),
+            format!("hwc-perms access --user {} {node}", user.name),
+        );
+        return;
+    }
     match verdict {
         Some(v) if v.read && v.write => f.ok(
             GPU,

@@ -88,6 +88,18 @@ impl Context {
     }
 
     /// The name of the group owning the node at system path `node`.
+    /// The session's runtime directory for `user`: this one's when the doctor runs in that
+    /// user's own session, else /run/user/UID under the root. Decided here, before a worker
+    /// drops to the user (after which it would always look like the user's own).
+    pub fn runtime_dir(&self, user: &User) -> PathBuf {
+        match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(dir) if hwc_core::privilege::euid() == user.uid && self.root.is_system() => {
+                PathBuf::from(dir)
+            }
+            _ => self.root.path(format!("/run/user/{}", user.uid)),
+        }
+    }
+
     pub fn node_group(&self, node: &str) -> Option<String> {
         let st = hwc_core::safefs::stat(&self.root.path(node)).ok()?;
         self.acc.group_by_gid(st.gid).map(|g| g.name.clone())
@@ -97,8 +109,27 @@ impl Context {
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     let args: Args = parse_args(name, args)?;
     let root = Root::from_option(args.root.as_deref());
-    let declared = declared::load(&root)?;
-    let acc = Accounts::load(&root)?;
+    // What keeps the doctor from reading its inputs is a failed check, so that the report and
+    // the gauges still say so (a stale metrics file would keep saying all is well).
+    let mut early = Findings::default();
+    let declared = declared::load(&root).unwrap_or_else(|e| {
+        early.fail(
+            check::DOCTOR,
+            "declaration",
+            e.to_string(),
+            "fix /etc/hwc/declared.json (its format: hwc-doctor --help)",
+        );
+        Declared::default()
+    });
+    let acc = Accounts::load(&root).unwrap_or_else(|e| {
+        early.fail(
+            check::DOCTOR,
+            "accounts",
+            e.to_string(),
+            "fix /etc/passwd and /etc/group",
+        );
+        Accounts::default()
+    });
     let user_name = args.user.as_deref().or(declared.user()).map(str::to_string);
     let user = match (&user_name, &args.user) {
         (Some(n), _) => match acc.find_user(n) {
@@ -116,10 +147,11 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         acc,
         user,
     };
-    let findings = run_checks(&ctx, &declared, user_name.as_deref());
-    if let Some(file) = &args.prometheus {
-        prometheus::write(file, &prometheus::render(&findings))?;
-    }
+    let mut findings = run_checks(&ctx, &declared, user_name.as_deref());
+    early.checks.append(&mut findings.checks);
+    early.samples.append(&mut findings.samples);
+    let findings = early;
+    // The report first: a metrics file that cannot be written must not hide it.
     output::print(
         output::Format::of(args.json),
         &report::Report {
@@ -128,6 +160,9 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
             user: ctx.user.as_ref().map(|u| u.name.as_str()),
         },
     )?;
+    if let Some(file) = &args.prometheus {
+        prometheus::write(file, &prometheus::render(&findings))?;
+    }
     Ok(u8::from(findings.failed() > 0))
 }
 
@@ -145,7 +180,16 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
     permissions::check(ctx, declared.permissions.as_ref(), &mut f);
     let ssh_user = declared.ssh.as_ref().and_then(|(u, secret)| {
         services::check(&ctx.root, u, secret.as_deref(), &mut f);
-        ctx.acc.user_by_name(u)
+        let found = ctx.acc.user_by_name(u);
+        if found.is_none() {
+            f.fail(
+                check::SERVICES,
+                "authorized-keys",
+                format!("the declared SSH user '{u}' is not in /etc/passwd"),
+                "declare the user (users.users.NAME) or fix /etc/hwc/declared.json",
+            );
+        }
+        found
     });
     if declared.ssh.is_none() {
         f.skip(check::SERVICES, "ssh", "no SSH keys declared");

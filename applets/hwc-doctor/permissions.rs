@@ -110,7 +110,23 @@ fn devices(ctx: &Context, user: &hwc_core::users::User, set: &str, f: &mut Findi
             return;
         }
     };
-    let denied: Vec<_> = verdicts
+    // A node that could not be judged is no pass: it is named with what stopped the judgement.
+    let (judged, unjudged): (Vec<_>, Vec<_>) = verdicts.into_iter().partition(|v| v.is_ok());
+    let unjudged: Vec<String> = unjudged
+        .into_iter()
+        .filter_map(|v| v.err())
+        .map(|e| e.to_string())
+        .collect();
+    if !unjudged.is_empty() {
+        f.fail(
+            PERMISSIONS,
+            &check,
+            format!("cannot judge {}", unjudged.join("; ")),
+            "hwc-perms access --user USER --devices",
+        );
+        return;
+    }
+    let denied: Vec<_> = judged
         .into_iter()
         .filter_map(|v| v.ok())
         .filter(|v| !(v.read && v.write))

@@ -81,9 +81,10 @@ pub fn write(file: &Path, text: &str) -> Result<()> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
+        // Through the handle, never by name: the name may be another's by now.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
-        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
         std::fs::rename(&tmp, file)
     })();
     if result.is_err() {

@@ -4,7 +4,7 @@
 //! manager's environment, session.env, the D-Bus names declared apps need). A session that is
 //! not there is skipped, never failed.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use hwc_core::authorized_keys;
@@ -32,13 +32,14 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
         groups: ctx.acc.group_ids(user),
     };
     let root = &ctx.root;
+    let runtime = ctx.runtime_dir(user);
     let found = privilege::output_as(&ids, Duration::from_secs(15), 1 << 16, |out| {
         let mut mine = Findings::default();
         if asked.ssh {
             ssh(root, user, &mut mine);
         }
         if asked.session {
-            session(root, user, asked.apps, &mut mine);
+            session(&runtime, user, asked.apps, &mut mine);
         }
         for c in &mine.checks {
             out.write_all(check::encode(c).as_bytes())
@@ -153,17 +154,10 @@ fn names_for(app: &str) -> Option<&'static [&'static str]> {
     }
 }
 
-/// The user's runtime directory: this session's when the doctor runs in it, else
-/// /run/user/UID under the root.
-fn runtime_dir(root: &Root, user: &User) -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if privilege::euid() == user.uid && root.is_system() => PathBuf::from(dir),
-        _ => root.path(format!("/run/user/{}", user.uid)),
-    }
-}
-
-fn session(root: &Root, user: &User, apps: &[String], f: &mut Findings) {
-    let runtime = runtime_dir(root, user);
+/// The graphical session. Without a runtime directory, or a bus, there is no session to check;
+/// a session that is not graphical (an SSH login: the user manager knows no display) has no
+/// hwc-session-init to have run. Those are skipped, never failed.
+fn session(runtime: &Path, user: &User, apps: &[String], f: &mut Findings) {
     if !runtime.is_dir() {
         f.skip(
             SESSION,
@@ -171,21 +165,6 @@ fn session(root: &Root, user: &User, apps: &[String], f: &mut Findings) {
             format!("no session: {} does not exist", runtime.display()),
         );
         return;
-    }
-    let env_file = runtime.join("hwc/session.env");
-    if env_file.is_file() {
-        f.ok(
-            SESSION,
-            "session-env",
-            format!("{} is there", env_file.display()),
-        );
-    } else {
-        f.fail(
-            SESSION,
-            "session-env",
-            format!("{} is absent: hwc-session-init has not run in this session", env_file.display()),
-            "systemctl --user start hwc-session-init.service (hwc.infrastructure.session.services.sessionInit.enable = true;)",
-        );
     }
     let socket = runtime.join("bus");
     if !socket.exists() {
@@ -219,9 +198,31 @@ fn session(root: &Root, user: &User, apps: &[String], f: &mut Findings) {
             return;
         }
     };
-    manager_environment(&mut bus, f);
+    let graphical = manager_environment(&mut bus, f);
+    session_env(runtime, graphical, f);
     for app in apps {
         activatable(&mut bus, app, f);
+    }
+}
+
+/// hwc-session-init's record of the session: due in a graphical session (`Some(true)`), not in
+/// another (`Some(false)`); with no user manager to tell (`None`) only its presence is news.
+fn session_env(runtime: &Path, graphical: Option<bool>, f: &mut Findings) {
+    let env_file = runtime.join("hwc/session.env");
+    match (env_file.is_file(), graphical) {
+        (true, _) => f.ok(SESSION, "session-env", format!("{} is there", env_file.display())),
+        (false, Some(true)) => f.fail(
+            SESSION,
+            "session-env",
+            format!("{} is absent: hwc-session-init has not run in this session", env_file.display()),
+            "systemctl --user start hwc-session-init.service (hwc.infrastructure.session.services.sessionInit.enable = true;)",
+        ),
+        (false, Some(false)) => f.skip(SESSION, "session-env", "no graphical session"),
+        (false, None) => f.skip(
+            SESSION,
+            "session-env",
+            format!("{} is absent, and no user manager says whether a graphical session runs", env_file.display()),
+        ),
     }
 }
 
@@ -248,8 +249,9 @@ fn call<'a>(
     }
 }
 
-/// The systemd user manager's environment holds what hwc-session-init imports.
-fn manager_environment(bus: &mut Bus, f: &mut Findings) {
+/// The systemd user manager's environment holds what hwc-session-init imports; whether the
+/// session is graphical (a display in that environment), `None` when there is no manager.
+fn manager_environment(bus: &mut Bus, f: &mut Findings) -> Option<bool> {
     let get = call(
         "/org/freedesktop/systemd1",
         "org.freedesktop.DBus.Properties",
@@ -268,7 +270,7 @@ fn manager_environment(bus: &mut Bus, f: &mut Findings) {
                 "user-manager",
                 "no systemd user manager on the session bus",
             );
-            return;
+            return None;
         }
         Ok(Reply::Error { name, message }) => Err(format!("{name}: {message}")),
         Err(why) => Err(why),
@@ -277,21 +279,21 @@ fn manager_environment(bus: &mut Bus, f: &mut Findings) {
         Ok(e) => e,
         Err(why) => {
             f.fail(SESSION, "user-manager", why, "systemctl --user status");
-            return;
+            return None;
         }
     };
     let has = |name: &str| {
         env.iter()
             .any(|e| e.split_once('=').is_some_and(|(k, _)| k == name))
     };
-    let mut missing = Vec::new();
-    if !has("HWC_GPU_TYPE") {
-        missing.push("HWC_GPU_TYPE");
-    }
-    if !has("WAYLAND_DISPLAY") && !has("DISPLAY") {
-        missing.push("WAYLAND_DISPLAY or DISPLAY");
-    }
-    if missing.is_empty() {
+    let graphical = has("WAYLAND_DISPLAY") || has("DISPLAY");
+    if !graphical {
+        f.skip(
+            SESSION,
+            "user-manager",
+            "no graphical session (no display in the user manager)",
+        );
+    } else if has("HWC_GPU_TYPE") {
         f.ok(
             SESSION,
             "user-manager",
@@ -301,10 +303,11 @@ fn manager_environment(bus: &mut Bus, f: &mut Findings) {
         f.fail(
             SESSION,
             "user-manager",
-            format!("the systemd user manager lacks {}", missing.join(", ")),
+            "the systemd user manager has a display but not HWC_GPU_TYPE: hwc-session-init did not run",
             "systemctl --user restart hwc-session-init.service (hwc.infrastructure.session.services.sessionInit.enable = true;)",
         );
     }
+    Some(graphical)
 }
 
 /// The D-Bus names a declared app needs are on the bus or activatable.

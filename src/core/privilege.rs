@@ -188,6 +188,9 @@ pub fn output_as(
     })
     .map_err(|e| Error::io(format!("running {worker}"), &e))?;
     match outcome.ended {
+        Ended::Exited(0) if outcome.output.len() >= max_output => Err(Error::failed(format!(
+            "{worker} wrote more than {max_output} bytes; the rest was not read"
+        ))),
         Ended::Exited(0) => Ok(outcome.output),
         Ended::Exited(status) => Err(Error::failed(format!("{worker} failed (status {status})"))),
         Ended::Signaled(signal) => Err(Error::failed(format!("{worker} was killed by {signal}"))),

@@ -314,12 +314,24 @@ fn size_text(bytes: u64) -> String {
 }
 
 /// The one reader of files from outside (configuration, account files, caches): follows links
-/// (such files are often links, as on NixOS), opens without blocking (a FIFO cannot hang it),
-/// and reads only a regular file of at most `cap` bytes (never `/dev/zero` without end).
+/// (such files are often links, as on NixOS), looks at what the path leads to before opening it
+/// (an `O_PATH` handle: a device node a link leads to is never opened, so never woken), opens
+/// without blocking (a FIFO swapped in cannot hang it), and reads only a regular file of at most
+/// `cap` bytes (never `/dev/zero` without end), the one it looked at.
 pub fn read_file(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let seen = stat(path)?;
+    if !seen.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is a {}, not a regular file", seen.kind()),
+        ));
+    }
     let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
     let fd = nix::fcntl::open(path, flags, Mode::empty())?;
     let st = fstat(&fd)?;
+    if !st.same_file(&seen) {
+        return Err(io::Error::other("it was replaced while being opened"));
+    }
     read_regular(std::fs::File::from(fd), &st, cap)
 }
 
