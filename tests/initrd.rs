@@ -10,34 +10,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn install_sh<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new("bash")
-        .arg(repo().join("install/install.sh"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Every file (not directory) under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().unwrap().is_dir() {
-                out.extend(files_under(&e.path()));
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }

@@ -8,35 +8,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn install_sh(args: &[&str]) -> Output {
-    Command::new("bash")
-        .arg(repo().join("install/install.sh"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Every file (not directory) under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn install_twice_then_uninstall_leaves_nothing() {
     let t = tempfile::tempdir().unwrap();

@@ -46,10 +46,6 @@ const SEEDS: [(&str, &str); 6] = [
     ),
 ];
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Whether nix-instantiate and the vendored nixpkgs lib are here; says why not.
 fn nix_ready() -> bool {
     if shared_dir("vendor/nixpkgs-lib/lib").is_none() {

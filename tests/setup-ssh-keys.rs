@@ -923,34 +923,7 @@ fn start_sshd() -> Sshd {
 }
 
 fn login(sshd: &Sshd, key: &Path) -> bool {
-    Command::new("ssh")
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-        ])
-        .args([
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "LogLevel=ERROR",
-            "-p",
-        ])
-        .arg(sshd.port.to_string())
-        .arg("-i")
-        .arg(key)
-        .arg(format!("{SSH_USER}@127.0.0.1"))
-        .arg("true")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-        .status
-        .success()
+    sshd::ssh_true(sshd.port, SSH_USER, &["-i", key.to_str().unwrap()])
 }
 
 #[test]

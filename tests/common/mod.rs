@@ -23,6 +23,36 @@ pub const APPLETS: [&str; 7] = [
     "hwc-doctor",
 ];
 
+/// The project's checkout.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// install/install.sh run with `args`.
+pub fn install_sh<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new("bash")
+        .arg(repo().join("install/install.sh"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Every file (not directory) under `dir`, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().unwrap().is_dir() {
+                out.extend(files_under(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 pub fn hwc() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hwc"))
 }

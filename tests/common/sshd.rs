@@ -65,7 +65,23 @@ pub fn login(config: &Path, log: &Path, user: &str, client: &[&str]) -> (bool, S
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    let ok = Command::new("ssh")
+    let ok = ssh_true(port, user, client);
+    let start = Instant::now();
+    while sshd.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = sshd.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = sshd.wait();
+    (ok, fs::read_to_string(log).unwrap_or_default())
+}
+
+/// `ssh -p PORT CLIENT... USER@127.0.0.1 true`, non-interactive and trusting the test's host
+/// key: whether it logged in.
+pub fn ssh_true(port: u16, user: &str, client: &[&str]) -> bool {
+    Command::new("ssh")
         .args([
             "-o",
             "BatchMode=yes",
@@ -89,15 +105,5 @@ pub fn login(config: &Path, log: &Path, user: &str, client: &[&str]) -> (bool, S
         .output()
         .unwrap()
         .status
-        .success();
-    let start = Instant::now();
-    while sshd.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = sshd.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = sshd.wait();
-    (ok, fs::read_to_string(log).unwrap_or_default())
+        .success()
 }
