@@ -53,24 +53,13 @@ fn describe(gpu: &Gpu) -> String {
 mod tests {
     use super::*;
     use hwc_core::gpu::accel::Accel;
-    use hwc_core::gpu::{role_of, PciAddr, ShortName};
+    use hwc_core::gpu::PciAddr;
 
     fn gpu(pci: &str, vendor_id: u16, class: u32, driver: &str, default: bool) -> Gpu {
         let pci = PciAddr::parse(pci.as_bytes()).unwrap();
         Gpu {
-            pci,
-            vendor_id,
-            device_id: 0,
-            subsystem: None,
-            class,
-            driver: ShortName::new(driver.as_bytes()),
-            boot_vga: None,
-            boot_display: None,
-            runtime_status: None,
-            card: None,
-            render: None,
-            role: role_of(pci, vendor_id, 0, class),
             default,
+            ..Gpu::from_ids(pci, vendor_id, 0, class, driver)
         }
     }
 

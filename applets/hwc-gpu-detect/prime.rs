@@ -76,29 +76,14 @@ pub fn bus_id(pci: PciAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hwc_core::gpu::{role_of, Gpu, ShortName};
+    use hwc_core::gpu::Gpu;
 
     fn addr(text: &str) -> PciAddr {
         PciAddr::parse(text.as_bytes()).unwrap()
     }
 
     fn gpu(pci: &str, vendor_id: u16, device_id: u16, class: u32, driver: &str) -> Gpu {
-        let pci = addr(pci);
-        Gpu {
-            pci,
-            vendor_id,
-            device_id,
-            subsystem: None,
-            class,
-            driver: ShortName::new(driver.as_bytes()),
-            boot_vga: None,
-            boot_display: None,
-            runtime_status: None,
-            card: None,
-            render: None,
-            role: role_of(pci, vendor_id, device_id, class),
-            default: false,
-        }
+        Gpu::from_ids(addr(pci), vendor_id, device_id, class, driver)
     }
 
     #[test]

@@ -279,6 +279,27 @@ pub struct Gpu {
 }
 
 impl Gpu {
+    /// A GPU known only by its address, ids, class and driver (`""`: none), its role decided
+    /// from those as a scan decides it; nothing read, not the default. What decisions made
+    /// from data (and their tests) start from.
+    pub fn from_ids(pci: PciAddr, vendor_id: u16, device_id: u16, class: u32, driver: &str) -> Gpu {
+        Gpu {
+            pci,
+            vendor_id,
+            device_id,
+            subsystem: None,
+            class,
+            driver: ShortName::new(driver.as_bytes()),
+            boot_vga: None,
+            boot_display: None,
+            runtime_status: None,
+            card: None,
+            render: None,
+            role: role_of(pci, vendor_id, device_id, class),
+            default: false,
+        }
+    }
+
     pub fn vendor(&self) -> Vendor {
         Vendor::from_id(self.vendor_id)
     }

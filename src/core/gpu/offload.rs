@@ -210,26 +210,11 @@ pub fn offload_env(gpus: &Gpus, gpu: &Gpu, root: &Root) -> Vec<(&'static str, St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpu::{role_of, ShortName};
 
     /// A GPU as a scan would give it, its role from the ids; [`machine`] marks the default.
     fn gpu(pci: &str, vendor_id: u16, device_id: u16, class: u32, driver: &str) -> Gpu {
         let pci = PciAddr::parse(pci.as_bytes()).unwrap();
-        Gpu {
-            pci,
-            vendor_id,
-            device_id,
-            subsystem: None,
-            class,
-            driver: ShortName::new(driver.as_bytes()),
-            boot_vga: None,
-            boot_display: None,
-            runtime_status: None,
-            card: None,
-            render: None,
-            role: role_of(pci, vendor_id, device_id, class),
-            default: false,
-        }
+        Gpu::from_ids(pci, vendor_id, device_id, class, driver)
     }
 
     fn machine(mut list: Vec<Gpu>, default: usize) -> Gpus {
