@@ -693,6 +693,40 @@ fn what_a_user_points_the_doctor_at_is_looked_at_not_opened() {
 }
 
 #[test]
+fn the_metrics_file_is_replaced_never_written_through() {
+    // Another's link where the file goes: root replaces the link, leaves its target alone,
+    // and leaves no temporary file behind.
+    let m = Machine::consistent();
+    let dir = m.root().join("textfiles");
+    fs::create_dir(&dir).unwrap();
+    chmod(&dir, 0o1777);
+    let victim = m.root().join("victim");
+    fs::write(&victim, "secret\n").unwrap();
+    chmod(&victim, 0o600);
+    let file = dir.join("hwc-doctor.prom");
+    std::os::unix::fs::symlink(&victim, &file).unwrap();
+    let o = m.doctor(&["--prometheus", file.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "secret\n");
+    assert_eq!(
+        fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let meta = fs::symlink_metadata(&file).unwrap();
+    assert!(meta.is_file(), "the link itself was replaced");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+    assert!(fs::read_to_string(&file)
+        .unwrap()
+        .contains("# TYPE hwc_check_ok gauge"));
+    let names: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[test]
 fn a_doctor_run_wakes_no_gpu() {
     let m = Machine::consistent();
     let mut cmd = Command::new(hwc());
