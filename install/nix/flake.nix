@@ -3,22 +3,52 @@
 
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
 
-  outputs = { self, nixpkgs }:
+  outputs =
+    { self, nixpkgs }:
     let
-      systems = [ "x86_64-linux" ];
-      forAllSystems = f: nixpkgs.lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+      inherit (nixpkgs) lib;
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system});
     in
     {
-      packages = forAllSystems (pkgs: rec {
-        hwc = pkgs.callPackage ./package.nix { };
-        default = hwc;
-      });
+      # pkgs.hwc, for `nixpkgs.overlays = [ hwc.overlays.default ];`. The domain's package
+      # defaults to it when it is there.
+      overlays.default = final: _prev: { hwc = final.callPackage ./package.nix { }; };
 
-      # The hwc.infrastructure domain, running this flake's package.
-      nixosModules.default = { pkgs, lib, ... }: {
-        imports = [ ./infrastructure ];
-        hwc.infrastructure.session.commands.package =
-          lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+      packages = forAllSystems (
+        _: pkgs: rec {
+          hwc = pkgs.callPackage ./package.nix { };
+          default = hwc;
+        }
+      );
+
+      # The hwc.infrastructure domain: a file, with a key, so importing it from two profiles is
+      # harmless and errors name the file. Its package is pkgs.hwc (this flake's overlay) or, without
+      # the overlay, this flake's own package.nix built with the machine's nixpkgs.
+      nixosModules.hwc = ./infrastructure;
+      nixosModules.default = self.nixosModules.hwc;
+
+      # An NVIDIA Optimus laptop with every seed snippet of the domain's documentation; what
+      # `nix eval .#nixosConfigurations.hwc-laptop.config.hwc.infrastructure.session` reads.
+      nixosConfigurations.hwc-laptop = lib.nixosSystem {
+        modules = [
+          self.nixosModules.default
+          ./examples/hwc-laptop.nix
+          { nixpkgs.hostPlatform = "x86_64-linux"; }
+        ];
       };
+
+      checks = forAllSystems (
+        system: _:
+        {
+          hwc = self.packages.${system}.hwc;
+        }
+        // lib.optionalAttrs (system == "x86_64-linux") {
+          hwc-laptop = self.nixosConfigurations.hwc-laptop.config.system.build.toplevel;
+        }
+      );
     };
 }

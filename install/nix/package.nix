@@ -33,7 +33,10 @@ rustPlatform.buildRustPackage {
   meta = {
     description = "Static multicall binary wiring a NixOS machine's hardware and services together";
     license = with lib.licenses; [ mit asl20 ];
-    platforms = [ "x86_64-linux" ];
+    platforms = [
+      "x86_64-linux"
+      "aarch64-linux"
+    ];
     mainProgram = "hwc";
   };
 }

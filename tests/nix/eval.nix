@@ -1,16 +1,26 @@
-# Evaluates the hwc infrastructure domain as NixOS would, with the real nixpkgs module system
-# (../shared/vendor/nixpkgs-lib) and the NixOS options it sets declared in nixos-options.nix:
+# Evaluates the hwc infrastructure domain as NixOS does: the real nixpkgs module system
+# (../shared/vendor/nixpkgs-lib) with NixOS's own declarations of every option the domain sets
+# (../shared/vendor/nixos-subset: systemd's unit options and unit generation, decls.nix for the
+# hardware, services, boot and users options with nixpkgs' 26.05 defaults and assertions), more
+# of nixpkgs' own declarations in nixos-decls.nix, and agenix's real module:
 #
 #   nix-instantiate --eval --strict --json tests/nix/eval.nix \
-#     --arg configs '[ ./my-config.nix ]' [--argstr store DIR] [--argstr hwcOut DIR]
+#     --arg configs '[ ./my-config.nix ]' [--argstr stage1 scripted] \
+#     [--argstr agenix activation|sysusers|userborn] [--argstr store DIR] [--argstr hwcOut DIR]
+#
+# stage1: "systemd" (26.05's default) or "scripted" (boot.initrd.systemd.enable = false, as a
+# user sets it). agenix: which of agenix's three modes installs the secrets ("activation" is its
+# default, "sysusers" and "userborn" turn those on), or "none": agenix's module not imported.
 #
 # Failed assertions stop the evaluation with NixOS's own wording. The result is JSON: the units
-# as systemd will read them (unit files, as NixOS writes them), /etc files, users, groups,
-# packages on PATH, and the NixOS settings the modules made.
+# exactly as NixOS's unit generation writes them, /etc files, users, groups, packages on PATH,
+# the NixOS settings the modules made, and agenix's activation snippets.
 {
   configs,
   store ? "/nix/store",
   hwcOut ? "${store}/hwc-0.1.0",
+  stage1 ? "systemd",
+  agenix ? "activation",
 }:
 
 let
@@ -18,27 +28,35 @@ let
   pkgs = import ./pkgs.nix { inherit lib store hwcOut; };
   inherit (lib)
     concatMapStrings
-    concatStrings
     filterAttrs
     isDerivation
     mapAttrs
-    mapAttrs'
-    mapAttrsToList
     nameValuePair
-    toList
     ;
 
   evaluated = lib.evalModules {
-    modules = [
-      ./nixos-options.nix
+    modules =
+      import ./nixos.nix {
+        inherit lib pkgs;
+        agenix = agenix != "none";
+      }
+      ++ [
       ../../install/nix/infrastructure
-      { _module.args.pkgs = pkgs; }
+      {
+        # What the machine's own configuration says, at normal priority, as a user writes it.
+        boot.initrd.systemd.enable = lib.mkIf (stage1 == "scripted") false;
+        systemd.sysusers.enable = lib.mkIf (agenix == "sysusers") true;
+        services.userborn.enable = lib.mkIf (agenix == "userborn") true;
+      }
     ]
     ++ configs;
   };
-  config = evaluated.config;
+  inherit (evaluated) config;
 
-  failed = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
+  known =
+    lib.assertMsg (lib.elem stage1 [ "systemd" "scripted" ]) "stage1: systemd or scripted"
+    && lib.assertMsg (lib.elem agenix [ "activation" "sysusers" "userborn" "none" ]) "agenix: activation, sysusers, userborn or none";
+  failed = assert known; map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
   checked =
     if failed == [ ] then
       config
@@ -55,7 +73,10 @@ let
         out = toString value.outPath;
       }
       // lib.optionalAttrs (value ? entries) { entries = data value.entries; }
-      // lib.optionalAttrs (value ? text) { inherit (value) text destination; }
+      // lib.optionalAttrs (value ? text) {
+        inherit (value) text;
+        destination = value.destination or "";
+      }
     else if builtins.isFunction value then
       null
     else if builtins.isAttrs value then
@@ -67,52 +88,17 @@ let
     else
       value;
 
-  # Unit files as nixos/lib/systemd-lib.nix writes them: one line per value, lists repeated,
-  # booleans as true/false, empty settings left out.
-  setting =
-    v:
-    if v == true then
-      "true"
-    else if v == false then
-      "false"
-    else
-      toString v;
-  lines = key: value: concatMapStrings (v: "${key}=${setting v}\n") (toList value);
-  section = name: attrs: "[${name}]\n" + concatStrings (mapAttrsToList lines attrs);
-  unitSection =
-    u:
-    section "Unit" (
-      filterAttrs (_: v: v != "") {
-        Description = u.description;
-        Wants = u.wants;
-        Requires = u.requires;
-        After = u.after;
-        Before = u.before;
-        PartOf = u.partOf;
-        BindsTo = u.bindsTo;
-        Conflicts = u.conflicts;
-      }
-      // lib.optionalAttrs (u.restartTriggers != [ ]) {
-        # A path stands for its store path, which its content names.
-        X-Restart-Triggers = builtins.hashString "sha256" (
-          builtins.toJSON (map (t: if builtins.isPath t then builtins.hashFile "sha256" t else t) u.restartTriggers)
-        );
-      }
-      // u.unitConfig
-    );
-  serviceFile = s: unitSection s + section "Service" s.serviceConfig;
-  pathFile = p: unitSection p + section "Path" p.pathConfig;
-  timerFile = t: unitSection t + section "Timer" t.timerConfig;
-  files = suffix: render: units: mapAttrs' (name: u: nameValuePair "${name}.${suffix}" (render u)) (filterAttrs (_: u: u.enable) units);
+  # The unit files NixOS installs: `systemd.units.<name>.text`, as its unit generation wrote it.
+  unitFiles = units: mapAttrs (_: u: u.text) (filterAttrs (_: u: u.enable) units);
+  # What switch-to-configuration and systemd read besides the text: the [Install] links.
+  unitLinks = units: mapAttrs (_: u: { inherit (u) wantedBy requiredBy; }) (filterAttrs (_: u: u.enable) units);
 in
 {
   warnings = checked.warnings;
-  units =
-    files "service" serviceFile checked.systemd.services
-    // files "path" pathFile checked.systemd.paths
-    // files "timer" timerFile checked.systemd.timers;
-  userUnits = files "service" serviceFile checked.systemd.user.services;
-  services = mapAttrs (_: s: data { inherit (s) serviceConfig wantedBy after before unitConfig; }) checked.systemd.services;
+  units = unitFiles checked.systemd.units;
+  unitLinks = unitLinks checked.systemd.units;
+  userUnits = unitFiles checked.systemd.user.units;
+  services = mapAttrs (_: s: data { inherit (s) serviceConfig wantedBy requiredBy after before unitConfig; }) checked.systemd.services;
   paths = mapAttrs (_: p: data { inherit (p) pathConfig wantedBy; }) checked.systemd.paths;
   timers = mapAttrs (_: t: data { inherit (t) timerConfig wantedBy; }) checked.systemd.timers;
   userServices = mapAttrs (_: s: data { inherit (s) serviceConfig wantedBy; }) checked.systemd.user.services;
@@ -133,4 +119,16 @@ in
       ;
     sessionVariables = checked.environment.sessionVariables;
   };
+  # agenix's activation snippets, by name, with the snippets each runs after (activation mode).
+  activation = mapAttrs (_: s: { inherit (s) text deps; }) (
+    filterAttrs (_: s: builtins.isAttrs s && s ? text) checked.system.activationScripts
+  );
+  age =
+    if checked ? age then
+      {
+        inherit (checked.age) secretsDir secretsMountPoint;
+        secrets = mapAttrs (_: s: { inherit (s) path; file = toString s.file; }) checked.age.secrets;
+      }
+    else
+      null;
 }

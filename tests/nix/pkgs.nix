@@ -1,8 +1,10 @@
-# A stand-in for the few nixpkgs packages the hwc modules name (nixpkgs itself is not available to
-# the tests): each is derivation-shaped, with its output under `store`, which a test fills with the
-# programs a unit runs. The builders (linkFarm, writeTextFile) keep what they were given, so a test
-# can lay their output out itself. hwc's own package comes through the real lib.callPackageWith
-# and install/nix/package.nix, with a stand-in rustPlatform whose output is `hwcOut`.
+# A stand-in for the few nixpkgs packages and builders the hwc modules, NixOS's unit generation
+# and agenix's module name (nixpkgs itself is not available to the tests): each is
+# derivation-shaped, with its output under `store`, which a test fills with the programs a unit
+# runs. A builder's output is named by a hash of what it was given, as a store path is, and keeps
+# what it was given (linkFarm's entries, writeTextFile's text), so a test can lay the output out
+# itself. hwc's own package comes through the real lib.callPackageWith and
+# install/nix/package.nix, with a stand-in rustPlatform whose output is `hwcOut`.
 {
   lib,
   store ? "/nix/store",
@@ -12,17 +14,38 @@
 let
   fake =
     name: extra:
-    {
-      type = "derivation";
-      inherit name;
-      outPath = "${store}/${name}";
-      drvPath = "${store}/${name}.drv";
-    }
-    // extra;
+    let
+      drv = {
+        type = "derivation";
+        inherit name;
+        outPath = "${store}/${name}";
+        drvPath = "${store}/${name}.drv";
+        meta = { };
+        overrideAttrs = f: drv // f drv;
+      }
+      // extra;
+    in
+    drv;
+  # A builder's output: its store path named by what it was given.
+  built =
+    name: given: extra:
+    fake name (
+      {
+        outPath = "${store}/${builtins.substring 0 32 (builtins.hashString "sha256" (builtins.toJSON given))}-${name}";
+      }
+      // extra
+    );
+  script =
+    name: text:
+    built name text {
+      inherit text;
+      meta.mainProgram = name;
+    };
 
   pkgs = {
     inherit lib;
     callPackage = lib.callPackageWith pkgs;
+    stdenv.hostPlatform.system = "x86_64-linux";
 
     rustPlatform.buildRustPackage =
       args:
@@ -32,7 +55,7 @@ let
       };
     glibc = fake "glibc" { static = fake "glibc-static" { }; };
 
-    linkFarm = name: entries: fake name { inherit entries; };
+    linkFarm = name: entries: built name entries { inherit entries; };
     writeTextFile =
       {
         name,
@@ -40,13 +63,33 @@ let
         destination ? "",
         ...
       }:
-      fake name { inherit text destination; };
+      built name [ text destination ] { inherit text destination; };
+    writeText =
+      name: text:
+      built name text {
+        inherit text;
+        destination = "";
+      };
+    runCommand = name: env: command: built name [ env command ] { };
+    writeShellScript = script;
+    writeShellScriptBin = script;
+    writeShellApplication = { name, text, ... }: script name text;
+
+    # What NixOS's unit generation puts on every unit's PATH, and agenix's programs.
+    coreutils = fake "coreutils" { };
+    findutils = fake "findutils" { };
+    gnugrep = fake "gnugrep" { };
+    gnused = fake "gnused" { };
+    systemd = fake "systemd" { };
+    age = fake "age" { };
+    mount = fake "util-linux-mount" { };
 
     gutenprint = fake "gutenprint" { };
     rocmPackages.clr = fake "rocm-clr" { };
     intel-media-driver = fake "intel-media-driver" { };
     sane-airscan = fake "sane-airscan" { };
     xdg-desktop-portal-gtk = fake "xdg-desktop-portal-gtk" { };
+    jellyfin = fake "jellyfin" { };
   };
 in
 pkgs

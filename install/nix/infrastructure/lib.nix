@@ -111,24 +111,15 @@ rec {
     description = "IPv4 or IPv6 address with its prefix length (CIDR, e.g. 10.88.0.1/16)";
   };
 
-  # NixOS's PCI bus id, decimal: PCI:<bus>@<domain>:<device>:<function> (the domain may be left
-  # out; NixOS takes at most three digits of it). hwc-gpu-detect --nixos prints them so.
-  busId =
-    let
-      check =
-        text:
-        let
-          m = match "PCI:(0|[1-9][0-9]{0,2})(@(0|[1-9][0-9]{0,2}))?:(0|[1-9][0-9]?):([0-7])" text;
-        in
-        m != null
-        && toInt (builtins.elemAt m 0) <= 255
-        && toInt (builtins.elemAt m 3) <= 31;
-    in
-    types.addCheck types.str check
-    // {
-      name = "busId";
-      description = "PCI bus id as NixOS writes it, decimal: PCI:<bus>@<domain>:<device>:<function> (see hwc-gpu-detect --nixos)";
-    };
+  # NixOS's PCI bus id: exactly what its own option type accepts (busIDType in
+  # nixos/modules/hardware/video/nvidia.nix), so a value hwc takes is one NixOS takes and back:
+  # PCI:<bus>@<domain>:<device>:<function>, decimal, the domain optional and up to ten digits (a
+  # GPU behind Intel VMD sits in domain 65536). "" is NixOS's "unset". hwc-gpu-detect --nixos
+  # prints them so.
+  busId = types.strMatching "([[:print:]]+:[0-9]{1,3}(@[0-9]{1,10})?:[0-9]{1,2}:[0-9])?" // {
+    name = "busId";
+    description = "PCI bus id as NixOS writes it, decimal: PCI:<bus>@<domain>:<device>:<function> (see hwc-gpu-detect --nixos)";
+  };
 
   # The assertions on a module's user option `option` (its full name) holding `user`: set, and
   # an account the configuration declares (hwc's modules only add to it; a half-declared user

@@ -2,10 +2,10 @@
 # ids the user gives, AMD with ROCm, Intel with VA-API), the NVIDIA container toolkit, the
 # read-only accelerator other domains consume, and /run/hwc/gpu.env written at boot by
 # hwc-gpu-detect for services' EnvironmentFile=.
-{ config, lib, pkgs, ... }:
+{ config, options, lib, pkgs, ... }:
 
 let
-  inherit (lib) mkEnableOption mkIf mkMerge mkOption types;
+  inherit (lib) mkDefault mkEnableOption mkIf mkMerge mkOption types;
   hwcLib = import ../lib.nix { inherit lib; };
   cfg = config.hwc.infrastructure.hardware.gpu;
   hwc = config.hwc.infrastructure.session.commands.package;
@@ -16,7 +16,19 @@ let
     intel = "vaapi";
     none = "cpu";
   };
-  prime = cfg.prime;
+  # Whether the machine's configuration sets the option at `path` itself: above the mkDefault
+  # hwc gives a NixOS option (priority 1000), or above an option's own default (1500).
+  setAbove = prio: path: (lib.attrByPath path { } options).highestPrio or 1500 < prio;
+  userSets = setAbove 1000;
+  optionIsSet = path: setAbove 1500 ([ "hwc" "infrastructure" "hardware" "gpu" ] ++ path);
+  # Where the machine's configuration sets the NixOS option at `path`.
+  definedIn =
+    path:
+    lib.concatMapStringsSep ", " (d: d.file) (
+      lib.filter (d: d.file != toString ./gpu.nix) (lib.attrByPath path { } options).definitionsWithLocations
+    );
+  # Bus ids as given; "" (NixOS's "unset") is taken as unset.
+  prime = lib.mapAttrs (_: id: if id == "" then null else id) cfg.prime;
   integratedId = if prime.intelBusId != null then prime.intelBusId else prime.amdgpuBusId;
   offload = cfg.type == "nvidia" && prime.nvidiaBusId != null && integratedId != null;
   envFile = "/run/hwc/gpu.env";
@@ -61,9 +73,9 @@ in
         description = "The NVIDIA container toolkit: CDI specs so containers get the GPU (type = \"nvidia\" only).";
       };
       open = mkOption {
-        type = types.nullOr types.bool;
-        default = null;
-        description = "NVIDIA's open kernel module (true: Turing / RTX 20 series and newer) or the proprietary one (false: older GPUs). NixOS demands a choice; unset, hwc takes the open module and warns.";
+        type = types.bool;
+        default = true;
+        description = "NVIDIA's open kernel module (true: Turing / RTX 20 series and newer, NVIDIA's own recommendation for them) or the proprietary one (false: older GPUs). Given to NixOS as the default of hardware.nvidia.open, which NixOS demands a value for: a hardware.nvidia.open of the machine's own configuration wins.";
       };
     };
 
@@ -114,38 +126,49 @@ in
       };
     }
 
-    (mkIf (cfg.type == "nvidia") {
-      hardware.graphics.enable = true;
-      services.xserver.videoDrivers = [ "nvidia" ];
-      hardware.nvidia.modesetting.enable = true;
-      hardware.nvidia.open = if cfg.nvidia.open == null then true else cfg.nvidia.open;
-      warnings = lib.optional (cfg.nvidia.open == null) "${opt [ "nvidia" "open" ]} is unset: using NVIDIA's open kernel module (Turing / RTX 20 series and newer). Set it to false for an older GPU, or to true to silence this.";
-      hardware.nvidia.prime = mkIf offload (
+    # Every NixOS option below is a default: a user's own setting (the NixOS wiki's PRIME recipe,
+    # the `open` choice NixOS asks every driver >= 560 user for) is the one NixOS gets. Where hwc
+    # cannot work without a value, an assertion names both options.
+    {
+      assertions = [
         {
-          offload.enable = true;
-          # gpu-launch is the offload command.
-          offload.enableOffloadCmd = false;
-          nvidiaBusId = prime.nvidiaBusId;
+          assertion = cfg.type != "none" -> config.hardware.graphics.enable;
+          message = "${opt [ "type" ]} = \"${cfg.type}\" needs hardware.graphics.enable, which this configuration sets to false (${definedIn [ "hardware" "graphics" "enable" ]}): remove that setting, or set ${opt [ "type" ]} = \"none\".";
         }
-        // lib.optionalAttrs (prime.intelBusId != null) { intelBusId = prime.intelBusId; }
-        // lib.optionalAttrs (prime.amdgpuBusId != null) { amdgpuBusId = prime.amdgpuBusId; }
-      );
-      hardware.nvidia-container-toolkit.enable = mkIf cfg.nvidia.containerRuntime true;
+      ];
+    }
+
+    (mkIf (cfg.type == "nvidia") {
+      hardware.graphics.enable = mkDefault true;
+      services.xserver.videoDrivers = [ "nvidia" ];
+      hardware.nvidia.modesetting.enable = mkDefault true;
+      hardware.nvidia.open = mkDefault cfg.nvidia.open;
+      warnings = lib.optional (userSets [ "hardware" "nvidia" "open" ] && config.hardware.nvidia.open != cfg.nvidia.open && optionIsSet [ "nvidia" "open" ])
+        "${opt [ "nvidia" "open" ]} = ${lib.boolToString cfg.nvidia.open}, but hardware.nvidia.open = ${builtins.toJSON config.hardware.nvidia.open} (${definedIn [ "hardware" "nvidia" "open" ]}): NixOS takes the latter. Set only one of them.";
+      hardware.nvidia.prime = mkIf offload {
+        offload.enable = mkDefault (!config.hardware.nvidia.prime.sync.enable);
+        # gpu-launch is the offload command; a user's nvidia-offload is kept when asked for.
+        offload.enableOffloadCmd = mkDefault false;
+        nvidiaBusId = mkDefault prime.nvidiaBusId;
+        intelBusId = mkIf (prime.intelBusId != null) (mkDefault prime.intelBusId);
+        amdgpuBusId = mkIf (prime.amdgpuBusId != null) (mkDefault prime.amdgpuBusId);
+      };
+      hardware.nvidia-container-toolkit.enable = mkIf cfg.nvidia.containerRuntime (mkDefault true);
     })
 
     (mkIf (cfg.type == "amd") {
-      hardware.graphics.enable = true;
-      hardware.amdgpu.initrd.enable = true;
+      hardware.graphics.enable = mkDefault true;
+      hardware.amdgpu.initrd.enable = mkDefault true;
       # ROCm: OpenCL through the ROCm ICD, HIP programs find the runtime under /opt/rocm.
-      hardware.amdgpu.opencl.enable = true;
+      hardware.amdgpu.opencl.enable = mkDefault true;
       systemd.tmpfiles.rules = [ "L+ /opt/rocm - - - - ${pkgs.rocmPackages.clr}" ];
     })
 
     (mkIf (cfg.type == "intel") {
-      hardware.graphics.enable = true;
-      # VA-API on Broadwell and newer: the iHD media driver.
+      hardware.graphics.enable = mkDefault true;
+      # VA-API on Broadwell and newer: the iHD media driver (a user's i965 for older GPUs wins).
       hardware.graphics.extraPackages = [ pkgs.intel-media-driver ];
-      environment.sessionVariables.LIBVA_DRIVER_NAME = "iHD";
+      environment.sessionVariables.LIBVA_DRIVER_NAME = mkDefault "iHD";
     })
   ]);
 }

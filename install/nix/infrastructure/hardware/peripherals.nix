@@ -48,18 +48,19 @@ in
       hwc.infrastructure.hardware.permissions.groups.peripherals = mkDefault true;
     }
     (mkIf cfg.printing.enable {
-      services.printing.enable = true;
+      services.printing.enable = mkDefault true;
       services.printing.drivers = cfg.printing.drivers;
     })
     (mkIf (cfg.printing.discovery && (cfg.printing.enable || cfg.scanning.enable)) {
+      # Defaults: a user's own Avahi settings (openFirewall = false on a laptop) are kept.
       services.avahi = {
-        enable = true;
-        nssmdns4 = true;
-        openFirewall = true;
+        enable = mkDefault true;
+        nssmdns4 = mkDefault true;
+        openFirewall = mkDefault true;
       };
     })
     (mkIf cfg.scanning.enable {
-      hardware.sane.enable = true;
+      hardware.sane.enable = mkDefault true;
       hardware.sane.extraBackends = lib.optional cfg.scanning.network pkgs.sane-airscan;
     })
   ]);

@@ -2,10 +2,10 @@
 # for services: declared by LABEL=, UUID= or path, owner, group and mode of the mounted root set
 # by mount itself (X-mount.owner/group/mode, util-linux 2.38), `nofail` and automount so a
 # missing disk never blocks boot, the services that need one ordered after it.
-{ config, lib, ... }:
+{ config, options, lib, ... }:
 
 let
-  inherit (lib) mkEnableOption mkIf mkMerge mkOption types;
+  inherit (lib) mkDefault mkEnableOption mkIf mkMerge mkOption types;
   hwcLib = import ../lib.nix { inherit lib; };
   cfg = config.hwc.infrastructure.hardware.storage;
   opt = hwcLib.optionName [ "hardware" "storage" "mounts" ];
@@ -21,6 +21,19 @@ let
     ]
     ++ lib.optionals m.automount [ "x-systemd.automount" "x-systemd.idle-timeout=0" ]
     ++ m.options;
+  # The services a mount is required by that no other module defines: hwc only adds to a
+  # service, and a unit it alone made would have no ExecStart (systemd refuses it).
+  undefinedServices = lib.concatLists (
+    lib.mapAttrsToList (
+      name: m:
+      map (service: { inherit name service; }) (
+        lib.filter (
+          service:
+          !lib.any (d: d.file != toString ./storage.nix && d.value ? ${service}) options.systemd.services.definitionsWithLocations
+        ) m.requiredBy
+      )
+    ) cfg.mounts
+  );
 in
 {
   options.hwc.infrastructure.hardware.storage = {
@@ -29,7 +42,7 @@ in
     removable = mkOption {
       type = types.bool;
       default = true;
-      description = "Removable media for the session: udisks2 (mount from the desktop) and devmon (mounted under /media when plugged).";
+      description = "Removable media for the session: udisks2 (mount from the desktop) and devmon (mounted under /run/media/USER when plugged).";
     };
 
     trim = mkOption {
@@ -93,7 +106,7 @@ in
                 type = types.listOf types.str;
                 default = [ ];
                 example = [ "jellyfin" ];
-                description = "Services (unit names without .service) that need this mount: ordered after it, and not started without it.";
+                description = "Services of this configuration (unit names without .service) that need this mount: ordered after it, and not started without it. Each must be defined by another module (hwc only adds RequiresMountsFor= to it).";
               };
             };
           }
@@ -112,14 +125,20 @@ in
           assertion = badDevices == [ ];
           message = "${opt}: ${lib.concatMapStringsSep ", " (m: "'${m.device}'") badDevices} is not LABEL=, UUID=, PARTUUID=, PARTLABEL= or an absolute device path.";
         }
+        {
+          assertion = undefinedServices == [ ];
+          message = lib.concatMapStringsSep "\n" (
+            u: "${opt}.${u.name}.requiredBy: '${u.service}' is not a service of this configuration (no systemd.services.${u.service} outside hwc); name the unit without .service, or enable the module that defines it."
+          ) undefinedServices;
+        }
       ];
     }
     (mkIf cfg.removable {
-      services.udisks2.enable = true;
-      services.devmon.enable = true;
+      services.udisks2.enable = mkDefault true;
+      services.devmon.enable = mkDefault true;
     })
     (mkIf cfg.trim {
-      services.fstrim.enable = true;
+      services.fstrim.enable = mkDefault true;
     })
     {
       fileSystems = lib.mapAttrs' (

@@ -10,10 +10,11 @@ in
   options.hwc.infrastructure.session.chromium.enable = mkEnableOption "the system side of Chromium (dconf, D-Bus, XDG portals); Home Manager installs the browser";
 
   config = mkIf cfg.enable {
-    programs.dconf.enable = true;
-    services.dbus.enable = true;
+    # Defaults: a user who turns one of these off keeps it off.
+    programs.dconf.enable = mkDefault true;
+    services.dbus.enable = mkDefault true;
     xdg.portal = {
-      enable = true;
+      enable = mkDefault true;
       extraPortals = [ pkgs.xdg-desktop-portal-gtk ];
       config.common.default = mkDefault "*";
     };

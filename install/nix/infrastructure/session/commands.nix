@@ -29,9 +29,9 @@ in
 
     package = mkOption {
       type = types.package;
-      default = pkgs.callPackage ../../package.nix { };
-      defaultText = lib.literalExpression "pkgs.callPackage ./install/nix/package.nix { }";
-      description = "The hwc package that every hwc.infrastructure module runs (the flake sets its own).";
+      default = pkgs.hwc or (pkgs.callPackage ../../package.nix { });
+      defaultText = lib.literalExpression "pkgs.hwc (the flake's overlay), else pkgs.callPackage ./install/nix/package.nix { }";
+      description = "The hwc package that every hwc.infrastructure module runs.";
     };
 
     initrd.enable = mkEnableOption "hwc and every applet link in the initrd, for rescue shells and early networking (scripted and systemd stage 1)";
@@ -42,16 +42,26 @@ in
       environment.systemPackages = [ commands ];
     })
 
-    (mkIf cfg.initrd.enable {
-      # Scripted stage 1: the static binary needs no libraries; the links are recreated.
+    # hwc in the initrd's shell, by the mechanism of the stage 1 the machine boots with.
+    (mkIf (cfg.initrd.enable && config.boot.initrd.systemd.enable) {
+      # systemd stage 1 (NixOS's default since 26.05): nixos/modules/system/boot/systemd/initrd.nix
+      # links the bin/ of every initrdBin package into the initrd's /bin and /sbin, the emergency
+      # shell's PATH, and copies their closure. The package's bin/ holds hwc and every applet link.
+      boot.initrd.systemd.initrdBin = [ hwc ];
+    })
+    (mkIf (cfg.initrd.enable && !config.boot.initrd.systemd.enable) {
+      # Scripted stage 1 (boot.initrd.systemd.enable = false): extra-utils' bin/ is the shell's
+      # PATH. The static binary needs no libraries; the links are recreated beside it, and the
+      # initrd's build checks that the copy runs.
       boot.initrd.extraUtilsCommands = ''
         copy_bin_and_libs ${hwc}/bin/hwc
         for applet in ${lib.escapeShellArgs hwcLib.applets}; do
           ln -sf hwc "$out/bin/$applet"
         done
       '';
-      # systemd stage 1: the package's bin/, links included.
-      boot.initrd.systemd.initrdBin = [ hwc ];
+      boot.initrd.extraUtilsCommandsTest = ''
+        $out/bin/hwc --list >/dev/null
+      '';
     })
   ];
 }

@@ -16,11 +16,18 @@ let
   fallbackFile = "hwc/ssh-authorized-keys/${user}";
   keys = map hwcLib.oneLine cfg.fallbackKeys;
   brokenKeys = lib.filter (k: lib.hasInfix "\n" k || lib.hasInfix "\r" k) keys;
-  # agenix decrypts during activation, before nixos-rebuild switch restarts changed units: the
-  # encrypted file of the secret behind `secret` is what changes when a key is revoked.
-  ageFiles = lib.mapAttrsToList (_: s: s.file) (
-    lib.filterAttrs (_: s: (s.path or null) == secret) (config.age.secrets or { })
-  );
+  # agenix (when its module is imported) decrypts into a new generation under its mount point,
+  # swaps the secretsDir link to it, deletes the old generation, and chowns after users are made
+  # (modules/age.nix). A secret at a path agenix manages is only ever rewritten that way: at
+  # activation (its default mode) or by agenix-install-secrets.service (systemd.sysusers,
+  # userborn), and both come before the re-run below.
+  agenixDirs = lib.optionals (config ? age) [
+    config.age.secretsDir
+    config.age.secretsMountPoint
+  ];
+  byAgenix =
+    lib.any (s: (s.path or null) == secret) (lib.attrValues (config.age.secrets or { }))
+    || lib.any (dir: lib.hasPrefix "${toString dir}/" secret) agenixDirs;
 
   sshUnit = "setup-ssh-keys-${user}";
   sessionArgs = lib.concatLists (
@@ -103,16 +110,21 @@ in
         wants = [ "agenix-install-secrets.service" ];
         after = [ "agenix-install-secrets.service" "local-fs.target" "remote-fs.target" ];
         before = [ "sshd.service" ];
-        # A new fallback key, or a new encrypted secret, changes the unit: nixos-rebuild switch
-        # re-runs it after agenix has decrypted.
-        restartTriggers = [ (config.environment.etc.${fallbackFile}.text or "") ] ++ ageFiles;
+        # How the keys follow a changed secret at nixos-rebuild switch: switch-to-configuration
+        # compares only the units that are active, and this oneshot is inactive once it has run
+        # (no RemainAfterExit), so it is never "changed" and needs no restartTriggers. Instead,
+        # switch starts every active target again, after the activation (where agenix decrypts)
+        # and after restarting changed units (agenix-install-secrets.service among them), and
+        # multi-user.target starts this unit again: every switch re-applies the keys, which
+        # writes nothing when they are unchanged.
         serviceConfig = hwcLib.hardening [
           "CAP_SETUID"
           "CAP_SETGID"
           "CAP_DAC_READ_SEARCH"
           "CAP_KILL"
         ] // {
-          # Not RemainAfterExit: the path unit below must be able to start it again.
+          # Not RemainAfterExit: the switch's target start (above) and the path unit (below)
+          # start it again.
           Type = "oneshot";
           ExecStart = hwcLib.execLine "${hwc}/bin/setup-ssh-keys" (
             [ user ] ++ lib.optionals (cfg.secret != null) [ "--secret" cfg.secret ]
@@ -129,8 +141,11 @@ in
         };
       };
 
-      # A secret rewritten in place (not by agenix) re-runs it too.
-      systemd.paths.${sshUnit} = {
+      # A secret rewritten in place by something other than agenix re-runs it too. Not for a
+      # secret agenix manages: a watch there fires at agenix's link swap, before the chown, and
+      # again when the old generation is deleted, racing the switch's own re-run; agenix only
+      # rewrites at activation, which the switch's re-run follows.
+      systemd.paths.${sshUnit} = mkIf (!byAgenix) {
         description = "Re-install ${user}'s SSH keys when the secret changes";
         wantedBy = [ "multi-user.target" ];
         pathConfig = {

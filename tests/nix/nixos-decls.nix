@@ -1,0 +1,73 @@
+# NixOS options that the hwc modules' users set beside them (the flake's example machine, the
+# README's service behind a mount) and ../shared/vendor/nixos-subset does not declare, each as
+# nixpkgs declares it, its file named (types and defaults as read there; descriptions left out).
+{ config, lib, pkgs, ... }:
+
+let
+  inherit (lib) mkOption types;
+  cfg = config.services.jellyfin;
+in
+{
+  options = {
+    # nixos/modules/tasks/network-interfaces.nix
+    networking.hostName = mkOption {
+      type = types.strMatching "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$";
+      default = "nixos";
+    };
+    # nixos/modules/misc/version.nix
+    system.stateVersion = mkOption {
+      type = types.str;
+      default = lib.trivial.release;
+    };
+    # nixos/modules/system/boot/loader/systemd-boot/systemd-boot.nix
+    boot.loader.systemd-boot.enable = lib.mkEnableOption "the systemd-boot (formerly gummiboot) EFI boot manager";
+    # nixos/modules/misc/nixpkgs.nix (a system double or an elaborated platform)
+    nixpkgs.hostPlatform = mkOption {
+      type = types.either types.str types.attrs;
+    };
+    nixpkgs.overlays = mkOption {
+      type = types.listOf (lib.mkOptionType {
+        name = "nixpkgs-overlay";
+        check = lib.isFunction;
+        merge = lib.mergeOneOption;
+      });
+      default = [ ];
+    };
+
+    # nixos/modules/services/misc/jellyfin.nix: its options.
+    services.jellyfin = {
+      enable = lib.mkEnableOption "Jellyfin Media Server";
+      user = mkOption {
+        type = types.str;
+        default = "jellyfin";
+      };
+      group = mkOption {
+        type = types.str;
+        default = "jellyfin";
+      };
+    };
+  };
+
+  # The same file's config, reduced to what makes it a unit systemd accepts (a stand-in: the
+  # package is pkgs' stand-in, the sandbox settings are left out).
+  config = lib.mkIf cfg.enable {
+    systemd.services.jellyfin = {
+      description = "Jellyfin Media Server";
+      after = [ "network.target" ];
+      wantedBy = [ "multi-user.target" ];
+      serviceConfig = {
+        User = cfg.user;
+        Group = cfg.group;
+        StateDirectory = "jellyfin";
+        CacheDirectory = "jellyfin";
+        ExecStart = "${pkgs.jellyfin}/bin/jellyfin --datadir '/var/lib/jellyfin' --cachedir '/var/cache/jellyfin'";
+        Restart = "on-failure";
+      };
+    };
+    users.users.${cfg.user} = {
+      group = cfg.group;
+      isSystemUser = true;
+    };
+    users.groups.${cfg.group} = { };
+  };
+}
