@@ -858,6 +858,133 @@ hwc.infrastructure.session.services = { enable = true; username = "eric"; secret
 }
 
 #[test]
+fn a_users_own_nixos_settings_are_the_ones_nixos_gets() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // The NixOS wiki's PRIME offload recipe, written beside hwc's gpu module, with the bus ids
+    // in the wiki's form and hwc's own (what hwc-gpu-detect --nixos prints) set too.
+    let hwc = module(
+        t.path(),
+        "hwc",
+        r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "nvidia"; prime = { nvidiaBusId = "PCI:1@0:0:0"; intelBusId = "PCI:0@0:2:0"; }; };
+hwc.infrastructure.hardware.peripherals.enable = true;"#,
+    );
+    let user = module(
+        t.path(),
+        "user",
+        r#"hardware.nvidia = {
+  open = false;
+  modesetting.enable = false;
+  prime = {
+    offload = { enable = true; enableOffloadCmd = true; };
+    intelBusId = "PCI:0:2:0";
+    nvidiaBusId = "PCI:1:0:0";
+  };
+};
+environment.sessionVariables.LIBVA_DRIVER_NAME = "nvidia";
+services.avahi.openFirewall = false;
+services.avahi.nssmdns4 = false;"#,
+    );
+    for stage1 in STAGE1 {
+        let store = Store {
+            stage1,
+            ..Store::default()
+        };
+        let doc =
+            eval(&[hwc.clone(), user.clone()], &store).unwrap_or_else(|e| panic!("{stage1}: {e}"));
+        assert_eq!(doc["warnings"], serde_json::json!([]));
+        let nvidia = &doc["nixos"]["hardware"]["nvidia"];
+        assert_eq!(nvidia["open"], false);
+        assert_eq!(nvidia["modesetting"]["enable"], false);
+        assert_eq!(nvidia["prime"]["offload"]["enable"], true);
+        assert_eq!(nvidia["prime"]["offload"]["enableOffloadCmd"], true);
+        assert_eq!(nvidia["prime"]["intelBusId"], "PCI:0:2:0");
+        assert_eq!(nvidia["prime"]["nvidiaBusId"], "PCI:1:0:0");
+        assert_eq!(
+            doc["nixos"]["sessionVariables"]["LIBVA_DRIVER_NAME"],
+            "nvidia"
+        );
+        let avahi = &doc["nixos"]["services"]["avahi"];
+        assert_eq!(avahi["openFirewall"], false);
+        assert_eq!(avahi["nssmdns4"], false);
+        assert_eq!(
+            avahi["enable"], true,
+            "what the user did not set stays hwc's"
+        );
+    }
+    // The Intel VA-API driver name, and every other setting, the same way.
+    let intel = module(
+        t.path(),
+        "intel",
+        r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "intel"; };
+hwc.infrastructure.hardware.storage.enable = true;
+hwc.infrastructure.session.chromium.enable = true;
+environment.sessionVariables.LIBVA_DRIVER_NAME = "i965";
+services.devmon.enable = false;
+services.fstrim.enable = false;
+xdg.portal.config.common.default = "gtk";"#,
+    );
+    let doc = eval(&[intel], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        doc["nixos"]["sessionVariables"]["LIBVA_DRIVER_NAME"],
+        "i965"
+    );
+    assert_eq!(doc["nixos"]["services"]["devmon"]["enable"], false);
+    assert_eq!(doc["nixos"]["services"]["fstrim"]["enable"], false);
+    assert_eq!(doc["nixos"]["services"]["udisks2"]["enable"], true);
+    assert_eq!(
+        doc["nixos"]["xdg"]["portal"]["config"]["common"]["default"],
+        serde_json::json!(["gtk"])
+    );
+
+    // Without hwc's bus ids, hwc leaves PRIME to the user's own settings.
+    let plain = module(
+        t.path(),
+        "plain",
+        r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "nvidia"; };
+hardware.nvidia.prime = { sync.enable = true; intelBusId = "PCI:0:2:0"; nvidiaBusId = "PCI:1:0:0"; };"#,
+    );
+    let doc = eval(&[plain], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    let prime = &doc["nixos"]["hardware"]["nvidia"]["prime"];
+    assert_eq!(prime["sync"]["enable"], true);
+    assert_eq!(prime["offload"]["enable"], false);
+
+    // Where hwc cannot do without a value, an assertion names both options and the file.
+    let off = module(
+        t.path(),
+        "off",
+        r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "amd"; };
+hardware.graphics.enable = false;"#,
+    );
+    let e = eval(&[off.clone()], &Store::default()).unwrap_err();
+    for named in [
+        "hwc.infrastructure.hardware.gpu.type",
+        "hardware.graphics.enable",
+        off.to_str().unwrap(),
+    ] {
+        assert!(e.contains(named), "{named} in {e}");
+    }
+    // hwc's own choice against the user's NixOS one: NixOS takes the user's, and says so.
+    let both = module(
+        t.path(),
+        "both",
+        r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "nvidia"; nvidia.open = false; };
+hardware.nvidia.open = true;"#,
+    );
+    let doc = eval(&[both], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["nixos"]["hardware"]["nvidia"]["open"], true);
+    let warnings = strings(&doc["warnings"]);
+    assert!(
+        warnings.len() == 1
+            && warnings[0].contains("hwc.infrastructure.hardware.gpu.nvidia.open = false")
+            && warnings[0].contains("hardware.nvidia.open = true"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
 fn bad_values_are_refused_naming_the_option() {
     if !nix_ready() {
         return;
@@ -933,6 +1060,11 @@ fn bad_values_are_refused_naming_the_option() {
             "an interval with a systemd specifier",
             r#"hwc.infrastructure.session.commands.doctor = { enable = true; interval = "%H"; };"#,
             "hwc.infrastructure.session.commands.doctor.interval",
+        ),
+        (
+            "a mount required by a service nothing defines",
+            r#"hwc.infrastructure.hardware.storage = { enable = true; mounts.media = { device = "LABEL=media"; requiredBy = [ "jellyfin" ]; }; };"#,
+            "hwc.infrastructure.hardware.storage.mounts.media.requiredBy: 'jellyfin' is not a service",
         ),
         (
             "a user the configuration does not declare",
@@ -1015,20 +1147,302 @@ fn what_hwc_gpu_detect_nixos_prints_is_a_configuration() {
     }
 }
 
+/// Every `PCI:...` bus id in `text` (between double quotes).
+fn bus_ids(text: &str) -> Vec<String> {
+    text.split('"')
+        .filter(|w| w.starts_with("PCI:"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_bus_id_hwc_gpu_detect_prints_is_one_nixos_takes() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // The machines: the recordings of real ones, and the described ones (a VMD domain among
+    // them).
+    let mut trees: Vec<(String, tempfile::TempDir)> = Vec::new();
+    match shared_dir("fixtures/gpu") {
+        Some(dir) => {
+            for e in fs::read_dir(&dir).unwrap().flatten() {
+                if e.path().join("tree").is_dir() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    trees.push((name, fake_sysfs::materialize(&e.path().join("tree"))));
+                }
+            }
+            assert!(trees.len() >= 8, "recorded machines: {}", trees.len());
+        }
+        None => eprintln!("skipped: ../shared/fixtures/gpu is absent (the recorded machines)"),
+    }
+    for e in fs::read_dir(repo().join("tests/fixtures/gpu"))
+        .unwrap()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(name) = name.strip_suffix(".txt").filter(|n| *n != "malformed") {
+            let tree = fake_sysfs::Tree::fixture(name);
+            let copy = fake_sysfs::materialize(tree.path());
+            trees.push((name.to_string(), copy));
+        }
+    }
+    let mut seen = Vec::new();
+    for (name, tree) in &trees {
+        let o = Command::new(hwc())
+            .args(["hwc-gpu-detect", "--nixos", "--root"])
+            .arg(tree.path())
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let printed = stdout(&o);
+        // Pasted as it is: hwc's types take it, and NixOS's own options get it.
+        let m = module(t.path(), "printed", &printed);
+        let doc =
+            eval(&[m], &Store::default()).unwrap_or_else(|e| panic!("{name}: {e}\n{printed}"));
+        let ids = bus_ids(&printed);
+        for id in &ids {
+            let prime = &doc["nixos"]["hardware"]["nvidia"]["prime"];
+            assert!(
+                ["nvidiaBusId", "intelBusId", "amdgpuBusId"]
+                    .iter()
+                    .any(|k| prime[k] == id.as_str()),
+                "{name}: {id} in {prime}"
+            );
+            // ... and NixOS's own type (busIDType, nvidia.nix) takes each one given directly.
+            let m = module(
+                t.path(),
+                "nixos",
+                &format!("hardware.nvidia.prime.nvidiaBusId = \"{id}\";"),
+            );
+            eval(&[m], &Store::default()).unwrap_or_else(|e| panic!("{name}: {id}: {e}"));
+        }
+        seen.extend(ids.into_iter().map(|id| (name.clone(), id)));
+    }
+    assert!(
+        seen.iter()
+            .any(|(n, id)| n == "optimus-vmd" && id == "PCI:1@65536:0:0"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(n, id)| n.starts_with("intel-hsw") && id == "PCI:4@0:0:0")
+            || shared_dir("fixtures/gpu").is_none(),
+        "{seen:?}"
+    );
+    // The two types agree at their edges: what NixOS refuses, hwc refuses, naming its option.
+    for (id, ok) in [
+        ("PCI:1@65536:0:0", true),
+        ("PCI:1@4294967295:0:0", true),
+        ("PCI:255:31:7", true),
+        ("PCI:1@12345678901:0:0", false),
+        ("PCI:1000:0:0", false),
+        ("PCI:0a:00.0", false),
+        ("PCI:1:0:10", false),
+    ] {
+        for option in [
+            "hardware.nvidia.prime.nvidiaBusId",
+            "hwc.infrastructure.hardware.gpu.prime.nvidiaBusId",
+        ] {
+            let m = module(t.path(), "edge", &format!("{option} = \"{id}\";"));
+            let r = eval(&[m], &Store::default());
+            match (ok, r) {
+                (true, Err(e)) => panic!("{option} = {id}: {e}"),
+                (false, Ok(_)) => panic!("{option} = {id} was taken"),
+                (false, Err(e)) => assert!(e.contains(option), "{option}: {e}"),
+                (true, Ok(_)) => {}
+            }
+        }
+    }
+}
+
+/// `expr` evaluated against the flake's outputs, bound to `flake` (tests/nix/flake.nix: nixpkgs
+/// stood in for): its JSON, or nix-instantiate's error text.
+fn flake_eval(expr: &str) -> Result<Value, String> {
+    let o = nix_instantiate()
+        .args(["--eval", "--strict", "--json", "--expr"])
+        .arg(format!(
+            "let flake = import {} {{ }}; in {expr}",
+            repo().join("tests/nix/flake.nix").display()
+        ))
+        .output()
+        .unwrap();
+    if code(&o) != 0 {
+        return Err(stderr(&o));
+    }
+    Ok(serde_json::from_slice(&o.stdout).unwrap())
+}
+
+#[test]
+fn the_flake_gives_what_flake_users_expect() {
+    if !nix_ready() {
+        return;
+    }
+    // Outputs as agenix, home-manager and disko give theirs, for both 64-bit Linux systems.
+    let outputs = flake_eval(
+        r#"{
+  packages = builtins.mapAttrs (_: builtins.attrNames) flake.packages;
+  checks = builtins.mapAttrs (_: builtins.attrNames) flake.checks;
+  modules = builtins.attrNames flake.nixosModules;
+  sameModule = flake.nixosModules.default == flake.nixosModules.hwc;
+  moduleFile = toString flake.nixosModules.hwc;
+  overlay =
+    let
+      prev = import ./tests/nix/pkgs.nix { lib = import ../../shared/vendor/nixpkgs-lib/lib; };
+      final = prev // flake.overlays.default final prev;
+    in
+    final.hwc.name;
+  platforms = flake.packages.aarch64-linux.hwc.meta.platforms;
+  configurations = builtins.attrNames flake.nixosConfigurations;
+}"#
+        .replace("../../shared", &format!("{}/../shared", repo().display()))
+        .replace("./tests", &format!("{}/tests", repo().display()))
+        .as_str(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for system in ["x86_64-linux", "aarch64-linux"] {
+        assert_eq!(
+            outputs["packages"][system],
+            serde_json::json!(["default", "hwc"])
+        );
+        assert!(strings(&outputs["checks"][system]).contains(&"hwc".to_string()));
+    }
+    assert!(strings(&outputs["checks"]["x86_64-linux"]).contains(&"hwc-laptop".to_string()));
+    assert_eq!(outputs["modules"], serde_json::json!(["default", "hwc"]));
+    assert_eq!(outputs["sameModule"], true);
+    assert!(
+        outputs["moduleFile"]
+            .as_str()
+            .unwrap()
+            .ends_with("install/nix/infrastructure"),
+        "a file, not a function: {}",
+        outputs["moduleFile"]
+    );
+    assert_eq!(outputs["overlay"], "hwc-0.1.0");
+    assert_eq!(
+        outputs["platforms"],
+        serde_json::json!(["x86_64-linux", "aarch64-linux"])
+    );
+    assert_eq!(outputs["configurations"], serde_json::json!(["hwc-laptop"]));
+
+    // The example machine evaluates with no failed assertion and no warning, and the domain
+    // documentation's troubleshooting command reads it (nix-instantiate's form of
+    // `nix eval .#nixosConfigurations.hwc-laptop.config.hwc.infrastructure.session`).
+    let laptop = flake_eval(
+        r#"let c = flake.nixosConfigurations.hwc-laptop.config; in {
+  failed = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
+  inherit (c) warnings;
+  prime = c.hardware.nvidia.prime;
+  units = builtins.attrNames c.systemd.units;
+}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(laptop["failed"], serde_json::json!([]));
+    assert_eq!(laptop["warnings"], serde_json::json!([]));
+    assert_eq!(laptop["prime"]["offload"]["enable"], true);
+    assert_eq!(laptop["prime"]["nvidiaBusId"], "PCI:1@0:0:0");
+    for unit in [
+        "hwc-gpu-env.service",
+        "hwc-perms-check.service",
+        "setup-ssh-keys-eric.service",
+    ] {
+        assert!(
+            strings(&laptop["units"]).contains(&unit.to_string()),
+            "{unit}"
+        );
+    }
+    let session =
+        flake_eval("flake.nixosConfigurations.hwc-laptop.config.hwc.infrastructure.session")
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(session["services"]["username"], "eric");
+    assert_eq!(session["commands"]["enable"], true);
+    assert_eq!(session["chromium"]["enable"], true);
+    // The documented command as written, in the domain documentation.
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains(
+            "nix eval .#nixosConfigurations.hwc-laptop.config.hwc.infrastructure.session"
+        ),
+        "the README documents the command this runs"
+    );
+
+    // Imported twice (two profiles, and the folder itself): one module, which evaluates.
+    let twice = flake_eval(&format!(
+        r#"let
+  c = flake.nixosConfigurations.hwc-laptop.extendModules {{
+    modules = [ flake.nixosModules.default flake.nixosModules.hwc {folder} ];
+  }};
+in {{ package = c.config.hwc.infrastructure.session.commands.package; }}"#,
+        folder = repo().join("install/nix/infrastructure").display(),
+    ))
+    .unwrap_or_else(|e| panic!("imported twice: {e}"));
+    assert_eq!(twice["package"], "/nix/store/hwc-0.1.0");
+
+    // An error inside the module names its file.
+    let e = flake_eval(
+        r#"(flake.nixosConfigurations.hwc-laptop.extendModules {
+  modules = [ { systemd.services.hwc-gpu-env.serviceConfig.Type = "simple"; } ];
+}).config.systemd.units."hwc-gpu-env.service".text"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("install/nix/infrastructure/hardware/gpu.nix"),
+        "the definition's file is named: {e}"
+    );
+    assert!(
+        !e.contains("<unknown-file>': \"oneshot\""),
+        "hwc's own definition has its file: {e}"
+    );
+}
+
+#[test]
+fn every_nixos_declaration_the_tests_use_names_its_nixpkgs_file() {
+    // The declarations beside the domain: each paragraph of options (lines between blank lines)
+    // carries a comment naming the nixpkgs file it is read from.
+    let mut files = vec![repo().join("tests/nix/nixos-decls.nix")];
+    match shared_dir("vendor/nixos-subset") {
+        Some(d) => files.push(d.join("decls.nix")),
+        None => eprintln!("skipped: ../shared/vendor/nixos-subset is absent"),
+    }
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        let start = text.find("  options = {\n").unwrap() + "  options = {\n".len();
+        let options = &text[start..];
+        let options = &options[..options.find("\n  };\n").unwrap()];
+        let mut declared = 0;
+        for paragraph in options.split("\n\n") {
+            if !paragraph.contains("mkOption")
+                && !paragraph.contains("mkEnableOption")
+                && !paragraph.contains("bool ")
+            {
+                continue;
+            }
+            declared += 1;
+            assert!(
+                paragraph
+                    .lines()
+                    .any(|l| l.trim_start().starts_with('#') && l.contains("nixos/modules/")),
+                "{}: no nixpkgs file named for:\n{paragraph}",
+                file.display()
+            );
+        }
+        assert!(declared >= 5, "{}: {declared} paragraphs", file.display());
+    }
+}
+
 #[test]
 fn every_nix_file_parses() {
     if !nix_ready() {
         return;
     }
-    let mut files = vec![
-        repo().join("install/nix/package.nix"),
-        repo().join("install/nix/flake.nix"),
-    ];
-    files.extend(
-        walk(&repo().join("install/nix/infrastructure"))
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "nix")),
-    );
+    let mut files = Vec::new();
+    for dir in ["install/nix", "tests/nix"] {
+        files.extend(
+            walk(&repo().join(dir))
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "nix")),
+        );
+    }
     assert!(files.len() >= 12, "{files:?}");
     for f in files {
         let o = Command::new("nix-instantiate")

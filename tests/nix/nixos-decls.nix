@@ -14,17 +14,21 @@ in
       type = types.strMatching "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$";
       default = "nixos";
     };
+
     # nixos/modules/misc/version.nix
     system.stateVersion = mkOption {
       type = types.str;
       default = lib.trivial.release;
     };
+
     # nixos/modules/system/boot/loader/systemd-boot/systemd-boot.nix
     boot.loader.systemd-boot.enable = lib.mkEnableOption "the systemd-boot (formerly gummiboot) EFI boot manager";
+
     # nixos/modules/misc/nixpkgs.nix (a system double or an elaborated platform)
     nixpkgs.hostPlatform = mkOption {
       type = types.either types.str types.attrs;
     };
+    # The same file.
     nixpkgs.overlays = mkOption {
       type = types.listOf (lib.mkOptionType {
         name = "nixpkgs-overlay";
