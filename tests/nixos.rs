@@ -958,7 +958,7 @@ hardware.nvidia.prime = { sync.enable = true; intelBusId = "PCI:0:2:0"; nvidiaBu
         r#"hwc.infrastructure.hardware.gpu = { enable = true; type = "amd"; };
 hardware.graphics.enable = false;"#,
     );
-    let e = eval(&[off.clone()], &Store::default()).unwrap_err();
+    let e = eval(std::slice::from_ref(&off), &Store::default()).unwrap_err();
     for named in [
         "hwc.infrastructure.hardware.gpu.type",
         "hardware.graphics.enable",
@@ -1983,7 +1983,8 @@ fn both_stage1s_put_hwc_on_the_initrd_shells_path() {
             stage1,
             ..Store::default()
         };
-        let doc = eval(&[m.clone()], &store).unwrap_or_else(|e| panic!("{stage1}: {e}"));
+        let doc =
+            eval(std::slice::from_ref(&m), &store).unwrap_or_else(|e| panic!("{stage1}: {e}"));
         assert_eq!(doc["warnings"], serde_json::json!([]), "{stage1}");
         let initrd = &doc["nixos"]["boot"]["initrd"];
         let bin = t.path().join(format!("initrd-{stage1}/bin"));
