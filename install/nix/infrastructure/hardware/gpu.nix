@@ -16,11 +16,9 @@ let
     intel = "vaapi";
     none = "cpu";
   };
-  # Whether the machine's configuration sets the option at `path` itself: above the mkDefault
-  # hwc gives a NixOS option (priority 1000), or above an option's own default (1500).
-  setAbove = prio: path: (lib.attrByPath path { } options).highestPrio or 1500 < prio;
-  userSets = setAbove 1000;
-  optionIsSet = path: setAbove 1500 ([ "hwc" "infrastructure" "hardware" "gpu" ] ++ path);
+  # Whether the machine's configuration sets hwc's option at `path` (above its default).
+  optionIsSet =
+    path: (lib.attrByPath ([ "hwc" "infrastructure" "hardware" "gpu" ] ++ path) { } options).highestPrio or 1500 < 1500;
   # Where the machine's configuration sets the NixOS option at `path`.
   definedIn =
     path:
@@ -143,7 +141,8 @@ in
       services.xserver.videoDrivers = [ "nvidia" ];
       hardware.nvidia.modesetting.enable = mkDefault true;
       hardware.nvidia.open = mkDefault cfg.nvidia.open;
-      warnings = lib.optional (userSets [ "hardware" "nvidia" "open" ] && config.hardware.nvidia.open != cfg.nvidia.open && optionIsSet [ "nvidia" "open" ])
+      # Both set, and not alike: the user's NixOS setting wins, and hwc says so.
+      warnings = lib.optional (optionIsSet [ "nvidia" "open" ] && config.hardware.nvidia.open != cfg.nvidia.open)
         "${opt [ "nvidia" "open" ]} = ${lib.boolToString cfg.nvidia.open}, but hardware.nvidia.open = ${builtins.toJSON config.hardware.nvidia.open} (${definedIn [ "hardware" "nvidia" "open" ]}): NixOS takes the latter. Set only one of them.";
       hardware.nvidia.prime = mkIf offload {
         offload.enable = mkDefault (!config.hardware.nvidia.prime.sync.enable);
