@@ -7,6 +7,7 @@ mod common;
 use common::fake_sysfs::{materialize, Tree};
 use common::*;
 use serde_json::Value;
+use std::fs;
 use std::path::Path;
 use std::process::Command;
 
@@ -254,6 +255,43 @@ fn no_gpu_at_all() {
     );
     let o = detect(t.path(), &[]);
     assert!(stdout(&o).starts_with("no GPU found\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_root_without_sysfs_is_an_error_not_no_gpu() {
+    // A rescue shell that has not mounted /sys, or a --root that does not exist: every mode
+    // says it cannot see, exit 1, and --env writes nothing (no HWC_GPU_TYPE=none).
+    let bare = tempfile::tempdir().unwrap();
+    fs::create_dir_all(bare.path().join("etc")).unwrap();
+    fs::create_dir_all(bare.path().join("sys")).unwrap();
+    let missing = bare.path().join("nowhere");
+    for (root, says) in [
+        (
+            bare.path().to_path_buf(),
+            "sys/bus is missing: sysfs is not mounted there",
+        ),
+        (missing.clone(), "nowhere: no such directory (--root)"),
+    ] {
+        for mode in [
+            &[][..],
+            &["--json"],
+            &["--env"],
+            &["--accel"],
+            &["--nixos"],
+            &["--has", "nvidia"],
+        ] {
+            let o = detect(&root, mode);
+            assert_eq!(code(&o), 1, "{mode:?}: {}", stdout(&o));
+            assert_eq!(stdout(&o), "", "{mode:?}");
+            assert!(stderr(&o).contains(says), "{mode:?}: {}", stderr(&o));
+            assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        }
+    }
+    // sysfs there, no PCI GPU: still the right answer.
+    fs::create_dir_all(bare.path().join("sys/bus/pci/devices")).unwrap();
+    let o = detect(bare.path(), &["--env"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("HWC_GPU_TYPE=none\n"), "{}", stdout(&o));
 }
 
 #[test]

@@ -1011,3 +1011,55 @@ fn names_cannot_forge_lines_or_reach_the_terminal() {
         "{out:?}"
     );
 }
+
+/// `access` in a rescue shell with no /etc/passwd: the caller's own ids and a numeric user need
+/// none; a name does, and the error names the missing file.
+#[test]
+fn access_without_etc_passwd_for_the_caller_and_numeric_users() {
+    let bare = tempfile::tempdir().unwrap();
+    let file = bare.path().join("secret");
+    fs::write(&file, "x").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    let me = nix::unistd::geteuid().as_raw();
+    let access = |extra: &[&str]| {
+        Command::new(hwc())
+            .args(["hwc-perms", "access", "--json", "--root"])
+            .arg(bare.path())
+            .args(extra)
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let rw = |o: &std::process::Output| {
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(o), stderr(o)));
+        let p = &doc["paths"][0];
+        (
+            doc["user"].as_str().unwrap().to_string(),
+            p["read"] == true,
+            p["write"] == true,
+        )
+    };
+    // The caller owns the file: read and write, judged with its own ids.
+    let o = access(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(rw(&o), (me.to_string(), true, true));
+    // uid 0 reads and writes anything; another uid, with no group, not a 0600 file it does
+    // not own.
+    let o = access(&["--user", "0"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(rw(&o), ("0".to_string(), true, true));
+    let other = if me == 4242 { "4243" } else { "4242" };
+    let o = access(&["--user", other]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(rw(&o), (other.to_string(), false, false));
+    // A name needs the file.
+    let o = access(&["--user", "eric"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("user 'eric': ") && stderr(&o).contains("/etc/passwd is missing"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -146,6 +146,7 @@ add_binary() {{
     echo "add_binary $binary ${{2:-$binary}}"
 }}
 add_symlink() {{ echo "add_symlink $1 $2"; }}
+add_module() {{ echo "add_module $1"; }}
 declare -i _builderrors=0
 . '{}'
 set -o functrace
@@ -184,6 +185,13 @@ fn mkinitcpio_hook_uses_the_recorded_path_not_path() {
         assert!(
             out.contains(&format!("add_symlink /usr/bin/{applet} hwc\n")),
             "{applet} missing: {out}"
+        );
+    }
+    // The kernel modules of the links hwc-netlink makes, each optional (built in: no module).
+    for module in ["bridge", "veth", "8021q", "dummy"] {
+        assert!(
+            out.contains(&format!("add_module {module}?\n")),
+            "{module} missing: {out}"
         );
     }
 

@@ -48,7 +48,8 @@ PCI:<bus>@<domain>:<device>:<function>, in decimal) appear only when an NVIDIA G
 proprietary driver renders offloaded from an Intel or AMD integrated GPU.",
     error_code(
         1,
-        "--has: not present; --details: neither NVML nor nvidia-smi answered"
+        "--has: not present; --details: neither NVML nor nvidia-smi answered; /sys (or \
+--root) cannot be seen"
     ),
     error_code(2, "usage error")
 )]
@@ -90,6 +91,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     check_modes(&args)?;
     let expected = args.expect.as_deref().map(expect::parse).transpose()?;
     let root = Root::from_option(args.root.as_deref());
+    gpu::require_sysfs(&root)?;
     let gpus = gpu::scan(&root, Depth::Full);
 
     if let Some(what) = &args.has {

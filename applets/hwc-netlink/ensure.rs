@@ -131,7 +131,7 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             let req = veth_request(host, Some(peer), master.as_ref().map(|m| m.index), ns_attr);
             let what = format!("ensure-veth {host}: create veth {host} with peer {peer}");
             ctx.change(&req, &what)
-                .map_err(|e| exists_or(e, &what, host))?;
+                .map_err(|e| exists_or(e, &what, host, "veth"))?;
             drop(ns_file);
             done.push(format!("created with peer {peer}"));
             ctx.created(host, None)?

@@ -151,7 +151,7 @@ pub(super) fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         "veth" => {
             let req = veth_request(name, peer, None, None);
             ctx.change(&req, &what)
-                .map_err(|e| exists_or(e, &what, name))?;
+                .map_err(|e| exists_or(e, &what, name, kind))?;
         }
         "vlan" => {
             let id = vlan_id.ok_or_else(|| usage("link add ... type vlan needs 'id N'"))?;
@@ -167,7 +167,7 @@ pub(super) fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
                 .end()
                 .end();
             ctx.change(&req, &what)
-                .map_err(|e| exists_or(e, &what, name))?;
+                .map_err(|e| exists_or(e, &what, name, kind))?;
         }
         other => {
             return Err(usage(format!(
@@ -178,11 +178,26 @@ pub(super) fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     Ok(0)
 }
 
-pub(super) fn exists_or(e: NlError, what: &str, name: &str) -> Error {
-    if e.errno == libc::EEXIST {
-        Error::failed(format!("{what}: {name} already exists"))
-    } else {
-        fail(what, e)
+/// The kernel module that provides each kind of link hwc-netlink creates: a kernel without it
+/// loaded (and without module autoloading, as in a rescue shell's initrd) answers a create with
+/// EOPNOTSUPP, "Unknown device type".
+pub(super) fn module_of(kind: &str) -> &str {
+    match kind {
+        "vlan" => "8021q",
+        other => other,
+    }
+}
+
+/// The error of creating `name`, a link of `kind`: one that exists, a kind the kernel lacks (with
+/// the module to load), or the kernel's own answer.
+pub(super) fn exists_or(e: NlError, what: &str, name: &str, kind: &str) -> Error {
+    match e.errno {
+        libc::EEXIST => Error::failed(format!("{what}: {name} already exists")),
+        libc::EOPNOTSUPP => fail(what, e).hint(format!(
+            "the kernel has no {kind} links: load the module (modprobe {}), or put it in the initrd",
+            module_of(kind)
+        )),
+        _ => fail(what, e),
     }
 }
 
@@ -323,13 +338,8 @@ pub(super) fn new_link(
     req.begin(IFLA_LINKINFO)
         .attr(IFLA_INFO_KIND, kind.as_bytes())
         .end();
-    ctx.change(&req, what).map_err(|e| {
-        if e.errno == libc::EEXIST {
-            Error::failed(format!("{what}: {name} already exists"))
-        } else {
-            fail(what, e)
-        }
-    })
+    ctx.change(&req, what)
+        .map_err(|e| exists_or(e, what, name, kind))
 }
 
 /// Sends an RTM_NEWLINK change for `index` built by `build`.
@@ -361,4 +371,42 @@ pub(super) fn set_up(ctx: &mut Ctx, link: &Link, up: bool) -> Result<()> {
         &what,
         |_| {},
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_the_kernel_lacks_names_its_module() {
+        let lacking = |kind| {
+            let e = NlError {
+                errno: libc::EOPNOTSUPP,
+                message: "Operation not supported (kernel: Unknown device type)".into(),
+            };
+            exists_or(e, &format!("link add x type {kind}"), "x", kind).to_string()
+        };
+        for (kind, module) in [
+            ("bridge", "bridge"),
+            ("veth", "veth"),
+            ("vlan", "8021q"),
+            ("dummy", "dummy"),
+        ] {
+            let text = lacking(kind);
+            assert!(
+                text.contains("Unknown device type")
+                    && text.contains(&format!("the kernel has no {kind} links"))
+                    && text.contains(&format!("modprobe {module}")),
+                "{text}"
+            );
+        }
+        let exists = NlError {
+            errno: libc::EEXIST,
+            message: "File exists".into(),
+        };
+        assert_eq!(
+            exists_or(exists, "link add x type dummy", "x", "dummy").to_string(),
+            "link add x type dummy: x already exists"
+        );
+    }
 }

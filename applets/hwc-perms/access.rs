@@ -12,12 +12,9 @@ use hwc_core::users::Accounts;
 
 pub fn run(name: &str, a: &AccessArgs) -> Result<u8> {
     let root = Root::from_option(a.root.as_deref());
-    let acc = Accounts::load(&root)?;
-    let user = user_of(&acc, a.user.as_deref())?;
-    let who = Who {
-        uid: user.uid,
-        groups: acc.group_ids(user),
-    };
+    // A rescue shell may have no /etc/passwd: the caller's own ids and a numeric user need none.
+    let acc = Accounts::load_if_any(&root)?;
+    let (user, who) = who_of(&acc, &root, a.user.as_deref())?;
     let devices = if a.devices {
         access::device_paths(&root, access::DEVICE_GLOBS)
     } else {
@@ -55,7 +52,7 @@ pub fn run(name: &str, a: &AccessArgs) -> Result<u8> {
                 .map(|p| (&system, &under_root as &dyn Fn(&Path) -> PathBuf, p)),
         );
     let mut report = Verdicts {
-        user: user.name.clone(),
+        user,
         verdicts: Vec::new(),
     };
     let mut failed = false;
@@ -71,6 +68,50 @@ pub fn run(name: &str, a: &AccessArgs) -> Result<u8> {
     output::print(Format::of(a.json), &report)?;
     let all_rw = report.verdicts.iter().all(|v| v.read && v.write);
     Ok(u8::from(failed || !all_rw))
+}
+
+/// The user to judge for, by name, and their ids: from `/etc/passwd` and `/etc/group` when the
+/// user is there; else the caller's own process ids (no `--user`), or a numeric `--user` with no
+/// group (uid 0 with group 0). A name needs `/etc/passwd`.
+fn who_of(acc: &Accounts, root: &Root, spec: Option<&str>) -> Result<(String, Who)> {
+    match user_of(acc, spec) {
+        Ok(user) => Ok((
+            user.name.clone(),
+            Who {
+                uid: user.uid,
+                groups: acc.group_ids(user),
+            },
+        )),
+        Err(_) if spec.is_none() && std::env::var_os("SUDO_USER").is_none() => {
+            let ids = hwc_core::privilege::own_ids();
+            let mut groups = vec![ids.gid];
+            groups.extend(ids.groups.iter().filter(|g| **g != ids.gid));
+            Ok((
+                ids.uid.to_string(),
+                Who {
+                    uid: ids.uid,
+                    groups,
+                },
+            ))
+        }
+        Err(_) if spec.is_some_and(|s| s.parse::<u32>().is_ok()) => {
+            let uid: u32 = spec.unwrap_or_default().parse().unwrap_or_default();
+            let groups = if uid == 0 { vec![0] } else { Vec::new() };
+            Ok((uid.to_string(), Who { uid, groups }))
+        }
+        Err(_) if acc.passwd_missing => {
+            let name = spec.map_or_else(
+                || std::env::var("SUDO_USER").unwrap_or_default(),
+                str::to_string,
+            );
+            Err(Error::failed(format!(
+                "user '{name}': {} is missing, so no user name can be looked up",
+                root.path("/etc/passwd").display()
+            ))
+            .hint("give a numeric uid, or no --user for your own ids"))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// What `access` prints: a verdict a path.

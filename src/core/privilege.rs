@@ -25,6 +25,18 @@ pub fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
 }
 
+/// The ids this process acts with now (effective uid and gid, supplementary groups), as the
+/// kernel judges its file access: what the caller is, with or without `/etc/passwd`.
+pub fn own_ids() -> Ids {
+    Ids {
+        uid: euid(),
+        gid: nix::unistd::getegid().as_raw(),
+        groups: nix::unistd::getgroups()
+            .map(|g| g.iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_default(),
+    }
+}
+
 /// Becomes `ids` for good: supplementary groups, then gid, then uid (real, effective, saved), and
 /// verifies it took, with no capability left. Fails closed.
 pub fn become_user(ids: &Ids) -> Result<()> {

@@ -33,6 +33,8 @@ pub struct Accounts {
     pub groups: Vec<Group>,
     /// Lines of either file that were not valid entries (comments and NIS `+`/`-` lines count).
     pub skipped: usize,
+    /// `/etc/passwd` was not there ([`Accounts::load_if_any`] only).
+    pub passwd_missing: bool,
 }
 
 impl Accounts {
@@ -42,11 +44,30 @@ impl Accounts {
         let passwd_path = root.path("/etc/passwd");
         let passwd = safefs::read_file(&passwd_path, safefs::MAX_CONFIG)
             .context(|| format!("reading {}", passwd_path.display()))?;
+        Accounts::with_passwd(root, &passwd)
+    }
+
+    /// Like [`Accounts::load`], for what needs no name (a uid, the caller's own ids): a missing
+    /// `/etc/passwd`, as in a rescue shell, is no user at all, with `passwd_missing` set.
+    pub fn load_if_any(root: &Root) -> Result<Accounts> {
+        let passwd_path = root.path("/etc/passwd");
+        match safefs::read_file_if_exists(&passwd_path, safefs::MAX_CONFIG)
+            .context(|| format!("reading {}", passwd_path.display()))?
+        {
+            Some(passwd) => Accounts::with_passwd(root, &passwd),
+            None => Ok(Accounts {
+                passwd_missing: true,
+                ..Accounts::with_passwd(root, b"")?
+            }),
+        }
+    }
+
+    fn with_passwd(root: &Root, passwd: &[u8]) -> Result<Accounts> {
         let group_path = root.path("/etc/group");
         let group = safefs::read_file_if_exists(&group_path, safefs::MAX_CONFIG)
             .context(|| format!("reading {}", group_path.display()))?
             .unwrap_or_default();
-        Ok(Accounts::parse(&passwd, &group))
+        Ok(Accounts::parse(passwd, &group))
     }
 
     pub fn parse(passwd: &[u8], group: &[u8]) -> Accounts {

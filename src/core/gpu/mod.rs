@@ -36,6 +36,7 @@ pub mod offload;
 use std::ffi::CStr;
 use std::fmt;
 
+use crate::error::{Error, Result};
 use crate::root::Root;
 use crate::sysfs;
 
@@ -351,6 +352,32 @@ impl Gpus {
     pub fn find(&self, pci: PciAddr) -> Option<&Gpu> {
         self.list.iter().find(|g| g.pci == pci)
     }
+}
+
+/// Whether the devices can be seen at all: `--root` a directory that exists, and sysfs mounted at
+/// its `/sys` (`/sys/bus` is there). Without that a scan finds nothing, and "no GPU" would be a
+/// wrong answer where the right one is "I cannot see" (a rescue shell that has not mounted /sys).
+pub fn require_sysfs(root: &Root) -> Result<()> {
+    let top = root.path("/");
+    if !top.is_dir() {
+        let shown = top.to_string_lossy();
+        return Err(Error::failed(format!(
+            "{}: no such directory (--root), so no device can be seen",
+            shown.strip_suffix('/').unwrap_or(&shown)
+        )));
+    }
+    let bus = root.path("/sys/bus");
+    if !bus.is_dir() {
+        return Err(Error::failed(format!(
+            "{} is missing: sysfs is not mounted there, so the GPUs cannot be seen",
+            bus.display()
+        ))
+        .hint(format!(
+            "mount -t sysfs sysfs {}",
+            root.path("/sys").display()
+        )));
+    }
+    Ok(())
 }
 
 /// Scans `/sys/bus/pci/devices` under `root`. Unreadable or malformed attributes leave fields

@@ -3,7 +3,8 @@
 # networking (hwc-netlink needs no ip, no /etc). Opt-in: add "hwc" to add_dracutmodules.
 #
 # dracut sources this file into its own shell, so it sets no shell options and keeps its
-# variables local; dracut calls check() (for every module, asked for or not) and install().
+# variables local; dracut calls check() (for every module, asked for or not), installkernel()
+# (the kernel modules, when the image has a kernel) and install().
 
 # The hwc to copy into the image. dracut's PATH is only /sbin /bin /usr/sbin /usr/bin, which
 # misses /usr/local/bin and every other prefix, so install.sh writes the absolute path it
@@ -38,6 +39,13 @@ check() {
 
 depends() {
     return 0
+}
+
+# The kernel modules of the links hwc-netlink creates (bridge, veth, vlan, dummy): a stock image
+# has none, and the kernel answers "Unknown device type" without them. With them in the image,
+# the kernel loads each on first use (request_module -> modprobe). Whatever the host uses.
+installkernel() {
+    hostonly='' instmods bridge veth 8021q dummy
 }
 
 install() {
