@@ -292,11 +292,11 @@ fn get(port: u16, path: &str) -> std::io::Result<(String, String)> {
 #[test]
 fn node_exporter_serves_the_series() {
     if !is_root() {
-        eprintln!("skipped: node_exporter is run as root, as tests/run runs (it installs it)");
+        skip("node_exporter is run as root, as tests/run runs (it installs it)");
         return;
     }
     if !Path::new(NODE_EXPORTER).is_file() {
-        eprintln!("skipped: {NODE_EXPORTER} is not installed (tests/run installs prometheus-node-exporter as root)");
+        skip(&format!("{NODE_EXPORTER} is not installed (tests/run installs prometheus-node-exporter as root)"));
         return;
     }
     let started = Instant::now();

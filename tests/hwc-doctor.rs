@@ -302,7 +302,7 @@ fn amd_declared_on_an_nvidia_and_intel_machine_fails() {
 #[test]
 fn a_user_outside_render_fails_with_the_nixos_line() {
     if !is_root() {
-        eprintln!("skipped: the render nodes' group needs root to set (tests/run runs as root)");
+        skip("the render nodes' group needs root to set (tests/run runs as root)");
         return;
     }
     let m = Machine::consistent();
@@ -419,7 +419,7 @@ struct Netns(String);
 impl Netns {
     fn new() -> Option<Netns> {
         if !is_root() || !have("ip") {
-            eprintln!("skipped: a network namespace needs root and ip (tests/run runs as root)");
+            skip("a network namespace needs root and ip (tests/run runs as root)");
             return None;
         }
         let name = format!("hwc-doctor-{}", std::process::id());

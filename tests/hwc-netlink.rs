@@ -17,7 +17,7 @@ struct Netns {
 impl Netns {
     fn new(tag: &str) -> Option<Netns> {
         if !is_root() {
-            eprintln!("skipped: network namespaces need root (tests/run runs as root)");
+            skip("network namespaces need root (tests/run runs as root)");
             return None;
         }
         if !have("ip") {

@@ -163,7 +163,7 @@ fn predicted(root: &Path, user: &str, shown: &[String]) -> Vec<(String, String)>
 
 fn needs(what: &str) -> bool {
     if !is_root() {
-        eprintln!("skipped: {what} needs root (tests/run runs as root)");
+        skip(&format!("{what} needs root (tests/run runs as root)"));
         return false;
     }
     have("setpriv") && have("setfacl") && have("getfacl")

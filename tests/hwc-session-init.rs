@@ -429,7 +429,7 @@ fn tmpfs_dir() -> Option<tempfile::TempDir> {
         .output()
         .ok()?;
     if stdout(&out).trim() != "tmpfs" {
-        eprintln!("skipped: /dev/shm is not tmpfs here");
+        skip("/dev/shm is not tmpfs here");
         return None;
     }
     Some(d)

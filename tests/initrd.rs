@@ -381,7 +381,7 @@ fn a_refused_hook_install_leaves_nothing_for_uninstall_to_remove() {
 
 fn have_dracut() -> bool {
     if !is_root() {
-        eprintln!("skipped: building an initrd with dracut and chroot into it needs root");
+        skip("building an initrd with dracut and chroot into it needs root");
         return false;
     }
     have("dracut") && have("lsinitrd")
@@ -550,7 +550,9 @@ fn dracut_builds_an_image_with_hwc_at_the_default_prefix() {
     .chain(applets.iter().map(String::as_str))
     {
         if Path::new(taken).exists() || Path::new(taken).is_symlink() {
-            eprintln!("skipped: {taken} exists; this test installs there and will not touch it");
+            skip(&format!(
+                "{taken} exists; this test installs there and will not touch it"
+            ));
             return;
         }
     }

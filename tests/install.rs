@@ -761,7 +761,7 @@ fn chmod(p: &Path, mode: u32) {
 #[test]
 fn as_root_it_installs_only_where_only_root_can_write() {
     if !is_root() {
-        eprintln!("skipped: the ownership checks apply to root");
+        skip("the ownership checks apply to root");
         return;
     }
     let binary = hwc();
@@ -859,7 +859,7 @@ fn as_root_it_installs_only_where_only_root_can_write() {
 #[test]
 fn as_root_it_uninstalls_only_what_a_manifest_only_root_could_write_lists() {
     if !is_root() {
-        eprintln!("skipped: the ownership checks apply to root");
+        skip("the ownership checks apply to root");
         return;
     }
     // The reviewer's case: a prefix someone else owns, whose manifest lists a file of root's.

@@ -49,11 +49,11 @@ const SEEDS: [(&str, &str); 6] = [
 /// Whether nix-instantiate and the vendored nixpkgs lib are here; says why not.
 fn nix_ready() -> bool {
     if shared_dir("vendor/nixpkgs-lib/lib").is_none() {
-        eprintln!("skipped: ../shared/vendor/nixpkgs-lib is absent");
+        skip("../shared/vendor/nixpkgs-lib is absent");
         return false;
     }
     if !have("nix-instantiate") {
-        eprintln!("skipped: nix-instantiate missing (tests/run installs nix-bin as root)");
+        skip("nix-instantiate missing (tests/run installs nix-bin as root)");
         return false;
     }
     true
@@ -1174,7 +1174,7 @@ fn every_bus_id_hwc_gpu_detect_prints_is_one_nixos_takes() {
             }
             assert!(trees.len() >= 8, "recorded machines: {}", trees.len());
         }
-        None => eprintln!("skipped: ../shared/fixtures/gpu is absent (the recorded machines)"),
+        None => skip("../shared/fixtures/gpu is absent (the recorded machines)"),
     }
     for e in fs::read_dir(repo().join("tests/fixtures/gpu"))
         .unwrap()
@@ -1402,7 +1402,7 @@ fn every_nixos_declaration_the_tests_use_names_its_nixpkgs_file() {
     let mut files = vec![repo().join("tests/nix/nixos-decls.nix")];
     match shared_dir("vendor/nixos-subset") {
         Some(d) => files.push(d.join("decls.nix")),
-        None => eprintln!("skipped: ../shared/vendor/nixos-subset is absent"),
+        None => skip("../shared/vendor/nixos-subset is absent"),
     }
     for file in files {
         let text = fs::read_to_string(&file).unwrap();
@@ -1685,11 +1685,11 @@ fn the_units_run_as_systemd_reads_them() {
         return;
     }
     if !is_root() {
-        eprintln!("skipped: a login user, sshd and systemd's test mode need root (tests/run runs as root)");
+        skip("a login user, sshd and systemd's test mode need root (tests/run runs as root)");
         return;
     }
     if !have("ssh-keygen") || !Path::new("/usr/sbin/sshd").exists() || !have("systemd-analyze") {
-        eprintln!("skipped: ssh-keygen, sshd or systemd-analyze missing (tests/run installs them)");
+        skip("ssh-keygen, sshd or systemd-analyze missing (tests/run installs them)");
         return;
     }
     const USER: &str = "hwc-nixos";

@@ -42,13 +42,11 @@ static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 impl Env {
     fn setup() -> Option<Env> {
         if !is_root() {
-            eprintln!("skipped: the sshd comparison needs root (tests/run runs as root)");
+            skip("the sshd comparison needs root (tests/run runs as root)");
             return None;
         }
         if !have("ssh") || !have("ssh-keygen") || !Path::new("/usr/sbin/sshd").exists() {
-            eprintln!(
-                "skipped: ssh, ssh-keygen or /usr/sbin/sshd missing (tests/run installs them)"
-            );
+            skip("ssh, ssh-keygen or /usr/sbin/sshd missing (tests/run installs them)");
             return None;
         }
         let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());

@@ -302,7 +302,9 @@ fn usage_and_unknown_user() {
 
 fn needs_root(what: &str) -> bool {
     if !is_root() {
-        eprintln!("skipped: {what} needs root to build a hostile layout (tests/run runs as root)");
+        skip(&format!(
+            "{what} needs root to build a hostile layout (tests/run runs as root)"
+        ));
     }
     is_root()
 }
@@ -932,9 +934,7 @@ fn real_sshd_logins_follow_the_installed_keys() {
         return;
     }
     if !Path::new("/usr/sbin/sshd").exists() {
-        eprintln!(
-            "skipped: /usr/sbin/sshd is not installed (tests/run installs openssh-server as root)"
-        );
+        skip("/usr/sbin/sshd is not installed (tests/run installs openssh-server as root)");
         return;
     }
     // A real user: sshd looks it up through the system's own account files.

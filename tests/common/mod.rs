@@ -154,6 +154,15 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Says why a test cannot run here, and counts it: under `CI=true` (where tests/run installs every
+/// peer and runs as root) a skip is a failure.
+pub fn skip(why: &str) {
+    eprintln!("skipped: {why}");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true: a test may not skip ({why})");
+    }
+}
+
 /// The shared recordings beside the repository, or `None` (with a printed reason) when absent.
 pub fn shared_dir(sub: &str) -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -162,7 +171,7 @@ pub fn shared_dir(sub: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipped: {} is absent", dir.display());
+        skip(&format!("{} is absent", dir.display()));
         None
     }
 }
@@ -173,7 +182,9 @@ pub fn have(program: &str) -> bool {
         .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         .unwrap_or(false);
     if !found {
-        eprintln!("skipped: {program} is not installed (tests/run installs it as root)");
+        skip(&format!(
+            "{program} is not installed (tests/run installs it as root)"
+        ));
     }
     found
 }
