@@ -16,10 +16,16 @@ struct TestBus {
     dir: tempfile::TempDir,
     daemon: Child,
     monitor: Option<Child>,
+    /// The stand-in systemd user manager (tests/peers/systemd-manager.py), when started.
+    manager: Option<Child>,
 }
 
 impl Drop for TestBus {
     fn drop(&mut self) {
+        if let Some(m) = &mut self.manager {
+            let _ = m.kill();
+            let _ = m.wait();
+        }
         if let Some(m) = &mut self.monitor {
             let _ = m.kill();
             let _ = m.wait();
@@ -31,6 +37,78 @@ impl Drop for TestBus {
 
 impl TestBus {
     fn start() -> Option<TestBus> {
+        TestBus::start_with(&[])
+    }
+
+    /// A bus as Debian's and NixOS's default dbus-daemon runs it, with systemd activation (it
+    /// forwards UpdateActivationEnvironment to the systemd user manager's SetEnvironment), and
+    /// a stand-in for that manager's environment on it.
+    fn start_with_systemd() -> Option<TestBus> {
+        let python = Path::new("/usr/bin/python3");
+        let ok = Command::new(python)
+            .args(["-c", "import dbus, gi"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            skip("/usr/bin/python3 with dbus and gi is missing (tests/run installs python3-dbus, python3-gi)");
+            return None;
+        }
+        let mut bus = TestBus::start_with(&["--systemd-activation"])?;
+        fs::create_dir(bus.runtime().join("systemd")).unwrap();
+        let env = bus.dir.path().join("manager.env");
+        bus.manager = Some(
+            Command::new(python)
+                .arg(repo().join("tests/peers/systemd-manager.py"))
+                .arg(&env)
+                .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // Up once it owns its name.
+        for _ in 0..500 {
+            let o = Command::new("dbus-send")
+                .arg(format!("--bus={}", bus.address()))
+                .args([
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                ])
+                .args([
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.systemd1",
+                ])
+                .output()
+                .unwrap();
+            if stdout(&o).contains("boolean true") {
+                return Some(bus);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the stand-in systemd manager did not take its name");
+    }
+
+    /// The stand-in manager's environment, one assignment a line, once `until` holds of it
+    /// (within 5 s: the bus passes a forwarded call on in its own time), or as it is then.
+    fn manager_env(&self, until: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let read = || -> Vec<String> {
+            fs::read_to_string(self.dir.path().join("manager.env"))
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect()
+        };
+        for _ in 0..250 {
+            let env = read();
+            if until(&env) {
+                return env;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        read()
+    }
+
+    fn start_with(daemon_args: &[&str]) -> Option<TestBus> {
         if !have("dbus-daemon") || !have("dbus-monitor") || !have("dbus-send") {
             return None;
         }
@@ -60,6 +138,7 @@ impl TestBus {
         let daemon = Command::new("dbus-daemon")
             .arg(format!("--config-file={}/bus.conf", d.display()))
             .arg("--nofork")
+            .args(daemon_args)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -67,6 +146,7 @@ impl TestBus {
             dir,
             daemon,
             monitor: None,
+            manager: None,
         };
         for _ in 0..200 {
             if bus.dir.path().join("bus").exists() {
@@ -616,6 +696,57 @@ fn stop_unsets_its_own_values_and_never_blanks_others() {
         !captured.contains("string \"PATH\""),
         "PATH is not blanked in the activation environment:\n{captured}"
     );
+}
+
+/// dbus-daemon with systemd activation forwards UpdateActivationEnvironment to the systemd user
+/// manager: a blank written on the bus would land in systemd too. A newer session's values
+/// survive an older session's --stop, and no blank is left.
+#[test]
+fn stop_keeps_a_newer_sessions_values_where_the_bus_forwards_to_systemd() {
+    let Some(bus) = TestBus::start_with_systemd() else {
+        return;
+    };
+    let o = bus.run(&["--no-gpu"], &SESSION);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let has = |want: &'static str| move |env: &[String]| env.iter().any(|e| e == want);
+    let env = bus.manager_env(has("XDG_CURRENT_DESKTOP=Hyprland"));
+    for want in ["WAYLAND_DISPLAY=wayland-1", "XDG_CURRENT_DESKTOP=Hyprland"] {
+        assert!(env.contains(&want.to_string()), "{want} in {env:?}");
+    }
+    // A newer session on the same bus, as a compositor's start-up sets it.
+    let o = Command::new("dbus-update-activation-environment")
+        .args(["--systemd", "WAYLAND_DISPLAY=wayland-2"])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let env = bus.manager_env(has("WAYLAND_DISPLAY=wayland-2"));
+    assert!(
+        env.contains(&"WAYLAND_DISPLAY=wayland-2".to_string()),
+        "{env:?}"
+    );
+
+    let o = bus.run(&["--stop"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Settled: ours taken back (and a forwarded blank would have arrived by then too).
+    let env = bus.manager_env(|env| !env.iter().any(|e| e.starts_with("XDG_CURRENT_DESKTOP")));
+    std::thread::sleep(Duration::from_millis(300));
+    let env = bus.manager_env(|e| e == env.as_slice());
+    assert!(
+        env.contains(&"WAYLAND_DISPLAY=wayland-2".to_string()),
+        "the newer session's display survives: {env:?}"
+    );
+    assert!(
+        !env.iter().any(|e| e.ends_with('=')),
+        "no blank NAME= left in systemd: {env:?}"
+    );
+    assert!(
+        !env.iter().any(|e| e.starts_with("XDG_CURRENT_DESKTOP=")),
+        "ours is taken back: {env:?}"
+    );
+    // ... and a bus-activated service started now sees the newer display, not a blank.
+    let probe = bus.probe_env();
+    assert!(probe.contains("WAYLAND_DISPLAY=wayland-2\n"), "{probe}");
 }
 
 /// A bus that misbehaves, on a socket in `dir`; returns its address.

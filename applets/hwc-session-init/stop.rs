@@ -36,26 +36,12 @@ pub fn stop(args: &Args, runtime: &Runtime, report: &mut Report) -> Result<u8> {
         }
     };
     if !args.no_dbus && !vars.is_empty() {
-        // systemd: NAME=VALUE unsets only where the value is still ours; dbus-daemon cannot
-        // unset, so the names are set to empty strings there.
-        let ours: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let empty: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, _)| (k.clone(), String::new()))
-            .collect();
         let plan = Plan {
             dry_run: dry,
             no_systemd: args.no_systemd,
             limit: std::time::Duration::from_secs(u64::from(args.timeout)),
         };
-        bus::send(
-            &plan,
-            &runtime.path,
-            report,
-            &empty,
-            bus::systemd_call("UnsetEnvironment", ours),
-            "UnsetEnvironment",
-        )?;
+        bus::withdraw(&plan, &runtime.path, &vars, report)?;
     }
     if let Some(hwc) = hwc {
         if !dry {
