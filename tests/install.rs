@@ -194,7 +194,7 @@ fn mkinitcpio_hook_requests_every_applet_link() {
     );
     let o = with_hwc(&format!(
         "add_binary() {{ echo \"binary $2\"; }}; add_symlink() {{ echo \"symlink $1 $2\"; }}; \
-         error() {{ echo \"error $*\"; }}; . {}; build",
+         add_module() {{ echo \"module $1\"; }}; error() {{ echo \"error $*\"; }}; . {}; build",
         hook.display()
     ));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -205,6 +205,9 @@ fn mkinitcpio_hook_requests_every_applet_link() {
             out.contains(&format!("symlink /usr/bin/{applet} hwc\n")),
             "{applet} missing: {out}"
         );
+    }
+    for module in ["bridge", "veth", "8021q", "dummy"] {
+        assert!(out.contains(&format!("module {module}?\n")), "{out}");
     }
 }
 

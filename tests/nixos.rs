@@ -149,7 +149,7 @@ fn the_seed_snippets_evaluate_verbatim() {
         return;
     }
     let t = tempfile::tempdir().unwrap();
-    let mut out = HashMap::new();
+    let mut seen = Vec::new();
     for stage1 in STAGE1 {
         for (name, seed) in SEEDS {
             let m = module(t.path(), name, seed);
@@ -171,9 +171,22 @@ fn the_seed_snippets_evaluate_verbatim() {
                 serde_json::json!([]),
                 "seed {name}, {stage1} stage 1"
             );
-            out.insert(name, doc);
+            seen.push((stage1, name, doc));
         }
     }
+    for stage1 in STAGE1 {
+        let out: HashMap<&str, &Value> = seen
+            .iter()
+            .filter(|(s, _, _)| *s == stage1)
+            .map(|(_, n, d)| (*n, d))
+            .collect();
+        check_seeds(stage1, &out);
+    }
+}
+
+/// What each seed snippet alone declares, under one stage 1.
+fn check_seeds(stage1: &str, out: &HashMap<&str, &Value>) {
+    eprintln!("seeds under {stage1} stage 1");
     let gpu = &out["gpu"];
     assert_eq!(gpu["hwc"]["hardware"]["gpu"]["accel"], "cuda");
     let nixos = &gpu["nixos"];
@@ -914,6 +927,28 @@ services.avahi.nssmdns4 = false;"#,
             "what the user did not set stays hwc's"
         );
     }
+    // A hardware profile's settings (nixos-hardware writes them with lib.mkDefault) win too.
+    let profile = t.path().join("profile.nix");
+    fs::write(
+        &profile,
+        r#"{ lib, ... }: {
+  hardware.nvidia.open = lib.mkDefault false;
+  hardware.nvidia.prime = { intelBusId = lib.mkDefault "PCI:0:2:0"; nvidiaBusId = lib.mkDefault "PCI:1:0:0"; };
+  services.avahi.openFirewall = lib.mkDefault false;
+}"#,
+    )
+    .unwrap();
+    let doc = eval(&[hwc.clone(), profile], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    let nvidia = &doc["nixos"]["hardware"]["nvidia"];
+    assert_eq!(nvidia["open"], false);
+    assert_eq!(nvidia["prime"]["intelBusId"], "PCI:0:2:0");
+    assert_eq!(nvidia["prime"]["nvidiaBusId"], "PCI:1:0:0");
+    assert_eq!(
+        nvidia["prime"]["offload"]["enable"], true,
+        "hwc's, unset by the profile"
+    );
+    assert_eq!(doc["nixos"]["services"]["avahi"]["openFirewall"], false);
+
     // The Intel VA-API driver name, and every other setting, the same way.
     let intel = module(
         t.path(),
@@ -1064,6 +1099,12 @@ fn bad_values_are_refused_naming_the_option() {
         (
             "a mount required by a service nothing defines",
             r#"hwc.infrastructure.hardware.storage = { enable = true; mounts.media = { device = "LABEL=media"; requiredBy = [ "jellyfin" ]; }; };"#,
+            "hwc.infrastructure.hardware.storage.mounts.media.requiredBy: 'jellyfin' is not a service",
+        ),
+        (
+            "a mount required by a service defined without anything to run",
+            r#"systemd.services.jellyfin.description = "only a name";
+hwc.infrastructure.hardware.storage = { enable = true; mounts.media = { device = "LABEL=media"; requiredBy = [ "jellyfin" ]; }; };"#,
             "hwc.infrastructure.hardware.storage.mounts.media.requiredBy: 'jellyfin' is not a service",
         ),
         (
@@ -1377,6 +1418,24 @@ in {{ package = c.config.hwc.infrastructure.session.commands.package; }}"#,
     ))
     .unwrap_or_else(|e| panic!("imported twice: {e}"));
     assert_eq!(twice["package"], "/nix/store/hwc-0.1.0");
+    // ... and beside a second copy of the domain (another checkout, another store path): the
+    // module's key makes it the same module, taken once.
+    let copy = tempfile::tempdir().unwrap();
+    let o = Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("install/nix"))
+        .arg(copy.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let copied = copy.path().join("nix/infrastructure");
+    flake_eval(&format!(
+        r#"(flake.nixosConfigurations.hwc-laptop.extendModules {{
+  modules = [ {} ];
+}}).config.hwc.infrastructure.session.commands.enable"#,
+        copied.display()
+    ))
+    .unwrap_or_else(|e| panic!("beside a copy: {e}"));
 
     // An error inside the module names its file.
     let e = flake_eval(

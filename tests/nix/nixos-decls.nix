@@ -28,7 +28,7 @@ in
     nixpkgs.hostPlatform = mkOption {
       type = types.either types.str types.attrs;
     };
-    # The same file.
+    # nixos/modules/misc/nixpkgs.nix
     nixpkgs.overlays = mkOption {
       type = types.listOf (lib.mkOptionType {
         name = "nixpkgs-overlay";
@@ -36,6 +36,12 @@ in
         merge = lib.mergeOneOption;
       });
       default = [ ];
+    };
+
+    # nixos/modules/misc/nixpkgs.nix (its own mergeable type; attributes of anything here)
+    nixpkgs.config = mkOption {
+      type = types.attrsOf types.anything;
+      default = { };
     };
 
     # nixos/modules/services/misc/jellyfin.nix: its options.

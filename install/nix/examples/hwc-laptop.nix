@@ -5,6 +5,8 @@
 #   nix eval .#nixosConfigurations.hwc-laptop.config.hwc.infrastructure.session
 {
   networking.hostName = "hwc-laptop";
+  # NVIDIA's driver is unfree: nixpkgs builds it only when allowed.
+  nixpkgs.config.allowUnfree = true;
   system.stateVersion = "26.05";
   boot.loader.systemd-boot.enable = true;
   fileSystems."/" = {

@@ -16,6 +16,12 @@ let
     ;
 in
 rec {
+  # The priority of every NixOS option the domain sets: below a user's own setting, even one made
+  # with lib.mkDefault (1000, as hardware profiles such as nixos-hardware's write theirs), and
+  # above the option's own default (1500, mkOptionDefault). A user's value always wins; hwc's wins
+  # over NixOS's default only.
+  weak = lib.mkOverride 1250;
+
   # Every applet of the hwc binary, as `hwc --list` prints them (a test holds the two equal).
   applets = [
     "gpu-launch"

@@ -5,8 +5,9 @@
 { config, options, lib, pkgs, ... }:
 
 let
-  inherit (lib) mkDefault mkEnableOption mkIf mkMerge mkOption types;
+  inherit (lib) mkEnableOption mkIf mkMerge mkOption types;
   hwcLib = import ../lib.nix { inherit lib; };
+  inherit (hwcLib) weak;
   cfg = config.hwc.infrastructure.hardware.gpu;
   hwc = config.hwc.infrastructure.session.commands.package;
   opt = path: hwcLib.optionName ([ "hardware" "gpu" ] ++ path);
@@ -16,9 +17,9 @@ let
     intel = "vaapi";
     none = "cpu";
   };
-  # Whether the machine's configuration sets hwc's option at `path` (above its default).
-  optionIsSet =
-    path: (lib.attrByPath ([ "hwc" "infrastructure" "hardware" "gpu" ] ++ path) { } options).highestPrio or 1500 < 1500;
+  # NixOS's own default of hardware.nvidia.open: false for drivers before 560, null (no default:
+  # a choice is demanded) from 560.
+  nixosOpenDefault = options.hardware.nvidia.open.default or null;
   # Where the machine's configuration sets the NixOS option at `path`.
   definedIn =
     path:
@@ -71,9 +72,9 @@ in
         description = "The NVIDIA container toolkit: CDI specs so containers get the GPU (type = \"nvidia\" only).";
       };
       open = mkOption {
-        type = types.bool;
-        default = true;
-        description = "NVIDIA's open kernel module (true: Turing / RTX 20 series and newer, NVIDIA's own recommendation for them) or the proprietary one (false: older GPUs). Given to NixOS as the default of hardware.nvidia.open, which NixOS demands a value for: a hardware.nvidia.open of the machine's own configuration wins.";
+        type = types.nullOr types.bool;
+        default = null;
+        description = "NVIDIA's open kernel module (true: Turing / RTX 20 series and newer) or the proprietary one (false: older GPUs), given to NixOS's hardware.nvidia.open, below the machine's own setting of it. null: NixOS's default for the driver (the proprietary module before driver 560), and where NixOS has none (560 and newer, where it demands a choice) the open module, NVIDIA's recommendation for the GPUs those drivers support.";
       };
     };
 
@@ -137,37 +138,39 @@ in
     }
 
     (mkIf (cfg.type == "nvidia") {
-      hardware.graphics.enable = mkDefault true;
+      hardware.graphics.enable = weak true;
       services.xserver.videoDrivers = [ "nvidia" ];
-      hardware.nvidia.modesetting.enable = mkDefault true;
-      hardware.nvidia.open = mkDefault cfg.nvidia.open;
+      hardware.nvidia.modesetting.enable = weak true;
+      hardware.nvidia.open = mkIf (cfg.nvidia.open != null || nixosOpenDefault == null) (
+        weak (if cfg.nvidia.open == null then true else cfg.nvidia.open)
+      );
       # Both set, and not alike: the user's NixOS setting wins, and hwc says so.
-      warnings = lib.optional (optionIsSet [ "nvidia" "open" ] && config.hardware.nvidia.open != cfg.nvidia.open)
+      warnings = lib.optional (cfg.nvidia.open != null && config.hardware.nvidia.open != cfg.nvidia.open)
         "${opt [ "nvidia" "open" ]} = ${lib.boolToString cfg.nvidia.open}, but hardware.nvidia.open = ${builtins.toJSON config.hardware.nvidia.open} (${definedIn [ "hardware" "nvidia" "open" ]}): NixOS takes the latter. Set only one of them.";
       hardware.nvidia.prime = mkIf offload {
-        offload.enable = mkDefault (!config.hardware.nvidia.prime.sync.enable);
+        offload.enable = weak (!config.hardware.nvidia.prime.sync.enable);
         # gpu-launch is the offload command; a user's nvidia-offload is kept when asked for.
-        offload.enableOffloadCmd = mkDefault false;
-        nvidiaBusId = mkDefault prime.nvidiaBusId;
-        intelBusId = mkIf (prime.intelBusId != null) (mkDefault prime.intelBusId);
-        amdgpuBusId = mkIf (prime.amdgpuBusId != null) (mkDefault prime.amdgpuBusId);
+        offload.enableOffloadCmd = weak false;
+        nvidiaBusId = weak prime.nvidiaBusId;
+        intelBusId = mkIf (prime.intelBusId != null) (weak prime.intelBusId);
+        amdgpuBusId = mkIf (prime.amdgpuBusId != null) (weak prime.amdgpuBusId);
       };
-      hardware.nvidia-container-toolkit.enable = mkIf cfg.nvidia.containerRuntime (mkDefault true);
+      hardware.nvidia-container-toolkit.enable = mkIf cfg.nvidia.containerRuntime (weak true);
     })
 
     (mkIf (cfg.type == "amd") {
-      hardware.graphics.enable = mkDefault true;
-      hardware.amdgpu.initrd.enable = mkDefault true;
+      hardware.graphics.enable = weak true;
+      hardware.amdgpu.initrd.enable = weak true;
       # ROCm: OpenCL through the ROCm ICD, HIP programs find the runtime under /opt/rocm.
-      hardware.amdgpu.opencl.enable = mkDefault true;
+      hardware.amdgpu.opencl.enable = weak true;
       systemd.tmpfiles.rules = [ "L+ /opt/rocm - - - - ${pkgs.rocmPackages.clr}" ];
     })
 
     (mkIf (cfg.type == "intel") {
-      hardware.graphics.enable = mkDefault true;
+      hardware.graphics.enable = weak true;
       # VA-API on Broadwell and newer: the iHD media driver (a user's i965 for older GPUs wins).
       hardware.graphics.extraPackages = [ pkgs.intel-media-driver ];
-      environment.sessionVariables.LIBVA_DRIVER_NAME = mkDefault "iHD";
+      environment.sessionVariables.LIBVA_DRIVER_NAME = weak "iHD";
     })
   ]);
 }

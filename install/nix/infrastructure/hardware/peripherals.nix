@@ -4,6 +4,7 @@
 
 let
   inherit (lib) mkDefault mkEnableOption mkIf mkMerge mkOption types;
+  inherit (import ../lib.nix { inherit lib; }) weak;
   cfg = config.hwc.infrastructure.hardware.peripherals;
 in
 {
@@ -48,19 +49,19 @@ in
       hwc.infrastructure.hardware.permissions.groups.peripherals = mkDefault true;
     }
     (mkIf cfg.printing.enable {
-      services.printing.enable = mkDefault true;
+      services.printing.enable = weak true;
       services.printing.drivers = cfg.printing.drivers;
     })
     (mkIf (cfg.printing.discovery && (cfg.printing.enable || cfg.scanning.enable)) {
       # Defaults: a user's own Avahi settings (openFirewall = false on a laptop) are kept.
       services.avahi = {
-        enable = mkDefault true;
-        nssmdns4 = mkDefault true;
-        openFirewall = mkDefault true;
+        enable = weak true;
+        nssmdns4 = weak true;
+        openFirewall = weak true;
       };
     })
     (mkIf cfg.scanning.enable {
-      hardware.sane.enable = mkDefault true;
+      hardware.sane.enable = weak true;
       hardware.sane.extraBackends = lib.optional cfg.scanning.network pkgs.sane-airscan;
     })
   ]);

@@ -2,11 +2,12 @@
 # for services: declared by LABEL=, UUID= or path, owner, group and mode of the mounted root set
 # by mount itself (X-mount.owner/group/mode, util-linux 2.38), `nofail` and automount so a
 # missing disk never blocks boot, the services that need one ordered after it.
-{ config, options, lib, ... }:
+{ config, lib, ... }:
 
 let
-  inherit (lib) mkDefault mkEnableOption mkIf mkMerge mkOption types;
+  inherit (lib) mkEnableOption mkIf mkMerge mkOption types;
   hwcLib = import ../lib.nix { inherit lib; };
+  inherit (hwcLib) weak;
   cfg = config.hwc.infrastructure.hardware.storage;
   opt = hwcLib.optionName [ "hardware" "storage" "mounts" ];
   badDevices = lib.filter (m: builtins.match "(LABEL|UUID|PARTUUID|PARTLABEL)=.+|/.+" m.device == null) (lib.attrValues cfg.mounts);
@@ -21,17 +22,18 @@ let
     ]
     ++ lib.optionals m.automount [ "x-systemd.automount" "x-systemd.idle-timeout=0" ]
     ++ m.options;
-  # The services a mount is required by that no other module defines: hwc only adds to a
-  # service, and a unit it alone made would have no ExecStart (systemd refuses it).
+  # The services a mount is required by that nothing else makes a unit of: hwc only adds to a
+  # service, and a unit it alone made would have no ExecStart (systemd refuses it). A unit is
+  # there when its merged definition runs something, or is a drop-in on a packaged unit.
+  isUnit =
+    service:
+    let
+      s = config.systemd.services.${service} or { };
+    in
+    (s.serviceConfig or { }) ? ExecStart || (s.script or "") != "" || (s.overrideStrategy or "") == "asDropin";
   undefinedServices = lib.concatLists (
     lib.mapAttrsToList (
-      name: m:
-      map (service: { inherit name service; }) (
-        lib.filter (
-          service:
-          !lib.any (d: d.file != toString ./storage.nix && d.value ? ${service}) options.systemd.services.definitionsWithLocations
-        ) m.requiredBy
-      )
+      name: m: map (service: { inherit name service; }) (lib.filter (s: !isUnit s) m.requiredBy)
     ) cfg.mounts
   );
 in
@@ -128,17 +130,17 @@ in
         {
           assertion = undefinedServices == [ ];
           message = lib.concatMapStringsSep "\n" (
-            u: "${opt}.${u.name}.requiredBy: '${u.service}' is not a service of this configuration (no systemd.services.${u.service} outside hwc); name the unit without .service, or enable the module that defines it."
+            u: "${opt}.${u.name}.requiredBy: '${u.service}' is not a service of this configuration (no systemd.services.${u.service} with ExecStart or script, nor a packaged unit's drop-in: overrideStrategy = \"asDropin\"); name the unit without .service, or enable the module that defines it."
           ) undefinedServices;
         }
       ];
     }
     (mkIf cfg.removable {
-      services.udisks2.enable = mkDefault true;
-      services.devmon.enable = mkDefault true;
+      services.udisks2.enable = weak true;
+      services.devmon.enable = weak true;
     })
     (mkIf cfg.trim {
-      services.fstrim.enable = mkDefault true;
+      services.fstrim.enable = weak true;
     })
     {
       fileSystems = lib.mapAttrs' (

@@ -3,7 +3,9 @@
 { config, lib, pkgs, ... }:
 
 let
-  inherit (lib) mkEnableOption mkIf mkDefault;
+  inherit (lib) mkEnableOption mkIf;
+  hwcLib = import ../lib.nix { inherit lib; };
+  inherit (hwcLib) weak;
   cfg = config.hwc.infrastructure.session.chromium;
 in
 {
@@ -11,12 +13,12 @@ in
 
   config = mkIf cfg.enable {
     # Defaults: a user who turns one of these off keeps it off.
-    programs.dconf.enable = mkDefault true;
-    services.dbus.enable = mkDefault true;
+    programs.dconf.enable = weak true;
+    services.dbus.enable = weak true;
     xdg.portal = {
-      enable = mkDefault true;
+      enable = weak true;
       extraPortals = [ pkgs.xdg-desktop-portal-gtk ];
-      config.common.default = mkDefault "*";
+      config.common.default = weak "*";
     };
   };
 }
