@@ -747,3 +747,162 @@ fn a_doctor_run_wakes_no_gpu() {
         "the render nodes were looked at: {paths:?}"
     );
 }
+
+/// A private system bus with the stand-in systemd manager holding `units`; its address.
+struct SystemBus {
+    _dir: tempfile::TempDir,
+    daemon: std::process::Child,
+    manager: std::process::Child,
+    address: String,
+}
+
+impl Drop for SystemBus {
+    fn drop(&mut self) {
+        for c in [&mut self.manager, &mut self.daemon] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl SystemBus {
+    fn start(units: &[(&str, &str)]) -> Option<SystemBus> {
+        if !have("dbus-daemon") || !have("dbus-send") || !systemd_standin::ready() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("system_bus_socket");
+        let config = dir.path().join("system.conf");
+        write(
+            &config,
+            &format!(
+                // The daemon's type only picks defaults; what matters is who may talk.
+                "<busconfig><type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
+                 <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+                 <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>",
+                socket.display()
+            ),
+        );
+        let daemon = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .arg("--nofork")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !socket.exists() {
+            assert!(start.elapsed().as_secs() < 10, "dbus-daemon did not start");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        chmod(dir.path(), 0o755);
+        chmod(&socket, 0o777);
+        let address = format!("unix:path={}", socket.display());
+        let manager = systemd_standin::start(&address, &dir.path().join("env"), units);
+        Some(SystemBus {
+            _dir: dir,
+            daemon,
+            manager,
+            address,
+        })
+    }
+}
+
+/// The ssh-unit check of the consistent machine, asked of a systemd holding `units`, with the
+/// machine marked NixOS or not.
+fn ssh_unit(units: &[(&str, &str)], nixos: bool) -> Option<Value> {
+    let bus = SystemBus::start(units)?;
+    let m = Machine::consistent();
+    if nixos {
+        write(&m.root().join("etc/os-release"), "NAME=NixOS\nID=nixos\n");
+    } else {
+        write(
+            &m.root().join("etc/os-release"),
+            "NAME=\"Debian GNU/Linux\"\nID=debian\n",
+        );
+    }
+    let o = Command::new(hwc())
+        .args(["hwc-doctor", "--json", "--root"])
+        .arg(m.root())
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+        .output()
+        .unwrap();
+    assert!([0, 1].contains(&code(&o)), "{}{}", stdout(&o), stderr(&o));
+    Some(find(&checks(&o), "session/services", "ssh-unit").clone())
+}
+
+#[test]
+fn the_key_unit_is_found_by_the_name_its_install_gave_it() {
+    // install.sh's template, its instance active: pass, named so.
+    let Some(c) = ssh_unit(&[("setup-ssh-keys@eric.service", "active")], false) else {
+        return;
+    };
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(
+        c["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("setup-ssh-keys@eric.service is active"),
+        "{c}"
+    );
+    // Not there on Debian: the fix in install.sh's terms, never NixOS's.
+    let c = ssh_unit(&[("setup-ssh-keys-eric.service", "active")], false).unwrap();
+    assert_eq!(c["status"], "fail", "{c}");
+    let fix = c["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("install.sh")
+            && fix.contains("systemctl enable --now setup-ssh-keys@eric.service"),
+        "{fix}"
+    );
+    assert!(!fix.contains("hwc.infrastructure"), "{fix}");
+    // Enabled but not run since boot (the template keeps its instance active once run).
+    let c = ssh_unit(&[("setup-ssh-keys@eric.service", "inactive")], false).unwrap();
+    assert_eq!(c["status"], "warn", "{c}");
+    // On NixOS the module's unit, whose oneshot ends inactive: pass; missing: the NixOS option.
+    let c = ssh_unit(&[("setup-ssh-keys-eric.service", "inactive")], true).unwrap();
+    assert_eq!(c["status"], "ok", "{c}");
+    let c = ssh_unit(&[("setup-ssh-keys@eric.service", "active")], true).unwrap();
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap()
+            .contains("hwc.infrastructure.session.services.enable"),
+        "{c}"
+    );
+    let c = ssh_unit(&[("setup-ssh-keys-eric.service", "failed")], true).unwrap();
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["fix"]
+        .as_str()
+        .unwrap()
+        .contains("journalctl -u setup-ssh-keys-eric.service"));
+}
+
+#[test]
+fn a_user_facing_a_root_only_secret_is_told_so_not_that_it_is_absent() {
+    if !is_root() {
+        skip("running the doctor as another user needs root (tests/run runs as root)");
+        return;
+    }
+    let m = Machine::consistent();
+    // agenix's directory: root's, 0751 mount point and a 0400 secret in a 0700 directory here.
+    let agenix = m.root().join("run/agenix");
+    chmod(&agenix, 0o700);
+    let o = Command::new("setpriv")
+        .args(["--reuid=4242", "--regid=100", "--clear-groups", "--"])
+        .arg(hwc())
+        .args(["hwc-doctor", "--json", "--root"])
+        .arg(m.root())
+        .output()
+        .unwrap();
+    let c = find(&checks(&o), "session/services", "ssh-secret").clone();
+    assert_eq!(c["status"], "warn", "{c}");
+    let evidence = c["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("not visible to uid 4242") && !evidence.contains("absent"),
+        "{evidence}"
+    );
+    assert!(c["fix"].as_str().unwrap().contains("as root"), "{c}");
+    // As root, the same secret is there.
+    let c = find(&checks(&m.doctor(&[])), "session/services", "ssh-secret").clone();
+    assert_eq!(c["status"], "ok", "{c}");
+}

@@ -44,48 +44,14 @@ impl TestBus {
     /// forwards UpdateActivationEnvironment to the systemd user manager's SetEnvironment), and
     /// a stand-in for that manager's environment on it.
     fn start_with_systemd() -> Option<TestBus> {
-        let python = Path::new("/usr/bin/python3");
-        let ok = Command::new(python)
-            .args(["-c", "import dbus, gi"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            skip("/usr/bin/python3 with dbus and gi is missing (tests/run installs python3-dbus, python3-gi)");
+        if !systemd_standin::ready() {
             return None;
         }
         let mut bus = TestBus::start_with(&["--systemd-activation"])?;
         fs::create_dir(bus.runtime().join("systemd")).unwrap();
         let env = bus.dir.path().join("manager.env");
-        bus.manager = Some(
-            Command::new(python)
-                .arg(repo().join("tests/peers/systemd-manager.py"))
-                .arg(&env)
-                .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        // Up once it owns its name.
-        for _ in 0..500 {
-            let o = Command::new("dbus-send")
-                .arg(format!("--bus={}", bus.address()))
-                .args([
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                ])
-                .args([
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.systemd1",
-                ])
-                .output()
-                .unwrap();
-            if stdout(&o).contains("boolean true") {
-                return Some(bus);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("the stand-in systemd manager did not take its name");
+        bus.manager = Some(systemd_standin::start(&bus.address(), &env, &[]));
+        Some(bus)
     }
 
     /// The stand-in manager's environment, one assignment a line, once `until` holds of it

@@ -337,6 +337,8 @@ fn binary_is_static() {
 #[test]
 fn long_options_take_their_value_after_an_equals_sign() {
     let t = tempfile::tempdir().unwrap();
+    // sysfs with no PCI device: a machine without a GPU, not one whose /sys is not there.
+    std::fs::create_dir_all(t.path().join("sys/bus/pci/devices")).unwrap();
     let o = run_hwc([
         std::ffi::OsString::from("hwc-gpu-detect"),
         "--accel".into(),

@@ -15,6 +15,7 @@ mod permissions;
 mod prometheus;
 mod report;
 mod services;
+mod units;
 mod user;
 
 use std::ffi::OsString;
@@ -239,6 +240,6 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
             }
         }
     }
-    mesh::check(&declared.bridges, &mut f);
+    mesh::check(&declared.bridges, units::Install::of(&ctx.root), &mut f);
     f
 }

@@ -6,8 +6,9 @@ use std::net::IpAddr;
 use hwc_core::netlink::{Addr, Socket};
 
 use crate::check::{Findings, MESH};
+use crate::units::Install;
 
-pub fn check(bridges: &[(String, Vec<String>)], f: &mut Findings) {
+pub fn check(bridges: &[(String, Vec<String>)], install: Install, f: &mut Findings) {
     if bridges.is_empty() {
         f.skip(MESH, "bridges", "no bridge declared");
         return;
@@ -33,7 +34,7 @@ pub fn check(bridges: &[(String, Vec<String>)], f: &mut Findings) {
         }
     };
     for ((name, declared), link) in bridges.iter().zip(links) {
-        let up = bridge(name, declared, link.as_ref(), &addrs, f);
+        let up = bridge(name, declared, link.as_ref(), &addrs, install, f);
         f.sample(
             "hwc_bridge_up",
             vec![("bridge", name.clone())],
@@ -59,11 +60,13 @@ fn bridge(
     declared: &[String],
     link: Option<&hwc_core::netlink::Link>,
     addrs: &[Addr],
+    install: Install,
     f: &mut Findings,
 ) -> bool {
     let check = format!("bridge:{name}");
     let ensure = format!(
-        "systemctl restart hwc-bridge-{name}.service (or: hwc-netlink ensure-bridge {name} {})",
+        "systemctl restart {} (or: hwc-netlink ensure-bridge {name} {})",
+        install.unit("hwc-bridge", name),
         declared.join(" ")
     );
     let Some(link) = link else {

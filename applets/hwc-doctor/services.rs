@@ -9,6 +9,7 @@ use hwc_core::root::Root;
 use hwc_core::safefs;
 
 use crate::check::{Findings, SERVICES};
+use crate::units::Install;
 
 const SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
 
@@ -27,49 +28,68 @@ pub fn check(root: &Root, user: &str, secret: Option<&str>, f: &mut Findings) {
             format!("{secret} is a {}, not a file", st.kind()),
             "check the secret's declaration (age.secrets)",
         ),
-        Err(_) => f.warn(
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => f.warn(
+            SERVICES,
+            "ssh-secret",
+            format!(
+                "{secret} is not visible to uid {} (permission denied), so it cannot be judged",
+                hwc_core::privilege::euid()
+            ),
+            Some("run hwc-doctor as root".into()),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => f.warn(
             SERVICES,
             "ssh-secret",
             format!("{secret} is absent: only the fallback keys can be installed"),
             Some("declare the secret (agenix: age.secrets) or hwc.infrastructure.session.services.secret".into()),
         ),
+        Err(e) => f.warn(
+            SERVICES,
+            "ssh-secret",
+            format!("{secret}: {}", hwc_core::error::describe_io(&e)),
+            None,
+        ),
     }
     unit_state(root, user, f);
 }
 
-/// The unit's ActiveState, asked of systemd on the system bus.
-fn unit_state(root: &Root, user: &str, f: &mut Findings) {
-    let unit = format!("setup-ssh-keys-{user}.service");
-    if !root.is_system() || !std::path::Path::new(SYSTEM_BUS).exists() {
-        f.skip(SERVICES, "ssh-unit", "no system bus to ask systemd");
-        return;
+/// The system bus to ask systemd on: DBUS_SYSTEM_BUS_ADDRESS when given (as libdbus takes it),
+/// else the machine's own, which a `--root` run does not ask.
+fn system_bus(root: &Root) -> Option<String> {
+    match std::env::var("DBUS_SYSTEM_BUS_ADDRESS") {
+        Ok(a) if !a.is_empty() => Some(a),
+        _ if root.is_system() && std::path::Path::new(SYSTEM_BUS).exists() => {
+            Some(format!("unix:path={SYSTEM_BUS}"))
+        }
+        _ => None,
     }
-    type Asked = Result<std::result::Result<String, (String, String)>, String>;
-    let asked = (|| -> Asked {
-        let mut bus = Bus::connect(
-            &format!("unix:path={SYSTEM_BUS}"),
-            hwc_core::privilege::euid(),
-            Duration::from_secs(5),
-        )?;
-        let load = Call {
-            path: "/org/freedesktop/systemd1",
-            interface: "org.freedesktop.systemd1.Manager",
-            member: "GetUnit",
-            destination: "org.freedesktop.systemd1",
-            signature: "s",
-            body: dbus::body_args(&[&unit]),
-        };
-        let path = match bus.call(&load)? {
-            Reply::Return(body) => body.values().string()?,
-            Reply::Error { name, message } => return Ok(Err((name, message))),
-        };
+}
+
+/// What systemd says of a unit: its LoadState and ActiveState.
+fn unit_states(
+    bus: &mut Bus,
+    unit: &str,
+) -> Result<Result<(String, String), (String, String)>, String> {
+    let load = Call {
+        path: "/org/freedesktop/systemd1",
+        interface: "org.freedesktop.systemd1.Manager",
+        member: "LoadUnit",
+        destination: "org.freedesktop.systemd1",
+        signature: "s",
+        body: dbus::body_args(&[unit]),
+    };
+    let path = match bus.call(&load)? {
+        Reply::Return(body) => body.values().string()?,
+        Reply::Error { name, message } => return Ok(Err((name, message))),
+    };
+    let mut property = |name: &str| -> Result<Result<String, DbusError>, String> {
         let get = Call {
             path: &path,
             interface: "org.freedesktop.DBus.Properties",
             member: "Get",
             destination: "org.freedesktop.systemd1",
             signature: "ss",
-            body: dbus::body_args(&["org.freedesktop.systemd1.Unit", "ActiveState"]),
+            body: dbus::body_args(&["org.freedesktop.systemd1.Unit", name]),
         };
         match bus.call(&get)? {
             Reply::Return(body) => {
@@ -79,15 +99,58 @@ fn unit_state(root: &Root, user: &str, f: &mut Findings) {
             }
             Reply::Error { name, message } => Ok(Err((name, message))),
         }
-    })();
+    };
+    let loaded = match property("LoadState")? {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(property("ActiveState")?.map(|active| (loaded, active)))
+}
+
+/// The key unit's state, asked of systemd on the system bus, by the name its install gave it.
+fn unit_state(root: &Root, user: &str, f: &mut Findings) {
+    let install = Install::of(root);
+    let unit = install.unit("setup-ssh-keys", user);
+    let Some(address) = system_bus(root) else {
+        f.skip(SERVICES, "ssh-unit", "no system bus to ask systemd");
+        return;
+    };
+    let asked = Bus::connect(
+        &address,
+        hwc_core::privilege::euid(),
+        Duration::from_secs(5),
+    )
+    .and_then(|mut bus| unit_states(&mut bus, &unit));
+    let not_installed = match install {
+        Install::NixOs => {
+            "hwc.infrastructure.session.services.enable = true; (with sshKeys.enable)".to_string()
+        }
+        Install::Templates => format!(
+            "install.sh (it ships setup-ssh-keys@.service), then systemctl enable --now {unit}"
+        ),
+    };
     match asked {
-        Ok(Ok(state)) if state == "failed" => f.fail(
+        Ok(Ok((load, _))) if load != "loaded" => f.fail(
+            SERVICES,
+            "ssh-unit",
+            format!("{unit} is not installed (systemd: {load})"),
+            not_installed,
+        ),
+        Ok(Ok((_, state))) if state == "failed" => f.fail(
             SERVICES,
             "ssh-unit",
             format!("{unit} failed"),
             format!("journalctl -u {unit}, then systemctl restart {unit}"),
         ),
-        Ok(Ok(state)) => f.ok(SERVICES, "ssh-unit", format!("{unit} is {state}")),
+        // install.sh's template keeps its instance active once it ran (RemainAfterExit); NixOS's
+        // oneshot goes inactive, which is how it ends well.
+        Ok(Ok((_, state))) if state == "inactive" && install == Install::Templates => f.warn(
+            SERVICES,
+            "ssh-unit",
+            format!("{unit} has not run since boot"),
+            Some(format!("systemctl enable --now {unit}")),
+        ),
+        Ok(Ok((_, state))) => f.ok(SERVICES, "ssh-unit", format!("{unit} is {state}")),
         Ok(Err((name, _))) if name.ends_with("ServiceUnknown") => {
             f.skip(SERVICES, "ssh-unit", "no systemd on the system bus")
         }
@@ -95,7 +158,7 @@ fn unit_state(root: &Root, user: &str, f: &mut Findings) {
             SERVICES,
             "ssh-unit",
             format!("{unit} is not loaded: {message}"),
-            "hwc.infrastructure.session.services.enable = true; (with sshKeys.enable)",
+            not_installed,
         ),
         Ok(Err((name, message))) => {
             f.warn(SERVICES, "ssh-unit", format!("{name}: {message}"), None)

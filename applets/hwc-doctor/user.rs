@@ -12,6 +12,8 @@ use hwc_core::dbus::{self, Bus, Call, Reply};
 use hwc_core::privilege::{self, Ids};
 use hwc_core::root::Root;
 use hwc_core::safefs;
+
+use crate::units::Install;
 use hwc_core::users::User;
 
 use crate::check::{self, Findings, SERVICES, SESSION};
@@ -76,7 +78,8 @@ fn ssh(root: &Root, user: &User, f: &mut Findings) {
     let file = home.join(".ssh/authorized_keys");
     let shown = format!("{}/.ssh/authorized_keys", user.home.display());
     let fix = format!(
-        "systemctl start setup-ssh-keys-{0}.service (or: setup-ssh-keys {0})",
+        "systemctl start {} (or: setup-ssh-keys {})",
+        Install::of(root).unit("setup-ssh-keys", &user.name),
         user.name
     );
     match safefs::read_file_if_exists(&file, 16 << 20) {

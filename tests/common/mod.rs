@@ -8,6 +8,7 @@ pub mod fake_sysfs;
 pub mod keys;
 pub mod sshd;
 pub mod systemd_exec;
+pub mod systemd_standin;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,49 @@
+//! Which names the units have: NixOS's modules make one unit per instance, install.sh ships
+//! templates. The checks ask systemd for, and print fixes in, the names of the machine's install.
+
+use hwc_core::root::Root;
+use hwc_core::safefs;
+
+/// How the units were installed, which names them: NixOS's modules write one unit per user
+/// (`setup-ssh-keys-eric.service`), install.sh ships templates (`setup-ssh-keys@eric.service`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Install {
+    NixOs,
+    Templates,
+}
+
+impl Install {
+    /// NixOS by its marker files (what switch-to-configuration itself checks), else install.sh.
+    pub fn of(root: &Root) -> Install {
+        let os_release = safefs::read_file(&root.path("/etc/os-release"), 64 * 1024)
+            .or_else(|_| safefs::read_file(&root.path("/usr/lib/os-release"), 64 * 1024))
+            .unwrap_or_default();
+        let nixos = String::from_utf8_lossy(&os_release)
+            .lines()
+            .any(|l| matches!(l.trim(), "ID=nixos" | "ID=\"nixos\""));
+        if nixos || safefs::stat(&root.path("/etc/NIXOS")).is_ok() {
+            Install::NixOs
+        } else {
+            Install::Templates
+        }
+    }
+
+    /// The unit of `template` (`setup-ssh-keys`, `hwc-bridge`) for `instance`, as this install
+    /// names it; what a unit name cannot hold (all but letters, digits, `:`, `_`, `.`, `-`) as
+    /// `\xHH`, as the NixOS modules and systemd-escape write it (`br+lab`: `br\x2blab`).
+    pub fn unit(self, template: &str, instance: &str) -> String {
+        let mut escaped = String::new();
+        for b in instance.bytes() {
+            if b.is_ascii_alphanumeric() || b":_.-".contains(&b) {
+                escaped.push(char::from(b));
+            } else {
+                escaped.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        let instance = escaped;
+        match self {
+            Install::NixOs => format!("{template}-{instance}.service"),
+            Install::Templates => format!("{template}@{instance}.service"),
+        }
+    }
+}
