@@ -65,11 +65,12 @@ fn system_bus(root: &Root) -> Option<String> {
     }
 }
 
-/// What systemd says of a unit: its LoadState and ActiveState.
-fn unit_states(
-    bus: &mut Bus,
-    unit: &str,
-) -> Result<Result<(String, String), (String, String)>, String> {
+/// A D-Bus error reply: its name and message.
+type DbusError = (String, String);
+
+/// What systemd says of a unit: its LoadState and ActiveState, or its error reply; `Err` when
+/// the bus did not answer.
+fn unit_states(bus: &mut Bus, unit: &str) -> Result<Result<(String, String), DbusError>, String> {
     let load = Call {
         path: "/org/freedesktop/systemd1",
         interface: "org.freedesktop.systemd1.Manager",
