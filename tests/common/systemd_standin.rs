@@ -24,7 +24,7 @@ pub fn ready() -> bool {
 /// Starts the stand-in on the bus at `address`, writing its environment to `env_file`, with
 /// `units` (NAME, ActiveState) loaded; returns once it owns org.freedesktop.systemd1.
 pub fn start(address: &str, env_file: &Path, units: &[(&str, &str)]) -> Child {
-    let child = Command::new(PYTHON)
+    let mut child = Command::new(PYTHON)
         .arg(repo().join("tests/peers/systemd-manager.py"))
         .arg(env_file)
         .args(units.iter().map(|(n, s)| format!("{n}={s}")))
@@ -51,5 +51,7 @@ pub fn start(address: &str, env_file: &Path, units: &[(&str, &str)]) -> Child {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the stand-in systemd manager did not take its name on {address}");
 }
