@@ -16,12 +16,18 @@ set -euo pipefail
 usage() {
   cat <<USAGE
 Usage: install/install.sh [--prefix DIR] [--binary PATH] [--systemd DIR] [--systemd-user DIR]
-                          [--initrd dracut|mkinitcpio] [--initrd-dir DIR] [--uninstall]
+                          [--textfile-dir DIR] [--initrd dracut|mkinitcpio] [--initrd-dir DIR]
+                          [--uninstall]
 
   --prefix DIR        install into DIR/bin (default: ~/.local, or /usr/local for root)
   --binary PATH       install this hwc binary instead of building the static release
-  --systemd DIR       also install the system units (setup-ssh-keys@.service,
-                      hwc-bridge@.service) into DIR, with the real binary path in them
+  --systemd DIR       also install the system units (setup-ssh-keys@.service and its .path,
+                      which re-runs it when the secret changes; hwc-bridge@.service;
+                      hwc-doctor.service and .timer) into DIR, with the real binary path in
+                      them; enable them with systemctl (enable --now setup-ssh-keys@USER.service
+                      setup-ssh-keys@USER.path hwc-doctor.timer)
+  --textfile-dir DIR  where hwc-doctor.service writes hwc-doctor.prom: node_exporter's textfile
+                      directory (default: /var/lib/prometheus/node-exporter, Debian's)
   --systemd-user DIR  where the user unit (hwc-session-init.service) goes; default with
                       --systemd DIR: DIR/../user when DIR ends in /system (/etc/systemd/system
                       gives /etc/systemd/user); otherwise --systemd needs this option
@@ -33,12 +39,14 @@ Usage: install/install.sh [--prefix DIR] [--binary PATH] [--systemd DIR] [--syst
                       DIR (for dracut a module directory such as .../modules.d/91hwc-opt)
   --uninstall         remove exactly what earlier runs installed into PREFIX and is unchanged
                       since (a file changed or replaced since, such as a hook that another
-                      prefix has installed in its place, is kept)
+                      prefix has installed in its place, is kept), and the links that
+                      systemctl enable made to the units it removes
 
 A file already where install.sh would write (bin/hwc, an applet name, a unit, the hook) that it
 did not write there stops it before anything is written: move it away, or choose another place.
-A prefix that goes into units or a hook (--systemd, --systemd-user, --initrd) may hold only
-letters, digits and . _ / + @ : - (systemd's ExecStart splits on spaces and expands % and $).
+A prefix that goes into units or a hook (--systemd, --systemd-user, --initrd), and the textfile
+directory, may hold only letters, digits and . _ / + @ : - (systemd's ExecStart splits on spaces
+and expands % and $).
 As root, every directory written or removed in, and each directory above it, must be root's and
 writable by no one else (a sticky directory such as /tmp may be above it).
 USAGE
@@ -51,6 +59,7 @@ prefix=""
 binary=""
 systemd_dir=""
 systemd_user_dir=""
+textfile_dir=""
 initrd=""
 initrd_dir=""
 uninstall=0
@@ -65,6 +74,8 @@ while (($#)); do
     --systemd=*) systemd_dir=${1#*=}; shift ;;
     --systemd-user) need "$@"; systemd_user_dir=$2; shift 2 ;;
     --systemd-user=*) systemd_user_dir=${1#*=}; shift ;;
+    --textfile-dir) need "$@"; textfile_dir=$2; shift 2 ;;
+    --textfile-dir=*) textfile_dir=${1#*=}; shift ;;
     --initrd) need "$@"; initrd=$2; shift 2 ;;
     --initrd=*) initrd=${1#*=}; shift ;;
     --initrd-dir) need "$@"; initrd_dir=$2; shift 2 ;;
@@ -273,6 +284,7 @@ if ((uninstall)); then
   done
   for n in ${notes[@]+"${notes[@]}"}; do echo "$n" >&2; done
 
+  removed_units=()
   # Files first, then the manifest, then only the directories this script created, deepest
   # first, and only if they are empty. A file is removed only while it holds what was written
   # (a hook that another prefix's install has since put in the same place is that prefix's
@@ -309,10 +321,49 @@ if ((uninstall)); then
     case "$k" in *" legacy "*) if ((!ours)) && legacy_ours "$p"; then ours=1; fi ;; esac
     if ((ours)); then
       rm -f -- "$p"
+      case "$p" in *.service | *.path | *.timer) removed_units+=("$p") ;; esac
     else
       echo "install.sh: kept $p: it is not what install.sh installed there (changed or replaced since)" >&2
     fi
   done
+  # What `systemctl enable` made for the units removed: links in *.wants/, *.requires/ and
+  # *.upholds/ beside them and under /etc/systemd/{system,user}, named after a removed unit (or
+  # an instance of a removed template) and pointing at a file of that name, which no longer
+  # exists. Only such dangling links are removed, never a link that still leads somewhere.
+  if ((${#removed_units[@]})); then
+    link_dirs=()
+    for u in "${removed_units[@]}"; do link_dirs+=("${u%/*}"); done
+    link_dirs+=(/etc/systemd/system /etc/systemd/user)
+    while IFS= read -r d; do
+      [ -d "$d" ] || continue
+      for w in "$d"/*.wants "$d"/*.requires "$d"/*.upholds; do
+        [ -d "$w" ] && [ ! -L "$w" ] || continue
+        if ((as_root)); then
+          why=$(untrusted "$w")
+          if [ -n "$why" ]; then
+            echo "install.sh: left the links in $w: $why" >&2
+            continue
+          fi
+        fi
+        for l in "$w"/*; do
+          [ -L "$l" ] && [ ! -e "$l" ] || continue
+          target=$(readlink -- "$l")
+          name=${l##*/}
+          for u in "${removed_units[@]}"; do
+            unit=${u##*/}
+            [ "${target##*/}" = "$unit" ] || continue
+            case "$unit" in
+              *@.*) case "$name" in "${unit%%@*}"@*."${unit##*.}") ;; *) continue ;; esac ;;
+              *) [ "$name" = "$unit" ] || continue ;;
+            esac
+            rm -f -- "$l"
+            echo "install.sh: removed $l (systemctl enable's link to $unit)" >&2
+            break
+          done
+        done
+      done
+    done < <(printf '%s\n' "${link_dirs[@]}" | sort -u)
+  fi
   # Temporary files an interrupted run may have left.
   for d in "$bindir" "$manifest_dir" ${made_dirs[@]+"${made_dirs[@]}"} ${dest_dirs[@]+"${dest_dirs[@]}"}; do
     for f in "$d"/.*.hwc-new "$d"/.*.hwc-new.?????? "$d"/.installed-files.??????; do
@@ -351,6 +402,14 @@ if [ -n "$systemd_dir$systemd_user_dir$initrd" ] && bad=$(unsafe_char "$prefix")
     *) bad="'$bad'" ;;
   esac
   usage_error "the prefix $prefix contains $bad, which a systemd unit or an initrd hook cannot hold as it is; choose a prefix of letters, digits and . _ / + @ : -"
+fi
+textfile_dir=${textfile_dir:-/var/lib/prometheus/node-exporter}
+case "$textfile_dir" in
+  /*) ;;
+  *) usage_error "--textfile-dir $textfile_dir is not an absolute path" ;;
+esac
+if bad=$(unsafe_char "$textfile_dir"); then
+  usage_error "--textfile-dir $textfile_dir contains '$bad', which a systemd unit cannot hold as it is; choose a directory of letters, digits and . _ / + @ : -"
 fi
 
 user_units=" hwc-session-init.service "
@@ -422,7 +481,7 @@ fi
 # The units, with the binaries' path in them.
 unit_dests=()
 unit_texts=()
-for unit in "$repo"/install/systemd/*.service; do
+for unit in "$repo"/install/systemd/*.service "$repo"/install/systemd/*.path "$repo"/install/systemd/*.timer; do
   name=${unit##*/}
   case "$user_units" in
     *" $name "*) dir=$systemd_user_dir ;;
@@ -430,8 +489,9 @@ for unit in "$repo"/install/systemd/*.service; do
   esac
   [ -n "$dir" ] || continue
   text=$(< "$unit")
+  text=${text//@BINDIR@/"$bindir"}
   unit_dests+=("$dir/$name")
-  unit_texts+=("${text//@BINDIR@/"$bindir"}")
+  unit_texts+=("${text//@TEXTFILE_DIR@/"$textfile_dir"}")
 done
 
 if [ -z "$binary" ]; then

@@ -69,12 +69,20 @@ fn install_twice_then_uninstall_leaves_nothing() {
             system.join("hwc-bridge@br0.service"),
         )
         .unwrap();
+        fs::copy(
+            system.join("setup-ssh-keys@.path"),
+            system.join("setup-ssh-keys@eric.path"),
+        )
+        .unwrap();
         let o = Command::new("systemd-analyze")
             .arg("verify")
             .args([
                 system.join("setup-ssh-keys@eric.service"),
+                system.join("setup-ssh-keys@eric.path"),
                 system.join("hwc-bridge@br0.service"),
                 system.join("setup-ssh-keys@.service"),
+                system.join("hwc-doctor.service"),
+                system.join("hwc-doctor.timer"),
             ])
             .output()
             .unwrap();
@@ -89,6 +97,7 @@ fn install_twice_then_uninstall_leaves_nothing() {
             .unwrap();
         assert_eq!(code(&o), 0, "systemd-analyze --user verify: {}", stderr(&o));
         fs::remove_file(system.join("setup-ssh-keys@eric.service")).unwrap();
+        fs::remove_file(system.join("setup-ssh-keys@eric.path")).unwrap();
         fs::remove_file(system.join("hwc-bridge@br0.service")).unwrap();
     }
 
@@ -251,7 +260,22 @@ fn the_user_unit_goes_to_a_user_unit_directory() {
     };
     assert_eq!(
         names(&units),
-        ["hwc-bridge@.service", "setup-ssh-keys@.service"]
+        [
+            "hwc-bridge@.service",
+            "hwc-doctor.service",
+            "hwc-doctor.timer",
+            "setup-ssh-keys@.path",
+            "setup-ssh-keys@.service"
+        ]
+    );
+    // The doctor writes where node_exporter's textfile collector reads (Debian's by default).
+    let doctor = fs::read_to_string(units.join("hwc-doctor.service")).unwrap();
+    assert!(
+        doctor.contains(&format!(
+            "ExecStart={}/bin/hwc-doctor --prometheus /var/lib/prometheus/node-exporter/hwc-doctor.prom\n",
+            prefix.display()
+        )),
+        "{doctor}"
     );
     assert_eq!(names(&user), ["hwc-session-init.service"]);
     let o = install_sh(&["--prefix", prefix.to_str().unwrap(), "--uninstall"]);
@@ -582,6 +606,18 @@ fn to_old_manifest(prefix: &Path) {
         } else {
             continue;
         };
+        // The units an earlier install.sh did not have: it neither wrote nor listed them.
+        if [
+            "hwc-doctor.service",
+            "hwc-doctor.timer",
+            "setup-ssh-keys@.path",
+        ]
+        .iter()
+        .any(|u| entry.ends_with(&format!("/{u}")))
+        {
+            let _ = fs::remove_file(entry);
+            continue;
+        }
         out.push_str(entry);
         out.push('\n');
     }
@@ -977,4 +1013,80 @@ fn a_new_binary_of_any_file_name_replaces_the_one_installed() {
     let o = uninstall(&prefix);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(files_under(t.path()), vec![next]);
+}
+
+/// systemctl enable links the units where systemd looks; --uninstall takes those links away with
+/// the units, leaving none dangling, and keeps a link that leads elsewhere.
+#[test]
+fn uninstall_after_systemctl_enable_leaves_no_dangling_link() {
+    if !have("systemctl") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    let system = root.join("etc/systemd/system");
+    let prefix = t.path().join("prefix");
+    let binary = hwc();
+    let o = install_sh(&[
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--binary",
+        binary.to_str().unwrap(),
+        "--systemd",
+        system.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = Command::new("systemctl")
+        .arg(format!("--root={}", root.display()))
+        .args([
+            "enable",
+            "setup-ssh-keys@eric.service",
+            "setup-ssh-keys@eric.path",
+            "hwc-bridge@br0.service",
+            "hwc-doctor.timer",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let links = |dir: &Path| -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in walk_all(dir) {
+            if e.is_symlink() {
+                out.push(e);
+            }
+        }
+        out.sort();
+        out
+    };
+    let made = links(&root);
+    assert!(made.len() >= 4, "systemctl enable made {made:?}");
+    // Someone's own link beside them, to a unit that stays.
+    fs::write(
+        system.join("mine.service"),
+        "[Service]\nExecStart=/bin/true\n",
+    )
+    .unwrap();
+    let mine = system.join("multi-user.target.wants/mine.service");
+    std::os::unix::fs::symlink(system.join("mine.service"), &mine).unwrap();
+
+    let o = uninstall(&prefix);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let dangling: Vec<PathBuf> = links(&root).into_iter().filter(|l| !l.exists()).collect();
+    assert_eq!(dangling, Vec::<PathBuf>::new(), "{}", stderr(&o));
+    assert_eq!(links(&root), [mine], "{}", stderr(&o));
+}
+
+/// Every path under `dir`, links included (not followed).
+fn walk_all(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(walk_all(&p));
+            }
+            out.push(p);
+        }
+    }
+    out
 }

@@ -143,14 +143,7 @@ fn unit_state(root: &Root, user: &str, f: &mut Findings) {
             format!("{unit} failed"),
             format!("journalctl -u {unit}, then systemctl restart {unit}"),
         ),
-        // install.sh's template keeps its instance active once it ran (RemainAfterExit); NixOS's
-        // oneshot goes inactive, which is how it ends well.
-        Ok(Ok((_, state))) if state == "inactive" && install == Install::Templates => f.warn(
-            SERVICES,
-            "ssh-unit",
-            format!("{unit} has not run since boot"),
-            Some(format!("systemctl enable --now {unit}")),
-        ),
+        // A oneshot on both installs: inactive is how a run ends well.
         Ok(Ok((_, state))) => f.ok(SERVICES, "ssh-unit", format!("{unit} is {state}")),
         Ok(Err((name, _))) if name.ends_with("ServiceUnknown") => {
             f.skip(SERVICES, "ssh-unit", "no systemd on the system bus")
