@@ -971,6 +971,10 @@ fn a_library_that_faults_costs_a_child_not_hwc() {
         err.contains("nvidia-smi: nvidia-smi is not on PATH"),
         "{err}"
     );
+    assert!(
+        err.contains("(install the NVIDIA driver, which brings") && !err.contains("))"),
+        "one pair of parentheses, the hint's: {err}"
+    );
     // With nvidia-smi there, it answers instead.
     let bin = tempfile::tempdir().unwrap();
     write_executable(

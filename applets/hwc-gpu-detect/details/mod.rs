@@ -67,6 +67,6 @@ pub fn query(root: &Root) -> Result<Details> {
             "--details: NVML: {nvml_why}; nvidia-smi: {}",
             smi_why.message()
         ))
-        .hint("install the NVIDIA driver (its libnvidia-ml.so.1 and nvidia-smi)")),
+        .hint("install the NVIDIA driver, which brings libnvidia-ml.so.1 and nvidia-smi")),
     }
 }
