@@ -300,13 +300,23 @@ fn vm_virtual_display_is_no_offload_target() {
     check(
         t.path(),
         &Expect {
-            gpus: &[("0000:00:01.0", "other", "virtio-pci", true, false)],
+            // The GPU's driver, on the virtio device, not virtio-pci on the PCI function.
+            gpus: &[("0000:00:01.0", "other", "virtio_gpu", true, false)],
             offload: None,
             accel: "cpu",
             env: ("none", "", ""),
         },
     );
     assert_eq!(json(t.path())["gpus"][0]["role"], "virtual");
+    // As a kernel lays it out, the DRM nodes below the virtio device: still found.
+    let dev = t.path().join("sys/devices/pci0000:00/0000:00:01.0");
+    fs::rename(dev.join("drm"), dev.join("virtio0/drm")).unwrap();
+    let doc = json(t.path());
+    assert_eq!(
+        doc["gpus"][0]["render_node"], "/dev/dri/renderD128",
+        "{doc}"
+    );
+    assert_eq!(doc["gpus"][0]["driver"], "virtio_gpu");
 }
 
 #[test]

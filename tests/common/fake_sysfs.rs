@@ -128,6 +128,16 @@ fn add_device(root: &Path, addr: &str, attrs: &str) {
                     write(&root.join("dev/dri").join(node), "");
                 }
             }
+            // The virtio device below a virtio-pci function, with its own driver.
+            "virtio" => {
+                fs::create_dir_all(root.join("sys/bus/virtio/drivers").join(value)).unwrap();
+                fs::create_dir_all(dev.join("virtio0")).unwrap();
+                symlink(
+                    format!("../../../../bus/virtio/drivers/{value}"),
+                    dev.join("virtio0/driver"),
+                )
+                .unwrap();
+            }
             "udev_name" => write(
                 &root.join(format!("run/udev/data/+pci:{addr}")),
                 &format!(

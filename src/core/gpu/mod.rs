@@ -436,14 +436,28 @@ fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -
     };
     let flag = |name: &CStr| dir.read_dec(name).map(|v| v == 1);
     let mut link = [0u8; 256];
-    let driver = dir
+    let mut driver = dir
         .link_basename(c"driver", &mut link)
         .and_then(ShortName::new);
+    // A virtio GPU: virtio-pci drives the PCI function, the GPU driver (virtio_gpu) its virtio
+    // device, which holds the DRM nodes.
+    let virtio = match (depth, &driver) {
+        (Depth::Full, Some(d)) if d.as_str() == "virtio-pci" => virtio_device(&dir),
+        _ => None,
+    };
+    if let Some(gpu_driver) = virtio
+        .as_ref()
+        .and_then(|v| v.link_basename(c"driver", &mut link))
+        .and_then(ShortName::new)
+    {
+        driver = Some(gpu_driver);
+    }
     let (card, render, subsystem, runtime_status) = match depth {
         Depth::Launch => (None, None, None, None),
         Depth::Full => {
             let (card, render) = dir
                 .open_child(c"drm")
+                .or_else(|| virtio.as_ref()?.open_child(c"drm"))
                 .map_or((None, None), |drm| drm_nodes(&drm));
             let subsystem = id(c"subsystem_vendor").zip(id(c"subsystem_device"));
             let mut buf = [0u8; sysfs::ATTR_BUF];
@@ -471,6 +485,20 @@ fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -
 }
 
 /// `(card, render)`: the lowest N of the `cardN` and `renderDN` entries of a `drm/` directory.
+/// The virtio device (`virtioN`) below a PCI function that virtio-pci drives.
+fn virtio_device(dir: &sysfs::AttrDir) -> Option<sysfs::AttrDir> {
+    let mut found = None;
+    let _ = dir.entries(|entry| {
+        let is_virtio = entry
+            .strip_prefix(b"virtio")
+            .is_some_and(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit));
+        if found.is_none() && is_virtio {
+            found = std::ffi::CString::new(entry).ok();
+        }
+    });
+    dir.open_child(&found?)
+}
+
 fn drm_nodes(drm: &sysfs::AttrDir) -> (Option<u32>, Option<u32>) {
     let (mut card, mut render) = (None, None);
     let _ = drm.entries(|entry| {
