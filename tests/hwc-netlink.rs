@@ -628,3 +628,55 @@ fn a_netns_file_that_is_a_fifo_ends_at_once() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_one_line_error(&o);
 }
+
+/// Two runs of the same ensure at once (two units, or podman making the same bridge): both exit
+/// 0, and the bridge ends as wanted. Each pair in a fresh namespace, started together.
+#[test]
+fn two_ensures_at_once_both_succeed() {
+    let Some(ns) = Netns::new("race") else { return };
+    let pairs = 100;
+    let mut lost = Vec::new();
+    for i in 0..pairs {
+        let bridge = format!("rb{i}");
+        let veth = format!("rv{i}");
+        let peer = format!("rp{i}");
+        let spawn = |args: &[&str]| {
+            Command::new(hwc())
+                .args(["hwc-netlink", "--netns", &ns.name])
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let bridge_args = ["ensure-bridge", &bridge, "10.77.0.1/24", "fd77::1/64"];
+        let veth_args = ["ensure-veth", &veth, &peer];
+        let runs = [
+            spawn(&bridge_args),
+            spawn(&bridge_args),
+            spawn(&veth_args),
+            spawn(&veth_args),
+        ];
+        for r in runs {
+            let o = r.wait_with_output().unwrap();
+            if !o.status.success() {
+                lost.push(format!("pair {i}: {}", stderr(&o)));
+            }
+        }
+        let shown = ns.ok(&["-j", "addr", "show", "dev", &bridge]);
+        assert!(
+            shown.contains("\"10.77.0.1\"") && shown.contains("\"fd77::1\""),
+            "{shown}"
+        );
+        // The addresses go with the next pair's bridge; one bridge a pair keeps the namespace
+        // small.
+        ns.ok(&["link", "del", &bridge]);
+        ns.ok(&["link", "del", &veth]);
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {} runs failed: {lost:#?}",
+        lost.len(),
+        4 * pairs
+    );
+}

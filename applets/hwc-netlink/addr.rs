@@ -86,6 +86,32 @@ pub(super) fn addr_change_on(
     index: u32,
     dev: &str,
 ) -> Result<()> {
+    let (req, what) = addr_request(add, cidr, index, dev)?;
+    ctx.change(&req, &what).map_err(|e| match e.errno {
+        libc::EEXIST => Error::failed(format!("{what}: the address already exists")),
+        libc::EADDRNOTAVAIL => Error::failed(format!("{what}: no such address on {dev}")),
+        _ => fail(&what, e),
+    })
+}
+
+/// Adds `cidr` to the link `index` unless it is there by now (another run, podman): whether this
+/// call added it.
+pub(super) fn addr_add_unless_there(
+    ctx: &mut Ctx,
+    cidr: &str,
+    index: u32,
+    dev: &str,
+) -> Result<bool> {
+    let (req, what) = addr_request(true, cidr, index, dev)?;
+    match ctx.change(&req, &what) {
+        Ok(()) => Ok(true),
+        Err(e) if e.errno == libc::EEXIST => Ok(false),
+        Err(e) => Err(fail(&what, e)),
+    }
+}
+
+/// The RTM_NEWADDR or RTM_DELADDR request for `cidr` on the link `index`, and its text.
+fn addr_request(add: bool, cidr: &str, index: u32, dev: &str) -> Result<(Request, String)> {
     let (ip, len) = parse_cidr(cidr)?;
     // iproute2's default scope: host for loopback addresses, else global.
     let scope = if ip.is_loopback() { 254 } else { 0 };
@@ -104,11 +130,7 @@ pub(super) fn addr_change_on(
         .attr(IFA_LOCAL, &ip_bytes(&ip))
         .attr(IFA_ADDRESS, &ip_bytes(&ip));
     let what = format!("addr {} {cidr} dev {dev}", if add { "add" } else { "del" });
-    ctx.change(&req, &what).map_err(|e| match e.errno {
-        libc::EEXIST => Error::failed(format!("{what}: the address already exists")),
-        libc::EADDRNOTAVAIL => Error::failed(format!("{what}: no such address on {dev}")),
-        _ => fail(&what, e),
-    })
+    Ok((req, what))
 }
 
 pub(super) fn dump_addrs(ctx: &mut Ctx) -> Result<Vec<Addr>> {

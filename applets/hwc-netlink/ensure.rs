@@ -7,8 +7,10 @@ use hwc_core::error::{Error, Result};
 use hwc_core::output;
 use libc::{IFLA_MASTER, IFLA_MTU};
 
-use super::addr::{addr_change_on, dump_addrs};
-use super::link::{change_link, exists_or, link_set, netns_attr, new_link, set_up, veth_request};
+use super::addr::{addr_add_unless_there, dump_addrs};
+use super::link::{
+    change_link, exists_or, link_request, link_set, netns_attr, set_up, veth_request,
+};
 use crate::context::{
     dump_links, find_link, ifname, need_link, opt, options, parse_cidr, usage, Ctx,
 };
@@ -33,19 +35,18 @@ pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let link = match existing(ctx, "ensure-bridge", name, "bridge")? {
         Some(l) => l,
         None => {
-            new_link(
-                ctx,
-                name,
-                "bridge",
-                |req| {
-                    if let Some(m) = mtu {
-                        req.attr_u32(IFLA_MTU, m);
-                    }
-                },
-                &format!("ensure-bridge {name}: create bridge {name}"),
-            )?;
-            done.push("created".to_string());
-            ctx.created(name, mtu)?
+            let req = link_request(name, "bridge", |req| {
+                if let Some(m) = mtu {
+                    req.attr_u32(IFLA_MTU, m);
+                }
+            });
+            let what = format!("ensure-bridge {name}: create bridge {name}");
+            if create_unless_there(ctx, &req, &what, name, "bridge")? {
+                done.push("created".to_string());
+                ctx.created(name, mtu)?
+            } else {
+                appeared(ctx, "ensure-bridge", name, "bridge", &what)?
+            }
         }
     };
     if let Some(m) = mtu.filter(|&m| link.mtu() != Some(m)) {
@@ -67,8 +68,7 @@ pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         .filter_map(|a| a.shown().map(|ip| (ip, a.prefixlen)))
         .collect();
     for ((ip, len), text) in wanted.iter().zip(cidrs) {
-        if !have.contains(&(*ip, *len)) {
-            addr_change_on(ctx, true, text, link.index, name)?;
+        if !have.contains(&(*ip, *len)) && addr_add_unless_there(ctx, text, link.index, name)? {
             done.push(format!("address {ip}/{len}"));
         }
     }
@@ -77,6 +77,30 @@ pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         done.push("up".into());
     }
     report(name, &done)
+}
+
+/// Sends a create request: whether it created the link; `false` when a link of that name came
+/// to be meanwhile (a second run of the same unit, podman making the same bridge), which the
+/// caller then takes as it finds it.
+fn create_unless_there(
+    ctx: &mut Ctx,
+    req: &codec::Request,
+    what: &str,
+    name: &str,
+    kind: &str,
+) -> Result<bool> {
+    match ctx.change(req, what) {
+        Ok(()) => Ok(true),
+        Err(e) if e.errno == libc::EEXIST => Ok(false),
+        Err(e) => Err(exists_or(e, what, name, kind)),
+    }
+}
+
+/// The link `name` that another creator made between our look and our create: of `kind`, or
+/// the same error a link of another kind gets.
+fn appeared(ctx: &mut Ctx, cmd: &str, name: &str, kind: &str, what: &str) -> Result<Link> {
+    existing(ctx, cmd, name, kind)?
+        .ok_or_else(|| Error::failed(format!("{what}: {name} already exists, and went again")))
 }
 
 pub(super) fn report(name: &str, done: &[String]) -> Result<u8> {
@@ -130,11 +154,14 @@ pub(super) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             };
             let req = veth_request(host, Some(peer), master.as_ref().map(|m| m.index), ns_attr);
             let what = format!("ensure-veth {host}: create veth {host} with peer {peer}");
-            ctx.change(&req, &what)
-                .map_err(|e| exists_or(e, &what, host, "veth"))?;
+            let created = create_unless_there(ctx, &req, &what, host, "veth")?;
             drop(ns_file);
-            done.push(format!("created with peer {peer}"));
-            ctx.created(host, None)?
+            if created {
+                done.push(format!("created with peer {peer}"));
+                ctx.created(host, None)?
+            } else {
+                appeared(ctx, "ensure-veth", host, "veth", &what)?
+            }
         }
     };
     if let Some(m) = master.filter(|m| link.master() != Some(m.index)) {

@@ -332,14 +332,19 @@ pub(super) fn new_link(
     build: impl FnOnce(&mut Request),
     what: &str,
 ) -> Result<()> {
+    ctx.change(&link_request(name, kind, build), what)
+        .map_err(|e| exists_or(e, what, name, kind))
+}
+
+/// The RTM_NEWLINK request that creates `name`, a link of `kind`, with what `build` adds.
+pub(super) fn link_request(name: &str, kind: &str, build: impl FnOnce(&mut Request)) -> Request {
     let mut req = Request::new(codec::RTM_NEWLINK, CREATE);
     req.header(&[0; 16]).attr_cstr(IFLA_IFNAME, name);
     build(&mut req);
     req.begin(IFLA_LINKINFO)
         .attr(IFLA_INFO_KIND, kind.as_bytes())
         .end();
-    ctx.change(&req, what)
-        .map_err(|e| exists_or(e, what, name, kind))
+    req
 }
 
 /// Sends an RTM_NEWLINK change for `index` built by `build`.
