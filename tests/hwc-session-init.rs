@@ -916,3 +916,40 @@ fn runtime_dirs_and_secrets_others_could_replace_are_refused() {
     );
     assert!(!runtime.path().join("hwc/secrets/tok").exists());
 }
+
+/// The umask it is started with decides no mode: its directory 0700, session.env 0600, the
+/// secrets directory 0700, under umask 0777 as under 0022.
+#[test]
+fn the_umask_decides_no_mode() {
+    for umask in ["0777", "0477", "0022"] {
+        let home = tempfile::tempdir().unwrap();
+        let runtime = runtime_with(0o700);
+        // A secret as agenix leaves it: on a RAM file system (hwc links no other).
+        let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+        let secret = shm.path().join("token");
+        fs::write(&secret, "s3cret").unwrap();
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+            .arg(hwc())
+            .args(["hwc-session-init", "--no-dbus", "--no-gpu", "--secret"])
+            .arg(format!("token={}", secret.display()))
+            .env_clear()
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env("HOME", home.path())
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "umask {umask}: {}", stderr(&o));
+        let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o7777;
+        let hwc_dir = runtime.path().join("hwc");
+        assert_eq!(mode(&hwc_dir), 0o700, "umask {umask}: hwc/");
+        assert_eq!(mode(&hwc_dir.join("session.env")), 0o600, "umask {umask}");
+        assert_eq!(
+            mode(&hwc_dir.join("secrets")),
+            0o700,
+            "umask {umask}: secrets/"
+        );
+    }
+}

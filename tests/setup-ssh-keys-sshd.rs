@@ -436,3 +436,43 @@ fn a_typo_in_the_secrets_only_key_leaves_the_fallback_able_to_log_in() {
     let (ok, _) = env.connect(&["-i", env.path("ecdsa").to_str().unwrap()]);
     assert!(!ok, "the mistyped key does not");
 }
+
+/// Root's umask (0777 or 0477 in a hardened unit) decides no mode: a new `.ssh` is 0700, the
+/// file 0600, written over a working one as over none, and sshd lets the key in.
+#[test]
+fn root_s_umask_decides_no_mode_and_the_key_logs_in() {
+    let Some(env) = Env::setup() else { return };
+    let secret = env.path("umask-secret");
+    fs::write(&secret, format!("{} eric@laptop\n", env.public("user"))).unwrap();
+    let ssh = env.home.join(".ssh");
+    for (umask, fresh) in [("0777", true), ("0477", false), ("0777", false)] {
+        if fresh {
+            let _ = fs::remove_dir_all(&ssh);
+        } else {
+            env.authorize(format!("{} old\n", env.public("rsa")).as_bytes());
+        }
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+            .arg(hwc())
+            .args(["setup-ssh-keys", USER, "--secret"])
+            .arg(&secret)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "umask {umask}: {}", stderr(&o));
+        assert!(
+            !stderr(&o).contains("StrictModes"),
+            "umask {umask}: {}",
+            stderr(&o)
+        );
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&ssh), 0o700, "umask {umask}: .ssh");
+        assert_eq!(
+            mode(&ssh.join("authorized_keys")),
+            0o600,
+            "umask {umask}: authorized_keys"
+        );
+        let (ok, log) = env.connect(&["-i", env.path("user").to_str().unwrap()]);
+        assert!(ok, "umask {umask}: sshd refused the installed key:\n{log}");
+    }
+}

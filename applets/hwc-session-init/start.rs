@@ -91,13 +91,26 @@ fn create_base_dirs(dry: bool, report: &mut Report) -> Result<()> {
             continue;
         }
         if !dry {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
+            make_private_dirs(&dir)
                 .map_err(|e| Error::io(format!("creating {var} {}", dir.display()), &e))?;
         }
         report.step(dry, format!("create {var} {} (0700)", dir.display()));
+    }
+    Ok(())
+}
+
+/// Makes `dir` and the directories above it that are missing, each 0700 whatever the umask: one
+/// at a time, each given its mode before the next is made in it (a umask of 0777 would make a
+/// 0000 parent no one could create the next one in).
+fn make_private_dirs(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let missing: Vec<&std::path::Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    for d in missing.into_iter().rev() {
+        match std::fs::DirBuilder::new().mode(0o700).create(d) {
+            Ok(()) => std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }

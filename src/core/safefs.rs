@@ -397,11 +397,23 @@ impl Dir {
         })
     }
 
-    /// Creates the child directory `name` with `mode` (before the umask). `Ok(false)` when
-    /// something of that name already exists.
+    /// Creates the child directory `name` with exactly `mode`, whatever the umask (which can
+    /// only have narrowed it meanwhile). `Ok(false)` when something of that name already exists.
     pub fn mkdir(&self, name: &str, mode: u32) -> io::Result<bool> {
         match nix::sys::stat::mkdirat(&self.fd, name, Mode::from_bits_truncate(mode)) {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                // By name: the new directory may not be readable yet (umask 0777 makes it 0000,
+                // which cannot be opened to fchmod it). A link swapped in meanwhile would need
+                // this directory to be writable by someone else; hwc makes directories only in
+                // ones that the acting user alone may change (its home, its runtime directory).
+                nix::sys::stat::fchmodat(
+                    &self.fd,
+                    name,
+                    Mode::from_bits_truncate(mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )?;
+                Ok(true)
+            }
             Err(nix::errno::Errno::EEXIST) => Ok(false),
             Err(e) => Err(e.into()),
         }
@@ -422,11 +434,17 @@ impl Dir {
         }
     }
 
-    /// Creates `name` exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`) with `mode`.
+    /// Creates `name` exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`) with exactly `mode`, whatever
+    /// the umask: created with `mode` (the umask can only narrow it), then set to `mode` on the
+    /// descriptor, which no one else holds.
     pub fn create_excl(&self, name: &str, mode: u32) -> io::Result<std::fs::File> {
         let flags =
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let fd = nix::fcntl::openat(&self.fd, name, flags, Mode::from_bits_truncate(mode))?;
+        if let Err(e) = nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(mode)) {
+            let _ = self.unlink(name);
+            return Err(e.into());
+        }
         Ok(std::fs::File::from(fd))
     }
 
