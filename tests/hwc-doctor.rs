@@ -10,7 +10,7 @@ use common::fake_sysfs::Tree;
 use common::*;
 use serde_json::Value;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -692,38 +692,146 @@ fn what_a_user_points_the_doctor_at_is_looked_at_not_opened() {
     );
 }
 
+/// `--prometheus FILE` writes a file only: at a device, a link, a FIFO, a socket, a directory or
+/// another user's file it refuses, naming it, and replaces nothing; its directory is reached
+/// with no link on the way; a killed run's temporary file is cleaned; `-` is standard output.
 #[test]
-fn the_metrics_file_is_replaced_never_written_through() {
-    // Another's link where the file goes: root replaces the link, leaves its target alone,
-    // and leaves no temporary file behind.
+fn the_metrics_file_is_a_file_or_nothing() {
     let m = Machine::consistent();
     let dir = m.root().join("textfiles");
     fs::create_dir(&dir).unwrap();
-    chmod(&dir, 0o1777);
+    chmod(&dir, 0o755);
+    let file = dir.join("hwc-doctor.prom");
     let victim = m.root().join("victim");
     fs::write(&victim, "secret\n").unwrap();
     chmod(&victim, 0o600);
-    let file = dir.join("hwc-doctor.prom");
+    let refused = |what: &str, says: &str| {
+        let before = fs::symlink_metadata(&file).map(|md| (md.ino(), md.mode()));
+        let o = m.doctor(&["--prometheus", file.to_str().unwrap()]);
+        assert_eq!(code(&o), 1, "{what}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{what}: {}", stderr(&o));
+        let after = fs::symlink_metadata(&file).map(|md| (md.ino(), md.mode()));
+        assert_eq!(before.ok(), after.ok(), "{what}: nothing replaced");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "secret\n");
+        let _ = fs::remove_file(&file);
+        let _ = fs::remove_dir(&file);
+    };
     std::os::unix::fs::symlink(&victim, &file).unwrap();
-    let o = m.doctor(&["--prometheus", file.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(fs::read_to_string(&victim).unwrap(), "secret\n");
-    assert_eq!(
-        fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
-        0o600
+    refused("a link", "is a symbolic link, not a regular file");
+    nix::unistd::mkfifo(&file, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    refused("a FIFO", "is a FIFO, not a regular file");
+    let socket = std::os::unix::net::UnixListener::bind(&file).unwrap();
+    refused("a socket", "not a regular file");
+    drop(socket);
+    fs::create_dir(&file).unwrap();
+    refused("a directory", "is a directory, not a regular file");
+    if is_root() {
+        nix::sys::stat::mknod(
+            &file,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        refused("a character device", "not a regular file");
+        fs::write(&file, "theirs\n").unwrap();
+        std::os::unix::fs::chown(&file, Some(4243), None).unwrap();
+        refused("another user's file", "belongs to uid 4243");
+        // A directory reached through a link (another user's): refused at the link.
+        let through = m.root().join("through");
+        std::os::unix::fs::symlink(&dir, &through).unwrap();
+        std::os::unix::fs::lchown(&through, Some(4243), None).unwrap();
+        let o = m.doctor(&[
+            "--prometheus",
+            through.join("hwc-doctor.prom").to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert!(stderr(&o).contains("is a symbolic link"), "{}", stderr(&o));
+        assert!(!file.exists());
+    } else {
+        skip("a device node and another user's file need root (tests/run runs as root)");
+    }
+    // A directory others may write: refused. Sticky (as /tmp): written.
+    chmod(&dir, 0o777);
+    refused(
+        "a world-writable directory",
+        "others may write this directory",
     );
+    chmod(&dir, 0o1777);
+    // A killed run's temporary file is cleaned, and the file is written with its mode.
+    fs::write(dir.join("hwc-doctor.prom.tmp.99999"), "half\n").unwrap();
+    let o = m.doctor(&["--prometheus", file.to_str().unwrap()]);
+    assert!([0, 1].contains(&code(&o)), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("prometheus"), "{}", stderr(&o));
     let meta = fs::symlink_metadata(&file).unwrap();
-    assert!(meta.is_file(), "the link itself was replaced");
+    assert!(meta.is_file());
     assert_eq!(meta.permissions().mode() & 0o777, 0o644);
-    assert!(fs::read_to_string(&file)
-        .unwrap()
-        .contains("# TYPE hwc_check_ok gauge"));
     let names: Vec<_> = fs::read_dir(&dir)
         .unwrap()
         .flatten()
         .map(|e| e.file_name())
         .collect();
-    assert_eq!(names.len(), 1, "{names:?}");
+    assert_eq!(names, ["hwc-doctor.prom"], "{names:?}");
+    // Over its own earlier file: replaced.
+    let o = m.doctor(&["--prometheus", file.to_str().unwrap()]);
+    assert!([0, 1].contains(&code(&o)), "{}", stderr(&o));
+    assert!(fs::read_to_string(&file)
+        .unwrap()
+        .contains("# TYPE hwc_check_ok gauge"));
+    // `-`: the gauges on standard output, with the JSON report elsewhere not mixed in.
+    let o = Command::new(hwc())
+        .args(["hwc-doctor", "--prometheus", "-", "--root"])
+        .arg(m.root())
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("# TYPE hwc_check_ok gauge"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// Under umask 0, root's temporary metrics file is created 0644 (never 0666, even for a moment:
+/// a user watching the directory could open it for writing).
+#[test]
+fn the_metrics_file_is_never_writable_by_others_under_umask_0() {
+    if !have("strace") {
+        return;
+    }
+    let m = Machine::consistent();
+    let dir = m.root().join("textfiles");
+    fs::create_dir(&dir).unwrap();
+    chmod(&dir, 0o755);
+    let file = dir.join("hwc-doctor.prom");
+    let trace = m.root().join("trace");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("umask 0; exec strace -f -qq -e trace=openat,chmod,fchmod,fchmodat -o \"$0\" \"$@\"")
+        .arg(&trace)
+        .arg(hwc())
+        .args(["hwc-doctor", "--prometheus"])
+        .arg(&file)
+        .arg("--root")
+        .arg(m.root())
+        .output()
+        .unwrap();
+    assert!([0, 1].contains(&code(&o)), "{}", stderr(&o));
+    let text = fs::read_to_string(&trace).unwrap();
+    let creates: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("hwc-doctor.prom.tmp") && l.contains("O_CREAT"))
+        .collect();
+    assert_eq!(creates.len(), 1, "{text}");
+    assert!(
+        creates[0].contains("O_EXCL") && creates[0].contains(", 0644)"),
+        "{}",
+        creates[0]
+    );
+    assert!(!text.contains("0666"), "{text}");
+    assert_eq!(
+        fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
 }
 
 #[test]

@@ -64,7 +64,9 @@ struct Args {
     #[argh(switch)]
     json: bool,
     /// also write the results as Prometheus gauges to FILE (node_exporter textfile format),
-    /// atomically
+    /// atomically, with mode 0644; FILE is a regular file of the caller's or nothing (never a
+    /// device, link, FIFO or another user's file), in a directory others may not write unless
+    /// sticky, reached with no link on the way; - writes them to standard output
     #[argh(option)]
     prometheus: Option<PathBuf>,
     /// read /sys, /etc, /run, /dev and home directories under DIR instead of /

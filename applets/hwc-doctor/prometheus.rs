@@ -2,10 +2,10 @@
 //! TYPE lines, label values escaped, written beside the target and renamed over it, so the
 //! collector never reads half a file.
 
-use std::io::Write;
 use std::path::Path;
 
 use hwc_core::error::{Error, Result};
+use hwc_core::{output, safefs};
 
 use crate::check::{Findings, Status, METRICS};
 
@@ -60,37 +60,16 @@ pub fn render(findings: &Findings) -> String {
     out
 }
 
-/// Writes `text` to `file` through a temporary name beside it (not ending in .prom, so the
-/// collector skips it) and a rename.
+/// Writes `text` to `file` (`-`: standard output) as a file only: never over a device, a link, a
+/// FIFO or another user's file, its directory reached with no link on the way
+/// ([`safefs::write_output`]). The temporary name (`FILE.tmp.PID`) does not end in `.prom`, so
+/// the collector never reads a half-written file.
 pub fn write(file: &Path, text: &str) -> Result<()> {
-    let dir = file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = file
-        .file_name()
-        .ok_or_else(|| Error::usage(format!("--prometheus {}: not a file name", file.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let io = |e: std::io::Error| Error::io(format!("writing {}", file.display()), &e);
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        // Through the handle, never by name: the name may be another's by now.
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, file)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if file == Path::new("-") {
+        return output::emit(text);
     }
-    result.map_err(io)
+    safefs::write_output(file, text.as_bytes(), 0o644)
+        .map_err(|why| Error::failed(format!("--prometheus {why}")))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{OFlag, AT_FDCWD};
 use nix::sys::stat::Mode;
 
+use crate::error::describe_io;
 use crate::sys;
 
 /// What `fstat` says about an open file.
@@ -276,6 +277,57 @@ pub fn foreign_hands(path: &Path, uid: u32) -> Option<String> {
     None
 }
 
+/// Writes `data` as the file `path` a caller named (a report, metrics), mode exactly `mode`:
+/// only where a regular file of this user's, or nothing, stands (never over a device, a link, a
+/// FIFO or a socket, nor another user's file); its directory reached with no link on the way
+/// and refused when others may write it without the sticky bit; through a temporary file made
+/// with `O_EXCL` and its final mode, renamed over the name, under the directory's lock, after
+/// removing what killed runs left. The error is a sentence about `path`.
+pub fn write_output(path: &Path, data: &[u8], mode: u32) -> std::result::Result<(), String> {
+    let shown = path.display();
+    let name = match path.file_name().and_then(|n| n.to_str()) {
+        Some(n) if !path.as_os_str().as_bytes().ends_with(b"/") => n,
+        _ => return Err(format!("{shown}: not a file name")),
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = Dir::open_walked(parent).map_err(|e| e.describe())?;
+    let st = dir
+        .stat()
+        .map_err(|e| format!("{}: {}", parent.display(), describe_io(&e)))?;
+    if st.mode & 0o022 != 0 && st.mode & libc::S_ISVTX == 0 {
+        return Err(format!(
+            "{}: others may write this directory (mode {:04o}), so what is written there is not only this run's; not writing {shown}",
+            parent.display(),
+            st.mode & 0o7777
+        ));
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    match dir.node(name) {
+        Ok(None) => {}
+        Ok(Some(n)) if !n.stat.is_file() => {
+            return Err(format!(
+                "{shown} is a {}, not a regular file; not replacing it",
+                n.stat.kind()
+            ))
+        }
+        Ok(Some(n)) if n.stat.uid != euid => {
+            return Err(format!(
+                "{shown} belongs to uid {}; not replacing another user's file",
+                n.stat.uid
+            ))
+        }
+        Ok(Some(_)) => {}
+        Err(e) => return Err(format!("{shown}: {}", describe_io(&e))),
+    }
+    let io = |e: io::Error| format!("writing {shown}: {}", describe_io(&e));
+    let _lock = dir.lock().map_err(io)?;
+    dir.remove_stale_temps(name).map_err(io)?;
+    dir.replace(name, data, mode).map_err(io)
+}
+
 /// Largest configuration or account file read (`/etc/passwd` of a large site included).
 pub const MAX_CONFIG: u64 = 64 << 20;
 
@@ -387,6 +439,23 @@ impl Dir {
         Ok(Dir {
             fd: open_dir_nofollow(AT_FDCWD, OsStr::from_bytes(trimmed))?,
         })
+    }
+
+    /// The directory at `path`, reached one component at a time with no symbolic link
+    /// anywhere on the way ([`open_nofollow`]).
+    pub fn open_walked(path: &Path) -> std::result::Result<Dir, WalkError> {
+        let node = open_nofollow(path)?;
+        let fail = |err: io::Error| WalkError {
+            at: path.to_path_buf(),
+            err,
+        };
+        if !node.stat.is_dir() {
+            return Err(fail(io::Error::from_raw_os_error(libc::ENOTDIR)));
+        }
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let fd =
+            nix::fcntl::openat(&node.fd, ".", flags, Mode::empty()).map_err(|e| fail(e.into()))?;
+        Ok(Dir { fd })
     }
 
     /// The child directory `name` (one component), refusing symbolic links (`ELOOP`) and
