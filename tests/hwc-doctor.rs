@@ -1014,3 +1014,56 @@ fn a_user_facing_a_root_only_secret_is_told_so_not_that_it_is_absent() {
     let c = find(&checks(&m.doctor(&[])), "session/services", "ssh-secret").clone();
     assert_eq!(c["status"], "ok", "{c}");
 }
+
+/// A read error on the pipe from the worker (the checks run as the user) is an error: the run
+/// fails the worker check, naming the read, instead of taking it as the end of the report.
+#[test]
+fn a_read_error_on_the_workers_pipe_fails_the_run() {
+    if !is_root() {
+        skip("the worker drops to the user, which needs root (tests/run runs as root)");
+        return;
+    }
+    if !have("strace") {
+        return;
+    }
+    let m = Machine::consistent();
+    let trace = m.root().join("reads");
+    let doctor = |strace: &[&str]| {
+        Command::new("strace")
+            .args(strace)
+            .arg("-o")
+            .arg(&trace)
+            .arg(hwc())
+            .args(["hwc-doctor", "--json", "--root"])
+            .arg(m.root())
+            .output()
+            .unwrap()
+    };
+    // Which of this process's reads is the first on the worker's pipe (strace -y names it).
+    let o = doctor(&["-y", "-e", "trace=read"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let reads = fs::read_to_string(&trace).unwrap();
+    let nth = reads
+        .lines()
+        .filter(|l| l.starts_with("read("))
+        .position(|l| l.contains("<pipe:"))
+        .unwrap_or_else(|| panic!("no read of the pipe: {reads}"))
+        + 1;
+    let o = doctor(&[
+        "-e",
+        "trace=read",
+        "-e",
+        &format!("inject=read:error=EIO:when={nth}"),
+    ]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let all = checks(&o);
+    let worker = find(&all, "session/services", "worker");
+    assert_eq!(worker["status"], "fail", "{worker}");
+    assert!(
+        worker["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("reading what the worker acting as uid 4242 wrote"),
+        "{worker}"
+    );
+}

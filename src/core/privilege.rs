@@ -199,6 +199,11 @@ pub fn output_as(
         }
     })
     .map_err(|e| Error::io(format!("running {worker}"), &e))?;
+    if let Some(why) = &outcome.read_error {
+        return Err(Error::failed(format!(
+            "reading what {worker} wrote: {why}; its report is incomplete"
+        )));
+    }
     match outcome.ended {
         Ended::Exited(0) if outcome.output.len() >= max_output => Err(Error::failed(format!(
             "{worker} wrote more than {max_output} bytes; the rest was not read"

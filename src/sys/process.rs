@@ -109,6 +109,8 @@ pub enum Ended {
 pub struct Outcome {
     pub ended: Ended,
     pub output: Vec<u8>,
+    /// Reading the pipe failed (not its end): `output` may lack what the child wrote after.
+    pub read_error: Option<String>,
 }
 
 /// Runs `work` in a forked child and waits for it at most `limit`. `work` gets the writing end
@@ -160,24 +162,52 @@ fn wait_for(
     deadline: Instant,
     max_output: usize,
 ) -> io::Result<Outcome> {
+    let mut read_error = None;
+    let result = watch(child, pipe, deadline, max_output, &mut read_error);
+    if result.is_err() {
+        // An error waiting is no reason to leave the child running: it could finish its work
+        // after the caller said it failed.
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = reap(child);
+    }
+    let (ended, output) = result?;
+    Ok(Outcome {
+        ended,
+        output,
+        read_error,
+    })
+}
+
+/// Collects `child`, retrying on EINTR.
+fn reap(child: Pid) -> nix::Result<WaitStatus> {
+    loop {
+        match waitpid(child, None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Reads the child's pipe and waits for it to end, both bounded by `deadline`.
+fn watch(
+    child: Pid,
+    pipe: OwnedFd,
+    deadline: Instant,
+    max_output: usize,
+    read_error: &mut Option<String>,
+) -> io::Result<(Ended, Vec<u8>)> {
     let pidfd = pidfd_open(child).ok();
     let mut pipe = Some(std::fs::File::from(pipe));
     let mut output = Vec::new();
     loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => {
-                drain(&mut pipe, &mut output, max_output);
-                return Ok(Outcome {
-                    ended: Ended::Exited(code as u8),
-                    output,
-                });
+                drain(&mut pipe, &mut output, max_output, read_error);
+                return Ok((Ended::Exited(code as u8), output));
             }
             Ok(WaitStatus::Signaled(_, signal, _)) => {
-                drain(&mut pipe, &mut output, max_output);
-                return Ok(Outcome {
-                    ended: Ended::Signaled(signal),
-                    output,
-                });
+                drain(&mut pipe, &mut output, max_output, read_error);
+                return Ok((Ended::Signaled(signal), output));
             }
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e.into()),
@@ -186,19 +216,8 @@ fn wait_for(
         if left.is_zero() {
             // Killing another user's process takes CAP_KILL: without it, say so, never wait.
             kill(child, Signal::SIGKILL)?;
-            loop {
-                match waitpid(child, None) {
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    r => {
-                        r?;
-                        break;
-                    }
-                }
-            }
-            return Ok(Outcome {
-                ended: Ended::TimedOut,
-                output,
-            });
+            reap(child)?;
+            return Ok((Ended::TimedOut, output));
         }
         let ms = u16::try_from(left.as_millis().clamp(1, 5_000)).unwrap_or(5_000);
         let ms = if pidfd.is_some() { ms } else { ms.min(5) };
@@ -216,18 +235,29 @@ fn wait_for(
         let pipe_ready = pipe.is_some() && fds[0].revents().is_some_and(|r| !r.is_empty());
         drop(fds);
         if pipe_ready {
-            read_some(&mut pipe, &mut output, max_output);
+            read_some(&mut pipe, &mut output, max_output, read_error);
         }
     }
 }
 
 /// Reads what the pipe holds now; at its end (or past `max`) the pipe is closed, so a child
-/// that writes more blocks, and its deadline ends it.
-fn read_some(pipe: &mut Option<std::fs::File>, output: &mut Vec<u8>, max: usize) {
+/// that writes more blocks, and its deadline ends it. A failed read (not EINTR) closes it too,
+/// and is recorded: what came before is all there is.
+fn read_some(
+    pipe: &mut Option<std::fs::File>,
+    output: &mut Vec<u8>,
+    max: usize,
+    read_error: &mut Option<String>,
+) {
     let Some(p) = pipe else { return };
     let mut chunk = [0u8; 4096];
     match p.read(&mut chunk) {
-        Ok(0) | Err(_) => *pipe = None,
+        Ok(0) => *pipe = None,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        Err(e) => {
+            *read_error = Some(e.to_string());
+            *pipe = None;
+        }
         Ok(n) => {
             output.extend_from_slice(&chunk[..n]);
             if output.len() > max {
@@ -240,11 +270,16 @@ fn read_some(pipe: &mut Option<std::fs::File>, output: &mut Vec<u8>, max: usize)
 
 /// After the child ended: what is left in the pipe (the child's own copy is closed, so this
 /// ends; a grandchild holding it open cannot hold this up: reads stop once nothing is ready).
-fn drain(pipe: &mut Option<std::fs::File>, output: &mut Vec<u8>, max: usize) {
+fn drain(
+    pipe: &mut Option<std::fs::File>,
+    output: &mut Vec<u8>,
+    max: usize,
+    read_error: &mut Option<String>,
+) {
     while let Some(p) = pipe {
         let mut fds = [PollFd::new(p.as_fd(), PollFlags::POLLIN)];
         match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
-            Ok(n) if n > 0 => read_some(pipe, output, max),
+            Ok(n) if n > 0 => read_some(pipe, output, max, read_error),
             _ => break,
         }
     }
@@ -256,6 +291,16 @@ mod tests {
 
     // run_in_child refuses to fork here: the test harness runs threads. The integration tests
     // exercise it through the binary (a stopped worker killed at its deadline, NVML in a child).
+    #[test]
+    fn a_failed_read_is_recorded_not_taken_as_the_end() {
+        // Reading a directory fails (EISDIR): as a read error on the pipe would.
+        let mut pipe = Some(std::fs::File::open("/").unwrap());
+        let (mut out, mut err) = (Vec::new(), None);
+        read_some(&mut pipe, &mut out, 100, &mut err);
+        assert!(pipe.is_none());
+        assert!(err.is_some_and(|e| e.contains("directory")));
+    }
+
     #[test]
     fn forking_a_threaded_process_is_refused() {
         let _other = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(500)));

@@ -41,6 +41,11 @@ pub fn query(root: &Root, limit: Duration) -> Result<(Vec<Detail>, Option<String
         }
     })
     .map_err(|e| format!("could not ask it in a child process: {e}"))?;
+    if let Some(why) = &outcome.read_error {
+        return Err(format!(
+            "reading the answer of the process asking it: {why}"
+        ));
+    }
     let text = String::from_utf8_lossy(&outcome.output);
     match outcome.ended {
         Ended::Exited(0) => Ok(parse(&text)),
