@@ -642,6 +642,25 @@ fn the_session_checks_run_as_the_user_against_their_bus() {
     let all = checks(&o);
     assert_eq!(find(&all, "session/user", "app:chromium")["status"], "ok");
     assert_eq!(find(&all, "session/user", "session-env")["status"], "ok");
+
+    // The user's own `chmod 000` on the runtime directory: what cannot be looked at is a
+    // failure naming it, never "no session bus".
+    if is_root() {
+        let runtime = m.root().join(format!("run/user/{}", m.uid));
+        chmod(&runtime, 0o000);
+        let o = m.doctor(&[]);
+        chmod(&runtime, 0o700);
+        assert_eq!(code(&o), 1, "{}", stdout(&o));
+        let bus = find(&checks(&o), "session/user", "session-bus").clone();
+        assert_eq!(bus["status"], "fail", "{bus}");
+        assert!(
+            bus["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be looked at: Permission denied"),
+            "{bus}"
+        );
+    }
 }
 
 #[test]

@@ -161,22 +161,46 @@ fn names_for(app: &str) -> Option<&'static [&'static str]> {
 /// a session that is not graphical (an SSH login: the user manager knows no display) has no
 /// hwc-session-init to have run. Those are skipped, never failed.
 fn session(runtime: &Path, user: &User, apps: &[String], f: &mut Findings) {
-    if !runtime.is_dir() {
-        f.skip(
-            SESSION,
-            "session",
-            format!("no session: {} does not exist", runtime.display()),
-        );
-        return;
+    match present(runtime) {
+        Ok(true) => {}
+        Ok(false) => {
+            f.skip(
+                SESSION,
+                "session",
+                format!("no session: {} does not exist", runtime.display()),
+            );
+            return;
+        }
+        Err(why) => {
+            f.fail(
+                SESSION,
+                "session",
+                why,
+                format!("chmod 700 {} (as {})", runtime.display(), user.name),
+            );
+            return;
+        }
     }
     let socket = runtime.join("bus");
-    if !socket.exists() {
-        f.skip(
-            SESSION,
-            "session-bus",
-            format!("no session bus at {}", socket.display()),
-        );
-        return;
+    match present(&socket) {
+        Ok(true) => {}
+        Ok(false) => {
+            f.skip(
+                SESSION,
+                "session-bus",
+                format!("no session bus at {}", socket.display()),
+            );
+            return;
+        }
+        Err(why) => {
+            f.fail(
+                SESSION,
+                "session-bus",
+                why,
+                format!("chmod 700 {} (as {})", runtime.display(), user.name),
+            );
+            return;
+        }
     }
     let mut bus = match Bus::connect(
         &format!("unix:path={}", socket.display()),
@@ -212,7 +236,19 @@ fn session(runtime: &Path, user: &User, apps: &[String], f: &mut Findings) {
 /// another (`Some(false)`); with no user manager to tell (`None`) only its presence is news.
 fn session_env(runtime: &Path, graphical: Option<bool>, f: &mut Findings) {
     let env_file = runtime.join("hwc/session.env");
-    match (env_file.is_file(), graphical) {
+    let there = match present(&env_file) {
+        Ok(there) => there,
+        Err(why) => {
+            f.fail(
+                SESSION,
+                "session-env",
+                why,
+                "check the runtime directory's modes",
+            );
+            return;
+        }
+    };
+    match (there, graphical) {
         (true, _) => f.ok(SESSION, "session-env", format!("{} is there", env_file.display())),
         (false, Some(true)) => f.fail(
             SESSION,
@@ -226,6 +262,20 @@ fn session_env(runtime: &Path, graphical: Option<bool>, f: &mut Findings) {
             "session-env",
             format!("{} is absent, and no user manager says whether a graphical session runs", env_file.display()),
         ),
+    }
+}
+
+/// Whether `path` is there: only "does not exist" is `false`; any other failure to look (a
+/// directory the user made unreadable) is an error naming it, never "absent".
+fn present(path: &Path) -> std::result::Result<bool, String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(format!(
+            "{} cannot be looked at: {}",
+            path.display(),
+            hwc_core::error::describe_io(&e)
+        )),
     }
 }
 
