@@ -1063,3 +1063,61 @@ fn access_without_etc_passwd_for_the_caller_and_numeric_users() {
         stderr(&o)
     );
 }
+
+/// A grant and a revoke of two different users on one node at once, 300 times: both changes
+/// stay (each read-modify-write sees what the other wrote), and each run says what it did.
+#[test]
+fn concurrent_grant_and_revoke_both_hold() {
+    if !needs("the concurrency test") {
+        return;
+    }
+    let root = fixture();
+    let f = root.path().join("data/shared");
+    let mut lost = Vec::new();
+    for i in 0..300 {
+        // A new node each time (a rewritten one would keep the last ACL).
+        let _ = fs::remove_file(&f);
+        fs::write(&f, "").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
+        // tsolo has an entry to lose; tuser gets one.
+        let set = Command::new("setfacl")
+            .args(["-m", &format!("u:{}:r", SOLO.0)])
+            .arg(&f)
+            .status()
+            .unwrap();
+        assert!(set.success());
+        let spawn = |verb: &str, user: &str| {
+            let mut cmd = Command::new(hwc());
+            cmd.args(["hwc-perms", verb, "--user", user, "--root"])
+                .arg(root.path())
+                .arg(&f)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            if verb == "grant" {
+                cmd.args(["--perms", "rw"]);
+            }
+            cmd.spawn().unwrap()
+        };
+        let grant = spawn("grant", WITH.2);
+        let revoke = spawn("revoke", SOLO.2);
+        let (g, r) = (
+            grant.wait_with_output().unwrap(),
+            revoke.wait_with_output().unwrap(),
+        );
+        assert_eq!(code(&g), 0, "{}", stderr(&g));
+        assert_eq!(code(&r), 0, "{}", stderr(&r));
+        assert!(stdout(&g).contains("granted"), "{}", stdout(&g));
+        assert!(stdout(&r).contains("revoked"), "{}", stdout(&r));
+        let acl = getfacl_entries(&f);
+        let has_grant = acl.contains(&format!("user:{}:rw-", WITH.0));
+        let has_revoked = acl.contains(&format!("user:{}:", SOLO.0));
+        if !has_grant || has_revoked {
+            lost.push(format!("pair {i}: {acl}"));
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of 300 pairs lost a change: {lost:#?}",
+        lost.len()
+    );
+}

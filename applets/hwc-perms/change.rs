@@ -74,10 +74,36 @@ pub fn run(
     Ok(u8::from(failed))
 }
 
+/// How long a change waits for another run's lock on the same directory.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The exclusive lock of the directory that holds `shown`, reached with no link on the way.
+fn lock_directory_of(shown: &Path) -> Result<nix::fcntl::Flock<std::os::fd::OwnedFd>> {
+    let parent = match shown.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = safefs::Dir::open_walked(parent).map_err(|e| Error::failed(e.describe()))?;
+    dir.lock_within(LOCK_WAIT).map_err(|e| {
+        Error::io(
+            format!("locking {} to change an ACL in it", parent.display()),
+            &e,
+        )
+    })
+}
+
 impl Change<'_> {
     /// One path: reached by one walk that follows no link, then checked, read and written
     /// through the descriptor it gives, so what is checked is what is changed.
     fn apply(&self, acc: &Accounts, shown: &Path) -> Result<String> {
+        // One change at a time among hwc's runs: the ACL is read, edited and written under the
+        // lock of the node's directory (a node itself, a device, may not be opened to lock it),
+        // so a concurrent grant and revoke each apply to what the other left.
+        let _lock = if self.dry_run {
+            None
+        } else {
+            Some(lock_directory_of(shown)?)
+        };
         let node = safefs::open_nofollow(shown).map_err(|e| Error::failed(e.describe()))?;
         self.check(&node.stat, shown)?;
         let old = decode_acl(shown, node.xattr(ACCESS_XATTR))?;

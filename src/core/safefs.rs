@@ -617,6 +617,33 @@ impl Dir {
 
     /// Takes the exclusive `flock` of this directory, waiting for whoever holds it; released
     /// when the returned guard is dropped. Serialises runs that change the same directory.
+    /// The directory's exclusive lock, waited for at most `limit` (anyone who may read a
+    /// directory may lock it, and hold it: then this is an error, not a hang).
+    pub fn lock_within(
+        &self,
+        limit: std::time::Duration,
+    ) -> io::Result<nix::fcntl::Flock<OwnedFd>> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let fd = self.fd.try_clone()?;
+            match nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => return Ok(lock),
+                Err((_, nix::errno::Errno::EWOULDBLOCK))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "another process has held its lock for too long",
+                    ))
+                }
+                Err((_, e)) => return Err(e.into()),
+            }
+        }
+    }
+
     pub fn lock(&self) -> io::Result<nix::fcntl::Flock<OwnedFd>> {
         let fd = self.fd.try_clone()?;
         nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e.into())
