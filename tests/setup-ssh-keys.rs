@@ -1044,3 +1044,49 @@ fn the_users_lines_reach_roots_terminal_printable() {
     assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
     assert!(out.contains("\\x1b]0;OWNED\\x07"), "{out}");
 }
+
+/// A line the user (or ssh-copy-id's `cat >>`) appends while setup-ssh-keys runs is never lost,
+/// 300 times over, each run changing the managed block so that it writes.
+#[test]
+fn a_line_appended_during_a_run_survives() {
+    let f = Fixture::new();
+    f.ssh_dir();
+    let file = f.keys_file();
+    fs::write(&file, format!("{}\n", key(9, "own"))).unwrap();
+    chown(&file, f.uid);
+    let mut lost = Vec::new();
+    for i in 0..300u32 {
+        // Alternate the secret, so each run replaces the file.
+        let managed = if i % 2 == 0 { key(1, "a") } else { key(2, "b") };
+        fs::write(f.secret(), format!("{managed}\n")).unwrap();
+        let appended = format!("{} appended-{i}", key(3, "x").rsplit_once(' ').unwrap().0);
+        let bin = Bin::new();
+        let mut cmd = bin.cmd("setup-ssh-keys");
+        cmd.arg(USER).arg("--root").arg(f.root());
+        let run = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // At a point spread over the run's few milliseconds; as ssh-copy-id does: open for
+        // append, write, close.
+        std::thread::sleep(Duration::from_micros(u64::from(i % 40) * 150));
+        {
+            use std::io::Write;
+            let mut a = fs::OpenOptions::new().append(true).open(&file).unwrap();
+            a.write_all(format!("{appended}\n").as_bytes()).unwrap();
+        }
+        let o = run.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let text = fs::read_to_string(&file).unwrap();
+        if !text.contains(&appended) {
+            lost.push(i);
+        }
+        assert!(text.contains(&managed), "{text}");
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of 300 appended lines lost: {lost:?}",
+        lost.len()
+    );
+}

@@ -43,22 +43,67 @@ pub fn install(home: &Path, managed: &[String], dry_run: bool, exclusive: bool) 
         _ => None,
     };
     let file_path = ssh_path.join("authorized_keys");
-    let current = match &ssh {
-        Some(ssh) => read_current(ssh, &file_path)?,
-        None => None,
-    };
-    let merged = block::merge(current.as_deref(), managed, exclusive)
-        .map_err(|why| Error::failed(format!("{}: {why}", shown(&file_path))))?;
-    let changed = current.as_ref() != Some(&merged.content);
-    let written = changed && !dry_run;
-    if written {
+    // Writers outside hwc (the user's editor, ssh-copy-id's `cat >>`) take no lock: what they
+    // add between the read and the rename must not be lost. So the file is read again just
+    // before the rename, and the replaced one (held open since the read) once more after it: if
+    // either changed, the merge is redone from what is there now. Bounded: a file that keeps
+    // changing is an error, not a loop.
+    let mut attempts = 0;
+    // Lines that went to a replaced file after it was read: the next merge starts from them.
+    let mut base: Option<Vec<u8>> = None;
+    let (current, merged, written) = loop {
+        attempts += 1;
+        let read = match &ssh {
+            Some(ssh) => read_current(ssh, &file_path)?,
+            None => None,
+        };
+        let (on_disk, held) = match read {
+            Some((content, node)) => (Some(content), Some(node)),
+            None => (None, None),
+        };
+        let current = base.take().or_else(|| on_disk.clone());
+        let merged = block::merge(current.as_deref(), managed, exclusive)
+            .map_err(|why| Error::failed(format!("{}: {why}", shown(&file_path))))?;
+        let changed = on_disk.as_ref() != Some(&merged.content);
+        if !changed || dry_run {
+            break (current, merged, false);
+        }
         let ssh = ssh
             .as_ref()
             .ok_or_else(|| Error::failed(format!("{}: missing", shown(&ssh_path))))?;
+        let now = read_current(ssh, &file_path)?.map(|(content, _)| content);
+        if now != on_disk {
+            if attempts < MAX_ATTEMPTS {
+                continue;
+            }
+            return Err(Error::failed(format!(
+                "{}: it kept changing while being merged ({MAX_ATTEMPTS} tries); not replacing it",
+                shown(&file_path)
+            )));
+        }
         ssh.remove_stale_temps("authorized_keys")
             .and_then(|()| ssh.replace("authorized_keys", &merged.content, 0o600))
             .map_err(|e| refusal(format!("replacing {}", shown(&file_path)), e))?;
-    }
+        // A line appended through a descriptor opened before the rename went to the replaced
+        // file: merge again from it, with whatever was appended to the new one since.
+        let late = held
+            .map(|node| node.read(MAX_FILE))
+            .transpose()
+            .map_err(|e| refusal(shown(&file_path), e))?;
+        if late.is_some() && late != on_disk && attempts < MAX_ATTEMPTS {
+            let mut next = late.unwrap_or_default();
+            let after = read_current(ssh, &file_path)?.map(|(content, _)| content);
+            if let Some(extra) = after
+                .as_deref()
+                .and_then(|a| a.strip_prefix(&merged.content[..]))
+            {
+                next.extend_from_slice(extra);
+            }
+            base = Some(next);
+            continue;
+        }
+        break (current, merged, true);
+    };
     Ok(Outcome {
         existed: current.is_some(),
         old: current.unwrap_or_default(),
@@ -101,7 +146,11 @@ fn open_home(home: &Path) -> Result<safefs::Dir> {
 
 /// The current authorized_keys, `None` when there is none. Looked at before it is opened: a
 /// link is refused, and anything but a regular file is never opened.
-fn read_current(ssh: &safefs::Dir, file_path: &Path) -> Result<Option<Vec<u8>>> {
+/// How often a merge is redone because the file changed under it.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The current file's content, and the file itself (held, to read again after it was replaced).
+fn read_current(ssh: &safefs::Dir, file_path: &Path) -> Result<Option<(Vec<u8>, safefs::Node)>> {
     let Some(node) = ssh
         .node("authorized_keys")
         .map_err(|e| refusal(shown(file_path), e))?
@@ -124,5 +173,5 @@ fn read_current(ssh: &safefs::Dir, file_path: &Path) -> Result<Option<Vec<u8>>> 
     let content = node
         .read(MAX_FILE)
         .map_err(|e| refusal(shown(file_path), e))?;
-    Ok(Some(content))
+    Ok(Some((content, node)))
 }
