@@ -1090,3 +1090,98 @@ fn a_line_appended_during_a_run_survives() {
         lost.len()
     );
 }
+
+/// A fault at every system call of the write path, the worker's included (strace injects EIO at
+/// the Nth call of each kind, for every N the run reaches): authorized_keys is always the old
+/// file or the new one, byte for byte, 0600, and no temporary file is left.
+#[test]
+fn a_fault_at_any_write_call_leaves_the_old_file_or_the_new() {
+    if !have("strace") {
+        return;
+    }
+    let f = Fixture::new();
+    f.ssh_dir();
+    let file = f.keys_file();
+    let old = format!("{}\n", key(9, "own"));
+    let reset = || {
+        let _ = fs::remove_file(&file);
+        fs::write(&file, &old).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        chown(&file, f.uid);
+    };
+    fs::write(f.secret(), format!("{}\n", key(1, "a"))).unwrap();
+    reset();
+    assert_eq!(code(&f.run(&[])), 0);
+    let new = fs::read_to_string(&file).unwrap();
+    assert_ne!(new, old);
+    let trace = f.root().join("strace.out");
+    let mut runs = 0;
+    let mut injected = 0;
+    for call in [
+        "openat",
+        "read",
+        "write",
+        "fsync",
+        "rename",
+        "renameat",
+        "renameat2",
+        "fchmod",
+        "fchmodat",
+        "unlinkat",
+        "mkdirat",
+        "flock",
+        "close",
+        "getdents64",
+        "setresuid",
+    ] {
+        for n in 1..=40 {
+            reset();
+            let bin = Bin::new();
+            let o = Command::new("strace")
+                .args(["-f", "-qq", "-o"])
+                .arg(&trace)
+                .args(["-e", &format!("trace={call}")])
+                .args(["-e", &format!("inject={call}:error=EIO:when={n}")])
+                .arg(bin.path("setup-ssh-keys"))
+                .arg(USER)
+                .arg("--root")
+                .arg(f.root())
+                .output()
+                .unwrap();
+            runs += 1;
+            let hit = fs::read_to_string(&trace)
+                .unwrap_or_default()
+                .contains("(INJECTED)");
+            if !hit {
+                break;
+            }
+            injected += 1;
+            let text = fs::read_to_string(&file).unwrap();
+            assert!(
+                text == old || text == new,
+                "{call} #{n}: neither old nor new:\n{text}\n{}",
+                stderr(&o)
+            );
+            let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode, 0o600, "{call} #{n}");
+            let left: Vec<String> = fs::read_dir(file.parent().unwrap())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "authorized_keys")
+                .collect();
+            assert!(left.is_empty(), "{call} #{n}: left {left:?}");
+            // A failure is said: a run that did not write exits non-zero or wrote nothing new.
+            if text == old {
+                assert_ne!(
+                    code(&o),
+                    0,
+                    "{call} #{n}: old file, yet exit 0: {}",
+                    stderr(&o)
+                );
+            }
+        }
+    }
+    eprintln!("fault sweep: {injected} injected faults in {runs} runs");
+    assert!(injected >= 40, "only {injected} faults were injected");
+}
