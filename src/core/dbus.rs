@@ -401,8 +401,10 @@ pub fn parse(msg: &[u8]) -> Result<Incoming, String> {
 pub struct Bus {
     stream: UnixStream,
     serial: u32,
-    /// How long one exchange may take, writes and reads together.
+    /// How long the whole connection may take, from connecting to its last reply: one budget,
+    /// so a bus that drips a reply at a time cannot hold a run past it call after call.
     limit: Duration,
+    deadline: Instant,
 }
 
 /// The unix socket of a D-Bus address (`unix:path=...` or `unix:abstract=...`; the first usable
@@ -448,8 +450,8 @@ fn unescape(v: &str) -> Result<Vec<u8>, String> {
 }
 
 impl Bus {
-    /// Connects, authenticates with EXTERNAL as `uid`, and says Hello; each step, and each later
-    /// call, within `limit`.
+    /// Connects, authenticates with EXTERNAL as `uid`, and says Hello; these and every later
+    /// call together within `limit` of connecting.
     pub fn connect(address: &str, uid: u32, limit: Duration) -> Result<Bus, String> {
         let (abstract_, name) = socket_of(address)?;
         let stream = if abstract_ {
@@ -468,6 +470,7 @@ impl Bus {
             stream,
             serial: 0,
             limit,
+            deadline: Instant::now() + limit,
         };
         bus.auth(uid)?;
         match bus.call(&hello())? {
@@ -477,7 +480,7 @@ impl Bus {
     }
 
     fn auth(&mut self, uid: u32) -> Result<(), String> {
-        let deadline = Instant::now() + self.limit;
+        let deadline = self.deadline;
         let hex: String = uid
             .to_string()
             .bytes()
@@ -534,7 +537,7 @@ impl Bus {
         io::Error::new(
             io::ErrorKind::TimedOut,
             format!(
-                "the bus did not answer within {}",
+                "the bus did not finish within {} of connecting",
                 crate::privilege::duration_text(self.limit)
             ),
         )
@@ -571,9 +574,9 @@ impl Bus {
     }
 
     /// Sends `call` and waits for its reply, skipping anything else (signals, other replies),
-    /// all within the connection's limit.
+    /// within what is left of the connection's limit.
     pub fn call(&mut self, call: &Call) -> Result<Reply, String> {
-        let deadline = Instant::now() + self.limit;
+        let deadline = self.deadline;
         self.serial += 1;
         let serial = self.serial;
         let io = |e: io::Error| format!("{}: {}", call.member, crate::error::describe_io(&e));
