@@ -1045,8 +1045,10 @@ fn the_users_lines_reach_roots_terminal_printable() {
     assert!(out.contains("\\x1b]0;OWNED\\x07"), "{out}");
 }
 
-/// A line the user (or ssh-copy-id's `cat >>`) appends while setup-ssh-keys runs is never lost,
-/// 300 times over, each run changing the managed block so that it writes.
+/// A line the user (or ssh-copy-id's `cat >>`) appends while setup-ssh-keys runs is never lost:
+/// 200 runs, each changing the managed block so that it writes, with the user appending at a
+/// point spread over the run's milliseconds; then 20 runs with the user's writer holding the
+/// file open across the whole run (opened before, written after the replace).
 #[test]
 fn a_line_appended_during_a_run_survives() {
     let f = Fixture::new();
@@ -1054,12 +1056,40 @@ fn a_line_appended_during_a_run_survives() {
     let file = f.keys_file();
     fs::write(&file, format!("{}\n", key(9, "own"))).unwrap();
     chown(&file, f.uid);
+    let as_user = |script: &str, args: &[&str]| {
+        let mut cmd = if is_root() {
+            let mut c = Command::new("setpriv");
+            c.args([
+                &format!("--reuid={}", f.uid),
+                &format!("--regid={}", f.uid),
+                "--clear-groups",
+                "--",
+                "sh",
+            ]);
+            c
+        } else {
+            Command::new("sh")
+        };
+        cmd.arg("-c").arg(script).arg("sh").args(args);
+        cmd.spawn().unwrap()
+    };
     let mut lost = Vec::new();
-    for i in 0..300u32 {
-        // Alternate the secret, so each run replaces the file.
+    for i in 0..220u32 {
         let managed = if i % 2 == 0 { key(1, "a") } else { key(2, "b") };
         fs::write(f.secret(), format!("{managed}\n")).unwrap();
         let appended = format!("{} appended-{i}", key(3, "x").rsplit_once(' ').unwrap().0);
+        let held = i >= 200;
+        let writer = if held {
+            // Opens now, writes after the run has replaced the file.
+            let w = as_user(
+                "exec 3>>\"$1\"; sleep 0.3; printf '%s\\n' \"$2\" >&3",
+                &[file.to_str().unwrap(), &appended],
+            );
+            std::thread::sleep(Duration::from_millis(50));
+            Some(w)
+        } else {
+            None
+        };
         let bin = Bin::new();
         let mut cmd = bin.cmd("setup-ssh-keys");
         cmd.arg(USER).arg("--root").arg(f.root());
@@ -1068,16 +1098,19 @@ fn a_line_appended_during_a_run_survives() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // At a point spread over the run's few milliseconds; as ssh-copy-id does: open for
-        // append, write, close.
-        std::thread::sleep(Duration::from_micros(u64::from(i % 40) * 150));
-        {
-            use std::io::Write;
-            let mut a = fs::OpenOptions::new().append(true).open(&file).unwrap();
-            a.write_all(format!("{appended}\n").as_bytes()).unwrap();
+        if !held {
+            std::thread::sleep(Duration::from_micros(u64::from(i % 40) * 150));
+            let mut w = as_user(
+                "printf '%s\\n' \"$2\" >> \"$1\"",
+                &[file.to_str().unwrap(), &appended],
+            );
+            assert!(w.wait().unwrap().success());
         }
         let o = run.wait_with_output().unwrap();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
+        if let Some(mut w) = writer {
+            assert!(w.wait().unwrap().success());
+        }
         let text = fs::read_to_string(&file).unwrap();
         if !text.contains(&appended) {
             lost.push(i);
@@ -1086,7 +1119,7 @@ fn a_line_appended_during_a_run_survives() {
     }
     assert!(
         lost.is_empty(),
-        "{} of 300 appended lines lost: {lost:?}",
+        "{} of 220 appended lines lost: {lost:?}",
         lost.len()
     );
 }

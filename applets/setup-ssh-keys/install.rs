@@ -85,7 +85,11 @@ pub fn install(home: &Path, managed: &[String], dry_run: bool, exclusive: bool) 
             .and_then(|()| ssh.replace("authorized_keys", &merged.content, 0o600))
             .map_err(|e| refusal(format!("replacing {}", shown(&file_path)), e))?;
         // A line appended through a descriptor opened before the rename went to the replaced
-        // file: merge again from it, with whatever was appended to the new one since.
+        // file: once no process of this user holds it open for writing any more, merge again
+        // from it, with whatever was appended to the new one since.
+        if let Some(node) = &held {
+            wait_for_writers(&node.stat);
+        }
         let late = held
             .map(|node| node.read(MAX_FILE))
             .transpose()
@@ -146,6 +150,54 @@ fn open_home(home: &Path) -> Result<safefs::Dir> {
 
 /// The current authorized_keys, `None` when there is none. Looked at before it is opened: a
 /// link is refused, and anything but a regular file is never opened.
+/// Waits (at most 2 s) until no other process this user may look at holds the file `st` open
+/// for writing: a writer that opened it before it was replaced writes to it, not to the new
+/// one, and what it writes must be read before the run ends. Looks through /proc; without
+/// /proc there is nothing to wait for.
+fn wait_for_writers(st: &hwc_core::safefs::Stat) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while writer_holds(st) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Whether a process other than this one has `st` open for writing.
+fn writer_holds(st: &hwc_core::safefs::Stat) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::process::id().to_string();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    for p in procs.flatten() {
+        let pid = p.file_name();
+        let pid = pid.to_string_lossy();
+        if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let same =
+                std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == st.dev && m.ino() == st.ino);
+            if !same {
+                continue;
+            }
+            let info = p.path().join("fdinfo").join(fd.file_name());
+            let writes = std::fs::read_to_string(info).is_ok_and(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("flags:"))
+                    .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                    .is_some_and(|flags| flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32)
+            });
+            if writes {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// How often a merge is redone because the file changed under it.
 const MAX_ATTEMPTS: u32 = 5;
 
