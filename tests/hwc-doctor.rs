@@ -1086,3 +1086,82 @@ fn a_read_error_on_the_workers_pipe_fails_the_run() {
         "{worker}"
     );
 }
+
+/// A fault at any call of the run (its worker's included): the metrics file is the old one or a
+/// complete new one (every line a comment or a sample, the last one ended), 0644, with no
+/// temporary file left.
+#[test]
+fn a_fault_at_any_write_call_leaves_old_or_complete_metrics() {
+    if !have("strace") {
+        return;
+    }
+    let m = Machine::consistent();
+    let dir = m.root().join("textfiles");
+    fs::create_dir(&dir).unwrap();
+    chmod(&dir, 0o755);
+    let file = dir.join("hwc-doctor.prom");
+    let old = "# HELP hwc_old an earlier run\n# TYPE hwc_old gauge\nhwc_old 1\n".to_string();
+    let complete = |text: &str| {
+        text.ends_with('\n')
+            && text.contains("# TYPE hwc_check_ok gauge\n")
+            && text.lines().all(|l| {
+                l.starts_with("# HELP ")
+                    || l.starts_with("# TYPE ")
+                    || l.rsplit_once(' ')
+                        .is_some_and(|(_, v)| v.parse::<u64>().is_ok())
+            })
+    };
+    let trace = m.root().join("strace.out");
+    let (injected, runs) = common::faults::sweep(
+        &trace,
+        &common::faults::WRITE_PATH_CALLS,
+        60,
+        || {
+            let _ = fs::remove_file(&file);
+            fs::write(&file, &old).unwrap();
+            chmod(&file, 0o644);
+        },
+        || {
+            let mut c = Command::new(hwc());
+            c.args(["hwc-doctor", "--prometheus"])
+                .arg(&file)
+                .arg("--root")
+                .arg(m.root());
+            c
+        },
+        |call, n, o| {
+            let text = fs::read_to_string(&file).unwrap();
+            assert!(
+                text == old || complete(&text),
+                "{call} #{n}: neither the old file nor a complete one:\n{text}\n{}",
+                stderr(o)
+            );
+            assert_eq!(
+                fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+                0o644
+            );
+            let names: Vec<_> = fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert_eq!(names, ["hwc-doctor.prom"], "{call} #{n}: {names:?}");
+            assert!(
+                o.status.code().is_some(),
+                "{call} #{n}: {:?}: {}",
+                o.status,
+                stderr(o)
+            );
+            if text == old {
+                assert_ne!(
+                    code(o),
+                    0,
+                    "{call} #{n}: old file, yet exit 0: {}",
+                    stderr(o)
+                );
+            }
+        },
+    );
+    eprintln!("fault sweep: {injected} injected faults in {runs} runs");
+    assert!(injected >= 40, "only {injected} faults were injected");
+}

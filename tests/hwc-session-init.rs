@@ -973,3 +973,66 @@ fn the_umask_decides_no_mode() {
         );
     }
 }
+
+/// A fault at any call of its write path: session.env is the old one or the new one, byte for
+/// byte, 0600, with no temporary file left beside it.
+#[test]
+fn a_fault_at_any_write_call_leaves_the_old_session_env_or_the_new() {
+    if !have("strace") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let runtime = runtime_with(0o700);
+    let env_file = runtime.path().join("hwc/session.env");
+    let run = |display: &str| {
+        let mut c = Command::new(hwc());
+        c.args(["hwc-session-init", "--no-dbus", "--no-gpu"])
+            .env_clear()
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env("HOME", home.path())
+            .env("WAYLAND_DISPLAY", display);
+        c
+    };
+    assert_eq!(code(&run("wayland-2").output().unwrap()), 0);
+    let new = fs::read_to_string(&env_file).unwrap();
+    assert_eq!(code(&run("wayland-1").output().unwrap()), 0);
+    let old = fs::read_to_string(&env_file).unwrap();
+    assert_ne!(old, new);
+    let trace = home.path().join("strace.out");
+    let (injected, runs) = common::faults::sweep(
+        &trace,
+        &common::faults::WRITE_PATH_CALLS,
+        40,
+        || {
+            fs::write(&env_file, &old).unwrap();
+            fs::set_permissions(&env_file, fs::Permissions::from_mode(0o600)).unwrap();
+        },
+        || run("wayland-2"),
+        |call, n, o| {
+            let text = fs::read_to_string(&env_file).unwrap();
+            assert!(
+                text == old || text == new,
+                "{call} #{n}: {text}\n{}",
+                stderr(o)
+            );
+            assert_eq!(fs::metadata(&env_file).unwrap().mode() & 0o7777, 0o600);
+            let left: Vec<String> = fs::read_dir(env_file.parent().unwrap())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "session.env")
+                .collect();
+            assert!(left.is_empty(), "{call} #{n}: left {left:?}");
+            if text == old {
+                assert_ne!(
+                    code(o),
+                    0,
+                    "{call} #{n}: old file, yet exit 0: {}",
+                    stderr(o)
+                );
+            }
+        },
+    );
+    eprintln!("fault sweep: {injected} injected faults in {runs} runs");
+    assert!(injected >= 15, "only {injected} faults were injected");
+}

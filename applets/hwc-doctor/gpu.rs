@@ -142,13 +142,13 @@ fn lib_version(name: &str) -> Option<&str> {
 /// [`LIB_DIRS`] holding versioned libnvidia-ml or libcuda files (names only; nothing opened).
 fn userspace_version(root: &Root) -> Option<(String, String)> {
     for dir in LIB_DIRS {
-        let Ok(entries) = std::fs::read_dir(root.path(dir)) else {
+        let Ok(names) = hwc_core::safefs::list_dir(&root.path(dir)) else {
             continue;
         };
         // Highest by number (570.133.07 above 570.86.16), not by text.
-        let versions: BTreeSet<(Vec<u64>, String)> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| lib_version(&e.file_name().to_string_lossy()).map(str::to_string))
+        let versions: BTreeSet<(Vec<u64>, String)> = names
+            .iter()
+            .filter_map(|n| lib_version(&n.to_string_lossy()).map(str::to_string))
             .map(|v| (v.split('.').filter_map(|n| n.parse().ok()).collect(), v))
             .collect();
         if let Some((_, v)) = versions.last() {

@@ -78,7 +78,7 @@ pub fn run(
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The exclusive lock of the directory that holds `shown`, reached with no link on the way.
-fn lock_directory_of(shown: &Path) -> Result<nix::fcntl::Flock<std::os::fd::OwnedFd>> {
+fn lock_directory_of(shown: &Path) -> Result<safefs::DirLock> {
     let parent = match shown.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

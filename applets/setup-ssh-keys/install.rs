@@ -165,25 +165,25 @@ fn wait_for_writers(st: &hwc_core::safefs::Stat) {
 fn writer_holds(st: &hwc_core::safefs::Stat) -> bool {
     use std::os::unix::fs::MetadataExt;
     let me = std::process::id().to_string();
-    let Ok(procs) = std::fs::read_dir("/proc") else {
+    let Ok(procs) = hwc_core::safefs::list_dir(std::path::Path::new("/proc")) else {
         return false;
     };
-    for p in procs.flatten() {
-        let pid = p.file_name();
+    for pid in procs {
         let pid = pid.to_string_lossy();
         if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+        let dir = std::path::Path::new("/proc").join(&*pid);
+        let Ok(fds) = hwc_core::safefs::list_dir(&dir.join("fd")) else {
             continue;
         };
-        for fd in fds.flatten() {
-            let same =
-                std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == st.dev && m.ino() == st.ino);
+        for fd in fds {
+            let same = std::fs::metadata(dir.join("fd").join(&fd))
+                .is_ok_and(|m| m.dev() == st.dev && m.ino() == st.ino);
             if !same {
                 continue;
             }
-            let info = p.path().join("fdinfo").join(fd.file_name());
+            let info = dir.join("fdinfo").join(&fd);
             let writes = std::fs::read_to_string(info).is_ok_and(|text| {
                 text.lines()
                     .find_map(|l| l.strip_prefix("flags:"))

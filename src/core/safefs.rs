@@ -277,6 +277,35 @@ pub fn foreign_hands(path: &Path, uid: u32) -> Option<String> {
     None
 }
 
+/// The names in the directory at `path` (following links, as `read_dir`), `.` and `..` left out.
+/// Unlike `std::fs::read_dir`, a failure to close the directory is no panic.
+pub fn list_dir(path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::open(path, flags, Mode::empty())?;
+    let mut names = Vec::new();
+    sys::fs::for_each_dirent(fd.as_raw_fd(), |entry| {
+        if entry != b"." && entry != b".." {
+            names.push(OsStr::from_bytes(entry).to_os_string());
+        }
+    })?;
+    Ok(names)
+}
+
+/// A directory's exclusive lock, released when dropped. A failed release is no failure of the
+/// work done under it (nix's own guard panics then, aborting a run whose file was written): the
+/// descriptor is kept open instead, and the lock goes when the process ends.
+pub struct DirLock(Option<nix::fcntl::Flock<OwnedFd>>);
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        if let Some(lock) = self.0.take() {
+            if let Err((lock, _)) = lock.unlock() {
+                std::mem::forget(lock);
+            }
+        }
+    }
+}
+
 /// Writes `data` as the file `path` a caller named (a report, metrics), mode exactly `mode`:
 /// only where a regular file of this user's, or nothing, stands (never over a device, a link, a
 /// FIFO or a socket, nor another user's file); its directory reached with no link on the way
@@ -619,15 +648,12 @@ impl Dir {
     /// when the returned guard is dropped. Serialises runs that change the same directory.
     /// The directory's exclusive lock, waited for at most `limit` (anyone who may read a
     /// directory may lock it, and hold it: then this is an error, not a hang).
-    pub fn lock_within(
-        &self,
-        limit: std::time::Duration,
-    ) -> io::Result<nix::fcntl::Flock<OwnedFd>> {
+    pub fn lock_within(&self, limit: std::time::Duration) -> io::Result<DirLock> {
         let deadline = std::time::Instant::now() + limit;
         loop {
             let fd = self.fd.try_clone()?;
             match nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => return Ok(lock),
+                Ok(lock) => return Ok(DirLock(Some(lock))),
                 Err((_, nix::errno::Errno::EWOULDBLOCK))
                     if std::time::Instant::now() < deadline =>
                 {
@@ -644,9 +670,11 @@ impl Dir {
         }
     }
 
-    pub fn lock(&self) -> io::Result<nix::fcntl::Flock<OwnedFd>> {
+    pub fn lock(&self) -> io::Result<DirLock> {
         let fd = self.fd.try_clone()?;
-        nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e.into())
+        nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusive)
+            .map(|lock| DirLock(Some(lock)))
+            .map_err(|(_, e)| e.into())
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod envfile;
 pub mod fake_sysfs;
+pub mod faults;
 pub mod keys;
 pub mod sshd;
 pub mod systemd_exec;

@@ -45,14 +45,15 @@ pub const DEVICE_GLOBS: &[(&str, &str)] = &[
 pub fn device_paths(root: &Root, globs: &[(&str, &str)]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for (dir, prefix) in globs {
-        let Ok(entries) = std::fs::read_dir(root.path(dir)) else {
+        let under = root.path(dir);
+        let Ok(names) = crate::safefs::list_dir(&under) else {
             continue;
         };
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().as_bytes().starts_with(prefix.as_bytes()))
-            .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
-            .map(|e| Path::new(dir).join(e.file_name()))
+        let mut found: Vec<PathBuf> = names
+            .into_iter()
+            .filter(|n| n.as_bytes().starts_with(prefix.as_bytes()))
+            .filter(|n| std::fs::symlink_metadata(under.join(n)).is_ok_and(|m| !m.is_dir()))
+            .map(|n| Path::new(dir).join(n))
             .collect();
         found.sort();
         out.extend(found);

@@ -59,10 +59,11 @@ pub fn detect(root: &Root) -> ContainerRuntime {
     let mut rt = ContainerRuntime::default();
     let mut seen = Vec::new();
     for dir in CDI_DIRS {
-        let Ok(entries) = std::fs::read_dir(root.path(dir)) else {
+        let under = root.path(dir);
+        let Ok(names) = crate::safefs::list_dir(&under) else {
             continue;
         };
-        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        let mut files: Vec<_> = names.into_iter().map(|n| under.join(n)).collect();
         files.sort();
         for file in files {
             let is_spec = file
