@@ -1121,3 +1121,68 @@ fn concurrent_grant_and_revoke_both_hold() {
         lost.len()
     );
 }
+
+/// A grant and a revoke of the same user on one node at once, 200 times: the node ends as the
+/// run that spoke last said (each says what it did while it still holds the node's lock).
+#[test]
+fn concurrent_grant_and_revoke_end_as_the_last_one_printed() {
+    if !needs("the concurrency test") {
+        return;
+    }
+    let root = fixture();
+    let f = root.path().join("data/contested");
+    let said = root.path().join("said");
+    let mut wrong = Vec::new();
+    for i in 0..200 {
+        let _ = fs::remove_file(&f);
+        fs::write(&f, "").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
+        if i % 2 == 1 {
+            // Half the time the entry is there to revoke from the start.
+            assert!(Command::new("setfacl")
+                .args(["-m", &format!("u:{}:rw", WITH.0)])
+                .arg(&f)
+                .status()
+                .unwrap()
+                .success());
+        }
+        // Both write to one file opened for appending: its lines are in the order they spoke.
+        let out = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&said)
+            .unwrap();
+        let spawn = |verb: &str| {
+            let sink = fs::OpenOptions::new().append(true).open(&said).unwrap();
+            let mut cmd = Command::new(hwc());
+            cmd.args(["hwc-perms", verb, "--user", WITH.2, "--root"])
+                .arg(root.path())
+                .arg(&f)
+                .stdout(sink)
+                .stderr(std::process::Stdio::piped());
+            if verb == "grant" {
+                cmd.args(["--perms", "rw"]);
+            }
+            cmd.spawn().unwrap()
+        };
+        let (g, r) = (spawn("grant"), spawn("revoke"));
+        drop(out);
+        for o in [g.wait_with_output().unwrap(), r.wait_with_output().unwrap()] {
+            assert_eq!(code(&o), 0, "{}", stderr(&o));
+        }
+        let lines = fs::read_to_string(&said).unwrap();
+        let last = lines.lines().last().unwrap_or_default().to_string();
+        let has = getfacl_entries(&f).contains(&format!("user:{}:rw-", WITH.0));
+        // What the last to speak did, or found already so.
+        let expected = last.contains("granted") || last.contains("already there");
+        assert!(
+            expected || last.contains("revoked") || last.contains("no user:"),
+            "{lines:?}"
+        );
+        if has != expected {
+            wrong.push(format!("pair {i}: said {lines:?}, entry {has}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of 200: {wrong:#?}", wrong.len());
+}

@@ -60,17 +60,17 @@ pub fn run(
         dry_run,
     };
     let mut failed = false;
-    let mut text = String::new();
     for shown in paths {
         match change.apply(&acc, shown) {
-            Ok(line) => text.push_str(&line),
+            // A reader that closed standard output: the change is made, the rest still done.
+            Err(e) if e.is_quiet() => {}
             Err(e) => {
                 output::warn(name, &e.to_string());
                 failed = true;
             }
+            Ok(()) => {}
         }
     }
-    output::emit(&text)?;
     Ok(u8::from(failed))
 }
 
@@ -95,7 +95,9 @@ fn lock_directory_of(shown: &Path) -> Result<safefs::DirLock> {
 impl Change<'_> {
     /// One path: reached by one walk that follows no link, then checked, read and written
     /// through the descriptor it gives, so what is checked is what is changed.
-    fn apply(&self, acc: &Accounts, shown: &Path) -> Result<String> {
+    /// Says what it did while still holding the lock, so that of two runs on one node the one
+    /// that speaks last is the one whose change stands.
+    fn apply(&self, acc: &Accounts, shown: &Path) -> Result<()> {
         // One change at a time among hwc's runs: the ACL is read, edited and written under the
         // lock of the node's directory (a node itself, a device, may not be opened to lock it),
         // so a concurrent grant and revoke each apply to what the other left.
@@ -117,7 +119,7 @@ impl Change<'_> {
         if self.dry_run {
             let names = |uid: u32| acc.user_by_uid(uid).map(|u| u.name.clone());
             let groups = |gid: u32| acc.group_by_gid(gid).map(|g| g.name.clone());
-            return Ok(format!(
+            return output::emit(&format!(
                 "{}\n{}",
                 output::would(format!("{}: {what}; the ACL becomes:", name_text(shown))),
                 acl.getfacl_text("", names, groups)
@@ -133,7 +135,7 @@ impl Change<'_> {
                 }
             })?;
         }
-        Ok(format!("{}: {what}\n", name_text(shown)))
+        output::emit(&format!("{}: {what}\n", name_text(shown)))
     }
 
     /// Refuses a node with several names (another may be someone else's) and one this process
@@ -174,7 +176,8 @@ impl Change<'_> {
     fn outcome(&self, changed: bool) -> String {
         let entry = format!("user:{}", self.target.name);
         match (self.perm, changed) {
-            (_, false) => "unchanged".to_string(),
+            (Some(p), false) => format!("{entry}:{} already there, unchanged", acl::perm_text(p)),
+            (None, false) => format!("no {entry} entry, unchanged"),
             (Some(p), true) => format!("{entry}:{} granted", acl::perm_text(p)),
             (None, true) => format!("{entry} revoked"),
         }
