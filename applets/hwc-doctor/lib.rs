@@ -90,7 +90,6 @@ impl Context {
         }
     }
 
-    /// The name of the group owning the node at system path `node`.
     /// The session's runtime directory for `user`: this one's when the doctor runs in that
     /// user's own session, else /run/user/UID under the root. Decided here, before a worker
     /// drops to the user (after which it would always look like the user's own).

@@ -29,6 +29,8 @@ use hwc_core::netlink::Socket;
 /// [CIDR...] [--mtu N]; ensure-veth HOST PEER [--master BR] [--netns NAME|PID]; wait-online DEV
 /// [--timeout SECONDS]. Objects and commands may be shortened as with ip: a, r s, l sh, link s
 /// (set).
+// The text is --help's, in ip(8)'s own notation: its [brackets] are no links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(FromArgs)]
 #[argh(
     help_triggers("-h", "--help"),

@@ -1,4 +1,4 @@
-//! `hwc-perms groups`: the sets of groups a user should be in ([`crate::sets`]), compared with
+//! `hwc-perms groups`: the sets of groups a user should be in (`hwc_core::groupsets`), compared with
 //! /etc/group, and the fixes to print.
 
 use crate::{user_of, GroupsArgs};

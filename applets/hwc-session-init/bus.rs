@@ -1,5 +1,5 @@
 //! The calls on the session bus: the D-Bus activation environment and, when the systemd user
-//! manager is there, its environment ([`crate::dbus`] speaks the wire).
+//! manager is there, its environment ([`hwc_core::dbus`] speaks the wire).
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! authorized_keys lines parsed the way sshd parses them (`auth_check_authkey_line`, OpenSSH
 //! 9.2): a key at the start of the line, or else an options field (to the first blank outside
 //! double quotes, `\"` escaping a quote) followed by the key. Options are checked as sshd checks
-//! them ([`options`](super::options)), keys as sshd decodes them ([`blob`](super::blob)), and a
+//! them ([`super::options`]), keys as sshd decodes them ([`super::blob`]), and a
 //! line that sshd would parse but never let in (an expired key, a `from=` it cannot read) is
 //! refused too. A bad line is reported and skipped; it never affects other lines, but for a line
 //! whose quoted option value is not closed, which the caller ends only where the quote closes.

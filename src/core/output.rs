@@ -27,7 +27,7 @@ impl Format {
     }
 }
 
-/// What an applet reports, in both formats; [`print`] chooses.
+/// What an applet reports, in both formats; [`print()`] chooses.
 pub trait Report {
     fn text(&self) -> String;
     fn json(&self, j: &mut Json);

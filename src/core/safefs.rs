@@ -4,7 +4,7 @@
 //! symbolic link in any component and holds the file by an `O_PATH` descriptor, through which it
 //! is checked and changed (no second lookup); [`Dir`] walks from a directory fd one component at
 //! a time with `O_NOFOLLOW`, creates with `O_EXCL`, replaces by `renameat` after `fsync`. Work in
-//! a user's home runs as the user ([`run_as`], with a deadline), so the kernel's own permission
+//! a user's home runs as the user ([`crate::privilege::run_as`], with a deadline), so the kernel's own permission
 //! checks apply and files get the user as owner. [`read_file`] is the one bounded reader of
 //! outside data: regular files only, opened non-blocking, with a size cap.
 

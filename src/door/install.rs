@@ -41,7 +41,7 @@ pub(super) fn install_args(rest: &[OsString]) -> Result<(bool, PathBuf)> {
     Ok((symbolic, dir))
 }
 
-/// Where this binary is: `/proc/self/exe`, else an absolute argv[0] (a chroot without /proc).
+/// Where this binary is: `/proc/self/exe`, else an absolute `argv[0]` (a chroot without /proc).
 fn own_path() -> Result<PathBuf> {
     if let Ok(p) = fs::read_link("/proc/self/exe") {
         return Ok(p);

@@ -1,4 +1,4 @@
-//! The multicall front door: dispatch on the basename of argv[0] (busybox style) or on
+//! The multicall front door: dispatch on the basename of `argv[0]` (busybox style) or on
 //! `hwc APPLET ...`, `hwc --list`, `hwc --install [-s] DIR`, and the one place errors become a
 //! stderr line and an exit status.
 
@@ -92,7 +92,7 @@ fn not_found(name: &[u8]) -> Error {
     .hint("see 'hwc --list'")
 }
 
-/// argv[0]'s basename with a leading `-` (login shells) removed.
+/// `argv[0]`'s basename with a leading `-` (login shells) removed.
 fn invoked_name(argv0: &OsStr) -> &[u8] {
     let bytes = argv0.as_bytes();
     let base = match memchr::memrchr(b'/', bytes) {

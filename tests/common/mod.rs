@@ -156,10 +156,23 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Says why a test cannot run here, and counts it: under `CI=true` (where tests/run installs every
-/// peer and runs as root) a skip is a failure.
+/// Says why a test cannot run here, and counts it (a line in `$HWC_SKIP_LOG`, which tests/run
+/// totals): under `CI=true` (where tests/run installs every peer and runs as root) a skip is a
+/// failure.
 pub fn skip(why: &str) {
     eprintln!("skipped: {why}");
+    // tests/run counts them: each skip a line in the file it names.
+    if let Some(log) = std::env::var_os("HWC_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let test = std::thread::current().name().unwrap_or("?").to_string();
+            let _ = writeln!(f, "{test}: {why}");
+        }
+    }
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("CI=true: a test may not skip ({why})");
     }

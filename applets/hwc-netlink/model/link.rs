@@ -110,7 +110,7 @@ pub fn link_json(
     }
 }
 
-/// `ip -br link` style: name (with @peer), state, address, <flags>.
+/// `ip -br link` style: name (with @peer), state, address, `<flags>`.
 pub fn link_brief(l: &Link, links: &[Link]) -> [String; 4] {
     let mut name = l.name_text().into_owned();
     if let Some(peer) = l.link().filter(|&p| p != l.index && p != 0) {
