@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use hwc_core::dbus::{self, Bus, Call, Reply};
 use hwc_core::root::Root;
 use hwc_core::safefs;
+use hwc_dbus::{self as dbus, Bus, Call, Reply};
 
 use crate::check::{Findings, SERVICES};
 use crate::units::Install;

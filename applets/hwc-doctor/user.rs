@@ -8,10 +8,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use hwc_core::authorized_keys;
-use hwc_core::dbus::{self, Bus, Call, Reply};
 use hwc_core::privilege::{self, Ids};
 use hwc_core::root::Root;
 use hwc_core::safefs;
+use hwc_dbus::{self as dbus, Bus, Call, Reply};
 
 use crate::units::Install;
 use hwc_core::users::User;

@@ -1,13 +1,13 @@
 //! The calls on the session bus: the D-Bus activation environment and, when the systemd user
-//! manager is there, its environment ([`hwc_core::dbus`] speaks the wire).
+//! manager is there, its environment ([`hwc_dbus`] speaks the wire).
 
 use std::path::Path;
 use std::time::Duration;
 
 use crate::report::Report;
-use hwc_core::dbus::{self, Bus, Call, Reply};
 use hwc_core::error::{Error, Result};
 use hwc_core::privilege;
+use hwc_dbus::{self as dbus, Bus, Call, Reply};
 
 /// How the calls are made: for real or as a dry run, with systemd or without, within a limit.
 pub struct Plan {

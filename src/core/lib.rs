@@ -11,7 +11,6 @@ pub mod authorized_keys;
 pub mod cli;
 pub mod command;
 pub mod config;
-pub mod dbus;
 pub mod error;
 pub mod gpu;
 pub mod groupsets;
@@ -23,5 +22,3 @@ pub mod root;
 pub mod safefs;
 pub mod sysfs;
 pub mod users;
-
-pub use hwc_sys as sys;

@@ -10,7 +10,7 @@ use nix::unistd::{Gid, Uid};
 
 use crate::error::{Error, Result};
 use crate::output;
-use crate::sys::process::{run_in_child, Ended};
+use hwc_sys::process::{run_in_child, Ended};
 
 /// The ids a process acts with.
 #[derive(Clone, Debug, PartialEq, Eq)]

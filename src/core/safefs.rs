@@ -18,7 +18,7 @@ use nix::fcntl::{OFlag, AT_FDCWD};
 use nix::sys::stat::Mode;
 
 use crate::error::describe_io;
-use crate::sys;
+use hwc_sys as sys;
 
 /// What `fstat` says about an open file.
 #[derive(Clone, Copy, Debug)]

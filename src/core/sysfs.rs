@@ -10,7 +10,7 @@ use nix::fcntl::{OFlag, AT_FDCWD};
 use nix::sys::stat::Mode;
 
 use crate::root::StackPath;
-use crate::sys::fs::{for_each_dirent, readlink_at};
+use hwc_sys::fs::{for_each_dirent, readlink_at};
 
 /// Reads the start of a small file (a sysfs attribute) into `buf` with a single `read`, as sysfs
 /// serves an attribute whole; non-blocking, so a FIFO in a fixture cannot hang it. `path` is

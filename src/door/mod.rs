@@ -10,7 +10,7 @@ pub mod table;
 
 use hwc_core::error::{self, Error, Result};
 use hwc_core::output;
-use hwc_core::sys;
+use hwc_sys as sys;
 
 /// The name the multicall binary answers to when it is not called as an applet.
 pub const MULTICALL_NAME: &str = "hwc";

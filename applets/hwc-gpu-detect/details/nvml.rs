@@ -13,7 +13,7 @@ use super::Detail;
 use hwc_core::gpu::PciAddr;
 use hwc_core::privilege::duration_text;
 use hwc_core::root::Root;
-use hwc_core::sys::process::{run_in_child, Ended};
+use hwc_sys::process::{run_in_child, Ended};
 
 const LIBRARY: &str = "libnvidia-ml.so.1";
 

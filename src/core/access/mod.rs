@@ -16,9 +16,9 @@ pub use kernel::{check, Node, Via, Who};
 
 use crate::error::{describe_io, Error, Result};
 use crate::root::Root;
-use crate::sys;
 use crate::users::Accounts;
 use acl::Acl;
+use hwc_sys as sys;
 use route::Route;
 
 pub const ACCESS_XATTR: &CStr = c"system.posix_acl_access";

@@ -9,7 +9,7 @@ use nix::sys::socket::{
 };
 
 use crate::error::describe_io;
-use crate::sys;
+use hwc_sys as sys;
 use libc::{NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, SOL_NETLINK};
 
 use super::codec::{self, Request};
