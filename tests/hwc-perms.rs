@@ -1186,3 +1186,35 @@ fn concurrent_grant_and_revoke_end_as_the_last_one_printed() {
     }
     assert!(wrong.is_empty(), "{} of 200: {wrong:#?}", wrong.len());
 }
+
+/// Another user holding the lock of the node's directory (anyone who may read a directory may
+/// flock it) cannot hold up root's change: root's runs lock a file of root's alone.
+#[test]
+fn another_users_lock_on_the_directory_holds_up_nothing() {
+    if !needs("this test") || !have("flock") {
+        return;
+    }
+    let root = fixture();
+    let f = root.path().join("data/locked");
+    fs::write(&f, "").unwrap();
+    let mut holder = Command::new("setpriv")
+        .args(["--reuid=4242", "--regid=4242", "--clear-groups", "--"])
+        .args(["flock", "-x"])
+        .arg(root.path().join("data"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    let o = perms(
+        &["grant", "--user", WITH.2, "--perms", "r"],
+        root.path(),
+        &f,
+    );
+    let took = start.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(took < Duration::from_secs(5), "held up {took:?}");
+    assert!(getfacl_entries(&f).contains(&format!("user:{}:r--", WITH.0)));
+}

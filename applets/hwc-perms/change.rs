@@ -84,7 +84,7 @@ fn lock_directory_of(shown: &Path) -> Result<safefs::DirLock> {
         _ => Path::new("."),
     };
     let dir = safefs::Dir::open_walked(parent).map_err(|e| Error::failed(e.describe()))?;
-    dir.lock_within(LOCK_WAIT).map_err(|e| {
+    dir.change_lock(LOCK_WAIT).map_err(|e| {
         Error::io(
             format!("locking {} to change an ACL in it", parent.display()),
             &e,

@@ -88,21 +88,37 @@ pub fn install(home: &Path, managed: &[String], dry_run: bool, exclusive: bool) 
         // file: once no process of this user holds it open for writing any more, merge again
         // from it, with whatever was appended to the new one since.
         if let Some(node) = &held {
-            wait_for_writers(&node.stat);
+            wait_for_writers(&node.stat).map_err(|why| {
+                Error::failed(format!(
+                    "{}: replaced, but {why}; what it writes now goes to the old file: run again once it is done",
+                    shown(&file_path)
+                ))
+            })?;
         }
         let late = held
             .map(|node| node.read(MAX_FILE))
             .transpose()
             .map_err(|e| refusal(shown(&file_path), e))?;
-        if late.is_some() && late != on_disk && attempts < MAX_ATTEMPTS {
-            let mut next = late.unwrap_or_default();
-            let after = read_current(ssh, &file_path)?.map(|(content, _)| content);
-            if let Some(extra) = after
-                .as_deref()
-                .and_then(|a| a.strip_prefix(&merged.content[..]))
-            {
-                next.extend_from_slice(extra);
+        if let Some(late) = late.filter(|l| Some(l) != on_disk.as_ref()) {
+            if attempts >= MAX_ATTEMPTS {
+                return Err(Error::failed(format!(
+                    "{}: lines kept arriving in the replaced file ({MAX_ATTEMPTS} tries); run again",
+                    shown(&file_path)
+                )));
             }
+            // The new file as it is now (what this run wrote, and what was appended to it
+            // since), with what arrived in the replaced file after it was read.
+            let mut next = read_current(ssh, &file_path)?
+                .map(|(content, _)| content)
+                .unwrap_or_default();
+            let arrived = match &on_disk {
+                Some(read) if late.starts_with(read) => late[read.len()..].to_vec(),
+                _ => late,
+            };
+            if !next.is_empty() && !next.ends_with(b"\n") {
+                next.push(b'\n');
+            }
+            next.extend_from_slice(&arrived);
             base = Some(next);
             continue;
         }
@@ -150,15 +166,19 @@ fn open_home(home: &Path) -> Result<safefs::Dir> {
 
 /// The current authorized_keys, `None` when there is none. Looked at before it is opened: a
 /// link is refused, and anything but a regular file is never opened.
-/// Waits (at most 2 s) until no other process this user may look at holds the file `st` open
-/// for writing: a writer that opened it before it was replaced writes to it, not to the new
-/// one, and what it writes must be read before the run ends. Looks through /proc; without
-/// /proc there is nothing to wait for.
-fn wait_for_writers(st: &hwc_core::safefs::Stat) {
+/// Waits (at most 2 s, then an error) until no other process this user may look at holds the
+/// file `st` open for writing: a writer that opened it before it was replaced writes to it, not
+/// to the new one, and what it writes must be read before the run ends. Looks through /proc;
+/// without /proc there is nothing to wait for.
+fn wait_for_writers(st: &hwc_core::safefs::Stat) -> std::result::Result<(), String> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while writer_holds(st) && std::time::Instant::now() < deadline {
+    while writer_holds(st) {
+        if std::time::Instant::now() >= deadline {
+            return Err("a process still holds the old file open for writing after 2 s".into());
+        }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+    Ok(())
 }
 
 /// Whether a process other than this one has `st` open for writing.

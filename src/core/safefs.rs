@@ -291,6 +291,53 @@ pub fn list_dir(path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
     Ok(names)
 }
 
+/// `fd`'s exclusive lock, waited for at most `limit` (then an error, never a hang).
+fn lock_fd_within(fd: &OwnedFd, limit: std::time::Duration) -> io::Result<DirLock> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let fd = fd.try_clone()?;
+        match nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(DirLock(Some(lock))),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "another process has held its lock for too long",
+                ))
+            }
+            Err((_, e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// Root's lock file for the directory `st`: `/run/hwc/locks/DEV-INO`, in directories root owns
+/// that no one else may write (made 0755 and 0700 when missing); `None` when that cannot be had.
+fn root_lock_file(st: &Stat) -> Option<OwnedFd> {
+    let run = Dir::open_walked(Path::new("/run")).ok()?;
+    let private = |dir: &Dir| {
+        dir.stat()
+            .is_ok_and(|s| s.uid == 0 && s.mode & 0o022 == 0 && s.is_dir())
+    };
+    run.mkdir("hwc", 0o755).ok()?;
+    let hwc = run.open_dir("hwc").ok()?;
+    hwc.mkdir("locks", 0o700).ok()?;
+    let locks = hwc.open_dir("locks").ok()?;
+    if !(private(&hwc) && private(&locks)) {
+        return None;
+    }
+    let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let name = format!("{}-{}", st.dev, st.ino);
+    nix::fcntl::openat(
+        &locks.fd,
+        name.as_str(),
+        flags,
+        Mode::from_bits_truncate(0o600),
+    )
+    .ok()
+}
+
 /// A directory's exclusive lock, released when dropped. A failed release is no failure of the
 /// work done under it (nix's own guard panics then, aborting a run whose file was written): the
 /// descriptor is kept open instead, and the lock goes when the process ends.
@@ -352,7 +399,9 @@ pub fn write_output(path: &Path, data: &[u8], mode: u32) -> std::result::Result<
         Err(e) => return Err(format!("{shown}: {}", describe_io(&e))),
     }
     let io = |e: io::Error| format!("writing {shown}: {}", describe_io(&e));
-    let _lock = dir.lock().map_err(io)?;
+    let _lock = dir
+        .change_lock(std::time::Duration::from_secs(10))
+        .map_err(io)?;
     dir.remove_stale_temps(name).map_err(io)?;
     dir.replace(name, data, mode).map_err(io)
 }
@@ -649,25 +698,20 @@ impl Dir {
     /// The directory's exclusive lock, waited for at most `limit` (anyone who may read a
     /// directory may lock it, and hold it: then this is an error, not a hang).
     pub fn lock_within(&self, limit: std::time::Duration) -> io::Result<DirLock> {
-        let deadline = std::time::Instant::now() + limit;
-        loop {
-            let fd = self.fd.try_clone()?;
-            match nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => return Ok(DirLock(Some(lock))),
-                Err((_, nix::errno::Errno::EWOULDBLOCK))
-                    if std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "another process has held its lock for too long",
-                    ))
-                }
-                Err((_, e)) => return Err(e.into()),
+        lock_fd_within(&self.fd, limit)
+    }
+
+    /// The lock that changes in this directory take: as root, a file of root's alone under
+    /// `/run/hwc/locks` named by the directory's device and inode, which no other user can hold
+    /// (and so hold up root's run); as another user, or without a usable `/run`, the
+    /// directory's own lock. Waited for at most `limit`.
+    pub fn change_lock(&self, limit: std::time::Duration) -> io::Result<DirLock> {
+        if nix::unistd::geteuid().is_root() {
+            if let Some(file) = root_lock_file(&self.stat()?) {
+                return lock_fd_within(&file, limit);
             }
         }
+        self.lock_within(limit)
     }
 
     pub fn lock(&self) -> io::Result<DirLock> {

@@ -6,6 +6,8 @@
 //! bus that drips a byte at a time, floods other traffic or never reads ends the run in time.
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,41 @@ pub struct Bus {
     /// so a bus that drips a reply at a time cannot hold a run past it call after call.
     limit: Duration,
     deadline: Instant,
+}
+
+/// A non-blocking connection to the unix socket `name` (abstract or a path), made by
+/// `deadline`: a listener whose queue is full (it accepts no one) makes connect answer EAGAIN,
+/// which is retried until then, never waited on.
+fn connect_by(abstract_: bool, name: &[u8], deadline: Instant) -> io::Result<UnixStream> {
+    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    let addr = if abstract_ {
+        UnixAddr::new_abstract(name)?
+    } else {
+        UnixAddr::new(std::ffi::OsStr::from_bytes(name))?
+    };
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    loop {
+        match connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => return Ok(UnixStream::from(fd)),
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR)
+                if Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(nix::errno::Errno::EAGAIN) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the bus accepted no connection in time",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// The unix socket of a D-Bus address (`unix:path=...` or `unix:abstract=...`; the first usable
@@ -68,28 +105,18 @@ impl Bus {
     /// call together within `limit` of connecting.
     pub fn connect(address: &str, uid: u32, limit: Duration) -> Result<Bus, String> {
         let (abstract_, name) = socket_of(address)?;
-        let stream = if abstract_ {
-            use std::os::linux::net::SocketAddrExt;
-            let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name)
-                .map_err(|e| e.to_string())?;
-            UnixStream::connect_addr(&addr)
-        } else {
-            UnixStream::connect(std::ffi::OsStr::new(
-                std::str::from_utf8(&name).map_err(|_| "socket path is not UTF-8")?,
-            ))
-        }
-        .map_err(|e| {
+        let deadline = Instant::now() + limit;
+        let stream = connect_by(abstract_, &name, deadline).map_err(|e| {
             format!(
                 "connecting to {address}: {}",
                 hwc_core::error::describe_io(&e)
             )
         })?;
-        stream.set_nonblocking(true).map_err(|e| e.to_string())?;
         let mut bus = Bus {
             stream,
             serial: 0,
             limit,
-            deadline: Instant::now() + limit,
+            deadline,
         };
         bus.auth(uid)?;
         match bus.call(&hello())? {

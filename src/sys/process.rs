@@ -166,9 +166,11 @@ fn wait_for(
     let result = watch(child, pipe, deadline, max_output, &mut read_error);
     if result.is_err() {
         // An error waiting is no reason to leave the child running: it could finish its work
-        // after the caller said it failed.
-        let _ = kill(child, Signal::SIGKILL);
-        let _ = reap(child);
+        // after the caller said it failed. Collected only once killed: a kill refused (no
+        // CAP_KILL) must not turn into waiting for a stopped child for ever.
+        if kill(child, Signal::SIGKILL).is_ok() {
+            let _ = reap(child);
+        }
     }
     let (ended, output) = result?;
     Ok(Outcome {
