@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use hwc_core::netlink::{Addr, Socket};
+use hwc_rtnl::{Addr, Socket};
 
 use crate::check::{Findings, MESH};
 use crate::units::Install;
@@ -58,7 +58,7 @@ fn canonical(cidr: &str) -> String {
 fn bridge(
     name: &str,
     declared: &[String],
-    link: Option<&hwc_core::netlink::Link>,
+    link: Option<&hwc_rtnl::Link>,
     addrs: &[Addr],
     install: Install,
     f: &mut Findings,

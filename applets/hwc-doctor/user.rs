@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use hwc_core::authorized_keys;
+use hwc_authorized_keys as authorized_keys;
 use hwc_core::privilege::{self, Ids};
 use hwc_core::root::Root;
 use hwc_core::safefs;

@@ -10,7 +10,7 @@ use crate::context::{
     CREATE,
 };
 use crate::model::{self, Addr};
-use hwc_core::netlink::codec::{self, Request};
+use hwc_rtnl::codec::{self, Request};
 
 /// ip's address commands in the order it tries them (hwc has no `change` or `replace`).
 const VERBS: &[(&str, &str)] = &[

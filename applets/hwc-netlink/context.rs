@@ -9,8 +9,8 @@ use hwc_core::output;
 use libc::IFLA_EXT_MASK;
 
 use crate::model::Link;
-use hwc_core::netlink::client::{NlError, Socket};
-use hwc_core::netlink::codec::{self, Request};
+use hwc_rtnl::client::{NlError, Socket};
+use hwc_rtnl::codec::{self, Request};
 
 /// Flags of a request that creates something and fails if it exists (as `ip ... add` sends).
 pub const CREATE: u16 = codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE;

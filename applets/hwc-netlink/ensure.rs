@@ -15,7 +15,7 @@ use crate::context::{
     dump_links, find_link, ifname, need_link, opt, options, parse_cidr, usage, Ctx,
 };
 use crate::model::Link;
-use hwc_core::netlink::codec;
+use hwc_rtnl::codec;
 
 pub(super) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let (pos, opts) = options(words, &["mtu"])?;
@@ -197,7 +197,7 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     }
     // Subscribed before looking, so a carrier that comes up in between is not missed.
     let link = need_link(ctx, dev)?;
-    if link.flags & hwc_core::netlink::IFF_LOWER_UP != 0 {
+    if link.flags & hwc_rtnl::IFF_LOWER_UP != 0 {
         return Ok(0);
     }
     let deadline = std::time::Instant::now() + limit;
@@ -215,12 +215,12 @@ pub(super) fn wait_online(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         {
             continue;
         }
-        hwc_core::netlink::client::recv_datagram(ctx.sock.fd(), &mut buf)
+        hwc_rtnl::client::recv_datagram(ctx.sock.fd(), &mut buf)
             .map_err(|e| Error::io("reading link events", &e))?;
         for m in codec::messages(&buf).flatten() {
             if m.ty == codec::RTM_NEWLINK {
                 if let Some(l) = Link::parse(m.payload) {
-                    if l.index == link.index && l.flags & hwc_core::netlink::IFF_LOWER_UP != 0 {
+                    if l.index == link.index && l.flags & hwc_rtnl::IFF_LOWER_UP != 0 {
                         return Ok(0);
                     }
                 }

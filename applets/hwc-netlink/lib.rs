@@ -19,7 +19,7 @@ use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
 
 use context::{fail, open_netns, spelled_out, usage, Ctx};
-use hwc_core::netlink::Socket;
+use hwc_rtnl::Socket;
 
 /// Show and change links, bridges, veth pairs, addresses and routes over rtnetlink, with the
 /// grammar of ip(8). Commands: link [show [DEV]]; link add NAME type bridge|dummy|veth [peer

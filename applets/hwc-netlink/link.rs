@@ -14,8 +14,8 @@ use crate::context::{
     CREATE,
 };
 use crate::model::{self, Link};
-use hwc_core::netlink::client::NlError;
-use hwc_core::netlink::codec::{self, Request};
+use hwc_rtnl::client::NlError;
+use hwc_rtnl::codec::{self, Request};
 
 /// The peer's ifinfomsg inside a veth's IFLA_INFO_DATA (linux/veth.h; libc has no name for it).
 const VETH_INFO_PEER: u16 = 1;
@@ -272,13 +272,13 @@ pub(super) fn link_set(ctx: &mut Ctx, dev: &str, words: &[&str]) -> Result<u8> {
         };
         match words[i] {
             "up" => {
-                flags |= hwc_core::netlink::IFF_UP;
-                change |= hwc_core::netlink::IFF_UP;
+                flags |= hwc_rtnl::IFF_UP;
+                change |= hwc_rtnl::IFF_UP;
                 i += 1;
             }
             "down" => {
-                flags &= !hwc_core::netlink::IFF_UP;
-                change |= hwc_core::netlink::IFF_UP;
+                flags &= !hwc_rtnl::IFF_UP;
+                change |= hwc_rtnl::IFF_UP;
                 i += 1;
             }
             "nomaster" => {
@@ -371,8 +371,8 @@ pub(super) fn set_up(ctx: &mut Ctx, link: &Link, up: bool) -> Result<()> {
     change_link(
         ctx,
         link.index,
-        if up { hwc_core::netlink::IFF_UP } else { 0 },
-        hwc_core::netlink::IFF_UP,
+        if up { hwc_rtnl::IFF_UP } else { 0 },
+        hwc_rtnl::IFF_UP,
         &what,
         |_| {},
     )

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use hwc_core::netlink::IFF_UP;
+use hwc_rtnl::IFF_UP;
 
 const IFF_RUNNING: u32 = libc::IFF_RUNNING as u32;
 

@@ -11,7 +11,7 @@ use crate::context::{
     CREATE,
 };
 use crate::model::{self, Route};
-use hwc_core::netlink::codec::{self, Request};
+use hwc_rtnl::codec::{self, Request};
 
 /// ip's route commands in the order it tries them (hwc has add, delete and show of these).
 const VERBS: &[(&str, &str)] = &[

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use hwc_core::authorized_keys::{BEGIN, BEGIN_PREFIX, END};
+use hwc_authorized_keys::{BEGIN, BEGIN_PREFIX, END};
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Merged {

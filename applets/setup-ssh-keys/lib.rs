@@ -174,7 +174,7 @@ pub struct Place {
 impl Place {
     /// Why sshd would refuse the file, as the user (the worker) sees it.
     pub fn predict(&self) -> Vec<String> {
-        hwc_core::authorized_keys::predict(&self.file, &self.home, self.uid, &self.stop)
+        hwc_authorized_keys::predict(&self.file, &self.home, self.uid, &self.stop)
     }
 }
 

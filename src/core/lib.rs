@@ -1,20 +1,19 @@
-//! hwc-core: the shared plumbing every applet may use (busybox's libbb, uutils' uucore): errors
-//! and exit statuses, output (tables, JSON, env lines), the argh glue, `--root`, sysfs readers,
-//! accounts without NSS, safe access to files others control, privilege, the wake-free GPU
-//! engine, and the engines two applets share (the kernel-exact access check, group sets). System
-//! calls go through nix, or through hwc-sys for what nix lacks.
+//! hwc-core: the shared plumbing every applet and engine may use (busybox's libbb, uutils'
+//! uucore): errors and exit statuses, output (tables, JSON, env lines), the argh glue, `--root`,
+//! sysfs readers, accounts without NSS, safe access to files others control, privilege; and, until
+//! they become crates of their own as hwc-dbus, hwc-rtnl and hwc-authorized-keys did, the
+//! wake-free GPU engine and the kernel-exact access check with the group sets. System calls go
+//! through nix, or through hwc-sys for what nix lacks.
 
 #![forbid(unsafe_code)]
 
 pub mod access;
-pub mod authorized_keys;
 pub mod cli;
 pub mod command;
 pub mod config;
 pub mod error;
 pub mod gpu;
 pub mod groupsets;
-pub mod netlink;
 pub mod output;
 pub mod poll;
 pub mod privilege;

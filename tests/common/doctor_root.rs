@@ -109,8 +109,8 @@ pub fn populate(root: &Path, bridges: &[&str]) -> Made {
         &home.join(".ssh/authorized_keys"),
         &format!(
             "# mine\n{}\n{keys}{}\n",
-            hwc_core::authorized_keys::BEGIN,
-            hwc_core::authorized_keys::END
+            hwc_authorized_keys::BEGIN,
+            hwc_authorized_keys::END
         ),
         0o600,
     );

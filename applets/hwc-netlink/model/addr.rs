@@ -1,7 +1,7 @@
 //! An address's `ip -j addr` rendering.
 
-use hwc_core::netlink::Addr;
 use hwc_core::output::Json;
+use hwc_rtnl::Addr;
 
 use crate::names::scope_name;
 

@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use hwc_core::netlink::Link;
 use hwc_core::output::{self, Json};
+use hwc_rtnl::Link;
 
 use crate::names::{flag_words, operstate_name};
 

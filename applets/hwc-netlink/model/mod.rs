@@ -1,4 +1,4 @@
-//! Links, addresses (decoded by hwc_core::netlink) and routes, printed the way `ip -j` and `ip -br`
+//! Links, addresses (decoded by hwc_rtnl) and routes, printed the way `ip -j` and `ip -br`
 //! print them (iproute2's key names, present or absent in the same cases). One file per object;
 //! the words iproute2 prints for numbers are in `names`.
 
@@ -7,7 +7,7 @@ mod link;
 mod route;
 
 pub use addr::addr_json;
-pub use hwc_core::netlink::{Addr, Link};
+pub use hwc_rtnl::{Addr, Link};
 pub use link::{link_brief, link_json, LinkScratch};
 pub use route::{route_json, route_line, Route, RT_TABLE_MAIN};
 

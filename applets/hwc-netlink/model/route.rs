@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use hwc_core::output::Json;
 use libc::{RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE};
 
-use hwc_core::netlink::codec::{attr_u32, attrs, u32_at};
-use hwc_core::netlink::{ip_from, Link};
+use hwc_rtnl::codec::{attr_u32, attrs, u32_at};
+use hwc_rtnl::{ip_from, Link};
 
 use super::link::name_of;
 use crate::names::{protocol_name, route_flag_words, scope_name, table_name, type_name};

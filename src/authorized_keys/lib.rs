@@ -3,10 +3,12 @@
 //! (Debian's relaxation for user-private groups is a superset, so what passes here passes
 //! there). Used by setup-ssh-keys and hwc-doctor.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
-use crate::error::describe_io;
-use crate::safefs;
+use hwc_core::error::describe_io;
+use hwc_core::safefs;
 
 /// The line that opens the managed block.
 pub const BEGIN: &str =
@@ -110,7 +112,7 @@ pub fn predict(file: &Path, home: &Path, uid: u32, stop: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::privilege;
+    use hwc_core::privilege;
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
 

@@ -1,6 +1,8 @@
-//! rtnetlink: the wire format ([`codec`]), a synchronous client ([`client`]), and the links and
+//! hwc-rtnl, the rtnetlink engine: the wire format ([`codec`]), a synchronous client ([`client`]), and the links and
 //! addresses it reports, decoded ([`Link`], [`Addr`]). Used by `hwc-netlink` and `hwc-doctor`;
 //! what iproute2 prints of them (`ip -j` keys, name tables) stays with hwc-netlink.
+
+#![forbid(unsafe_code)]
 
 mod addr;
 pub mod client;
