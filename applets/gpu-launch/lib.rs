@@ -16,10 +16,10 @@ use argh::FromArgs;
 
 use hwc_core::cli::parse_args;
 use hwc_core::error::{self, Error, Result};
-use hwc_core::gpu::offload::{self, Plan, Selector};
-use hwc_core::gpu::{self, Depth};
 use hwc_core::output;
 use hwc_core::root::Root;
+use hwc_gpu::offload::{self, Plan, Selector};
+use hwc_gpu::{self as gpu, Depth};
 use profiles::{Profile, Profiles};
 
 /// Run PROGRAM on the discrete GPU (PRIME render offload): the display stays on the integrated

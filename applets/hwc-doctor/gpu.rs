@@ -5,11 +5,11 @@
 
 use std::collections::BTreeSet;
 
-use hwc_core::access;
-use hwc_core::gpu::container::{self, ContainerRuntime};
-use hwc_core::gpu::offload::{self, Plan, Selector};
-use hwc_core::gpu::{accel, Gpus, Role, Vendor};
+use hwc_access as access;
 use hwc_core::root::Root;
+use hwc_gpu::container::{self, ContainerRuntime};
+use hwc_gpu::offload::{self, Plan, Selector};
+use hwc_gpu::{accel, Gpus, Role, Vendor};
 
 use crate::check::{Findings, GPU};
 use crate::declared;

@@ -23,13 +23,13 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use hwc_core::access::Who;
+use hwc_access::Who;
 use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
-use hwc_core::gpu::{self as engine, Depth, Gpus};
 use hwc_core::output;
 use hwc_core::root::Root;
 use hwc_core::users::{Accounts, User};
+use hwc_gpu::{self as engine, Depth, Gpus};
 
 use check::Findings;
 use declared::Declared;

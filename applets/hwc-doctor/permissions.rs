@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use hwc_core::access;
-use hwc_core::groupsets;
+use hwc_access as access;
+use hwc_access::groupsets;
 
 use crate::check::{Findings, PERMISSIONS};
 use crate::Context;

@@ -3,8 +3,8 @@
 //! mismatch is one warning line for the journal, never a failure, so the facts still get written.
 
 use hwc_core::error::{Error, Result};
-use hwc_core::gpu::accel::Summary;
-use hwc_core::gpu::{Gpu, Gpus, Vendor};
+use hwc_gpu::accel::Summary;
+use hwc_gpu::{Gpu, Gpus, Vendor};
 
 /// The values HWC_GPU_TYPE takes.
 pub const TYPES: [&str; 4] = ["nvidia", "amd", "intel", "none"];
@@ -52,8 +52,8 @@ fn describe(gpu: &Gpu) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hwc_core::gpu::accel::Accel;
-    use hwc_core::gpu::PciAddr;
+    use hwc_gpu::accel::Accel;
+    use hwc_gpu::PciAddr;
 
     fn gpu(pci: &str, vendor_id: u16, class: u32, driver: &str, default: bool) -> Gpu {
         let pci = PciAddr::parse(pci.as_bytes()).unwrap();

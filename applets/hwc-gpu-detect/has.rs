@@ -1,7 +1,7 @@
 //! `--has X`: whether the machine has a GPU of a kind, as the exit status alone.
 
 use hwc_core::error::{Error, Result};
-use hwc_core::gpu::{Gpus, Vendor};
+use hwc_gpu::{Gpus, Vendor};
 
 /// 0 when present, 1 when not.
 pub fn answer(gpus: &Gpus, what: &str) -> Result<u8> {

@@ -19,11 +19,11 @@ use argh::FromArgs;
 
 use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
-use hwc_core::gpu::accel;
-use hwc_core::gpu::offload::{self, Plan, Selector};
-use hwc_core::gpu::{self, Depth, Gpus};
 use hwc_core::output;
 use hwc_core::root::Root;
+use hwc_gpu::accel;
+use hwc_gpu::offload::{self, Plan, Selector};
+use hwc_gpu::{self as gpu, Depth, Gpus};
 use report::Report;
 
 /// Report the GPUs (PCI address, vendor, ids, driver, role, render node, power state, name),
@@ -107,7 +107,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         output::emit(&nixos_text(&gpus, &plan, summary.gpu_type))?;
         return Ok(0);
     }
-    let runtime = hwc_core::gpu::container::detect(&root);
+    let runtime = hwc_gpu::container::detect(&root);
     if args.env {
         output::emit(&report::env_lines(&summary, &runtime))?;
         if let Some(warning) = expected.and_then(|t| expect::mismatch(t, &summary, &gpus)) {

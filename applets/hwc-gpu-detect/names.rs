@@ -2,9 +2,9 @@
 //! `E:ID_MODEL_FROM_DATABASE=`), else a `pci.ids` file. Never from the device. Either file that
 //! is not a regular file of a sane size (a FIFO, `/dev/zero`) is skipped: no name.
 
-use hwc_core::gpu::Gpu;
 use hwc_core::root::Root;
 use hwc_core::safefs;
+use hwc_gpu::Gpu;
 
 /// pci.ids is some 1.5 MB; a udev database entry a few hundred bytes.
 const MAX_PCI_IDS: u64 = 16 << 20;

@@ -5,9 +5,9 @@
 //! printable so it cannot end the comment line.
 
 use super::prime::{bus_id, Prime};
-use hwc_core::gpu::offload::Plan;
-use hwc_core::gpu::{Gpu, Role, Vendor};
 use hwc_core::output;
+use hwc_gpu::offload::Plan;
+use hwc_gpu::{Gpu, Role, Vendor};
 
 /// What the snippet is made of.
 pub struct Snippet<'a> {
@@ -106,7 +106,7 @@ fn label(gpu: &Gpu) -> String {
 mod tests {
     use super::*;
     use crate::prime::Integrated;
-    use hwc_core::gpu::PciAddr;
+    use hwc_gpu::PciAddr;
 
     fn addr(text: &str) -> PciAddr {
         PciAddr::parse(text.as_bytes()).unwrap()

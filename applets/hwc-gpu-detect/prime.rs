@@ -6,7 +6,7 @@
 //! whose card drives the display, an AMD dGPU offloaded by Mesa, a server or VM display, no GPU)
 //! needs none.
 
-use hwc_core::gpu::{Gpus, PciAddr, Role, Vendor};
+use hwc_gpu::{Gpus, PciAddr, Role, Vendor};
 
 /// The integrated GPU NixOS offloads from, which names its option.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub fn bus_id(pci: PciAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hwc_core::gpu::Gpu;
+    use hwc_gpu::Gpu;
 
     fn addr(text: &str) -> PciAddr {
         PciAddr::parse(text.as_bytes()).unwrap()

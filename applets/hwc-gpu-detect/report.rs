@@ -2,12 +2,12 @@
 
 use super::details::Details;
 use super::names;
-use hwc_core::gpu::accel::Summary;
-use hwc_core::gpu::container::ContainerRuntime;
-use hwc_core::gpu::offload::Plan;
-use hwc_core::gpu::Gpus;
 use hwc_core::output::{self, Json, Table};
 use hwc_core::root::Root;
+use hwc_gpu::accel::Summary;
+use hwc_gpu::container::ContainerRuntime;
+use hwc_gpu::offload::Plan;
+use hwc_gpu::Gpus;
 
 pub fn env_lines(s: &Summary, runtime: &ContainerRuntime) -> String {
     [

@@ -1,10 +1,10 @@
 //! `hwc-perms access`: may a user read, write, execute each path, walked and judged as the kernel
-//! would ([`hwc_core::access`]), as a table or JSON.
+//! would ([`hwc_access`]), as a table or JSON.
 
 use std::path::{Path, PathBuf};
 
 use crate::{user_of, AccessArgs};
-use hwc_core::access::{self, route, verdict, Verdict, Who};
+use hwc_access::{self as access, route, verdict, Verdict, Who};
 use hwc_core::error::{Error, Result};
 use hwc_core::output::{self, Format, Json, Table};
 use hwc_core::root::Root;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::acl::{self, Acl};
 use crate::name_text;
-use hwc_core::access::{decode_acl, ACCESS_XATTR};
+use hwc_access::{decode_acl, ACCESS_XATTR};
 use hwc_core::error::{Error, Result};
 use hwc_core::output;
 use hwc_core::privilege;

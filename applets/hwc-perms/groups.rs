@@ -1,9 +1,9 @@
-//! `hwc-perms groups`: the sets of groups a user should be in (`hwc_core::groupsets`), compared with
+//! `hwc-perms groups`: the sets of groups a user should be in (`hwc_access::groupsets`), compared with
 //! /etc/group, and the fixes to print.
 
 use crate::{user_of, GroupsArgs};
+use hwc_access::groupsets as sets;
 use hwc_core::error::{Error, Result};
-use hwc_core::groupsets as sets;
 use hwc_core::output::{self, Format, Json, Table};
 use hwc_core::root::Root;
 use hwc_core::users::Accounts;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use argh::FromArgs;
 
-use hwc_core::access::acl;
+use hwc_access::acl;
 use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
 use hwc_core::users::{Accounts, User};

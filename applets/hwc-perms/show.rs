@@ -3,7 +3,7 @@
 
 use crate::acl::Acl;
 use crate::{name_text, ShowArgs};
-use hwc_core::access::{decode_acl, ACCESS_XATTR, DEFAULT_XATTR};
+use hwc_access::{decode_acl, ACCESS_XATTR, DEFAULT_XATTR};
 use hwc_core::error::{describe_io, Error, Result};
 use hwc_core::output;
 use hwc_core::root::Root;

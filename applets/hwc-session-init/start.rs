@@ -10,9 +10,9 @@ use crate::runtime::{private_dir, Runtime};
 use crate::secrets::link_secret;
 use crate::{Args, SESSION_VARS};
 use hwc_core::error::{Error, Result};
-use hwc_core::gpu::{self, accel, Depth};
 use hwc_core::output;
 use hwc_core::root::Root;
+use hwc_gpu::{self as gpu, accel, Depth};
 
 /// The XDG base directories: the variable when set to an absolute path, else the default.
 fn base_dirs() -> Vec<(&'static str, PathBuf)> {

@@ -14,8 +14,8 @@ mod smi;
 use std::time::Duration;
 
 use hwc_core::error::{Error, Result};
-use hwc_core::gpu::PciAddr;
 use hwc_core::root::Root;
+use hwc_gpu::PciAddr;
 
 /// How long NVML may take in its child (a driver's first start can take seconds).
 const NVML_LIMIT: Duration = Duration::from_secs(30);

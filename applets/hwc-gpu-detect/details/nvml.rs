@@ -10,9 +10,9 @@ use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
 use nvml_wrapper::Nvml;
 
 use super::Detail;
-use hwc_core::gpu::PciAddr;
 use hwc_core::privilege::duration_text;
 use hwc_core::root::Root;
+use hwc_gpu::PciAddr;
 use hwc_sys::process::{run_in_child, Ended};
 
 const LIBRARY: &str = "libnvidia-ml.so.1";

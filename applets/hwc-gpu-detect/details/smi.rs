@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::Detail;
 use hwc_core::error::{Error, Result};
-use hwc_core::gpu::PciAddr;
+use hwc_gpu::PciAddr;
 
 /// Where `nvidia-smi` lives besides PATH (NixOS puts the driver's tools in the system profile).
 const EXTRA_DIRS: [&str; 2] = ["/run/current-system/sw/bin", "/run/opengl-driver/bin"];

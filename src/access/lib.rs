@@ -4,6 +4,10 @@
 //! xattr): nothing judged is ever opened, so a device node is never woken. Used by
 //! `hwc-perms access` and by `hwc-doctor`.
 
+#![forbid(unsafe_code)]
+
+pub mod groupsets;
+
 pub mod acl;
 mod kernel;
 pub mod route;
@@ -14,10 +18,10 @@ use std::path::{Path, PathBuf};
 
 pub use kernel::{check, Node, Via, Who};
 
-use crate::error::{describe_io, Error, Result};
-use crate::root::Root;
-use crate::users::Accounts;
 use acl::Acl;
+use hwc_core::error::{describe_io, Error, Result};
+use hwc_core::root::Root;
+use hwc_core::users::Accounts;
 use hwc_sys as sys;
 use route::Route;
 
@@ -46,7 +50,7 @@ pub fn device_paths(root: &Root, globs: &[(&str, &str)]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for (dir, prefix) in globs {
         let under = root.path(dir);
-        let Ok(names) = crate::safefs::list_dir(&under) else {
+        let Ok(names) = hwc_core::safefs::list_dir(&under) else {
             continue;
         };
         let mut found: Vec<PathBuf> = names
@@ -169,7 +173,7 @@ pub fn verdict<L: route::Lookup>(
 /// as systemd sets it.
 pub fn protected_symlinks(root: &Root) -> bool {
     let mut buf = [0u8; 16];
-    crate::sysfs::read_attr(
+    hwc_core::sysfs::read_attr(
         &root.stack_path(b"/proc/sys/fs/protected_symlinks"),
         &mut buf,
     )

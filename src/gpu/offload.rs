@@ -11,9 +11,9 @@
 //! offloaded unless asked for with `--gpu`.
 
 use super::{Gpu, Gpus, PciAddr, Role, Vendor};
-use crate::error::{Error, Result};
-use crate::root::Root;
-use crate::sysfs;
+use hwc_core::error::{Error, Result};
+use hwc_core::root::Root;
+use hwc_core::sysfs;
 
 /// Where glvnd looks for EGL vendor files: NixOS's driver link first, then glvnd's own
 /// sysconfdir and datadir order.

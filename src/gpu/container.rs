@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 
-use crate::root::Root;
-use crate::safefs;
+use hwc_core::root::Root;
+use hwc_core::safefs;
 
 const CDI_DIRS: [&str; 3] = ["/etc/cdi", "/var/run/cdi", "/run/cdi"];
 const TOOLS: [&str; 3] = [
@@ -60,7 +60,7 @@ pub fn detect(root: &Root) -> ContainerRuntime {
     let mut seen = Vec::new();
     for dir in CDI_DIRS {
         let under = root.path(dir);
-        let Ok(names) = crate::safefs::list_dir(&under) else {
+        let Ok(names) = hwc_core::safefs::list_dir(&under) else {
             continue;
         };
         let mut files: Vec<_> = names.into_iter().map(|n| under.join(n)).collect();

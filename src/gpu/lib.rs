@@ -29,6 +29,8 @@
 //! boot device); exactly one GPU; the first VGA-class GPU in PCI order (vgaarb's choice without
 //! firmware hints); the first GPU with a DRM card node.
 
+#![forbid(unsafe_code)]
+
 pub mod accel;
 pub mod container;
 pub mod offload;
@@ -36,9 +38,9 @@ pub mod offload;
 use std::ffi::CStr;
 use std::fmt;
 
-use crate::error::{Error, Result};
-use crate::root::Root;
-use crate::sysfs;
+use hwc_core::error::{Error, Result};
+use hwc_core::root::Root;
+use hwc_core::sysfs;
 
 pub const VENDOR_NVIDIA: u16 = 0x10de;
 pub const VENDOR_AMD: u16 = 0x1002;

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use crate::config::Conf;
-use crate::error::{Error, Result};
-use crate::root::Root;
-use crate::safefs;
-use crate::users::{Accounts, User};
+use hwc_core::config::Conf;
+use hwc_core::error::{Error, Result};
+use hwc_core::root::Root;
+use hwc_core::safefs;
+use hwc_core::users::{Accounts, User};
 
 /// `SET = group group? ...`; a trailing `?` marks a group used only where it exists. The same
 /// groups as the NixOS module's sets (install/nix/infrastructure/lib.nix), which creates them all

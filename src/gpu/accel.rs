@@ -3,8 +3,8 @@
 //! first (PCI order), then the default, then the rest, and the first that gives an API wins.
 
 use super::{Gpu, Gpus, PciAddr, Vendor};
-use crate::root::Root;
-use crate::sysfs;
+use hwc_core::root::Root;
+use hwc_core::sysfs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Accel {
