@@ -680,3 +680,25 @@ fn two_ensures_at_once_both_succeed() {
         4 * pairs
     );
 }
+
+/// --dry-run into a pipe whose reader has gone: no abort, exit 0 (the plan is printed through
+/// hwc's writer, which takes a closed pipe as the end of the output).
+#[test]
+fn a_dry_run_into_a_closed_pipe_exits_0() {
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "\"$0\" hwc-netlink --dry-run ensure-bridge hwcdry0 10.123.0.1/24 | true; \
+             echo \"status=${PIPESTATUS[0]}\"",
+        )
+        .arg(hwc())
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("status=0"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

@@ -186,17 +186,24 @@ fn exec(program: &OsString, argv: Vec<OsString>, added: &[(&str, String)]) -> Er
             format!("{shown}: argument holds a NUL byte"),
         );
     };
-    // Set in place rather than copying the whole environment into a new one: the launch is a hot
-    // path, and gpu-launch is single-threaded here.
-    for (k, v) in added {
-        std::env::set_var(k, v);
-    }
+    // The program's environment, passed to exec as it is: this one's, with the added variables
+    // in place of any of the same name. No std::env::set_var, whose safety rests on this
+    // process having one thread.
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| !added.iter().any(|(a, _)| k.as_bytes() == a.as_bytes()))
+        .filter_map(|(k, v)| cstr([k.as_bytes(), b"=", v.as_bytes()].concat()))
+        .collect();
+    env.extend(
+        added
+            .iter()
+            .filter_map(|(k, v)| cstr(format!("{k}={v}").into_bytes())),
+    );
     if file.as_bytes().is_empty() {
         return Error::new(error::NOT_FOUND, "'': command not found");
     }
-    // Returns only on failure; glibc's execvp searches PATH and runs a script without `#!`
-    // under /bin/sh.
-    let err = match nix::unistd::execvp(&file, &argv) {
+    // Returns only on failure; glibc's execvpe searches PATH and runs a script without `#!`
+    // under /bin/sh, as execvp does.
+    let err = match nix::unistd::execvpe(&file, &argv, &env) {
         Err(e) => std::io::Error::from(e),
         Ok(never) => match never {},
     };

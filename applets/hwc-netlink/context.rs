@@ -31,7 +31,9 @@ impl Ctx {
     /// Sends a request that changes the system, or with --dry-run prints what it would do.
     pub fn change(&mut self, req: &Request, what: &str) -> std::result::Result<(), NlError> {
         if self.dry_run {
-            println!("{}", output::would(what));
+            // Through hwc's writer: a reader that closed the pipe ends nothing here (println!
+            // would panic, and the binary aborts on a panic).
+            let _ = output::emit(&format!("{}\n", output::would(what)));
             return Ok(());
         }
         self.sock.request(req)
