@@ -283,7 +283,7 @@ pub fn list_dir(path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::open(path, flags, Mode::empty())?;
     let mut names = Vec::new();
-    sys::fs::for_each_dirent(fd.as_raw_fd(), |entry| {
+    sys::fs::for_each_dirent(fd.as_fd(), |entry| {
         if entry != b"." && entry != b".." {
             names.push(OsStr::from_bytes(entry).to_os_string());
         }
@@ -673,7 +673,7 @@ impl Dir {
             Mode::empty(),
         )?;
         let mut names = Vec::new();
-        sys::fs::for_each_dirent(listing.as_raw_fd(), |entry| {
+        sys::fs::for_each_dirent(listing.as_fd(), |entry| {
             if entry != b"." && entry != b".." {
                 names.push(String::from_utf8_lossy(entry).into_owned());
             }

@@ -4,7 +4,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::{OFlag, AT_FDCWD};
 use nix::sys::stat::Mode;
@@ -59,7 +59,7 @@ impl AttrDir {
     /// Calls `f` with the name of each entry of this directory, `.` and `..` left out. Reads from
     /// the directory's own fd, so an `AttrDir` is listed once.
     pub fn entries(&self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
-        for_each_dirent(self.fd.as_raw_fd(), |entry| {
+        for_each_dirent(self.fd.as_fd(), |entry| {
             if entry != b"." && entry != b".." {
                 f(entry);
             }
@@ -87,7 +87,7 @@ impl AttrDir {
     }
 
     pub fn link_basename<'b>(&self, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-        link_basename_at(self.fd.as_raw_fd(), name, buf)
+        link_basename_at(self.fd.as_fd(), name, buf)
     }
 }
 
@@ -113,7 +113,7 @@ fn attr_at<'b>(dir: BorrowedFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u
     (!value.is_empty()).then_some(value)
 }
 
-fn link_basename_at<'b>(dir: i32, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+fn link_basename_at<'b>(dir: BorrowedFd<'_>, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
     let n = readlink_at(dir, name, buf).ok()?;
     let target = &buf[..n];
     let target = target.strip_suffix(b"/").unwrap_or(target);

@@ -3,15 +3,22 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// The target of the symbolic link `path` (relative to `dir`) into `buf`, without allocating
 /// (nix's `readlinkat` returns an owned string). A target that fills `buf` may have been cut
 /// short and is reported as an error.
-pub fn readlink_at(dir: RawFd, path: &CStr, buf: &mut [u8]) -> io::Result<usize> {
+pub fn readlink_at(dir: BorrowedFd<'_>, path: &CStr, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `path` is NUL-terminated and `buf` is valid for writes of `buf.len()` bytes;
     // readlinkat writes no NUL and never more than the length given.
-    let n = unsafe { libc::readlinkat(dir, path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -25,16 +32,17 @@ pub fn readlink_at(dir: RawFd, path: &CStr, buf: &mut [u8]) -> io::Result<usize>
 /// Calls `f` with the name of each entry of the open directory `fd` (`.` and `..` included),
 /// read with `getdents64` into a stack buffer from the fd's current offset (once per fd). nix's
 /// `Dir` allocates a stream per directory.
-pub fn for_each_dirent(fd: RawFd, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+pub fn for_each_dirent(fd: BorrowedFd<'_>, mut f: impl FnMut(&[u8])) -> io::Result<()> {
     // u64 elements keep the buffer 8-byte aligned, as linux_dirent64 records need. 2 KiB: about
     // 60 PCI functions a call, and a shallow stack (each new stack page is a page fault).
     let mut buf = [0u64; 256];
     loop {
-        // SAFETY: `buf` is valid for writes of its byte size; `fd` is an open directory.
+        // SAFETY: `buf` is valid for writes of its byte size; `fd`, borrowed, is open for the
+        // call (a directory, or getdents64 fails with ENOTDIR).
         let n = unsafe {
             libc::syscall(
                 libc::SYS_getdents64,
-                fd,
+                fd.as_raw_fd(),
                 buf.as_mut_ptr(),
                 std::mem::size_of_val(&buf),
             )
