@@ -12,8 +12,8 @@ use hwc_gpu::offload::{self, Plan, Selector};
 use hwc_gpu::{accel, Gpus, Role, Vendor};
 
 use crate::check::{Findings, GPU};
+use crate::context::Context;
 use crate::declared;
-use crate::Context;
 
 const OPTION: &str = "hwc.infrastructure.hardware.gpu";
 

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod context;
 mod declared;
 mod gpu;
 mod json;
@@ -23,15 +24,15 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use hwc_access::Who;
 use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
 use hwc_core::output;
 use hwc_core::root::Root;
-use hwc_core::users::{Accounts, User};
-use hwc_gpu::{self as engine, Depth, Gpus};
+use hwc_core::users::Accounts;
+use hwc_gpu::{self as engine, Depth};
 
 use check::Findings;
+use context::Context;
 use declared::Declared;
 
 /// Compare what the machine was declared to be (/etc/hwc/declared.json) with what it is, by
@@ -72,40 +73,6 @@ struct Args {
     /// read /sys, /etc, /run, /dev and home directories under DIR instead of /
     #[argh(option)]
     root: Option<PathBuf>,
-}
-
-/// What every check reads: the root, the accounts, the user, the GPUs.
-pub struct Context {
-    pub root: Root,
-    pub acc: Accounts,
-    pub user: Option<User>,
-    pub gpus: Gpus,
-}
-
-impl Context {
-    pub fn who(&self, user: &User) -> Who {
-        Who {
-            uid: user.uid,
-            groups: self.acc.group_ids(user),
-        }
-    }
-
-    /// The session's runtime directory for `user`: this one's when the doctor runs in that
-    /// user's own session, else /run/user/UID under the root. Decided here, before a worker
-    /// drops to the user (after which it would always look like the user's own).
-    pub fn runtime_dir(&self, user: &User) -> PathBuf {
-        match std::env::var_os("XDG_RUNTIME_DIR") {
-            Some(dir) if hwc_core::privilege::euid() == user.uid && self.root.is_system() => {
-                PathBuf::from(dir)
-            }
-            _ => self.root.path(format!("/run/user/{}", user.uid)),
-        }
-    }
-
-    pub fn node_group(&self, node: &str) -> Option<String> {
-        let st = hwc_core::safefs::stat(&self.root.path(node)).ok()?;
-        self.acc.group_by_gid(st.gid).map(|g| g.name.clone())
-    }
 }
 
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {

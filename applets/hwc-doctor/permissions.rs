@@ -9,7 +9,7 @@ use hwc_access as access;
 use hwc_access::groupsets;
 
 use crate::check::{Findings, PERMISSIONS};
-use crate::Context;
+use crate::context::Context;
 
 /// The device nodes each set's groups are for, as (directory, name prefix).
 fn nodes_of(set: &str) -> &'static [(&'static str, &'static str)] {

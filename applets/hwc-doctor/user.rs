@@ -17,7 +17,7 @@ use crate::units::Install;
 use hwc_core::users::User;
 
 use crate::check::{self, Findings, SERVICES, SESSION};
-use crate::Context;
+use crate::context::Context;
 
 /// What the worker is asked to look at for one user.
 pub struct Asked<'a> {

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{user_of, AccessArgs};
+use crate::who::user_of;
+use crate::AccessArgs;
 use hwc_access::{self as access, route, verdict, Verdict, Who};
 use hwc_core::error::{Error, Result};
 use hwc_core::output::{self, Format, Json, Table};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::acl::{self, Acl};
-use crate::name_text;
+use crate::shown::name_text;
 use hwc_access::{decode_acl, ACCESS_XATTR};
 use hwc_core::error::{Error, Result};
 use hwc_core::output;

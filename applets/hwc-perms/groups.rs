@@ -1,7 +1,8 @@
 //! `hwc-perms groups`: the sets of groups a user should be in (`hwc_access::groupsets`), compared with
 //! /etc/group, and the fixes to print.
 
-use crate::{user_of, GroupsArgs};
+use crate::who::user_of;
+use crate::GroupsArgs;
 use hwc_access::groupsets as sets;
 use hwc_core::error::{Error, Result};
 use hwc_core::output::{self, Format, Json, Table};

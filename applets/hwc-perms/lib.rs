@@ -7,17 +7,17 @@ mod access;
 mod change;
 mod groups;
 mod show;
+mod shown;
+mod who;
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use argh::FromArgs;
 
 use hwc_access::acl;
 use hwc_core::cli::parse_args;
 use hwc_core::error::{Error, Result};
-use hwc_core::users::{Accounts, User};
 
 /// Check user groups and hardware access, and grant or revoke POSIX ACL entries.
 #[derive(FromArgs)]
@@ -177,33 +177,4 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
             change::run(name, &a.user, &a.paths, a.root.as_deref(), a.dry_run, None)
         }
     }
-}
-
-/// The user named, or the invoking one (SUDO_USER when root runs under sudo).
-fn user_of<'a>(acc: &'a Accounts, name: Option<&str>) -> Result<&'a User> {
-    let euid = hwc_core::privilege::euid();
-    let (spec, what) = match name {
-        Some(n) => (n.to_string(), "user"),
-        None => match std::env::var("SUDO_USER") {
-            Ok(s) if euid == 0 && !s.is_empty() => (s, "SUDO_USER"),
-            _ => (euid.to_string(), "invoking uid"),
-        },
-    };
-    acc.find_user(&spec)
-        .ok_or_else(|| Error::failed(format!("{what} '{spec}' is not in /etc/passwd")))
-}
-
-/// A path as getfacl writes it: `\` doubled and control characters as `\ooo` (getfacl itself
-/// leaves tabs and escape sequences raw), so a name can neither forge a line nor reach the
-/// terminal.
-fn name_text(path: &Path) -> String {
-    let mut out = String::new();
-    for c in String::from_utf8_lossy(path.as_os_str().as_bytes()).chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -2,7 +2,8 @@
 //! descriptor of what the path leads to.
 
 use crate::acl::Acl;
-use crate::{name_text, ShowArgs};
+use crate::shown::name_text;
+use crate::ShowArgs;
 use hwc_access::{decode_acl, ACCESS_XATTR, DEFAULT_XATTR};
 use hwc_core::error::{describe_io, Error, Result};
 use hwc_core::output;

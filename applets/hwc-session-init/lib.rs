@@ -21,19 +21,6 @@ use hwc_core::error::{Error, Result};
 use hwc_core::output;
 use report::Report;
 
-/// Session variables imported when set.
-pub(crate) const SESSION_VARS: [&str; 9] = [
-    "WAYLAND_DISPLAY",
-    "DISPLAY",
-    "XDG_CURRENT_DESKTOP",
-    "XDG_SESSION_TYPE",
-    "XDG_SESSION_DESKTOP",
-    "HYPRLAND_INSTANCE_SIGNATURE",
-    "SWAYSOCK",
-    "XCURSOR_THEME",
-    "XCURSOR_SIZE",
-];
-
 /// Plumb the graphical user session: check XDG_RUNTIME_DIR (never created), create missing XDG
 /// base directories (0700), import the session variables that are set (WAYLAND_DISPLAY, DISPLAY,
 /// XDG_CURRENT_DESKTOP, XDG_SESSION_TYPE, XDG_SESSION_DESKTOP, HYPRLAND_INSTANCE_SIGNATURE,

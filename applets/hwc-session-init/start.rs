@@ -8,11 +8,24 @@ use crate::bus::{self, Plan};
 use crate::report::Report;
 use crate::runtime::{private_dir, Runtime};
 use crate::secrets::link_secret;
-use crate::{Args, SESSION_VARS};
+use crate::Args;
 use hwc_core::error::{Error, Result};
 use hwc_core::output;
 use hwc_core::root::Root;
 use hwc_gpu::{self as gpu, accel, Depth};
+
+/// Session variables imported when set.
+const SESSION_VARS: [&str; 9] = [
+    "WAYLAND_DISPLAY",
+    "DISPLAY",
+    "XDG_CURRENT_DESKTOP",
+    "XDG_SESSION_TYPE",
+    "XDG_SESSION_DESKTOP",
+    "HYPRLAND_INSTANCE_SIGNATURE",
+    "SWAYSOCK",
+    "XCURSOR_THEME",
+    "XCURSOR_SIZE",
+];
 
 /// The XDG base directories: the variable when set to an absolute path, else the default.
 fn base_dirs() -> Vec<(&'static str, PathBuf)> {

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use crate::{block, MAX_FILE};
+use crate::block;
+use crate::sources::MAX_FILE;
 use hwc_core::error::{describe_io, Error, Result};
 use hwc_core::privilege;
 use hwc_core::safefs;

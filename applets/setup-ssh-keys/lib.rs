@@ -17,6 +17,8 @@ mod options;
 mod report;
 mod sources;
 
+use check::Place;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -85,9 +87,6 @@ struct Args {
     #[argh(option)]
     root: Option<PathBuf>,
 }
-
-/// Largest source or authorized_keys file read; a bigger one is not a key file.
-const MAX_FILE: u64 = 16 << 20;
 
 pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     let args: Args = parse_args(name, args)?;
@@ -161,21 +160,6 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         output::print(format, &report)?;
         Ok(0)
     })
-}
-
-/// Where the user's keys go, and where sshd's StrictModes walk stops.
-pub struct Place {
-    pub home: PathBuf,
-    pub file: PathBuf,
-    stop: PathBuf,
-    uid: u32,
-}
-
-impl Place {
-    /// Why sshd would refuse the file, as the user (the worker) sees it.
-    pub fn predict(&self) -> Vec<String> {
-        hwc_authorized_keys::predict(&self.file, &self.home, self.uid, &self.stop)
-    }
 }
 
 /// The user named on the command line (a name or a uid), with an absolute home.

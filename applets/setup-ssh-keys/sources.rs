@@ -5,10 +5,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::keys::{self, Key};
-use crate::MAX_FILE;
 use hwc_core::error::describe_io;
 use hwc_core::root::Root;
 use hwc_core::safefs;
+
+/// Largest source or authorized_keys file read; a bigger one is not a key file.
+pub(crate) const MAX_FILE: u64 = 16 << 20;
 
 /// A line that was not used, and why.
 pub struct Rejected {
