@@ -50,12 +50,19 @@ impl Error {
         Error::new(status, String::new())
     }
 
-    /// `what: why` for an I/O error, with a broken pipe on stdout turned into a quiet success.
+    /// `what: why` for an I/O error.
     pub fn io(what: impl fmt::Display, err: &io::Error) -> Error {
+        Error::failed(format!("{what}: {}", describe_io(err)))
+    }
+
+    /// An error writing standard output: a reader that closed the pipe (`| head -1`) ends the
+    /// output, a quiet success; anything else is an error. Only for standard output: a broken
+    /// pipe or socket elsewhere is a failure like any other.
+    pub fn stdout(err: &io::Error) -> Error {
         if err.kind() == io::ErrorKind::BrokenPipe {
             return Error::quiet(0);
         }
-        Error::failed(format!("{what}: {}", describe_io(err)))
+        Error::io("writing to standard output", err)
     }
 
     /// Adds an obvious fix, printed after the message on the same line.
@@ -130,11 +137,15 @@ mod tests {
     }
 
     #[test]
-    fn broken_pipe_is_quiet_success() {
+    fn broken_pipe_is_quiet_success_on_stdout_only() {
         let err = io::Error::from(io::ErrorKind::BrokenPipe);
-        let e = Error::io("writing stdout", &err);
+        let e = Error::stdout(&err);
         assert!(e.is_quiet());
         assert_eq!(e.status(), 0);
+        // Elsewhere (a socket, a FUSE file) a broken pipe is a failure.
+        let e = Error::io("writing to the bus", &err);
+        assert!(!e.is_quiet());
+        assert_eq!(e.status(), 1);
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub fn emit_bytes(text: &[u8]) -> Result<()> {
     std::io::stdout()
         .flush()
         .and_then(|()| write_all(std::io::stdout().as_fd(), text))
-        .map_err(|e| Error::io("writing to standard output", &e))
+        .map_err(|e| Error::stdout(&e))
 }
 
 /// Writes all of `buf` to `fd`, going on after a short write or EINTR.
