@@ -362,16 +362,7 @@ fn a_dracut_image_with_hwcs_module_boots_to_a_shell_where_hwc_works() {
     };
     let t = tempfile::tempdir().unwrap();
     // dracut's own modules, and hwc's as install.sh installs it.
-    let base = t.path().join("dracut");
-    fs::create_dir_all(base.join("modules.d")).unwrap();
-    for e in fs::read_dir("/usr/lib/dracut").unwrap().flatten() {
-        if e.file_name() != "modules.d" {
-            std::os::unix::fs::symlink(e.path(), base.join(e.file_name())).unwrap();
-        }
-    }
-    for e in fs::read_dir("/usr/lib/dracut/modules.d").unwrap().flatten() {
-        std::os::unix::fs::symlink(e.path(), base.join("modules.d").join(e.file_name())).unwrap();
-    }
+    let base = dracut_base(t.path(), true);
     let prefix = t.path().join("prefix");
     let (binary, hook_dir) = (hwc(), base.join("modules.d/90hwc"));
     let o = install_sh(&[

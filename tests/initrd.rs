@@ -469,13 +469,7 @@ fn dracut_builds_an_image_with_hwc_at_a_custom_prefix() {
     let t = tempfile::tempdir().unwrap();
     // dracut takes its modules from $dracutbasedir/modules.d: a base of its own, the rest of
     // /usr/lib/dracut linked in.
-    let base = t.path().join("dracut");
-    fs::create_dir_all(base.join("modules.d")).unwrap();
-    for e in fs::read_dir("/usr/lib/dracut").unwrap().flatten() {
-        if e.file_name() != "modules.d" {
-            std::os::unix::fs::symlink(e.path(), base.join(e.file_name())).unwrap();
-        }
-    }
+    let base = dracut_base(t.path(), false);
     let prefix = t.path().join("opt-hwc");
     ok(
         &install_hook(&prefix, "dracut", &base.join("modules.d/90hwc")),

@@ -191,6 +191,29 @@ pub fn shared_dir(sub: &str) -> Option<PathBuf> {
     }
 }
 
+/// A dracut base directory under `dir` for `dracutbasedir`: /usr/lib/dracut linked in, with a
+/// `modules.d` of its own holding links to dracut's own modules when `with_modules` (else empty,
+/// for a hook alone).
+pub fn dracut_base(dir: &Path, with_modules: bool) -> PathBuf {
+    let base = dir.join("dracut");
+    std::fs::create_dir_all(base.join("modules.d")).unwrap();
+    for e in std::fs::read_dir("/usr/lib/dracut").unwrap().flatten() {
+        if e.file_name() != "modules.d" {
+            std::os::unix::fs::symlink(e.path(), base.join(e.file_name())).unwrap();
+        }
+    }
+    if with_modules {
+        for e in std::fs::read_dir("/usr/lib/dracut/modules.d")
+            .unwrap()
+            .flatten()
+        {
+            std::os::unix::fs::symlink(e.path(), base.join("modules.d").join(e.file_name()))
+                .unwrap();
+        }
+    }
+    base
+}
+
 /// Whether a program is on PATH; prints why a test is skipped when not.
 pub fn have(program: &str) -> bool {
     let found = std::env::var_os("PATH")
