@@ -1136,30 +1136,19 @@ fn a_fault_at_any_write_call_leaves_old_or_complete_metrics() {
                 "{call} #{n}: neither the old file nor a complete one:\n{text}\n{}",
                 stderr(o)
             );
-            assert_eq!(
-                fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-                0o644
-            );
-            let names: Vec<_> = fs::read_dir(&dir)
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name())
-                .collect();
-            assert_eq!(names, ["hwc-doctor.prom"], "{call} #{n}: {names:?}");
             assert!(
                 o.status.code().is_some(),
                 "{call} #{n}: {:?}: {}",
                 o.status,
                 stderr(o)
             );
-            if text == old {
-                assert_ne!(
-                    code(o),
-                    0,
-                    "{call} #{n}: old file, yet exit 0: {}",
-                    stderr(o)
-                );
-            }
+            common::faults::assert_left_clean(
+                &file,
+                0o644,
+                text == old,
+                o,
+                &format!("{call} #{n}"),
+            );
         },
     );
     eprintln!("fault sweep: {injected} injected faults in {runs} runs");

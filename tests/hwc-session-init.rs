@@ -1015,22 +1015,13 @@ fn a_fault_at_any_write_call_leaves_the_old_session_env_or_the_new() {
                 "{call} #{n}: {text}\n{}",
                 stderr(o)
             );
-            assert_eq!(fs::metadata(&env_file).unwrap().mode() & 0o7777, 0o600);
-            let left: Vec<String> = fs::read_dir(env_file.parent().unwrap())
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "session.env")
-                .collect();
-            assert!(left.is_empty(), "{call} #{n}: left {left:?}");
-            if text == old {
-                assert_ne!(
-                    code(o),
-                    0,
-                    "{call} #{n}: old file, yet exit 0: {}",
-                    stderr(o)
-                );
-            }
+            common::faults::assert_left_clean(
+                &env_file,
+                0o600,
+                text == old,
+                o,
+                &format!("{call} #{n}"),
+            );
         },
     );
     eprintln!("fault sweep: {injected} injected faults in {runs} runs");

@@ -1165,24 +1165,13 @@ fn a_fault_at_any_write_call_leaves_the_old_file_or_the_new() {
                 "{call} #{n}: neither old nor new:\n{text}\n{}",
                 stderr(o)
             );
-            let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o7777;
-            assert_eq!(mode, 0o600, "{call} #{n}");
-            let left: Vec<String> = fs::read_dir(file.parent().unwrap())
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "authorized_keys")
-                .collect();
-            assert!(left.is_empty(), "{call} #{n}: left {left:?}");
-            // A failure is said: a run that kept the old file exits non-zero.
-            if text == old {
-                assert_ne!(
-                    code(o),
-                    0,
-                    "{call} #{n}: old file, yet exit 0: {}",
-                    stderr(o)
-                );
-            }
+            common::faults::assert_left_clean(
+                &file,
+                0o600,
+                text == old,
+                o,
+                &format!("{call} #{n}"),
+            );
         },
     );
     eprintln!("fault sweep: {injected} injected faults in {runs} runs");

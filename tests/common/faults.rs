@@ -73,3 +73,28 @@ pub fn sweep(
     }
     (injected, runs)
 }
+
+/// What every sweep holds of the file `file` a faulty run left (`at` names the fault): its mode
+/// is `mode`, nothing else lies beside it (no temporary file), and a run that `kept_old` says it
+/// failed (exits non-zero).
+pub fn assert_left_clean(file: &Path, mode: u32, kept_old: bool, o: &Output, at: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let got = std::fs::metadata(file).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(got, mode, "{at}: mode");
+    let name = file.file_name().unwrap();
+    let left: Vec<String> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() != name)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "{at}: left {left:?}");
+    if kept_old {
+        assert_ne!(
+            super::code(o),
+            0,
+            "{at}: old file, yet exit 0: {}",
+            super::stderr(o)
+        );
+    }
+}
