@@ -282,10 +282,15 @@ pub fn foreign_hands(path: &Path, uid: u32) -> Option<String> {
 pub fn list_dir(path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::open(path, flags, Mode::empty())?;
+    names_in(&fd, |entry| OsStr::from_bytes(entry).to_os_string())
+}
+
+/// Each name in the open directory `fd` (`.` and `..` left out), made into a `T` by `name`.
+fn names_in<T>(fd: &OwnedFd, name: impl Fn(&[u8]) -> T) -> io::Result<Vec<T>> {
     let mut names = Vec::new();
     sys::fs::for_each_dirent(fd.as_fd(), |entry| {
         if entry != b"." && entry != b".." {
-            names.push(OsStr::from_bytes(entry).to_os_string());
+            names.push(name(entry));
         }
     })?;
     Ok(names)
@@ -672,13 +677,9 @@ impl Dir {
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )?;
-        let mut names = Vec::new();
-        sys::fs::for_each_dirent(listing.as_fd(), |entry| {
-            if entry != b"." && entry != b".." {
-                names.push(String::from_utf8_lossy(entry).into_owned());
-            }
-        })?;
-        Ok(names)
+        names_in(&listing, |entry| {
+            String::from_utf8_lossy(entry).into_owned()
+        })
     }
 
     /// Removes the empty directory `name`.
