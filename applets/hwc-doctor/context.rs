@@ -7,9 +7,13 @@ use hwc_core::root::Root;
 use hwc_core::users::{Accounts, User};
 use hwc_gpu::Gpus;
 
+use crate::units::Install;
+
 /// What every check reads: the root, the accounts, the user, the GPUs.
 pub struct Context {
     pub root: Root,
+    /// How the units were installed (so named), decided once from the root's os-release.
+    pub install: Install,
     pub acc: Accounts,
     pub user: Option<User>,
     pub gpus: Gpus,

@@ -112,6 +112,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     };
     let ctx = Context {
         gpus: engine::scan(&root, Depth::Full),
+        install: units::Install::of(&root),
         root,
         acc,
         user,
@@ -148,7 +149,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
     gpu::check(ctx, declared.gpu.as_ref(), &mut f);
     permissions::check(ctx, declared.permissions.as_ref(), &mut f);
     let ssh_user = declared.ssh.as_ref().and_then(|(u, secret)| {
-        services::check(&ctx.root, u, secret.as_deref(), &mut f);
+        services::check(&ctx.root, ctx.install, u, secret.as_deref(), &mut f);
         let found = ctx.acc.user_by_name(u);
         if found.is_none() {
             f.fail(
@@ -208,6 +209,6 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
             }
         }
     }
-    mesh::check(&declared.bridges, units::Install::of(&ctx.root), &mut f);
+    mesh::check(&declared.bridges, ctx.install, &mut f);
     f
 }

@@ -18,7 +18,7 @@ pub fn default_secret(user: &str) -> String {
     format!("/run/agenix/ssh-authorized-keys-{user}")
 }
 
-pub fn check(root: &Root, user: &str, secret: Option<&str>, f: &mut Findings) {
+pub fn check(root: &Root, install: Install, user: &str, secret: Option<&str>, f: &mut Findings) {
     let secret = secret.map_or_else(|| default_secret(user), str::to_string);
     match safefs::stat(&root.path(&secret)) {
         Ok(st) if st.is_file() => f.ok(SERVICES, "ssh-secret", format!("{secret} is there")),
@@ -50,7 +50,7 @@ pub fn check(root: &Root, user: &str, secret: Option<&str>, f: &mut Findings) {
             None,
         ),
     }
-    unit_state(root, user, f);
+    unit_state(root, install, user, f);
 }
 
 /// The system bus to ask systemd on: DBUS_SYSTEM_BUS_ADDRESS when given (as libdbus takes it),
@@ -109,8 +109,7 @@ fn unit_states(bus: &mut Bus, unit: &str) -> Result<Result<(String, String), Dbu
 }
 
 /// The key unit's state, asked of systemd on the system bus, by the name its install gave it.
-fn unit_state(root: &Root, user: &str, f: &mut Findings) {
-    let install = Install::of(root);
+fn unit_state(root: &Root, install: Install, user: &str, f: &mut Findings) {
     let unit = install.unit("setup-ssh-keys", user);
     let Some(address) = system_bus(root) else {
         f.skip(SERVICES, "ssh-unit", "no system bus to ask systemd");

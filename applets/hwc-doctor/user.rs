@@ -38,7 +38,7 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
     let found = privilege::output_as(&ids, Duration::from_secs(15), 1 << 16, |out| {
         let mut mine = Findings::default();
         if asked.ssh {
-            ssh(root, user, &mut mine);
+            ssh(root, ctx.install, user, &mut mine);
         }
         if asked.session {
             session(&runtime, user, asked.apps, &mut mine);
@@ -73,13 +73,13 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
     }
 }
 
-fn ssh(root: &Root, user: &User, f: &mut Findings) {
+fn ssh(root: &Root, install: Install, user: &User, f: &mut Findings) {
     let home = root.path(&user.home);
     let file = home.join(".ssh/authorized_keys");
     let shown = format!("{}/.ssh/authorized_keys", user.home.display());
     let fix = format!(
         "systemctl start {} (or: setup-ssh-keys {})",
-        Install::of(root).unit("setup-ssh-keys", &user.name),
+        install.unit("setup-ssh-keys", &user.name),
         user.name
     );
     match safefs::read_file_if_exists(&file, 16 << 20) {
