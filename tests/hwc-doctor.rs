@@ -853,6 +853,51 @@ fn the_metrics_file_is_never_writable_by_others_under_umask_0() {
     );
 }
 
+/// A user holding the lock of the textfile directory (anyone who may read a directory may flock
+/// it) cannot hold up root's metrics write: root's runs lock a file of root's alone.
+#[test]
+fn another_users_lock_on_the_textfile_directory_holds_up_nothing() {
+    if !is_root() {
+        skip("another user's lock: needs root");
+        return;
+    }
+    if !have("flock") {
+        return;
+    }
+    let m = Machine::consistent();
+    let dir = m.root().join("textfiles");
+    fs::create_dir(&dir).unwrap();
+    chmod(&dir, 0o755);
+    let file = dir.join("hwc-doctor.prom");
+    let mut holder = Command::new("setpriv")
+        .args(["--reuid=4243", "--regid=4243", "--clear-groups", "--"])
+        .args(["flock", "-x"])
+        .arg(&dir)
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    let o = m.doctor(&["--prometheus", file.to_str().unwrap()]);
+    let took = start.elapsed();
+    let held = holder.try_wait().unwrap().is_none();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(
+        held,
+        "the holder was still holding the lock while the doctor ran"
+    );
+    assert!([0, 1].contains(&code(&o)), "{}", stderr(&o));
+    assert!(took < std::time::Duration::from_secs(5), "held up {took:?}");
+    assert!(
+        fs::read_to_string(&file)
+            .unwrap()
+            .contains("# TYPE hwc_check_ok gauge"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn a_doctor_run_wakes_no_gpu() {
     let m = Machine::consistent();
