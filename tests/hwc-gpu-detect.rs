@@ -514,6 +514,36 @@ fn details_come_from_nvidia_smi() {
     assert_eq!(d["uuid"], "GPU-1234");
 }
 
+/// A failing nvidia-smi: its first line said, with how it ended; what it wrote to stderr is not
+/// taken for its answer.
+#[test]
+fn a_failing_nvidia_smi_is_named_with_its_reason() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bindir = tempfile::tempdir().unwrap();
+    write_executable(
+        &bindir.path().join("nvidia-smi"),
+        "#!/bin/sh\necho 'warning on stderr' >&2\n\
+         echo\necho \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\"\n\
+         exit 9\n",
+    );
+    let o = Bin::new()
+        .cmd("hwc-gpu-detect")
+        .arg("--root")
+        .arg(t.path())
+        .args(["--json", "--details"])
+        .env("PATH", bindir.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_one_line_error(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("nvidia-smi failed (exit status 9): NVIDIA-SMI has failed because"),
+        "{err}"
+    );
+    assert!(!err.contains("warning on stderr"), "{err}");
+}
+
 #[test]
 fn broken_pipe_is_quiet() {
     let t = Tree::fixture("optimus-intel-nvidia");

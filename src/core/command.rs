@@ -1,30 +1,45 @@
-//! Running another program (nvidia-smi, sshd -G) with a deadline: its output is a few lines, so
-//! it is read once the program has ended, and a program that hangs is killed.
+//! Running another program (nvidia-smi, sshd -G) with a deadline, through hwc-sys's one wait with
+//! a deadline: its output is read while it runs, bounded, and a program that hangs is killed.
 
 use std::io;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// Runs `cmd` with stdin closed, stdout and stderr captured; `Ok(None)` when it was still running
-/// after `limit` (it is then killed). Only for programs whose output fits in a pipe's buffer.
-pub fn output_within(cmd: &mut Command, limit: Duration) -> io::Result<Option<Output>> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let start = Instant::now();
-    loop {
-        if child.try_wait()?.is_some() {
-            return child.wait_with_output().map(Some);
-        }
-        if start.elapsed() >= limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(5));
+pub use hwc_sys::process::Ended;
+
+/// The most of a program's output kept: the programs hwc asks answer in a few lines.
+const MAX_OUTPUT: usize = 64 * 1024;
+
+/// What a program that ended in time wrote to stdout, and how it ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub ended: Ended,
+    pub stdout: Vec<u8>,
+}
+
+impl Finished {
+    pub fn success(&self) -> bool {
+        self.ended == Ended::Exited(0)
     }
+
+    /// How it ended, in words: `exit status 3`, `killed by SIGSEGV`.
+    pub fn status_text(&self) -> String {
+        match self.ended {
+            Ended::Exited(code) => format!("exit status {code}"),
+            Ended::Signaled(signal) => format!("killed by {signal}"),
+            Ended::TimedOut => "killed at its deadline".into(),
+        }
+    }
+}
+
+/// Runs `cmd` with stdin closed and stderr discarded, its stdout captured; `Ok(None)` when it was
+/// still running after `limit` (it is then killed).
+pub fn output_within(cmd: &mut Command, limit: Duration) -> io::Result<Option<Finished>> {
+    let o = hwc_sys::process::run_program(cmd, limit, MAX_OUTPUT)?;
+    Ok((o.ended != Ended::TimedOut).then_some(Finished {
+        ended: o.ended,
+        stdout: o.output,
+    }))
 }
 
 #[cfg(test)]
@@ -40,7 +55,15 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(o.stdout, b"hi\n");
-        let start = Instant::now();
+        assert!(o.success());
+        let o = output_within(
+            Command::new("sh").args(["-c", "exit 3"]),
+            Duration::from_secs(5),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.status_text(), "exit status 3");
+        let start = std::time::Instant::now();
         let o = output_within(Command::new("sleep").arg("10"), Duration::from_millis(200)).unwrap();
         assert!(o.is_none());
         assert!(start.elapsed() < Duration::from_secs(3));

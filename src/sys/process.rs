@@ -1,7 +1,9 @@
-//! Processes: `fork` and the one safe way hwc uses it, a child with a deadline.
+//! Processes: `fork` and the one safe way hwc uses it, and the one wait with a deadline shared
+//! by a forked child ([`run_in_child`]) and another program ([`run_program`]).
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -154,7 +156,25 @@ pub fn run_in_child(
     }
 }
 
-/// The parent's side of [`run_in_child`]: reads the child's pipe and waits for it to end, both
+/// Runs the program `cmd` with stdin from /dev/null and stderr discarded, reading what it writes
+/// to stdout (up to `max_output` bytes) and waiting for it at most `limit`, as [`run_in_child`]
+/// waits for its child: a program still running at the deadline is killed and collected.
+pub fn run_program(cmd: &mut Command, limit: Duration, max_output: usize) -> io::Result<Outcome> {
+    let deadline = Instant::now() + limit;
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let spawned = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::null())
+        .spawn();
+    // The command keeps what it was given: its copy of the writing end goes now, so the pipe
+    // ends with the program.
+    cmd.stdout(Stdio::null());
+    let child = Pid::from_raw(spawned?.id() as i32);
+    wait_for(child, read_end, deadline, max_output)
+}
+
+/// The parent's side of [`run_in_child`] and [`run_program`]: reads the child's pipe and waits for it to end, both
 /// bounded by `deadline`.
 fn wait_for(
     child: Pid,
@@ -301,6 +321,37 @@ mod tests {
         read_some(&mut pipe, &mut out, 100, &mut err);
         assert!(pipe.is_none());
         assert!(err.is_some_and(|e| e.contains("directory")));
+    }
+
+    #[test]
+    fn a_program_ends_or_is_ended() {
+        let o = run_program(
+            Command::new("sh").args(["-c", "echo hi; echo no >&2; exit 3"]),
+            Duration::from_secs(5),
+            100,
+        )
+        .unwrap();
+        assert_eq!((o.ended, &o.output[..]), (Ended::Exited(3), &b"hi\n"[..]));
+        let start = Instant::now();
+        // Its output past the limit is not read; a program that then blocks is ended all the same.
+        let o = run_program(
+            Command::new("sh").args(["-c", "echo 0123456789; exec sleep 10"]),
+            Duration::from_millis(200),
+            4,
+        )
+        .unwrap();
+        assert_eq!((o.ended, &o.output[..]), (Ended::TimedOut, &b"0123"[..]));
+        assert!(start.elapsed() < Duration::from_secs(3));
+        // One whose output outlives it in a grandchild does not hold the wait up.
+        let start = Instant::now();
+        let o = run_program(
+            Command::new("sh").args(["-c", "echo a; sleep 5 & exit 0"]),
+            Duration::from_secs(4),
+            100,
+        )
+        .unwrap();
+        assert_eq!((o.ended, &o.output[..]), (Ended::Exited(0), &b"a\n"[..]));
+        assert!(start.elapsed() < Duration::from_secs(3));
     }
 
     #[test]

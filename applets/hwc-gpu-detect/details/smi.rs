@@ -40,22 +40,18 @@ pub fn query() -> Result<Vec<Detail>> {
             hwc_core::privilege::duration_text(LIMIT)
         ))
     })?;
-    let status = out.status;
-    if !status.success() {
-        let text = String::from_utf8_lossy(if out.stderr.is_empty() {
-            &out.stdout
-        } else {
-            &out.stderr
-        })
-        .into_owned();
+    if !out.success() {
+        // nvidia-smi says why it failed on stdout ("NVIDIA-SMI has failed because ...").
+        let text = String::from_utf8_lossy(&out.stdout);
         let first = text
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty())
             .unwrap_or("no output");
         return Err(Error::failed(format!(
-            "{} failed ({status}): {first}",
+            "{} failed ({}): {first}",
             smi.display(),
+            out.status_text()
         )));
     }
     Ok(parse(&String::from_utf8_lossy(&out.stdout)))
