@@ -152,49 +152,76 @@ impl Body {
     /// A reader of its values, in the order of the signature.
     pub fn values(&self) -> Values<'_> {
         Values {
-            body: self,
-            at: 0,
+            cur: Cursor {
+                bytes: &self.bytes,
+                big: self.big,
+                at: 0,
+            },
             sig: self.signature.as_bytes(),
         }
     }
 }
 
-/// Reads the values of a body one after another; each method checks the next signature code
-/// and bounds, so a malformed reply is an `Err`, never a panic.
-pub struct Values<'a> {
-    body: &'a Body,
+/// Reads aligned values of one byte order out of `bytes`, whose offset 0 is 8-aligned in the
+/// message (the message itself, or its body). Every read checks its bounds: malformed input is
+/// an `Err`, never a panic.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    big: bool,
     at: usize,
-    sig: &'a [u8],
 }
 
-impl Values<'_> {
+impl Cursor<'_> {
+    fn align(&mut self, to: usize) {
+        self.at = self.at.div_ceil(to) * to;
+    }
+
     fn u32(&mut self) -> Result<u32, String> {
-        self.at = self.at.div_ceil(4) * 4;
+        self.align(4);
         let b: [u8; 4] = self
-            .body
             .bytes
             .get(self.at..self.at + 4)
             .and_then(|b| b.try_into().ok())
-            .ok_or("short reply body")?;
+            .ok_or("short value")?;
         self.at += 4;
-        Ok(if self.body.big {
+        Ok(if self.big {
             u32::from_be_bytes(b)
         } else {
             u32::from_le_bytes(b)
         })
     }
 
+    /// A string or object path: length, bytes, NUL.
     fn text(&mut self) -> Result<String, String> {
         let len = self.u32()? as usize;
         let s = self
-            .body
             .bytes
             .get(self.at..self.at + len)
-            .ok_or("short string in reply body")?;
+            .ok_or("short string")?;
         self.at += len + 1;
         Ok(String::from_utf8_lossy(s).into_owned())
     }
 
+    /// A signature: one length byte, bytes, NUL.
+    fn signature(&mut self) -> Result<&[u8], String> {
+        let len = *self.bytes.get(self.at).ok_or("short signature")? as usize;
+        let s = self
+            .bytes
+            .get(self.at + 1..self.at + 1 + len)
+            .ok_or("short signature")?;
+        self.at += len + 2;
+        Ok(s)
+    }
+}
+
+/// Reads the values of a body one after another; each method checks the next signature code
+/// and bounds, so a malformed reply is an `Err`, never a panic.
+pub struct Values<'a> {
+    cur: Cursor<'a>,
+    sig: &'a [u8],
+}
+
+impl Values<'_> {
     fn expect(&mut self, code: &[u8]) -> Result<(), String> {
         match self.sig.strip_prefix(code) {
             Some(rest) => {
@@ -215,20 +242,20 @@ impl Values<'_> {
             Some(b'o') => self.expect(b"o")?,
             _ => self.expect(b"s")?,
         }
-        self.text()
+        self.cur.text()
     }
 
     /// The next value, an array of strings (`as`).
     pub fn strings(&mut self) -> Result<Vec<String>, String> {
         self.expect(b"as")?;
-        let len = self.u32()? as usize;
-        let end = self.at.checked_add(len).ok_or("bad array length")?;
-        if end > self.body.bytes.len() {
+        let len = self.cur.u32()? as usize;
+        let end = self.cur.at.checked_add(len).ok_or("bad array length")?;
+        if end > self.cur.bytes.len() {
             return Err("array past the end of the reply body".into());
         }
         let mut out = Vec::new();
-        while self.at < end {
-            out.push(self.text()?);
+        while self.cur.at < end {
+            out.push(self.cur.text()?);
         }
         Ok(out)
     }
@@ -236,17 +263,9 @@ impl Values<'_> {
     /// Opens the next value, a variant: what follows is read as the value it holds.
     pub fn variant(&mut self) -> Result<(), String> {
         self.expect(b"v")?;
-        let len = *self.body.bytes.get(self.at).ok_or("short variant")? as usize;
-        let inner = self
-            .body
-            .bytes
-            .get(self.at + 1..self.at + 1 + len)
-            .ok_or("short variant signature")?;
-        self.at += len + 2;
         // The variant's own signature stands in for the rest of the outer one (a variant is
         // read last here: Properties.Get returns one value).
-        let inner: &[u8] = inner;
-        self.sig = match inner {
+        self.sig = match self.cur.signature()? {
             b"s" => b"s",
             b"o" => b"o",
             b"as" => b"as",
@@ -297,26 +316,45 @@ pub fn message_len(h: &[u8; 16]) -> Result<usize, String> {
     Ok(total)
 }
 
+/// The value of one header field, as far as a reply's fields need it.
+enum Field {
+    Number(u32),
+    Text(String),
+    Signature(String),
+}
+
+/// The header field at the cursor (8-aligned): its code and value, the cursor past it.
+fn header_field(cur: &mut Cursor) -> Result<(u8, Field), String> {
+    let code = *cur.bytes.get(cur.at).ok_or("short field")?;
+    cur.at += 1;
+    let value = match cur.signature()? {
+        b"u" => Field::Number(cur.u32()?),
+        b"s" | b"o" => Field::Text(cur.text()?),
+        b"g" => Field::Signature(String::from_utf8_lossy(cur.signature()?).into_owned()),
+        other => {
+            return Err(format!(
+                "unexpected header field type {}",
+                String::from_utf8_lossy(other)
+            ))
+        }
+    };
+    Ok((code, value))
+}
+
 /// Reads a whole message's header fields; never panics on bad input.
 pub fn parse(msg: &[u8]) -> Result<Incoming, String> {
     if msg.len() < 16 {
         return Err("short message".into());
     }
-    let big = msg[0] == b'B';
-    let u32_at = |i: usize| -> Option<u32> {
-        let b: [u8; 4] = msg.get(i..i + 4)?.try_into().ok()?;
-        Some(if big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
+    let mut cur = Cursor {
+        bytes: msg,
+        big: msg[0] == b'B',
+        at: 12,
     };
-    let fields_len = u32_at(12).ok_or("short header")? as usize;
-    let fields_end = 16usize
-        .checked_add(fields_len)
+    let fields_end = (cur.u32()? as usize)
+        .checked_add(16)
         .filter(|&e| e <= msg.len())
         .ok_or("header fields past the end")?;
-    let body_start = fields_end.div_ceil(8) * 8;
     let mut out = Incoming {
         kind: msg[1],
         reply_serial: None,
@@ -324,68 +362,30 @@ pub fn parse(msg: &[u8]) -> Result<Incoming, String> {
         message: None,
         body: Body::default(),
     };
-    let string_at = |i: usize| -> Option<(String, usize)> {
-        let i = i.div_ceil(4) * 4;
-        let len = u32_at(i)? as usize;
-        let s = msg.get(i + 4..i + 4 + len)?;
-        Some((String::from_utf8_lossy(s).into_owned(), i + 4 + len + 1))
-    };
-    let mut at = 16;
-    let mut body_sig = String::new();
-    while at < fields_end {
-        at = at.div_ceil(8) * 8;
-        if at >= fields_end {
+    let mut signature = String::new();
+    loop {
+        cur.align(8);
+        if cur.at >= fields_end {
             break;
         }
-        let code = msg[at];
-        let sig_len = *msg.get(at + 1).ok_or("short field")? as usize;
-        let sig = msg
-            .get(at + 2..at + 2 + sig_len)
-            .ok_or("short field signature")?;
-        let mut v = at + 2 + sig_len + 1;
-        match sig {
-            b"u" => {
-                v = v.div_ceil(4) * 4;
-                let val = u32_at(v).ok_or("short field value")?;
-                if code == FIELD_REPLY_SERIAL {
-                    out.reply_serial = Some(val);
-                }
-                v += 4;
-            }
-            b"s" | b"o" => {
-                let (s, end) = string_at(v).ok_or("short field string")?;
-                if code == FIELD_ERROR_NAME {
-                    out.error_name = Some(s);
-                }
-                v = end;
-            }
-            b"g" => {
-                let len = *msg.get(v).ok_or("short field signature value")? as usize;
-                let s = msg
-                    .get(v + 1..v + 1 + len)
-                    .ok_or("short field signature value")?;
-                if code == FIELD_SIGNATURE {
-                    body_sig = String::from_utf8_lossy(s).into_owned();
-                }
-                v += 1 + len + 1;
-            }
-            _ => {
-                return Err(format!(
-                    "unexpected header field type {}",
-                    String::from_utf8_lossy(sig)
-                ))
-            }
+        match header_field(&mut cur)? {
+            (FIELD_REPLY_SERIAL, Field::Number(n)) => out.reply_serial = Some(n),
+            (FIELD_ERROR_NAME, Field::Text(name)) => out.error_name = Some(name),
+            (FIELD_SIGNATURE, Field::Signature(sig)) => signature = sig,
+            _ => {}
         }
-        at = v;
-    }
-    if out.kind == ERROR && body_sig.starts_with('s') {
-        out.message = string_at(body_start).map(|(s, _)| s);
     }
     out.body = Body {
-        signature: body_sig,
-        big,
-        bytes: msg.get(body_start..).unwrap_or_default().to_vec(),
+        signature,
+        big: cur.big,
+        bytes: msg
+            .get(fields_end.div_ceil(8) * 8..)
+            .unwrap_or_default()
+            .to_vec(),
     };
+    if out.kind == ERROR && out.body.signature.starts_with('s') {
+        out.message = out.body.values().string().ok();
+    }
     Ok(out)
 }
 
