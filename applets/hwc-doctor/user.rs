@@ -95,14 +95,15 @@ fn ssh(root: &Root, install: Install, user: &User, f: &mut Findings) {
             format!("{shown}: {}", hwc_core::error::describe_io(&e)),
             fix,
         ),
-        Ok(Some(text)) => match authorized_keys::managed_keys(&text) {
-            None => f.fail(
+        Ok(Some(text)) => match authorized_keys::managed_block(&text) {
+            Err(why) => f.fail(SERVICES, "authorized-keys", format!("{shown}: {why}"), fix),
+            Ok(None) => f.fail(
                 SERVICES,
                 "authorized-keys",
                 format!("{shown} holds no block managed by setup-ssh-keys"),
                 fix,
             ),
-            Some(keys) => {
+            Ok(Some(keys)) => {
                 f.sample(
                     "hwc_ssh_authorized_keys",
                     vec![("user", user.name.clone())],

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use crate::block;
 use crate::sources::MAX_FILE;
 use hwc_core::error::{describe_io, Error, Result};
 use hwc_core::privilege;
@@ -20,23 +19,30 @@ pub struct Outcome {
     pub created_ssh_dir: bool,
 }
 
+/// How the file is to be written.
+#[derive(Clone, Copy)]
+pub struct Mode {
+    /// Read and merge, write nothing.
+    pub dry_run: bool,
+    /// The file becomes the block alone.
+    pub exclusive: bool,
+}
+
 /// Runs as the user: walks from the home without following links, creates `.ssh` when missing,
 /// takes the directory's lock (one run at a time per user), reads the current file (reached
 /// without opening it first, so a device there is never opened; refused unless a regular file),
 /// and replaces it atomically when its content changes.
-pub fn install(home: &Path, managed: &[String], dry_run: bool, exclusive: bool) -> Result<Outcome> {
+///
+/// Writers outside hwc (the user's editor, ssh-copy-id's `cat >>`) take no lock: what they add
+/// between the read and the rename must not be lost. So the file is read again just before the
+/// rename, and the replaced one (held open since the read) once more after it: if either
+/// changed, the merge is redone from what is there now. Bounded: a file that keeps changing is
+/// an error, not a loop.
+pub fn install(home: &Path, managed: &[String], mode: Mode) -> Result<Outcome> {
     let home_dir = open_home(home)?;
     let ssh_path = home.join(".ssh");
-    let created_ssh_dir = !dry_run
-        && home_dir
-            .mkdir(".ssh", 0o700)
-            .map_err(|e| refusal(shown(&ssh_path), e))?;
-    let ssh = match home_dir.open_dir(".ssh") {
-        Ok(d) => Some(d),
-        Err(e) if dry_run && e.raw_os_error() == Some(libc::ENOENT) => None,
-        Err(e) => return Err(refusal(shown(&ssh_path), e)),
-    };
-    let _lock = match (&ssh, dry_run) {
+    let (ssh, created_ssh_dir) = open_ssh(&home_dir, &ssh_path, mode.dry_run)?;
+    let _lock = match (&ssh, mode.dry_run) {
         (Some(ssh), false) => Some(
             ssh.lock()
                 .map_err(|e| refusal(format!("locking {}", shown(&ssh_path)), e))?,
@@ -44,96 +50,126 @@ pub fn install(home: &Path, managed: &[String], dry_run: bool, exclusive: bool) 
         _ => None,
     };
     let file_path = ssh_path.join("authorized_keys");
-    // Writers outside hwc (the user's editor, ssh-copy-id's `cat >>`) take no lock: what they
-    // add between the read and the rename must not be lost. So the file is read again just
-    // before the rename, and the replaced one (held open since the read) once more after it: if
-    // either changed, the merge is redone from what is there now. Bounded: a file that keeps
-    // changing is an error, not a loop.
-    let mut attempts = 0;
     // Lines that went to a replaced file after it was read: the next merge starts from them.
     let mut base: Option<Vec<u8>> = None;
-    let (current, merged, written) = loop {
-        attempts += 1;
-        let read = match &ssh {
-            Some(ssh) => read_current(ssh, &file_path)?,
-            None => None,
-        };
-        let (on_disk, held) = match read {
-            Some((content, node)) => (Some(content), Some(node)),
+    for attempt in 1..=MAX_ATTEMPTS {
+        let last = attempt == MAX_ATTEMPTS;
+        let (on_disk, held) = match &ssh {
+            Some(ssh) => read_current(ssh, &file_path)?.unzip(),
             None => (None, None),
         };
         let current = base.take().or_else(|| on_disk.clone());
-        let merged = block::merge(current.as_deref(), managed, exclusive)
+        let merged = hwc_authorized_keys::merge(current.as_deref(), managed, mode.exclusive)
             .map_err(|why| Error::failed(format!("{}: {why}", shown(&file_path))))?;
-        let changed = on_disk.as_ref() != Some(&merged.content);
-        if !changed || dry_run {
-            break (current, merged, false);
+        let outcome = |written| Outcome {
+            existed: current.is_some(),
+            old: current.clone().unwrap_or_default(),
+            new: merged.content.clone(),
+            added: merged.added.clone(),
+            removed: merged.removed.clone(),
+            written,
+            created_ssh_dir,
+        };
+        if on_disk.as_ref() == Some(&merged.content) || mode.dry_run {
+            return Ok(outcome(false));
         }
         let ssh = ssh
             .as_ref()
             .ok_or_else(|| Error::failed(format!("{}: missing", shown(&ssh_path))))?;
-        let now = read_current(ssh, &file_path)?.map(|(content, _)| content);
-        if now != on_disk {
-            if attempts < MAX_ATTEMPTS {
-                continue;
-            }
-            return Err(Error::failed(format!(
+        match replace(ssh, &file_path, on_disk.as_deref(), held, &merged.content)? {
+            Replaced::Done => return Ok(outcome(true)),
+            Replaced::ChangedBefore if last => return Err(Error::failed(format!(
                 "{}: it kept changing while being merged ({MAX_ATTEMPTS} tries); not replacing it",
                 shown(&file_path)
-            )));
+            ))),
+            Replaced::ChangedBefore => {}
+            Replaced::LinesArrived(_) if last => return Err(Error::failed(format!(
+                "{}: lines kept arriving in the replaced file ({MAX_ATTEMPTS} tries); run again",
+                shown(&file_path)
+            ))),
+            Replaced::LinesArrived(next) => base = Some(next),
         }
-        ssh.remove_stale_temps("authorized_keys")
-            .and_then(|()| ssh.replace("authorized_keys", &merged.content, 0o600))
-            .map_err(|e| refusal(format!("replacing {}", shown(&file_path)), e))?;
-        // A line appended through a descriptor opened before the rename went to the replaced
-        // file: once no process of this user holds it open for writing any more, merge again
-        // from it, with whatever was appended to the new one since.
-        if let Some(node) = &held {
-            wait_for_writers(&node.stat).map_err(|why| {
-                Error::failed(format!(
-                    "{}: replaced, but {why}; what it writes now goes to the old file: run again once it is done",
-                    shown(&file_path)
-                ))
-            })?;
-        }
-        let late = held
-            .map(|node| node.read(MAX_FILE))
-            .transpose()
-            .map_err(|e| refusal(shown(&file_path), e))?;
-        if let Some(late) = late.filter(|l| Some(l) != on_disk.as_ref()) {
-            if attempts >= MAX_ATTEMPTS {
-                return Err(Error::failed(format!(
-                    "{}: lines kept arriving in the replaced file ({MAX_ATTEMPTS} tries); run again",
-                    shown(&file_path)
-                )));
-            }
-            // The new file as it is now (what this run wrote, and what was appended to it
-            // since), with what arrived in the replaced file after it was read.
-            let mut next = read_current(ssh, &file_path)?
-                .map(|(content, _)| content)
-                .unwrap_or_default();
-            let arrived = match &on_disk {
-                Some(read) if late.starts_with(read) => late[read.len()..].to_vec(),
-                _ => late,
-            };
-            if !next.is_empty() && !next.ends_with(b"\n") {
-                next.push(b'\n');
-            }
-            next.extend_from_slice(&arrived);
-            base = Some(next);
-            continue;
-        }
-        break (current, merged, true);
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// `.ssh` opened (created first unless a dry run), and whether it was created. A dry run for a
+/// user without one goes on with `None`.
+fn open_ssh(
+    home_dir: &safefs::Dir,
+    ssh_path: &Path,
+    dry_run: bool,
+) -> Result<(Option<safefs::Dir>, bool)> {
+    let created = !dry_run
+        && home_dir
+            .mkdir(".ssh", 0o700)
+            .map_err(|e| refusal(shown(ssh_path), e))?;
+    match home_dir.open_dir(".ssh") {
+        Ok(d) => Ok((Some(d), created)),
+        Err(e) if dry_run && e.raw_os_error() == Some(libc::ENOENT) => Ok((None, created)),
+        Err(e) => Err(refusal(shown(ssh_path), e)),
+    }
+}
+
+/// What replacing the file came to.
+enum Replaced {
+    /// Replaced, and nothing arrived in the old file since it was read.
+    Done,
+    /// The file changed between the read and the rename: not replaced.
+    ChangedBefore,
+    /// Replaced, but lines went to the replaced file after it was read: the new file as it is
+    /// now with them, to merge again from.
+    LinesArrived(Vec<u8>),
+}
+
+/// Replaces the file read as `on_disk` (its node `held`) with `content`, unless it changed
+/// meanwhile; then looks at the replaced file for what was appended to it after the read.
+fn replace(
+    ssh: &safefs::Dir,
+    file_path: &Path,
+    on_disk: Option<&[u8]>,
+    held: Option<safefs::Node>,
+    content: &[u8],
+) -> Result<Replaced> {
+    let now = read_current(ssh, file_path)?.map(|(content, _)| content);
+    if now.as_deref() != on_disk {
+        return Ok(Replaced::ChangedBefore);
+    }
+    ssh.remove_stale_temps("authorized_keys")
+        .and_then(|()| ssh.replace("authorized_keys", content, 0o600))
+        .map_err(|e| refusal(format!("replacing {}", shown(file_path)), e))?;
+    // A line appended through a descriptor opened before the rename went to the replaced file:
+    // once no process of this user holds it open for writing any more, merge again from it,
+    // with whatever was appended to the new one since.
+    let Some(node) = held else {
+        return Ok(Replaced::Done);
     };
-    Ok(Outcome {
-        existed: current.is_some(),
-        old: current.unwrap_or_default(),
-        new: merged.content,
-        added: merged.added,
-        removed: merged.removed,
-        written,
-        created_ssh_dir,
-    })
+    wait_for_writers(&node.stat).map_err(|why| {
+        Error::failed(format!(
+            "{}: replaced, but {why}; what it writes now goes to the old file: run again once it is done",
+            shown(file_path)
+        ))
+    })?;
+    let late = node
+        .read(MAX_FILE)
+        .map_err(|e| refusal(shown(file_path), e))?;
+    if Some(&late[..]) == on_disk {
+        return Ok(Replaced::Done);
+    }
+    // The new file as it is now (what this run wrote, and what was appended to it since), with
+    // what arrived in the replaced file after it was read.
+    let mut next = read_current(ssh, file_path)?
+        .map(|(content, _)| content)
+        .unwrap_or_default();
+    let arrived = match on_disk {
+        Some(read) if late.starts_with(read) => &late[read.len()..],
+        _ => &late[..],
+    };
+    if !next.is_empty() && !next.ends_with(b"\n") {
+        next.push(b'\n');
+    }
+    next.extend_from_slice(arrived);
+    Ok(Replaced::LinesArrived(next))
 }
 
 fn shown(p: &Path) -> String {

@@ -8,7 +8,6 @@
 #![forbid(unsafe_code)]
 
 mod blob;
-mod block;
 mod check;
 mod ec;
 mod install;
@@ -138,7 +137,14 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     }
     let managed: Vec<String> = chosen.keys.iter().map(Key::line).collect();
     privilege::run_as(name, &ids, limit, || {
-        let outcome = install::install(&place.home, &managed, args.dry_run, args.exclusive)?;
+        let outcome = install::install(
+            &place.home,
+            &managed,
+            install::Mode {
+                dry_run: args.dry_run,
+                exclusive: args.exclusive,
+            },
+        )?;
         let warnings = if outcome.written || (!args.dry_run && outcome.existed) {
             place.predict()
         } else {

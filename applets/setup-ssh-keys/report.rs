@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use crate::install::Outcome;
+use crate::keys;
 use crate::sources::Chosen;
-use crate::{block, keys};
 use hwc_core::output::{self, Json};
 
 /// What a run did, for [`output::print`].
@@ -37,7 +37,7 @@ impl Run<'_> {
         );
         text.push_str(&printable(&String::from_utf8_lossy(&out.new)));
         text.push_str(&format!("{}\n", output::would("change these lines:")));
-        text.push_str(&printable(&block::diff(&out.old, &out.new)));
+        text.push_str(&printable(&hwc_authorized_keys::diff(&out.old, &out.new)));
         text
     }
 }

@@ -5,36 +5,14 @@
 
 #![forbid(unsafe_code)]
 
+mod block;
+
+pub use block::{diff, managed_block, managed_keys, merge, Merged, BEGIN, BEGIN_PREFIX, END};
+
 use std::path::{Path, PathBuf};
 
 use hwc_core::error::describe_io;
 use hwc_core::safefs;
-
-/// The line that opens the managed block.
-pub const BEGIN: &str =
-    "# BEGIN setup-ssh-keys (managed by hwc; edits inside this block are overwritten)";
-/// What an opening line starts with (its explanation may change between versions).
-pub const BEGIN_PREFIX: &str = "# BEGIN setup-ssh-keys";
-/// The line that closes it.
-pub const END: &str = "# END setup-ssh-keys";
-
-/// The key lines of the managed block (neither blank nor comments), or `None` when the file
-/// holds no whole block.
-pub fn managed_keys(content: &[u8]) -> Option<Vec<&str>> {
-    let text = std::str::from_utf8(content).ok()?;
-    let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
-    lines.find(|l| l.starts_with(BEGIN_PREFIX))?;
-    let mut keys = Vec::new();
-    for line in lines {
-        if line == END {
-            return Some(keys);
-        }
-        if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
-            keys.push(line);
-        }
-    }
-    None
-}
 
 fn why_bad(st: &safefs::Stat, uid: u32) -> Option<String> {
     if st.uid != 0 && st.uid != uid {

@@ -1,10 +1,18 @@
-//! The file model: the managed keys live between two marker lines; everything outside the block
-//! is the user's and is kept byte for byte, in place. A key that leaves the source leaves the
-//! block (revocation). `--exclusive` makes the file the block alone.
+//! The file model, read and written here alone: the managed keys live between two marker lines;
+//! everything outside the block is the user's and is kept byte for byte, in place. A key that
+//! leaves the source leaves the block (revocation). `--exclusive` makes the file the block alone.
+//! A file with an unterminated block or two blocks is refused by the writer, and the reader says
+//! the same.
 
 use std::collections::HashSet;
 
-use hwc_authorized_keys::{BEGIN, BEGIN_PREFIX, END};
+/// The line that opens the managed block.
+pub const BEGIN: &str =
+    "# BEGIN setup-ssh-keys (managed by hwc; edits inside this block are overwritten)";
+/// What an opening line starts with (its explanation may change between versions).
+pub const BEGIN_PREFIX: &str = "# BEGIN setup-ssh-keys";
+/// The line that closes it.
+pub const END: &str = "# END setup-ssh-keys";
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Merged {
@@ -29,6 +37,49 @@ fn text(line: &[u8]) -> &str {
     std::str::from_utf8(line).unwrap_or("")
 }
 
+/// The file's lines split at its managed block: before it, inside it (between the markers),
+/// after it. `None` when there is no block; an error (naming the line) when the block has no end
+/// or there is a second one, which neither the writer nor the reader guesses about.
+fn split<'a, 'b>(all: Lines<'a, 'b>) -> Result<Option<[Lines<'a, 'b>; 3]>, String> {
+    let mut begins = (0..all.len()).filter(|&i| text(all[i]).starts_with(BEGIN_PREFIX));
+    let Some(b) = begins.next() else {
+        return Ok(None);
+    };
+    if let Some(second) = begins.next() {
+        return Err(format!(
+            "line {}: a second managed block; remove one by hand",
+            second + 1
+        ));
+    }
+    let end = (b + 1..all.len())
+        .find(|&i| text(all[i]) == END)
+        .ok_or_else(|| {
+            format!(
+                "line {}: managed block has no '{END}' line; fix or remove it by hand",
+                b + 1
+            )
+        })?;
+    Ok(Some([&all[..b], &all[b + 1..end], &all[end + 1..]]))
+}
+
+/// The key lines of the managed block (neither blank nor comments); `Ok(None)` when the file
+/// has no block; the writer's refusal when it would refuse the file.
+pub fn managed_block(content: &[u8]) -> Result<Option<Vec<&str>>, String> {
+    let all = lines(content);
+    Ok(split(&all)?.map(|[_, inside, _]| {
+        inside
+            .iter()
+            .map(|l| text(l).trim())
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    }))
+}
+
+/// The key lines of the managed block, or `None` when the file holds no whole block.
+pub fn managed_keys(content: &[u8]) -> Option<Vec<&str>> {
+    managed_block(content).ok().flatten()
+}
+
 /// The new file for `existing` (None: no file yet) with `managed` as the block.
 pub fn merge(
     existing: Option<&[u8]>,
@@ -37,29 +88,7 @@ pub fn merge(
 ) -> Result<Merged, String> {
     let old = existing.unwrap_or_default();
     let all = lines(old);
-    let begins: Vec<usize> = (0..all.len())
-        .filter(|&i| text(all[i]).starts_with(BEGIN_PREFIX))
-        .collect();
-    let (before, old_block, after): (Lines, Lines, Lines) = match begins.as_slice() {
-        [] => (&all, &[], &[]),
-        [b] => {
-            let end = (b + 1..all.len())
-                .find(|&i| text(all[i]) == END)
-                .ok_or_else(|| {
-                    format!(
-                        "line {}: managed block has no '{END}' line; fix or remove it by hand",
-                        b + 1
-                    )
-                })?;
-            (&all[..*b], &all[b + 1..end], &all[end + 1..])
-        }
-        [_, second, ..] => {
-            return Err(format!(
-                "line {}: a second managed block; remove one by hand",
-                second + 1
-            ))
-        }
-    };
+    let [before, old_block, after] = split(&all)?.unwrap_or([&all, &[], &[]]);
     let old_lines: Vec<&str> = old_block
         .iter()
         .map(|l| text(l))
@@ -191,6 +220,44 @@ mod tests {
         assert!(merge(Some(two.as_bytes()), &m(&["k"]), false)
             .unwrap_err()
             .contains("second"));
+    }
+
+    /// The reader (hwc-doctor) and the writer (setup-ssh-keys) agree: a file one refuses the
+    /// other refuses with the same words, and what the writer wrote reads back as its keys.
+    #[test]
+    fn reader_and_writer_agree() {
+        let files = [
+            String::new(),
+            "mine\n".into(),
+            format!("{BEGIN}\nk1\n{END}\n"),
+            format!("a\n{BEGIN}\n# note\n\nk1\r\n{END}\nz"),
+            format!("{BEGIN}\nk1\n"),
+            format!("{BEGIN}\n{END}\n{BEGIN}\nk2\n{END}\n"),
+            format!("{BEGIN}\nk1\n{END}\n{BEGIN}\n"),
+            format!("\u{fffd}\n{BEGIN}\nk1\n{END}\n"),
+        ];
+        for f in &files {
+            let mut bytes = f.clone().into_bytes();
+            bytes.extend_from_slice(b"\xff\xfe not utf-8\n");
+            for content in [f.as_bytes(), &bytes] {
+                let read = managed_block(content);
+                let written = merge(Some(content), &m(&["k9"]), false);
+                assert_eq!(
+                    read.as_ref().err(),
+                    written.as_ref().err(),
+                    "{}",
+                    String::from_utf8_lossy(content)
+                );
+                if let Ok(w) = written {
+                    assert_eq!(managed_keys(&w.content), Some(vec!["k9"]));
+                    let old_keys = read.unwrap().unwrap_or_default();
+                    assert_eq!(w.added.is_empty(), old_keys == ["k9"]);
+                }
+            }
+        }
+        // Comment lines inside the block are not keys to the reader.
+        let text = format!("{BEGIN}\n# note\nk1\n{END}\n");
+        assert_eq!(managed_keys(text.as_bytes()), Some(vec!["k1"]));
     }
 
     #[test]
