@@ -42,15 +42,14 @@ pub(super) fn addr_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
         }
     }
     let family = ctx.family;
-    let shown = links
-        .iter()
-        .filter(|l| dev.is_none_or(|d| l.is_named(d)))
-        .filter(|l| {
+    let shown = (0..links.len())
+        .filter(|&i| dev.is_none_or(|d| links[i].is_named(d)))
+        .filter(|&i| {
             // With -4 or -6, ip lists only links that have an address of that family.
-            family == 0 || addrs.iter().any(|a| a.index == l.index)
+            family == 0 || addrs.iter().any(|a| a.index == links[i].index)
         });
     if ctx.json {
-        print_links_json(ctx, shown, &links, |j, l| {
+        print_links_json(ctx, shown, &links, &[], |j, l| {
             j.key("addr_info").begin_array();
             for a in addrs.iter().filter(|a| a.index == l.index) {
                 model::addr_json(j, a);
@@ -59,7 +58,7 @@ pub(super) fn addr_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
         })?;
     } else {
         let mut t = Table::default();
-        for l in shown {
+        for l in shown.map(|i| &links[i]) {
             let [name, state, _, _] = model::link_brief(l, &links);
             let list: Vec<String> = addrs
                 .iter()
@@ -94,24 +93,13 @@ pub(super) fn addr_change_on(
     })
 }
 
-/// Adds `cidr` to the link `index` unless it is there by now (another run, podman): whether this
-/// call added it.
-pub(super) fn addr_add_unless_there(
-    ctx: &mut Ctx,
+/// The RTM_NEWADDR or RTM_DELADDR request for `cidr` on the link `index`, and its text.
+pub(super) fn addr_request(
+    add: bool,
     cidr: &str,
     index: u32,
     dev: &str,
-) -> Result<bool> {
-    let (req, what) = addr_request(true, cidr, index, dev)?;
-    match ctx.change(&req, &what) {
-        Ok(()) => Ok(true),
-        Err(e) if e.errno == libc::EEXIST => Ok(false),
-        Err(e) => Err(fail(&what, e)),
-    }
-}
-
-/// The RTM_NEWADDR or RTM_DELADDR request for `cidr` on the link `index`, and its text.
-fn addr_request(add: bool, cidr: &str, index: u32, dev: &str) -> Result<(Request, String)> {
+) -> Result<(Request, String)> {
     let (ip, len) = parse_cidr(cidr)?;
     // iproute2's default scope: host for loopback addresses, else global.
     let scope = if ip.is_loopback() { 254 } else { 0 };

@@ -12,10 +12,7 @@ use crate::model::Link;
 use hwc_rtnl::client::{NlError, Socket};
 use hwc_rtnl::codec::{self, Request};
 
-/// Flags of a request that creates something and fails if it exists (as `ip ... add` sends).
-pub const CREATE: u16 = codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE;
-/// Flags of a request that changes or deletes something.
-pub const CHANGE: u16 = codec::F_REQUEST | codec::F_ACK;
+pub use hwc_rtnl::{ifinfo, CHANGE, CREATE};
 /// Asks a link dump or lookup to leave out the statistics (most of each message).
 const RTEXT_FILTER_SKIP_STATS: u32 = libc::RTEXT_FILTER_SKIP_STATS as u32;
 
@@ -62,28 +59,39 @@ pub fn fail(what: &str, e: NlError) -> Error {
     err
 }
 
-pub fn ifinfo(index: u32, flags: u32, change: u32) -> [u8; 16] {
-    let mut h = [0u8; 16];
-    h[4..8].copy_from_slice(&index.to_ne_bytes());
-    h[8..12].copy_from_slice(&flags.to_ne_bytes());
-    h[12..16].copy_from_slice(&change.to_ne_bytes());
-    h
-}
-
 /// All links. With -4 or -6 the dump asks for that family, as ip does. An AF_INET6 link dump is
 /// answered by IPv6's own handler, which sends no master or link-layer address and, under strict
 /// checking, refuses any attribute after the header.
 pub fn dump_links(ctx: &mut Ctx) -> Result<Vec<Link>> {
+    ctx.sock
+        .dump(&links_request(ctx.family), codec::RTM_NEWLINK, Link::parse)
+        .map_err(|e| fail("listing links", e))
+}
+
+/// Each link's IFLA_INFO_DATA (its kind's attributes; empty when it has none), by position.
+pub type InfoData = Vec<Box<[u8]>>;
+
+/// All links with each one's IFLA_INFO_DATA, for `-d`.
+pub fn dump_link_details(ctx: &mut Ctx) -> Result<(Vec<Link>, InfoData)> {
+    let both = ctx
+        .sock
+        .dump(&links_request(ctx.family), codec::RTM_NEWLINK, |p| {
+            let data = hwc_rtnl::kind::info_data(p).unwrap_or_default();
+            Link::parse(p).map(|l| (l, Box::from(data)))
+        })
+        .map_err(|e| fail("listing links", e))?;
+    Ok(both.into_iter().unzip())
+}
+
+fn links_request(family: u8) -> Request {
     let mut req = Request::new(codec::RTM_GETLINK, codec::F_REQUEST | codec::F_DUMP);
     let mut h = [0u8; 16];
-    h[0] = ctx.family;
+    h[0] = family;
     req.header(&h);
-    if ctx.family != libc::AF_INET6 as u8 {
+    if family != libc::AF_INET6 as u8 {
         req.attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
     }
-    ctx.sock
-        .dump(&req, codec::RTM_NEWLINK, Link::parse)
-        .map_err(|e| fail("listing links", e))
+    req
 }
 
 /// `name` if the kernel would take it as an interface name (`dev_valid_name`): 1 to 15 bytes,

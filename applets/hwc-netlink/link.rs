@@ -1,26 +1,21 @@
-//! `link`: show, add (bridge, dummy, veth with a named peer, vlan), delete and change links.
+//! `link`: show, delete and change links (`link add` is in `add`), and the change requests the
+//! ensure-* commands send.
 
 use std::os::fd::AsRawFd;
 
 use hwc_core::error::{Error, Result};
 use hwc_core::output::{self, Json, Table};
-use libc::{
-    IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO,
-    IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID,
-};
+use libc::{IFLA_ADDRESS, IFLA_IFNAME, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID};
 
+use crate::add::{create_request, link_add};
 use crate::context::{
-    dump_links, fail, ifinfo, ifname, need_link, open_netns, spelled_out, usage, Ctx, CHANGE,
-    CREATE,
+    dump_link_details, dump_links, fail, ifinfo, ifname, need_link, open_netns, spelled_out, usage,
+    Ctx, CHANGE,
 };
 use crate::model::{self, Link};
-use hwc_rtnl::client::NlError;
+use crate::plan::Step;
 use hwc_rtnl::codec::{self, Request};
-
-/// The peer's ifinfomsg inside a veth's IFLA_INFO_DATA (linux/veth.h; libc has no name for it).
-const VETH_INFO_PEER: u16 = 1;
-/// The VLAN id inside a vlan's IFLA_INFO_DATA (linux/if_link.h; libc has no name for it).
-const IFLA_VLAN_ID: u16 = 1;
+use hwc_rtnl::kind::{self, Value};
 
 /// ip's link commands in the order it tries them (hwc has no `replace`).
 const VERBS: &[(&str, &str)] = &[
@@ -53,28 +48,34 @@ pub(super) fn link_cmd(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
 }
 
 pub(super) fn link_show(ctx: &mut Ctx, dev: Option<&str>) -> Result<u8> {
-    let links = dump_links(ctx)?;
+    let (links, data) = if ctx.details && ctx.json {
+        dump_link_details(ctx)?
+    } else {
+        (dump_links(ctx)?, Vec::new())
+    };
     if let Some(d) = dev.filter(|&d| !links.iter().any(|l| l.is_named(d))) {
         return Err(Error::failed(format!("{d}: no such device")));
     }
-    let shown = links.iter().filter(|l| dev.is_none_or(|d| l.is_named(d)));
+    let shown = (0..links.len()).filter(|&i| dev.is_none_or(|d| links[i].is_named(d)));
     if ctx.json {
-        print_links_json(ctx, shown, &links, |_, _| {})?;
+        print_links_json(ctx, shown, &links, &data, |_, _| {})?;
     } else {
         let mut t = Table::default();
-        for l in shown {
-            t.row(model::link_brief(l, &links));
+        for i in shown {
+            t.row(model::link_brief(&links[i], &links));
         }
         output::emit(&t.render())?;
     }
     Ok(0)
 }
 
-/// Prints `shown` as ip -j does, each object closed after `more` adds its keys (addresses).
-pub(super) fn print_links_json<'a>(
+/// Prints the links at the indexes `shown` as ip -j does, each object closed after `more` adds
+/// its keys (addresses). `data` holds each link's IFLA_INFO_DATA when details were dumped.
+pub(super) fn print_links_json(
     ctx: &mut Ctx,
-    shown: impl IntoIterator<Item = &'a Link>,
+    shown: impl IntoIterator<Item = usize>,
     links: &[Link],
+    data: &[Box<[u8]>],
     mut more: impl FnMut(&mut Json, &Link),
 ) -> Result<()> {
     // The dump is read: its 32 KiB receive buffer holds the output.
@@ -82,123 +83,17 @@ pub(super) fn print_links_json<'a>(
     let mut scratch = model::LinkScratch::default();
     let filtered = ctx.family != 0;
     j.begin_array();
-    for l in shown {
+    for i in shown {
+        let l = &links[i];
         j.begin_object();
-        model::link_json(&mut j, l, links, ctx.details, filtered, &mut scratch);
+        let info = data.get(i).map(|d| &d[..]);
+        model::link_json(&mut j, l, links, ctx.details, filtered, &mut scratch, info);
         more(&mut j, l);
         j.end_object();
         j.emit_part()?;
     }
     j.end_array();
     output::emit(&j.finish())
-}
-
-pub(super) fn link_add(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
-    let mut name = None;
-    let mut kind = None;
-    let mut peer = None;
-    let mut vlan_id = None;
-    let mut parent = None;
-    let mut i = 0;
-    let value = |i: usize| {
-        words
-            .get(i + 1)
-            .copied()
-            .ok_or_else(|| usage(format!("link add: '{}' needs a value", words[i])))
-    };
-    while i < words.len() {
-        match words[i] {
-            "name" => name = Some(value(i)?),
-            "type" => kind = Some(value(i)?),
-            "peer" => {
-                let v = value(i)?;
-                if v == "name" {
-                    i += 1;
-                    peer = Some(value(i)?);
-                } else {
-                    peer = Some(v);
-                }
-            }
-            "id" => {
-                vlan_id = Some(
-                    value(i)?
-                        .parse::<u16>()
-                        .ok()
-                        .filter(|&v| v < 4095)
-                        .ok_or_else(|| usage("vlan id must be 0-4094"))?,
-                )
-            }
-            "link" => parent = Some(value(i)?),
-            w if name.is_none() && i == 0 => {
-                name = Some(w);
-                i += 1;
-                continue;
-            }
-            w => return Err(usage(format!("link add: unexpected '{w}'"))),
-        }
-        i += 2;
-    }
-    let name = ifname(name.ok_or_else(|| usage("link add: missing NAME"))?)?;
-    peer.map(ifname).transpose()?;
-    let kind = kind.ok_or_else(|| usage("link add: missing 'type KIND'"))?;
-    let what = format!("link add {name} type {kind}");
-    let parent_index = match parent {
-        Some(p) => Some(need_link(ctx, p)?.index),
-        None => None,
-    };
-    match kind {
-        "bridge" | "dummy" => new_link(ctx, name, kind, |_| {}, &what)?,
-        "veth" => {
-            let req = veth_request(name, peer, None, None);
-            ctx.change(&req, &what)
-                .map_err(|e| exists_or(e, &what, name, kind))?;
-        }
-        "vlan" => {
-            let id = vlan_id.ok_or_else(|| usage("link add ... type vlan needs 'id N'"))?;
-            let parent =
-                parent_index.ok_or_else(|| usage("link add ... type vlan needs 'link DEV'"))?;
-            let mut req = Request::new(codec::RTM_NEWLINK, CREATE);
-            req.header(&[0; 16])
-                .attr_cstr(IFLA_IFNAME, name)
-                .attr_u32(IFLA_LINK, parent);
-            req.begin(IFLA_LINKINFO).attr(IFLA_INFO_KIND, b"vlan");
-            req.begin(IFLA_INFO_DATA)
-                .attr(IFLA_VLAN_ID, &id.to_ne_bytes())
-                .end()
-                .end();
-            ctx.change(&req, &what)
-                .map_err(|e| exists_or(e, &what, name, kind))?;
-        }
-        other => {
-            return Err(usage(format!(
-                "link add: type '{other}' is not supported (bridge, dummy, veth, vlan)"
-            )))
-        }
-    }
-    Ok(0)
-}
-
-/// The kernel module that provides each kind of link hwc-netlink creates: a kernel without it
-/// loaded (and without module autoloading, as in a rescue shell's initrd) answers a create with
-/// EOPNOTSUPP, "Unknown device type".
-pub(super) fn module_of(kind: &str) -> &str {
-    match kind {
-        "vlan" => "8021q",
-        other => other,
-    }
-}
-
-/// The error of creating `name`, a link of `kind`: one that exists, a kind the kernel lacks (with
-/// the module to load), or the kernel's own answer.
-pub(super) fn exists_or(e: NlError, what: &str, name: &str, kind: &str) -> Error {
-    match e.errno {
-        libc::EEXIST => Error::failed(format!("{what}: {name} already exists")),
-        libc::EOPNOTSUPP => fail(what, e).hint(format!(
-            "the kernel has no {kind} links: load the module (modprobe {}), or put it in the initrd",
-            module_of(kind)
-        )),
-        _ => fail(what, e),
-    }
 }
 
 /// `IFLA_NET_NS_PID` for a pid, else `IFLA_NET_NS_FD` of the named namespace; the file must stay
@@ -213,32 +108,28 @@ pub(super) fn netns_attr(spec: &str) -> Result<(u16, u32, Option<std::fs::File>)
     }
 }
 
-/// RTM_NEWLINK for a veth pair: its name, an optional peer name (placed in `peer_ns` when given),
-/// an optional master for this end.
+/// RTM_NEWLINK for a veth pair: its name, its peer's (placed in `peer_ns` when given), an
+/// optional master for this end.
 pub(super) fn veth_request(
     name: &str,
-    peer: Option<&str>,
+    peer: &str,
     master: Option<u32>,
     peer_ns: Option<(u16, u32)>,
 ) -> Request {
-    let mut req = Request::new(codec::RTM_NEWLINK, CREATE);
-    req.header(&[0; 16]).attr_cstr(IFLA_IFNAME, name);
-    if let Some(m) = master {
-        req.attr_u32(IFLA_MASTER, m);
-    }
-    req.begin(IFLA_LINKINFO).attr(IFLA_INFO_KIND, b"veth");
-    if let Some(p) = peer {
-        req.begin(IFLA_INFO_DATA)
-            .begin(VETH_INFO_PEER)
-            .header(&[0; 16])
-            .attr_cstr(IFLA_IFNAME, p);
-        if let Some((ty, value)) = peer_ns {
-            req.attr_u32(ty, value);
+    let veth = kind::kind("veth").expect("veth is in the table");
+    let peer_field = veth.field("peer").expect("veth has a peer");
+    let peer = match peer_ns {
+        Some(ns) => Value::PeerIn {
+            name: peer.into(),
+            ns,
+        },
+        None => Value::Name(peer.into()),
+    };
+    create_request(name, "veth", &[(peer_field, peer)], |req| {
+        if let Some(m) = master {
+            req.attr_u32(IFLA_MASTER, m);
         }
-        req.end().end();
-    }
-    req.end();
-    req
+    })
 }
 
 pub(super) fn parse_mac(text: &str) -> Result<Vec<u8>> {
@@ -325,25 +216,17 @@ pub(super) fn link_set(ctx: &mut Ctx, dev: &str, words: &[&str]) -> Result<u8> {
     Ok(0)
 }
 
-pub(super) fn new_link(
-    ctx: &mut Ctx,
-    name: &str,
-    kind: &str,
+/// The RTM_NEWLINK request that changes link `index`: `flags` where `change` has bits, and the
+/// attributes `build` adds.
+pub(super) fn change_request(
+    index: u32,
+    flags: u32,
+    change: u32,
     build: impl FnOnce(&mut Request),
-    what: &str,
-) -> Result<()> {
-    ctx.change(&link_request(name, kind, build), what)
-        .map_err(|e| exists_or(e, what, name, kind))
-}
-
-/// The RTM_NEWLINK request that creates `name`, a link of `kind`, with what `build` adds.
-pub(super) fn link_request(name: &str, kind: &str, build: impl FnOnce(&mut Request)) -> Request {
-    let mut req = Request::new(codec::RTM_NEWLINK, CREATE);
-    req.header(&[0; 16]).attr_cstr(IFLA_IFNAME, name);
+) -> Request {
+    let mut req = Request::new(codec::RTM_NEWLINK, CHANGE);
+    req.header(&ifinfo(index, flags, change));
     build(&mut req);
-    req.begin(IFLA_LINKINFO)
-        .attr(IFLA_INFO_KIND, kind.as_bytes())
-        .end();
     req
 }
 
@@ -356,62 +239,12 @@ pub(super) fn change_link(
     what: &str,
     build: impl FnOnce(&mut Request),
 ) -> Result<()> {
-    let mut req = Request::new(codec::RTM_NEWLINK, CHANGE);
-    req.header(&ifinfo(index, flags, change));
-    build(&mut req);
+    let req = change_request(index, flags, change, build);
     ctx.change(&req, what).map_err(|e| fail(what, e))
 }
 
-pub(super) fn set_up(ctx: &mut Ctx, link: &Link, up: bool) -> Result<()> {
-    let what = format!(
-        "link set {} {}",
-        link.name_text(),
-        if up { "up" } else { "down" }
-    );
-    change_link(
-        ctx,
-        link.index,
-        if up { hwc_rtnl::IFF_UP } else { 0 },
-        hwc_rtnl::IFF_UP,
-        &what,
-        |_| {},
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_kind_the_kernel_lacks_names_its_module() {
-        let lacking = |kind| {
-            let e = NlError {
-                errno: libc::EOPNOTSUPP,
-                message: "Operation not supported (kernel: Unknown device type)".into(),
-            };
-            exists_or(e, &format!("link add x type {kind}"), "x", kind).to_string()
-        };
-        for (kind, module) in [
-            ("bridge", "bridge"),
-            ("veth", "veth"),
-            ("vlan", "8021q"),
-            ("dummy", "dummy"),
-        ] {
-            let text = lacking(kind);
-            assert!(
-                text.contains("Unknown device type")
-                    && text.contains(&format!("the kernel has no {kind} links"))
-                    && text.contains(&format!("modprobe {module}")),
-                "{text}"
-            );
-        }
-        let exists = NlError {
-            errno: libc::EEXIST,
-            message: "File exists".into(),
-        };
-        assert_eq!(
-            exists_or(exists, "link add x type dummy", "x", "dummy").to_string(),
-            "link add x type dummy: x already exists"
-        );
-    }
+/// The step that brings `link` up.
+pub(super) fn up_step(link: &Link) -> Step {
+    let req = change_request(link.index, hwc_rtnl::IFF_UP, hwc_rtnl::IFF_UP, |_| {});
+    Step::new(req, format!("link set {} up", link.name_text()), "up")
 }

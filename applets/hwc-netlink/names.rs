@@ -1,5 +1,6 @@
 //! iproute2's name tables: the words `ip` prints for link flags, operational states, address
-//! scopes, route types, protocols, tables and route flags, numbers for what it has no word for.
+//! scopes, route types, protocols, tables and route flags, and `bridge` for forwarding entries'
+//! flags and states; numbers for what it has no word for.
 
 use std::borrow::Cow;
 
@@ -143,6 +144,43 @@ pub fn route_flag_words(flags: u32) -> Vec<&'static str> {
     .filter(|(bit, _)| flags & bit != 0)
     .map(|(_, n)| *n)
     .collect()
+}
+
+/// The words `bridge fdb` prints for an entry's flags, in its order.
+pub fn fdb_flag_words(flags: u8) -> impl Iterator<Item = &'static str> {
+    use hwc_rtnl::fdb::{
+        NTF_EXT_LEARNED, NTF_MASTER, NTF_OFFLOADED, NTF_ROUTER, NTF_SELF, NTF_STICKY,
+    };
+    [
+        (NTF_SELF, "self"),
+        (NTF_ROUTER, "router"),
+        (NTF_EXT_LEARNED, "extern_learn"),
+        (NTF_OFFLOADED, "offload"),
+        (NTF_MASTER, "master"),
+        (NTF_STICKY, "sticky"),
+    ]
+    .into_iter()
+    .filter(move |(bit, _)| flags & bit != 0)
+    .map(|(_, word)| word)
+}
+
+/// The word `bridge fdb` prints for an entry's state: empty for a learned (reachable) one, the
+/// number for one it has no word for (`state=0x..` in text, `0x..` in JSON).
+pub fn fdb_state_name(state: u16, json: bool) -> Cow<'static, str> {
+    use hwc_rtnl::fdb::{NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE, NUD_STALE};
+    if state & NUD_PERMANENT != 0 {
+        "permanent".into()
+    } else if state & NUD_NOARP != 0 {
+        "static".into()
+    } else if state & NUD_STALE != 0 {
+        "stale".into()
+    } else if state & NUD_REACHABLE != 0 {
+        "".into()
+    } else if json {
+        format!("{state:#x}").into()
+    } else {
+        format!("state={state:#x}").into()
+    }
 }
 
 #[cfg(test)]

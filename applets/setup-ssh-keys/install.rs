@@ -78,15 +78,19 @@ pub fn install(home: &Path, managed: &[String], mode: Mode) -> Result<Outcome> {
             .ok_or_else(|| Error::failed(format!("{}: missing", shown(&ssh_path))))?;
         match replace(ssh, &file_path, on_disk.as_deref(), held, &merged.content)? {
             Replaced::Done => return Ok(outcome(true)),
-            Replaced::ChangedBefore if last => return Err(Error::failed(format!(
+            Replaced::ChangedBefore if last => {
+                return Err(Error::failed(format!(
                 "{}: it kept changing while being merged ({MAX_ATTEMPTS} tries); not replacing it",
                 shown(&file_path)
-            ))),
+            )))
+            }
             Replaced::ChangedBefore => {}
-            Replaced::LinesArrived(_) if last => return Err(Error::failed(format!(
+            Replaced::LinesArrived(_) if last => {
+                return Err(Error::failed(format!(
                 "{}: lines kept arriving in the replaced file ({MAX_ATTEMPTS} tries); run again",
                 shown(&file_path)
-            ))),
+            )))
+            }
             Replaced::LinesArrived(next) => base = Some(next),
         }
     }

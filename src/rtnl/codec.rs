@@ -20,6 +20,7 @@ pub const F_DUMP_INTR: u16 = libc::NLM_F_DUMP_INTR as u16;
 pub const F_DUMP: u16 = libc::NLM_F_DUMP as u16;
 pub const F_EXCL: u16 = libc::NLM_F_EXCL as u16;
 pub const F_CREATE: u16 = libc::NLM_F_CREATE as u16;
+pub const F_APPEND: u16 = libc::NLM_F_APPEND as u16;
 pub const F_ACK_TLVS: u16 = libc::NLM_F_ACK_TLVS as u16;
 
 const NLA_TYPE_MASK: u16 = 0x3fff;

@@ -1,17 +1,24 @@
-//! hwc-rtnl, the rtnetlink engine: the wire format ([`codec`]), a synchronous client ([`client`]), and the links and
-//! addresses it reports, decoded ([`Link`], [`Addr`]). Used by `hwc-netlink` and `hwc-doctor`;
-//! what iproute2 prints of them (`ip -j` keys, name tables) stays with hwc-netlink.
+//! hwc-rtnl, the rtnetlink engine: the wire format ([`codec`]), a synchronous client
+//! ([`client`]), the objects it reports, decoded ([`Link`], [`Addr`], [`Route`], [`FdbEntry`]),
+//! and the kinds of link as one table ([`kind`]: each kind's attributes, how each is written and
+//! read). Used by `hwc-netlink` and `hwc-doctor`; how iproute2 prints them (`ip -j` and `bridge
+//! -j` layouts, its name tables) stays with hwc-netlink.
 
 #![forbid(unsafe_code)]
 
 mod addr;
 pub mod client;
 pub mod codec;
+pub mod fdb;
+pub mod kind;
 mod link;
+mod route;
 
 pub use addr::{ip_from, Addr};
 pub use client::{NlError, Socket};
-pub use link::{Link, IFF_LOWER_UP, IFF_UP};
+pub use fdb::FdbEntry;
+pub use link::{ifinfo, Link, CHANGE, CREATE, IFF_LOWER_UP, IFF_UP};
+pub use route::{Route, RT_TABLE_MAIN};
 
 /// Asks the kernel to leave the statistics (most of each message) out of link replies.
 const RTEXT_FILTER_SKIP_STATS: u32 = libc::RTEXT_FILTER_SKIP_STATS as u32;
@@ -19,15 +26,41 @@ const RTEXT_FILTER_SKIP_STATS: u32 = libc::RTEXT_FILTER_SKIP_STATS as u32;
 impl Socket {
     /// The link called `name` (which must be a valid interface name), or `None`.
     pub fn link_named(&mut self, name: &str) -> Result<Option<Link>, NlError> {
+        Ok(self.link_message(name)?.and_then(|p| Link::parse(&p)))
+    }
+
+    /// The RTM_NEWLINK payload describing the link `name`, or `None` when there is none.
+    fn link_message(&mut self, name: &str) -> Result<Option<Vec<u8>>, NlError> {
         let mut req = codec::Request::new(codec::RTM_GETLINK, codec::F_REQUEST);
         req.header(&[0; 16])
             .attr_u32(libc::IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
             .attr_cstr(libc::IFLA_IFNAME, name);
         match self.get(&req) {
-            Ok(p) => Ok(Link::parse(&p)),
+            Ok(p) => Ok(Some(p)),
             Err(e) if e.errno == libc::ENODEV => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The link called `name` with its `IFLA_INFO_DATA` (a kind's own attributes), or `None`.
+    pub fn link_details(&mut self, name: &str) -> Result<Option<(Link, Vec<u8>)>, NlError> {
+        Ok(self.link_message(name)?.and_then(|p| {
+            let data = kind::info_data(&p).unwrap_or_default().to_vec();
+            Link::parse(&p).map(|l| (l, data))
+        }))
+    }
+
+    /// The bridge forwarding entries, of the link `index` only when given.
+    pub fn fdb(&mut self, index: Option<u32>) -> Result<Vec<FdbEntry>, NlError> {
+        let all = self.dump(
+            &fdb::dump_request(index),
+            fdb::RTM_NEWNEIGH,
+            FdbEntry::parse,
+        )?;
+        Ok(match index {
+            Some(i) => all.into_iter().filter(|e| e.index == i).collect(),
+            None => all,
+        })
     }
 
     /// Every address of `family` (0: all).

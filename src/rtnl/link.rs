@@ -7,7 +7,21 @@ use libc::{
     IFLA_MASTER, IFLA_MTU, IFLA_OPERSTATE,
 };
 
-use super::codec::{attr_bytes, attr_u32, attrs, u32_at};
+use super::codec::{self, attr_bytes, attr_u32, attrs, u32_at};
+
+/// Flags of a request that creates something and fails if it exists (as `ip ... add` sends).
+pub const CREATE: u16 = codec::F_REQUEST | codec::F_ACK | codec::F_EXCL | codec::F_CREATE;
+/// Flags of a request that changes or deletes something.
+pub const CHANGE: u16 = codec::F_REQUEST | codec::F_ACK;
+
+/// The ifinfomsg header of a request about link `index`: `flags` are set where `change` has bits.
+pub fn ifinfo(index: u32, flags: u32, change: u32) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    h[4..8].copy_from_slice(&index.to_ne_bytes());
+    h[8..12].copy_from_slice(&flags.to_ne_bytes());
+    h[12..16].copy_from_slice(&change.to_ne_bytes());
+    h
+}
 
 pub const IFF_UP: u32 = libc::IFF_UP as u32;
 pub const IFF_LOWER_UP: u32 = libc::IFF_LOWER_UP as u32;

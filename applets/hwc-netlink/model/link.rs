@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use hwc_core::output::{self, Json};
+use hwc_rtnl::kind::Value;
 use hwc_rtnl::Link;
 
 use crate::names::{flag_words, operstate_name};
@@ -55,6 +56,7 @@ pub fn link_json(
     details: bool,
     family_filtered: bool,
     scratch: &mut LinkScratch,
+    info_data: Option<&[u8]>,
 ) {
     j.key_inline("ifindex").number(l.index);
     let mut master_down = false;
@@ -104,10 +106,35 @@ pub fn link_json(
             j.key_inline("linkinfo")
                 .begin_object()
                 .key_inline("info_kind")
-                .string(kind)
-                .end_object();
+                .string(kind);
+            if let Some(data) = info_data {
+                info_data_json(j, &l.kind().unwrap_or_default(), data, links);
+            }
+            j.end_object();
         }
     }
+}
+
+/// `info_data` of a kind the kind table knows, with the keys and values `ip -j -d` shows.
+fn info_data_json(j: &mut Json, kind: &str, data: &[u8], links: &[Link]) {
+    let Some(shown) = hwc_rtnl::kind::kind(kind).map(|k| k.shown(data)) else {
+        return;
+    };
+    if shown.is_empty() {
+        return;
+    }
+    j.key_inline("info_data").begin_object();
+    for (key, value) in shown {
+        j.key_inline(key);
+        match value {
+            Value::Number(n) => j.number(n),
+            Value::Bool(b) => j.bool(b),
+            Value::Addr(ip) => j.string(ip.to_string()),
+            Value::Index(i) => j.string(name_of(links, i)),
+            Value::Name(n) | Value::PeerIn { name: n, .. } => j.string(n),
+        };
+    }
+    j.end_object();
 }
 
 /// `ip -br link` style: name (with @peer), state, address, `<flags>`.

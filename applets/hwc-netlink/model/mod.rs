@@ -1,15 +1,18 @@
-//! Links, addresses (decoded by hwc_rtnl) and routes, printed the way `ip -j` and `ip -br`
-//! print them (iproute2's key names, present or absent in the same cases). One file per object;
-//! the words iproute2 prints for numbers are in `names`.
+//! Links, addresses, routes and forwarding entries (decoded by hwc_rtnl), printed the way
+//! `ip -j`, `ip -br` and `bridge -j` print them (iproute2's key names, present or absent in the
+//! same cases). One file per object; the words iproute2 prints for numbers are in `names`.
 
 mod addr;
+mod fdb;
 mod link;
 mod route;
 
 pub use addr::addr_json;
+pub use fdb::{fdb_json, fdb_line};
 pub use hwc_rtnl::{Addr, Link};
+pub use hwc_rtnl::{Route, RT_TABLE_MAIN};
 pub use link::{link_brief, link_json, LinkScratch};
-pub use route::{route_json, route_line, Route, RT_TABLE_MAIN};
+pub use route::{route_json, route_line};
 
 #[cfg(test)]
 mod tests {

@@ -1,83 +1,23 @@
-//! A route as RTM_NEWROUTE describes it, and its `ip -j route` / `ip route` rendering.
-
-use std::net::IpAddr;
+//! A route's `ip -j route` / `ip route` rendering (hwc_rtnl decodes it).
 
 use hwc_core::output::Json;
-use libc::{RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE};
-
-use hwc_rtnl::codec::{attr_u32, attrs, u32_at};
-use hwc_rtnl::{ip_from, Link};
+use hwc_rtnl::{Link, Route, RT_TABLE_MAIN};
 
 use super::link::name_of;
 use crate::names::{protocol_name, route_flag_words, scope_name, table_name, type_name};
 
-/// The main routing table, which `ip route` shows unless told another.
-pub const RT_TABLE_MAIN: u32 = libc::RT_TABLE_MAIN as u32;
-
-#[derive(Clone, Debug)]
-pub struct Route {
-    pub family: u8,
-    pub dst_len: u8,
-    pub table: u32,
-    pub protocol: u8,
-    pub scope: u8,
-    pub rtype: u8,
-    pub flags: u32,
-    pub dst: Option<IpAddr>,
-    pub gateway: Option<IpAddr>,
-    pub oif: Option<u32>,
-    pub metric: Option<u32>,
-    pub prefsrc: Option<IpAddr>,
-    pub pref: Option<u8>,
-}
-
-impl Route {
-    pub fn parse(p: &[u8]) -> Option<Route> {
-        if p.len() < 12 {
-            return None;
-        }
-        let mut r = Route {
-            family: p[0],
-            dst_len: p[1],
-            table: u32::from(p[4]),
-            protocol: p[5],
-            scope: p[6],
-            rtype: p[7],
-            flags: u32_at(p, 8),
-            dst: None,
-            gateway: None,
-            oif: None,
-            metric: None,
-            prefsrc: None,
-            pref: None,
-        };
-        for (ty, d) in attrs(&p[12..]) {
-            match ty {
-                RTA_DST => r.dst = ip_from(r.family, d),
-                RTA_GATEWAY => r.gateway = ip_from(r.family, d),
-                RTA_OIF => r.oif = attr_u32(d),
-                RTA_PRIORITY => r.metric = attr_u32(d),
-                RTA_PREFSRC => r.prefsrc = ip_from(r.family, d),
-                RTA_TABLE => r.table = attr_u32(d).unwrap_or(r.table),
-                RTA_PREF => r.pref = d.first().copied(),
-                _ => {}
-            }
-        }
-        Some(r)
-    }
-
-    pub fn dst_text(&self) -> String {
-        let full = if self.family as i32 == libc::AF_INET {
-            32
-        } else {
-            128
-        };
-        match self.dst {
-            None if self.dst_len == 0 => "default".into(),
-            None => format!("0/{}", self.dst_len),
-            Some(ip) if self.dst_len == full => ip.to_string(),
-            Some(ip) => format!("{ip}/{}", self.dst_len),
-        }
+/// The destination as ip writes it: `default`, an address, or address/length.
+pub fn dst_text(r: &Route) -> String {
+    let full = if r.family as i32 == libc::AF_INET {
+        32
+    } else {
+        128
+    };
+    match r.dst {
+        None if r.dst_len == 0 => "default".into(),
+        None => format!("0/{}", r.dst_len),
+        Some(ip) if r.dst_len == full => ip.to_string(),
+        Some(ip) => format!("{ip}/{}", r.dst_len),
     }
 }
 
@@ -88,7 +28,7 @@ pub fn route_json(j: &mut Json, r: &Route, links: &[Link], details: bool, show_t
     if r.rtype != 1 {
         j.key("type").string(type_name(r.rtype));
     }
-    j.key("dst").string(r.dst_text());
+    j.key("dst").string(dst_text(r));
     if let Some(gw) = r.gateway {
         j.key("gateway").string(gw.to_string());
     }
@@ -134,7 +74,7 @@ pub fn route_line(r: &Route, links: &[Link], show_table: bool) -> String {
         s.push_str(&type_name(r.rtype));
         s.push(' ');
     }
-    s.push_str(&r.dst_text());
+    s.push_str(&dst_text(r));
     if let Some(gw) = r.gateway {
         s.push_str(&format!(" via {gw}"));
     }
@@ -173,11 +113,11 @@ mod tests {
     #[test]
     fn route_destinations() {
         let mut r = Route::parse(&[2, 0, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0]).unwrap();
-        assert_eq!(r.dst_text(), "default");
+        assert_eq!(dst_text(&r), "default");
         r.dst = Some("10.88.0.0".parse().unwrap());
         r.dst_len = 16;
-        assert_eq!(r.dst_text(), "10.88.0.0/16");
+        assert_eq!(dst_text(&r), "10.88.0.0/16");
         r.dst_len = 32;
-        assert_eq!(r.dst_text(), "10.88.0.0");
+        assert_eq!(dst_text(&r), "10.88.0.0");
     }
 }

@@ -1,0 +1,334 @@
+//! `ensure-overlay NAME --vni N --bridge BR [--peer ADDR]... [--local ADDR] [--dev DEV]
+//! [--port 4789] [--mtu N]`: a VXLAN link on the bridge, with a static forwarding database
+//! whose default entries (all-zero MAC, one per remote: head-end replication) are exactly the
+//! peers; learning off. A link of another VNI, port, local address or underlay is refused, never
+//! changed: containers on it would land on another network.
+
+use std::net::IpAddr;
+
+use hwc_core::error::{Error, Result};
+use libc::{IFLA_MASTER, IFLA_MTU};
+
+use super::{found_or_created, Create};
+use crate::add::create_request;
+use crate::addr::dump_addrs;
+use crate::context::{fail, ifname, need_link, options, usage, Ctx};
+use crate::link::{change_request, up_step};
+use crate::model::Link;
+use crate::plan::{act, report, IfThere, Step};
+use hwc_rtnl::codec;
+use hwc_rtnl::fdb::{EntrySpec, RTM_DELNEIGH, RTM_NEWNEIGH, ZERO_MAC};
+use hwc_rtnl::kind::{self, Value, MAX_VNI};
+
+/// The IANA port for VXLAN (the kernel's own default, 8472, is Linux's older choice).
+const DEFAULT_PORT: u16 = 4789;
+/// What VXLAN adds to each frame: outer IPv4 (20) or IPv6 (40) header, UDP (8), VXLAN (8) and
+/// the inner Ethernet header (14).
+const OVERHEAD_V4: u32 = 50;
+const OVERHEAD_V6: u32 = 70;
+
+/// The overlay asked for.
+struct Wanted<'a> {
+    name: &'a str,
+    vni: u32,
+    port: u16,
+    bridge: &'a str,
+    peers: Vec<IpAddr>,
+    local: Option<IpAddr>,
+    dev: Option<&'a str>,
+    mtu: Option<u32>,
+}
+
+pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
+    let w = read_words(words)?;
+    let bridge = need_link(ctx, w.bridge)?;
+    if bridge.kind().as_deref() != Some("bridge") {
+        return Err(Error::failed(format!(
+            "ensure-overlay {}: {} is a {}, not a bridge",
+            w.name,
+            w.bridge,
+            bridge.kind().as_deref().unwrap_or("plain device")
+        ))
+        .hint("make it with 'hwc-netlink ensure-bridge'"));
+    }
+    let dev = match w.dev {
+        Some(d) => Some(need_link(ctx, d)?),
+        None => None,
+    };
+    let underlay_mtu = match (&dev, w.local) {
+        (Some(d), _) => d.mtu(),
+        (None, Some(local)) => link_with(ctx, local)?.and_then(|l| l.mtu()),
+        (None, None) => None,
+    };
+    let v6 = w
+        .local
+        .or(w.peers.first().copied())
+        .is_some_and(|a| a.is_ipv6());
+    let overhead = if v6 { OVERHEAD_V6 } else { OVERHEAD_V4 };
+    let mtu = w.mtu.or(underlay_mtu.map(|m| m.saturating_sub(overhead)));
+    if let Some(found) = ctx
+        .sock
+        .link_details(w.name)
+        .map_err(|e| fail(w.name, e))?
+        .filter(|(l, _)| l.kind().as_deref() == Some("vxlan"))
+    {
+        let links = match &dev {
+            Some(_) => crate::context::dump_links(ctx)?,
+            None => Vec::new(),
+        };
+        differs(&w, &found.1, dev.as_ref(), &links)?;
+    }
+    let mut said = Vec::new();
+    let link = found_or_created(
+        ctx,
+        "ensure-overlay",
+        w.name,
+        "vxlan",
+        "",
+        &mut said,
+        |_| {
+            Ok(Create {
+                request: create(&w, dev.as_ref().map(|d| d.index), mtu),
+                keep_open: None,
+                mtu,
+            })
+        },
+    )?;
+    // What the link holds now (none when it was just created, or in a dry run).
+    let have: Vec<IpAddr> = if link.index == 0 {
+        Vec::new()
+    } else {
+        ctx.sock
+            .fdb(Some(link.index))
+            .map_err(|e| fail("listing forwarding entries", e))?
+            .iter()
+            .filter_map(|e| e.remote())
+            .collect()
+    };
+    said.extend(act(ctx, plan(&link, &bridge, mtu, &w.peers, &have))?);
+    report(w.name, &said)
+}
+
+fn read_words<'a>(words: &[&'a str]) -> Result<Wanted<'a>> {
+    let (pos, opts) = options(
+        words,
+        &["vni", "bridge", "peer", "local", "dev", "port", "mtu"],
+    )?;
+    let [name] = pos.as_slice() else {
+        return Err(usage(
+            "ensure-overlay: expected NAME (and --vni N --bridge BR)",
+        ));
+    };
+    let last = |key: &str| opts.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v);
+    let number = |key: &str, max: u32| -> Result<Option<u32>> {
+        last(key)
+            .map(|v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|&n| n <= max)
+                    .ok_or_else(|| usage(format!("--{key} must be a number, 0-{max}")))
+            })
+            .transpose()
+    };
+    let address = |v: &str| {
+        v.parse::<IpAddr>()
+            .map_err(|_| usage(format!("'{v}' is not an address")))
+    };
+    let mut peers: Vec<IpAddr> = Vec::new();
+    for (_, v) in opts.iter().filter(|(k, _)| k == "peer") {
+        let a = address(v)?;
+        if !peers.contains(&a) {
+            peers.push(a);
+        }
+    }
+    let local = last("local").map(address).transpose()?;
+    let family = local.or(peers.first().copied()).map(|a| a.is_ipv6());
+    if let Some(odd) = peers.iter().find(|p| Some(p.is_ipv6()) != family) {
+        return Err(usage(format!(
+            "--peer {odd}: an overlay's peers and local address are all IPv4 or all IPv6"
+        )));
+    }
+    let w = Wanted {
+        name: ifname(name)?,
+        vni: number("vni", MAX_VNI)?.ok_or_else(|| usage("ensure-overlay: missing --vni N"))?,
+        port: number("port", u32::from(u16::MAX))?.map_or(DEFAULT_PORT, |p| p as u16),
+        bridge: ifname(
+            last("bridge").ok_or_else(|| usage("ensure-overlay: missing --bridge BR"))?,
+        )?,
+        peers,
+        local,
+        dev: last("dev").map(ifname).transpose()?,
+        mtu: number("mtu", 65535)?,
+    };
+    if local.is_some_and(|l| w.peers.contains(&l)) {
+        return Err(usage(format!(
+            "--peer {}: that is this machine's --local address",
+            local.unwrap()
+        )));
+    }
+    Ok(w)
+}
+
+/// The link that has `address`.
+fn link_with(ctx: &mut Ctx, address: IpAddr) -> Result<Option<Link>> {
+    let Some(index) = dump_addrs(ctx)?
+        .iter()
+        .find(|a| a.shown() == Some(address))
+        .map(|a| a.index)
+    else {
+        return Ok(None);
+    };
+    Ok(crate::context::dump_links(ctx)?
+        .into_iter()
+        .find(|l| l.index == index))
+}
+
+/// Refuses a VXLAN link found with another VNI, port, local address or underlay than asked:
+/// changing them under running containers would move them to another network.
+fn differs(w: &Wanted, data: &[u8], dev: Option<&Link>, links: &[Link]) -> Result<()> {
+    let vxlan = kind::kind("vxlan").expect("vxlan is in the table");
+    let shown = vxlan.shown(data);
+    let get = |key: &str| {
+        shown
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let refuse = |what: &str, has: String, wanted: String| {
+        Err(Error::failed(format!(
+            "ensure-overlay {name}: {name} has {what} {has}, not {wanted}; not touching it",
+            name = w.name
+        ))
+        .hint(format!(
+            "changing it would move its containers to another network; to do so, delete it first: hwc-netlink link del {}",
+            w.name
+        )))
+    };
+    let number = |v: Option<Value>| match v {
+        Some(Value::Number(n)) => n.to_string(),
+        _ => "none".into(),
+    };
+    if get("id") != Some(Value::Number(w.vni)) {
+        return refuse("VNI", number(get("id")), w.vni.to_string());
+    }
+    if get("port") != Some(Value::Number(u32::from(w.port))) {
+        return refuse("port", number(get("port")), w.port.to_string());
+    }
+    let local = get("local").or(get("local6"));
+    if let Some(want) = w.local {
+        if local != Some(Value::Addr(want)) {
+            let has = match local {
+                Some(Value::Addr(a)) => a.to_string(),
+                _ => "none".into(),
+            };
+            return refuse("local address", has, want.to_string());
+        }
+    }
+    if let Some(d) = dev {
+        if get("link") != Some(Value::Index(d.index)) {
+            let has = match get("link") {
+                Some(Value::Index(i)) => links
+                    .iter()
+                    .find(|l| l.index == i)
+                    .map_or(format!("the link with index {i}"), |l| {
+                        l.name_text().into_owned()
+                    }),
+                _ => "none".into(),
+            };
+            return refuse("underlay", has, d.name_text().into_owned());
+        }
+    }
+    Ok(())
+}
+
+/// The request that creates the VXLAN link: its VNI, port, local address and underlay, learning
+/// off (the forwarding entries are hwc's, not learned), and its MTU.
+fn create(w: &Wanted, dev: Option<u32>, mtu: Option<u32>) -> codec::Request {
+    let vxlan = kind::kind("vxlan").expect("vxlan is in the table");
+    let field = |word: &str| vxlan.field(word).expect("vxlan's words");
+    let mut data = vec![
+        (field("id"), Value::Number(w.vni)),
+        (field("dstport"), Value::Number(u32::from(w.port))),
+        (field("nolearning"), Value::Bool(false)),
+    ];
+    if let Some(l) = w.local {
+        data.push((field("local"), Value::Addr(l)));
+    }
+    if let Some(d) = dev {
+        data.push((field("dev"), Value::Index(d)));
+    }
+    create_request(w.name, "vxlan", &data, |req| {
+        if let Some(m) = mtu {
+            req.attr_u32(IFLA_MTU, m);
+        }
+    })
+}
+
+/// What makes `link` as wanted: on `bridge`, its MTU, a default forwarding entry for each peer
+/// it lacks, none for a remote that is no peer, up. Entries for other MACs are left alone.
+fn plan(
+    link: &Link,
+    bridge: &Link,
+    mtu: Option<u32>,
+    peers: &[IpAddr],
+    have: &[IpAddr],
+) -> Vec<Step> {
+    let name = link.name_text();
+    let mut steps = Vec::new();
+    if link.master() != Some(bridge.index) {
+        let req = change_request(link.index, 0, 0, |req| {
+            req.attr_u32(IFLA_MASTER, bridge.index);
+        });
+        let br = bridge.name_text();
+        steps.push(Step::new(
+            req,
+            format!("link set {name} master {br}"),
+            format!("master {br}"),
+        ));
+    }
+    if let Some(m) = mtu.filter(|&m| link.mtu() != Some(m)) {
+        let req = change_request(link.index, 0, 0, |req| {
+            req.attr_u32(IFLA_MTU, m);
+        });
+        steps.push(Step::new(
+            req,
+            format!("link set {name} mtu {m}"),
+            format!("mtu {m}"),
+        ));
+    }
+    let entry = |dst: IpAddr| EntrySpec {
+        index: link.index,
+        mac: ZERO_MAC,
+        dst: Some(dst),
+        port: None,
+        vni: None,
+    };
+    let have_set: std::collections::HashSet<&IpAddr> = have.iter().collect();
+    for p in peers.iter().filter(|p| !have_set.contains(p)) {
+        let req = entry(*p).request(RTM_NEWNEIGH, codec::F_CREATE | codec::F_APPEND);
+        steps.push(
+            Step::new(
+                req,
+                format!("fdb append 00:00:00:00:00:00 dev {name} dst {p}"),
+                format!("peer {p}"),
+            )
+            .unless_there(IfThere::NotDone),
+        );
+    }
+    let peer_set: std::collections::HashSet<&IpAddr> = peers.iter().collect();
+    for stale in have.iter().filter(|h| !peer_set.contains(h)) {
+        let req = entry(*stale).request(RTM_DELNEIGH, 0);
+        steps.push(
+            Step::new(
+                req,
+                format!("fdb del 00:00:00:00:00:00 dev {name} dst {stale}"),
+                format!("peer {stale} removed"),
+            )
+            .unless_there(IfThere::NotDone),
+        );
+    }
+    if !link.is_up() {
+        steps.push(up_step(link));
+    }
+    steps
+}
