@@ -2,7 +2,6 @@
 //! says it reads keys for the user.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use hwc_core::error::Result;
@@ -59,9 +58,10 @@ fn sshd_key_files(root: &Root, user: &str) -> Option<String> {
     ]
     .into_iter()
     .find(|p| Path::new(p).is_file())?;
-    let mut cmd = Command::new(sshd);
-    cmd.args(["-G", "-C", &format!("user={user}")]);
-    let out = hwc_core::command::output_within(&mut cmd, Duration::from_secs(10)).ok()??;
+    let user_arg = format!("user={user}");
+    let args = ["-G".as_ref(), "-C".as_ref(), user_arg.as_ref()];
+    let out = hwc_core::command::output_within(Path::new(sshd), &args, Duration::from_secs(10))
+        .ok()??;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| l.strip_prefix("authorizedkeysfile "))

@@ -2,7 +2,6 @@
 //! installed with the driver, asked for the same values in CSV.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use super::Detail;
@@ -26,10 +25,10 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 pub fn query() -> Result<Vec<Detail>> {
     let smi = find_nvidia_smi().ok_or_else(|| Error::failed("nvidia-smi is not on PATH"))?;
+    let query = format!("--query-gpu={QUERY}");
     let out = hwc_core::command::output_within(
-        Command::new(&smi)
-            .arg(format!("--query-gpu={QUERY}"))
-            .arg("--format=csv,noheader,nounits"),
+        &smi,
+        &[query.as_ref(), "--format=csv,noheader,nounits".as_ref()],
         LIMIT,
     )
     .map_err(|e| Error::io(format!("running {}", smi.display()), &e))?
