@@ -191,6 +191,8 @@ pub(super) fn create_request(
 
 /// The error of creating `name`, a link of `kind`: one that exists, a kind the kernel lacks (with
 /// the module to load), or the kernel's own answer.
+#[cold]
+#[inline(never)]
 pub(super) fn exists_or(e: NlError, what: &str, name: &str, kind: &str) -> Error {
     match e.errno {
         libc::EEXIST => Error::failed(format!("{what}: {name} already exists")),

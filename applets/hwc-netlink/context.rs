@@ -6,15 +6,12 @@ use std::net::IpAddr;
 
 use hwc_core::error::{Error, Result};
 use hwc_core::output;
-use libc::IFLA_EXT_MASK;
 
 use crate::model::Link;
 use hwc_rtnl::client::{NlError, Socket};
-use hwc_rtnl::codec::{self, Request};
+use hwc_rtnl::codec::Request;
 
 pub use hwc_rtnl::{ifinfo, CHANGE, CREATE};
-/// Asks a link dump or lookup to leave out the statistics (most of each message).
-const RTEXT_FILTER_SKIP_STATS: u32 = libc::RTEXT_FILTER_SKIP_STATS as u32;
 
 pub struct Ctx {
     pub sock: Socket,
@@ -46,11 +43,15 @@ impl Ctx {
     }
 }
 
+#[cold]
+#[inline(never)]
 pub fn usage(what: impl Into<String>) -> Error {
     Error::usage(what).hint("see 'hwc-netlink --help'")
 }
 
 /// A kernel error as one line naming the object.
+#[cold]
+#[inline(never)]
 pub fn fail(what: &str, e: NlError) -> Error {
     let mut err = Error::failed(format!("{what}: {}", e.message));
     if e.errno == libc::EPERM {
@@ -59,12 +60,10 @@ pub fn fail(what: &str, e: NlError) -> Error {
     err
 }
 
-/// All links. With -4 or -6 the dump asks for that family, as ip does. An AF_INET6 link dump is
-/// answered by IPv6's own handler, which sends no master or link-layer address and, under strict
-/// checking, refuses any attribute after the header.
+/// All links. With -4 or -6 the dump asks for that family, as ip does.
 pub fn dump_links(ctx: &mut Ctx) -> Result<Vec<Link>> {
     ctx.sock
-        .dump(&links_request(ctx.family), codec::RTM_NEWLINK, Link::parse)
+        .links(ctx.family)
         .map_err(|e| fail("listing links", e))
 }
 
@@ -75,27 +74,14 @@ pub type InfoData = Vec<Box<[u8]>>;
 pub fn dump_link_details(ctx: &mut Ctx) -> Result<(Vec<Link>, InfoData)> {
     let both = ctx
         .sock
-        .dump(&links_request(ctx.family), codec::RTM_NEWLINK, |p| {
-            let data = hwc_rtnl::kind::info_data(p).unwrap_or_default();
-            Link::parse(p).map(|l| (l, Box::from(data)))
-        })
+        .links_with_data(ctx.family)
         .map_err(|e| fail("listing links", e))?;
     Ok(both.into_iter().unzip())
 }
 
-fn links_request(family: u8) -> Request {
-    let mut req = Request::new(codec::RTM_GETLINK, codec::F_REQUEST | codec::F_DUMP);
-    let mut h = [0u8; 16];
-    h[0] = family;
-    req.header(&h);
-    if family != libc::AF_INET6 as u8 {
-        req.attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-    }
-    req
-}
-
 /// `name` if the kernel would take it as an interface name (`dev_valid_name`): 1 to 15 bytes,
 /// not `.` or `..`, no `/`, `:` or white space. Checked before any request is built.
+#[inline(never)]
 pub fn ifname(name: &str) -> Result<&str> {
     let valid = !name.is_empty()
         && name.len() < 16
@@ -118,15 +104,18 @@ pub fn ifname(name: &str) -> Result<&str> {
 }
 
 /// The link called `name`, or None when there is none.
+#[inline(never)]
 pub fn find_link(ctx: &mut Ctx, name: &str) -> Result<Option<Link>> {
     ifname(name)?;
     ctx.sock.link_named(name).map_err(|e| fail(name, e))
 }
 
+#[inline(never)]
 pub fn need_link(ctx: &mut Ctx, name: &str) -> Result<Link> {
     find_link(ctx, name)?.ok_or_else(|| Error::failed(format!("{name}: no such device")))
 }
 
+#[inline(never)]
 pub fn parse_cidr(text: &str) -> Result<(IpAddr, u8)> {
     let (ip, len) = match text.split_once('/') {
         Some((ip, len)) => (ip, Some(len)),
@@ -166,6 +155,7 @@ pub fn family_of(ip: &IpAddr) -> u8 {
 pub type Split<'a> = (Vec<&'a str>, Vec<(String, &'a str)>);
 
 /// Splits `--opt value` pairs off the positional words.
+#[inline(never)]
 pub fn options<'a>(words: &[&'a str], known: &[&str]) -> Result<Split<'a>> {
     let (mut pos, mut opts) = (Vec::new(), Vec::new());
     let mut i = 0;

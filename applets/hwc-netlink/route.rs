@@ -196,11 +196,7 @@ pub(super) fn route_change(ctx: &mut Ctx, add: bool, words: &[&str]) -> Result<(
 }
 
 pub(super) fn dump_routes(ctx: &mut Ctx, family: u8) -> Result<Vec<Route>> {
-    let mut req = Request::new(codec::RTM_GETROUTE, codec::F_REQUEST | codec::F_DUMP);
-    let mut h = [0u8; 12];
-    h[0] = family;
-    req.header(&h);
     ctx.sock
-        .dump(&req, codec::RTM_NEWROUTE, Route::parse)
+        .routes(family)
         .map_err(|e| fail("listing routes", e))
 }

@@ -219,7 +219,7 @@ impl Field {
                     .attr_u32(ns.0, ns.1)
                     .end();
             }
-            (codec, value) => unreachable!("{value:?} is no value for {codec:?}"),
+            _ => unreachable!("a value of another codec"),
         }
     }
 

@@ -20,6 +20,9 @@ pub use fdb::FdbEntry;
 pub use link::{ifinfo, Link, CHANGE, CREATE, IFF_LOWER_UP, IFF_UP};
 pub use route::{Route, RT_TABLE_MAIN};
 
+/// A link and its `IFLA_INFO_DATA`.
+pub type LinkWithData = (Link, Box<[u8]>);
+
 /// Asks the kernel to leave the statistics (most of each message) out of link replies.
 const RTEXT_FILTER_SKIP_STATS: u32 = libc::RTEXT_FILTER_SKIP_STATS as u32;
 
@@ -63,6 +66,30 @@ impl Socket {
         })
     }
 
+    /// Every link, statistics left out. A `family` other than 0 asks that family's handler, as
+    /// `ip -4`/`-6` do: IPv6's sends no master or link-layer address and, under strict checking,
+    /// refuses any attribute after the header.
+    pub fn links(&mut self, family: u8) -> Result<Vec<Link>, NlError> {
+        self.dump(&links_request(family), codec::RTM_NEWLINK, Link::parse)
+    }
+
+    /// Every link with its `IFLA_INFO_DATA` (its kind's own attributes; empty when none).
+    pub fn links_with_data(&mut self, family: u8) -> Result<Vec<LinkWithData>, NlError> {
+        self.dump(&links_request(family), codec::RTM_NEWLINK, |p| {
+            let data = kind::info_data(p).unwrap_or_default();
+            Link::parse(p).map(|l| (l, Box::from(data)))
+        })
+    }
+
+    /// Every route of `family` (0: all), of every table.
+    pub fn routes(&mut self, family: u8) -> Result<Vec<Route>, NlError> {
+        let mut req = codec::Request::new(codec::RTM_GETROUTE, codec::F_REQUEST | codec::F_DUMP);
+        let mut h = [0u8; 12];
+        h[0] = family;
+        req.header(&h);
+        self.dump(&req, codec::RTM_NEWROUTE, Route::parse)
+    }
+
     /// Every address of `family` (0: all).
     pub fn addresses(&mut self, family: u8) -> Result<Vec<Addr>, NlError> {
         let mut req = codec::Request::new(codec::RTM_GETADDR, codec::F_REQUEST | codec::F_DUMP);
@@ -71,4 +98,16 @@ impl Socket {
         req.header(&h);
         self.dump(&req, codec::RTM_NEWADDR, Addr::parse)
     }
+}
+
+/// The dump request for every link of `family`.
+fn links_request(family: u8) -> codec::Request {
+    let mut req = codec::Request::new(codec::RTM_GETLINK, codec::F_REQUEST | codec::F_DUMP);
+    let mut h = [0u8; 16];
+    h[0] = family;
+    req.header(&h);
+    if family != libc::AF_INET6 as u8 {
+        req.attr_u32(libc::IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+    }
+    req
 }

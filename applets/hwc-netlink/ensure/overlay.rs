@@ -186,56 +186,40 @@ fn link_with(ctx: &mut Ctx, address: IpAddr) -> Result<Option<Link>> {
 /// Refuses a VXLAN link found with another VNI, port, local address or underlay than asked:
 /// changing them under running containers would move them to another network.
 fn differs(w: &Wanted, data: &[u8], dev: Option<&Link>, links: &[Link]) -> Result<()> {
-    let vxlan = kind::kind("vxlan").expect("vxlan is in the table");
-    let shown = vxlan.shown(data);
-    let get = |key: &str| {
-        shown
+    let shown = kind::kind("vxlan").map_or(Vec::new(), |k| k.shown(data));
+    let checks = [
+        ("VNI", "id", Some(Value::Number(w.vni))),
+        ("port", "port", Some(Value::Number(u32::from(w.port)))),
+        ("local address", "local", w.local.map(Value::Addr)),
+        ("underlay", "link", dev.map(|d| Value::Index(d.index))),
+    ];
+    for (what, key, wanted) in checks {
+        let Some(wanted) = wanted else { continue };
+        // An IPv6 local address is shown under local6.
+        let has = shown
             .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone())
-    };
-    let refuse = |what: &str, has: String, wanted: String| {
-        Err(Error::failed(format!(
-            "ensure-overlay {name}: {name} has {what} {has}, not {wanted}; not touching it",
-            name = w.name
-        ))
-        .hint(format!(
-            "changing it would move its containers to another network; to do so, delete it first: hwc-netlink link del {}",
-            w.name
-        )))
-    };
-    let number = |v: Option<Value>| match v {
-        Some(Value::Number(n)) => n.to_string(),
-        _ => "none".into(),
-    };
-    if get("id") != Some(Value::Number(w.vni)) {
-        return refuse("VNI", number(get("id")), w.vni.to_string());
-    }
-    if get("port") != Some(Value::Number(u32::from(w.port))) {
-        return refuse("port", number(get("port")), w.port.to_string());
-    }
-    let local = get("local").or(get("local6"));
-    if let Some(want) = w.local {
-        if local != Some(Value::Addr(want)) {
-            let has = match local {
+            .find(|(k, _)| k.trim_end_matches('6') == key)
+            .map(|(_, v)| v);
+        if has != Some(&wanted) {
+            let text = |v: Option<&Value>| match v {
+                Some(Value::Number(n)) => n.to_string(),
                 Some(Value::Addr(a)) => a.to_string(),
-                _ => "none".into(),
-            };
-            return refuse("local address", has, want.to_string());
-        }
-    }
-    if let Some(d) = dev {
-        if get("link") != Some(Value::Index(d.index)) {
-            let has = match get("link") {
                 Some(Value::Index(i)) => links
                     .iter()
-                    .find(|l| l.index == i)
-                    .map_or(format!("the link with index {i}"), |l| {
-                        l.name_text().into_owned()
-                    }),
+                    .find(|l| l.index == *i)
+                    .map_or(format!("index {i}"), |l| l.name_text().into_owned()),
                 _ => "none".into(),
             };
-            return refuse("underlay", has, d.name_text().into_owned());
+            return Err(Error::failed(format!(
+                "ensure-overlay {name}: {name} has {what} {}, not {}; not touching it",
+                text(has),
+                text(Some(&wanted)),
+                name = w.name
+            ))
+            .hint(format!(
+                "changing it would move its containers to another network; to do so, delete it first: hwc-netlink link del {}",
+                w.name
+            )));
         }
     }
     Ok(())
@@ -303,6 +287,8 @@ fn plan(
         port: None,
         vni: None,
     };
+    // Sets: with a thousand peers, a scan of the other list per peer would be a million
+    // comparisons.
     let have_set: std::collections::HashSet<&IpAddr> = have.iter().collect();
     for p in peers.iter().filter(|p| !have_set.contains(p)) {
         let req = entry(*p).request(RTM_NEWNEIGH, codec::F_CREATE | codec::F_APPEND);

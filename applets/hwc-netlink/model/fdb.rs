@@ -1,48 +1,73 @@
 //! A forwarding entry's `bridge -j fdb show` / `bridge fdb show` rendering (hwc_rtnl decodes
-//! it): the same keys and words, present in the same cases.
+//! it): the same keys and words, present in the same cases. Both come from one list of what the
+//! entry shows.
 
-use hwc_core::output::Json;
+use hwc_core::output::{self, Json};
 use hwc_rtnl::{FdbEntry, Link};
 
 use super::link::name_of;
 use crate::names::{fdb_flag_words, fdb_state_name};
 
-/// One entry as `bridge -j fdb show` prints it; `ifname` only when not listing one link's.
-pub fn fdb_json(j: &mut Json, e: &FdbEntry, links: &[Link], one_link: bool) {
-    j.begin_object();
+/// A value as bridge prints it.
+enum Shown {
+    Text(String),
+    Number(u32),
+}
+
+/// What bridge shows of an entry, in its order: the JSON key, the word before the value in text
+/// ("" for none), the value. `ifname` only when not listing one link's entries.
+fn shown(e: &FdbEntry, links: &[Link], one_link: bool) -> Vec<(&'static str, &'static str, Shown)> {
+    let name = |i: u32| Shown::Text(String::from_utf8_lossy(&name_of(links, i)).into_owned());
+    let mut out = Vec::with_capacity(8);
     if let Some(mac) = &e.mac {
-        j.key("mac").hex_string(mac, b':');
+        let mut text = vec![0; output::hex_len(mac)];
+        output::hex_into(mac, b':', &mut text);
+        out.push((
+            "mac",
+            "",
+            Shown::Text(String::from_utf8_lossy(&text).into()),
+        ));
     }
     if !one_link && e.index != 0 {
-        j.key("ifname").string(name_of(links, e.index));
+        out.push(("ifname", "dev", name(e.index)));
     }
     if let Some(dst) = e.dst {
-        j.key("dst").string(dst.to_string());
+        out.push(("dst", "dst", Shown::Text(dst.to_string())));
     }
-    if let Some(v) = e.vlan.filter(|&v| v != 0) {
-        j.key("vlan").number(v);
-    }
-    if let Some(p) = e.port {
-        j.key("port").number(p);
-    }
-    if let Some(v) = e.vni {
-        j.key("vni").number(v);
-    }
-    if let Some(v) = e.src_vni {
-        j.key("src_vni").number(v);
-    }
-    if let Some(via) = e.via {
-        if e.link_netnsid.is_some() {
-            j.key("viaIfIndex").number(via);
-        } else {
-            j.key("viaIf").string(name_of(links, via));
+    let numbers = [
+        ("vlan", "vlan", e.vlan.filter(|&v| v != 0).map(u32::from)),
+        ("port", "port", e.port.map(u32::from)),
+        ("vni", "vni", e.vni),
+        ("src_vni", "src_vni", e.src_vni),
+    ];
+    for (key, word, n) in numbers {
+        if let Some(n) = n {
+            out.push((key, word, Shown::Number(n)));
         }
     }
+    match (e.via, e.link_netnsid) {
+        (Some(via), Some(_)) => out.push(("viaIfIndex", "via ifindex", Shown::Number(via))),
+        (Some(via), None) => out.push(("viaIf", "via", name(via))),
+        _ => {}
+    }
     if let Some(n) = e.nhid {
-        j.key("nhid").number(n);
+        out.push(("nhid", "nhid", Shown::Number(n)));
     }
     if let Some(n) = e.link_netnsid {
-        j.key("linkNetNsId").number(n);
+        out.push(("linkNetNsId", "link-netnsid", Shown::Number(n)));
+    }
+    out
+}
+
+/// One entry as `bridge -j fdb show` prints it.
+pub fn fdb_json(j: &mut Json, e: &FdbEntry, links: &[Link], one_link: bool) {
+    j.begin_object();
+    for (key, _, value) in shown(e, links, one_link) {
+        j.key(key);
+        match value {
+            Shown::Text(t) => j.string(t),
+            Shown::Number(n) => j.number(n),
+        };
     }
     j.key("flags").begin_array();
     for w in fdb_flag_words(e.flags) {
@@ -58,51 +83,26 @@ pub fn fdb_json(j: &mut Json, e: &FdbEntry, links: &[Link], one_link: bool) {
 
 /// One entry as `bridge fdb show` prints it: each word followed by a space, the state last.
 pub fn fdb_line(e: &FdbEntry, links: &[Link], one_link: bool) -> String {
-    let name = |i: u32| String::from_utf8_lossy(&name_of(links, i)).into_owned();
     let mut s = String::new();
-    let mut word = |w: String| {
-        s.push_str(&w);
-        s.push(' ');
-    };
-    if let Some(mac) = &e.mac {
-        let hex: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-        word(hex.join(":"));
-    }
-    if !one_link && e.index != 0 {
-        word(format!("dev {}", name(e.index)));
-    }
-    if let Some(dst) = e.dst {
-        word(format!("dst {dst}"));
-    }
-    if let Some(v) = e.vlan.filter(|&v| v != 0) {
-        word(format!("vlan {v}"));
-    }
-    if let Some(p) = e.port {
-        word(format!("port {p}"));
-    }
-    if let Some(v) = e.vni {
-        word(format!("vni {v}"));
-    }
-    if let Some(v) = e.src_vni {
-        word(format!("src_vni {v}"));
-    }
-    if let Some(via) = e.via {
-        match e.link_netnsid {
-            Some(_) => word(format!("via ifindex {via}")),
-            None => word(format!("via {}", name(via))),
+    for (_, word, value) in shown(e, links, one_link) {
+        if !word.is_empty() {
+            s.push_str(word);
+            s.push(' ');
         }
-    }
-    if let Some(n) = e.nhid {
-        word(format!("nhid {n}"));
-    }
-    if let Some(n) = e.link_netnsid {
-        word(format!("link-netnsid {n}"));
+        match value {
+            Shown::Text(t) => s.push_str(&t),
+            Shown::Number(n) => s.push_str(&n.to_string()),
+        }
+        s.push(' ');
     }
     for w in fdb_flag_words(e.flags) {
-        word(w.to_string());
+        s.push_str(w);
+        s.push(' ');
     }
     if let Some(m) = e.master {
-        word(format!("master {}", name(m)));
+        s.push_str("master ");
+        s.push_str(&String::from_utf8_lossy(&name_of(links, m)));
+        s.push(' ');
     }
     s.push_str(&fdb_state_name(e.state, false));
     s.push('\n');
