@@ -91,11 +91,8 @@ pub fn from_value(doc: &Value) -> std::result::Result<Declared, String> {
     };
     if let Some(g) = doc.get("gpu") {
         let gpu_type = string(g.get("type").unwrap_or(&Value::Null), "gpu.type")?;
-        if !["nvidia", "amd", "intel", "none"].contains(&gpu_type.as_str()) {
-            return Err(format!(
-                "gpu.type '{gpu_type}': expected nvidia, amd, intel or none"
-            ));
-        }
+        hwc_gpu::parse_gpu_type(&gpu_type)
+            .map_err(|why| format!("gpu.type '{gpu_type}': {why}"))?;
         let container_runtime = match g.get("containerRuntime") {
             None => false,
             Some(v) => v

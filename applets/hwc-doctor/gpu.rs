@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use hwc_access as access;
 use hwc_core::root::Root;
+use hwc_gpu::accel::Accel;
 use hwc_gpu::container::{self, ContainerRuntime};
 use hwc_gpu::offload::{self, Plan, Selector};
 use hwc_gpu::{accel, Gpus, Role, Vendor};
@@ -35,7 +36,7 @@ pub fn check(ctx: &Context, declared: Option<&declared::Gpu>, f: &mut Findings) 
     let summary = accel::summarize(&ctx.gpus, &ctx.root);
     check_type(ctx, d, summary.gpu_type, f);
     check_accel(d, summary.accel.as_str(), f);
-    if d.gpu_type == "nvidia" {
+    if Vendor::named(&d.gpu_type) == Some(Vendor::Nvidia) {
         let spec = d.container_runtime.then(|| container::detect(&ctx.root));
         check_nvidia(ctx, spec.as_ref(), f);
     } else {
@@ -111,12 +112,7 @@ fn check_type(ctx: &Context, d: &declared::Gpu, detected: &str, f: &mut Findings
 }
 
 fn check_accel(d: &declared::Gpu, detected: &str, f: &mut Findings) {
-    let declared = match d.gpu_type.as_str() {
-        "nvidia" => "cuda",
-        "amd" => "rocm",
-        "intel" => "vaapi",
-        _ => "cpu",
-    };
+    let declared = Accel::best_of(Vendor::named(&d.gpu_type)).as_str();
     let evidence = format!("{OPTION}.accel is {declared}; the machine gives {detected}");
     if declared == detected {
         f.ok(GPU, "accel", evidence);
@@ -338,7 +334,9 @@ fn check_render_access(ctx: &Context, node: Option<&str>, f: &mut Findings) {
 
 fn check_offload(ctx: &Context, d: &declared::Gpu, f: &mut Findings) {
     let from = ctx.gpus.default_gpu().map(|g| g.role);
-    let dgpu_declared = matches!(d.gpu_type.as_str(), "nvidia" | "amd");
+    let dgpu_declared = Vendor::named(&d.gpu_type)
+        .and_then(Vendor::facts)
+        .is_some_and(|f| f.offload_target);
     if !dgpu_declared || !matches!(from, Some(Role::Integrated | Role::Bmc | Role::Virtual)) {
         f.skip(
             GPU,

@@ -6,16 +6,9 @@ use hwc_core::error::{Error, Result};
 use hwc_gpu::accel::Summary;
 use hwc_gpu::{Gpu, Gpus, Vendor};
 
-/// The values HWC_GPU_TYPE takes.
-pub const TYPES: [&str; 4] = ["nvidia", "amd", "intel", "none"];
-
 /// The declared type, checked.
 pub fn parse(text: &str) -> Result<&'static str> {
-    TYPES.into_iter().find(|t| *t == text).ok_or_else(|| {
-        Error::usage(format!(
-            "--expect {text}: expected nvidia, amd, intel or none"
-        ))
-    })
+    hwc_gpu::parse_gpu_type(text).map_err(|why| Error::usage(format!("--expect {text}: {why}")))
 }
 
 /// The warning when the machine's type is not the declared one, `None` when it is.
@@ -75,7 +68,7 @@ mod tests {
 
     #[test]
     fn types_parse() {
-        for t in TYPES {
+        for t in hwc_gpu::GPU_TYPES {
             assert_eq!(parse(t).unwrap(), t);
         }
         for bad in ["", "NVIDIA", "cuda", "nvidia "] {

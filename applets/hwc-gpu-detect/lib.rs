@@ -23,7 +23,7 @@ use hwc_core::output;
 use hwc_core::root::Root;
 use hwc_gpu::accel;
 use hwc_gpu::offload::{self, Plan, Selector};
-use hwc_gpu::{self as gpu, Depth, Gpus};
+use hwc_gpu::{self as gpu, Depth, Gpus, Vendor};
 use report::Report;
 
 /// Report the GPUs (PCI address, vendor, ids, driver, role, render node, power state, name),
@@ -160,7 +160,11 @@ fn nixos_text(gpus: &Gpus, plan: &Plan, gpu_type: &'static str) -> String {
     let prime = prime::prime(gpus);
     nixos::text(&nixos::Snippet {
         // Declaring nvidia is what installs the driver PRIME needs.
-        gpu_type: if prime.is_some() { "nvidia" } else { gpu_type },
+        gpu_type: if prime.is_some() {
+            Vendor::Nvidia.as_str()
+        } else {
+            gpu_type
+        },
         prime,
         plan,
         default: gpus.default_gpu(),

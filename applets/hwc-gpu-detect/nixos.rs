@@ -46,7 +46,7 @@ fn bus_ids(prime: &Prime) -> String {
     format!(
         "nvidiaBusId = \"{}\";\n{} = \"{}\";\n",
         bus_id(prime.nvidia),
-        prime.kind.option(),
+        prime.option(),
         bus_id(prime.integrated)
     )
 }
@@ -63,7 +63,7 @@ fn headline(s: &Snippet) -> String {
                 return format!(
                     "NVIDIA {} renders offloaded from {} {}",
                     p.nvidia,
-                    p.kind.name(),
+                    p.kind.display(),
                     p.integrated
                 )
             }
@@ -73,7 +73,7 @@ fn headline(s: &Snippet) -> String {
         return format!(
             "NVIDIA {} will render offloaded from {} {} with NVIDIA's driver, which type = \"nvidia\" installs ({now})",
             p.nvidia,
-            p.kind.name(),
+            p.kind.display(),
             p.integrated
         );
     }
@@ -92,12 +92,9 @@ fn headline(s: &Snippet) -> String {
 /// `NVIDIA 0000:01:00.0`, `BMC display 0000:02:00.0`.
 fn label(gpu: &Gpu) -> String {
     let kind = match (gpu.vendor(), gpu.role) {
-        (Vendor::Nvidia, _) => "NVIDIA",
-        (Vendor::Amd, _) => "AMD",
-        (Vendor::Intel, _) => "Intel",
         (Vendor::Other, Role::Bmc) => "BMC display",
         (Vendor::Other, Role::Virtual) => "virtual display",
-        (Vendor::Other, _) => "GPU",
+        (vendor, _) => vendor.display(),
     };
     format!("{kind} {}", gpu.pci)
 }
@@ -105,8 +102,8 @@ fn label(gpu: &Gpu) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prime::Integrated;
     use hwc_gpu::PciAddr;
+    use hwc_gpu::Vendor;
 
     fn addr(text: &str) -> PciAddr {
         PciAddr::parse(text.as_bytes()).unwrap()
@@ -120,7 +117,7 @@ mod tests {
             prime: Some(Prime {
                 nvidia: addr("0000:c4:00.0"),
                 integrated: addr("0001:00:02.0"),
-                kind: Integrated::Intel,
+                kind: Vendor::Intel,
                 driver_now: None,
             }),
             plan: &plan,

@@ -8,36 +8,13 @@
 
 use hwc_gpu::{Gpus, PciAddr, Role, Vendor};
 
-/// The integrated GPU NixOS offloads from, which names its option.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Integrated {
-    Intel,
-    Amd,
-}
-
-impl Integrated {
-    /// The option of `hardware.nvidia.prime` that holds its bus id.
-    pub fn option(self) -> &'static str {
-        match self {
-            Integrated::Intel => "intelBusId",
-            Integrated::Amd => "amdgpuBusId",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Integrated::Intel => "Intel",
-            Integrated::Amd => "AMD",
-        }
-    }
-}
-
 /// NVIDIA PRIME render offload as NixOS configures it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prime {
     pub nvidia: PciAddr,
     pub integrated: PciAddr,
-    pub kind: Integrated,
+    /// The integrated GPU's vendor, which names its option.
+    pub kind: Vendor,
     /// The NVIDIA GPU's driver now, when it is not NVIDIA's own (`nouveau`, or none at all).
     pub driver_now: Option<Option<String>>,
 }
@@ -46,11 +23,8 @@ pub struct Prime {
 /// AMD GPU that drives the display, whatever driver the NVIDIA GPU has now.
 pub fn prime(gpus: &Gpus) -> Option<Prime> {
     let default = gpus.default_gpu().filter(|g| g.role == Role::Integrated)?;
-    let kind = match default.vendor() {
-        Vendor::Intel => Integrated::Intel,
-        Vendor::Amd => Integrated::Amd,
-        Vendor::Nvidia | Vendor::Other => return None,
-    };
+    let kind = default.vendor();
+    kind.facts()?.prime_option?;
     let nvidia = gpus
         .list
         .iter()
@@ -62,6 +36,13 @@ pub fn prime(gpus: &Gpus) -> Option<Prime> {
         driver_now: (!nvidia.driver_is("nvidia"))
             .then(|| nvidia.driver.map(|d| d.as_str().into_owned())),
     })
+}
+
+impl Prime {
+    /// The option of `hardware.nvidia.prime` that holds the integrated GPU's bus id.
+    pub fn option(&self) -> &'static str {
+        self.kind.facts().and_then(|f| f.prime_option).unwrap_or("")
+    }
 }
 
 /// NixOS's bus id, `PCI:<bus>@<domain>:<device>:<function>`, every number in decimal where
@@ -115,15 +96,12 @@ mod tests {
             Some(Prime {
                 nvidia: nvidia.pci,
                 integrated: intel.pci,
-                kind: Integrated::Intel,
+                kind: Vendor::Intel,
                 driver_now: None,
             })
         );
         let amd = prime(&machine(vec![apu.clone(), nvidia.clone()])).unwrap();
-        assert_eq!(
-            (amd.kind.option(), amd.integrated),
-            ("amdgpuBusId", apu.pci)
-        );
+        assert_eq!((amd.option(), amd.integrated), ("amdgpuBusId", apu.pci));
         // A fresh install: the NVIDIA GPU on nouveau, or on nothing yet.
         let nouveau = gpu("0000:01:00.0", 0x10de, 0x2520, 0x030200, "nouveau");
         let bare = gpu("0000:01:00.0", 0x10de, 0x0fe4, 0x030000, "");

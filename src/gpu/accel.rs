@@ -2,7 +2,7 @@
 //! `vaapi`, `cpu`) and the GPU it runs on. The dGPU is preferred: GPUs are tried discrete ones
 //! first (PCI order), then the default, then the rest, and the first that gives an API wins.
 
-use super::{Gpu, Gpus, PciAddr, Vendor};
+use super::{Gpu, Gpus, PciAddr, Vendor, VendorFacts};
 use hwc_core::root::Root;
 use hwc_core::sysfs;
 
@@ -28,12 +28,31 @@ impl Accel {
     }
 }
 
+/// What `gpu` gives: its vendor's compute API when its own driver is bound (ROCm also needs
+/// `/dev/kfd`), else VA-API where the vendor's GPUs serve it with a driver and a render node.
 fn accel_of(gpu: &Gpu, has_kfd: &mut impl FnMut() -> bool) -> Accel {
-    match gpu.vendor() {
-        Vendor::Nvidia if gpu.driver_is("nvidia") => Accel::Cuda,
-        Vendor::Amd if gpu.driver_is("amdgpu") && has_kfd() => Accel::Rocm,
-        Vendor::Amd | Vendor::Intel if gpu.driver.is_some() && gpu.render.is_some() => Accel::Vaapi,
+    let Some(f) = gpu.vendor().facts() else {
+        return Accel::Cpu;
+    };
+    match f.compute {
+        Some((api, driver)) if gpu.driver_is(driver) && (api != Accel::Rocm || has_kfd()) => api,
+        _ if f.vaapi && gpu.driver.is_some() && gpu.render.is_some() => Accel::Vaapi,
         _ => Accel::Cpu,
+    }
+}
+
+impl Accel {
+    /// The best API a GPU of `vendor` can give (with its own driver bound), what a machine
+    /// declared with that vendor is expected to offer; `Cpu` for none.
+    pub fn best_of(vendor: Option<Vendor>) -> Accel {
+        match vendor.and_then(Vendor::facts) {
+            Some(VendorFacts {
+                compute: Some((api, _)),
+                ..
+            }) => *api,
+            Some(f) if f.vaapi => Accel::Vaapi,
+            _ => Accel::Cpu,
+        }
     }
 }
 

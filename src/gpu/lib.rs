@@ -34,6 +34,11 @@
 pub mod accel;
 pub mod container;
 pub mod offload;
+mod vendor;
+
+pub use vendor::{
+    parse_gpu_type, role_of, Vendor, VendorFacts, AMD_APU_DEVICE_IDS, GPU_TYPES, VENDORS,
+};
 
 use std::ffi::CStr;
 use std::fmt;
@@ -41,32 +46,6 @@ use std::fmt;
 use hwc_core::error::{Error, Result};
 use hwc_core::root::Root;
 use hwc_core::sysfs;
-
-pub const VENDOR_NVIDIA: u16 = 0x10de;
-pub const VENDOR_AMD: u16 = 0x1002;
-pub const VENDOR_INTEL: u16 = 0x8086;
-
-/// AMD APU graphics (integrated), by PCI device id: the parts marked AMD_IS_APU in the kernel's
-/// radeon/amdgpu id tables and the later APUs found by IP discovery. A missing id makes an APU
-/// look discrete, so `gpu-launch` would not offload on an APU + dGPU laptop; `--gpu` still works.
-pub const AMD_APU_DEVICE_IDS: &[u16] = &[
-    // Wrestler, Sumo, Trinity/Richland (radeon)
-    0x9802, 0x9803, 0x9804, 0x9805, 0x9806, 0x9807, 0x9640, 0x9641, 0x9642, 0x9643, 0x9644, 0x9645,
-    0x9647, 0x9648, 0x9649, 0x964a, 0x964b, 0x964c, 0x964e, 0x964f, 0x9900, 0x9901, 0x9903, 0x9904,
-    0x9905, 0x9906, 0x9907, 0x9908, 0x9909, 0x990a, 0x990b, 0x990c, 0x990d, 0x990e, 0x990f, 0x9910,
-    0x9913, 0x9917, 0x9918, 0x9919, 0x9990, 0x9991, 0x9992, 0x9993, 0x9994, 0x9995, 0x9996, 0x9997,
-    0x9998, 0x9999, 0x999a, 0x999b, 0x999c, 0x999d, 0x99a0, 0x99a2, 0x99a4,
-    // Kaveri, Kabini, Mullins, Carrizo, Stoney
-    0x1304, 0x1305, 0x1306, 0x1307, 0x1309, 0x130a, 0x130b, 0x130c, 0x130d, 0x130e, 0x130f, 0x1310,
-    0x1311, 0x1312, 0x1313, 0x1315, 0x1316, 0x1317, 0x1318, 0x131b, 0x131c, 0x131d, 0x9830, 0x9831,
-    0x9832, 0x9833, 0x9834, 0x9835, 0x9836, 0x9837, 0x9838, 0x9839, 0x983a, 0x983b, 0x983c, 0x983d,
-    0x983e, 0x983f, 0x9850, 0x9851, 0x9852, 0x9853, 0x9854, 0x9855, 0x9856, 0x9857, 0x9858, 0x9859,
-    0x985a, 0x985b, 0x985c, 0x985d, 0x985e, 0x985f, 0x9870, 0x9874, 0x9875, 0x9876, 0x9877, 0x98e4,
-    // Raven/Picasso/Dali, Renoir/Lucienne/Cezanne/Barcelo, Van Gogh, Rembrandt, Mendocino,
-    // Raphael/Granite Ridge, Phoenix/Hawk Point, Strix Point, Strix Halo, Krackan
-    0x15d8, 0x15dd, 0x15e7, 0x1636, 0x1638, 0x164c, 0x163f, 0x1435, 0x1681, 0x164d, 0x1506, 0x164e,
-    0x13c0, 0x15bf, 0x15c8, 0x1900, 0x1901, 0x150e, 0x1586, 0x1114,
-];
 
 /// A PCI function address, `domain:bus:device.function`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -121,34 +100,6 @@ impl fmt::Display for PciAddr {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Vendor {
-    Nvidia,
-    Amd,
-    Intel,
-    Other,
-}
-
-impl Vendor {
-    pub fn from_id(id: u16) -> Vendor {
-        match id {
-            VENDOR_NVIDIA => Vendor::Nvidia,
-            VENDOR_AMD => Vendor::Amd,
-            VENDOR_INTEL => Vendor::Intel,
-            _ => Vendor::Other,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Vendor::Nvidia => "nvidia",
-            Vendor::Amd => "amd",
-            Vendor::Intel => "intel",
-            Vendor::Other => "other",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// Part of the CPU package (Intel iGPU, AMD APU).
     Integrated,
@@ -170,21 +121,6 @@ impl Role {
             Role::Virtual => "virtual",
             Role::Unknown => "unknown",
         }
-    }
-}
-
-/// The role rules of the module documentation.
-pub fn role_of(pci: PciAddr, vendor_id: u16, device_id: u16, class: u32) -> Role {
-    match vendor_id {
-        VENDOR_NVIDIA => Role::Discrete,
-        VENDOR_INTEL if pci.domain == 0 && pci.bus == 0 => Role::Integrated,
-        VENDOR_INTEL => Role::Discrete,
-        VENDOR_AMD if class >> 8 == 0x0380 || class >> 16 == 0x12 => Role::Discrete,
-        VENDOR_AMD if AMD_APU_DEVICE_IDS.contains(&device_id) => Role::Integrated,
-        VENDOR_AMD => Role::Discrete,
-        0x1a03 | 0x102b => Role::Bmc,
-        0x1af4 | 0x1234 | 0x15ad | 0x1b36 | 0x1013 | 0x80ee | 0x1414 => Role::Virtual,
-        _ => Role::Unknown,
     }
 }
 
@@ -427,11 +363,12 @@ fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -
     let dir = devices.open_child(sysfs::join(&mut path, name, b".")?)?;
     let id = |name: &CStr| dir.read_hex(name).and_then(|v| u16::try_from(v).ok());
     let vendor_id = id(c"vendor")?;
-    if class >> 16 == 0x12 && !matches!(vendor_id, VENDOR_AMD | VENDOR_NVIDIA) {
+    let facts = Vendor::from_id(vendor_id).facts();
+    if class >> 16 == 0x12 && !facts.is_some_and(|f| f.accelerators) {
         return None;
     }
     // A launch needs the device id only where it decides the role (AMD APUs).
-    let device_id = if depth == Depth::Full || vendor_id == VENDOR_AMD {
+    let device_id = if depth == Depth::Full || facts.is_some_and(|f| f.role_by_device_id) {
         id(c"device").unwrap_or(0)
     } else {
         0

@@ -10,7 +10,7 @@
 //! Where the default GPU is already discrete (a desktop card, a DGX workstation), nothing is
 //! offloaded unless asked for with `--gpu`.
 
-use super::{Gpu, Gpus, PciAddr, Role, Vendor};
+use super::{Gpu, Gpus, PciAddr, Role, Vendor, VENDORS};
 use hwc_core::error::{Error, Result};
 use hwc_core::root::Root;
 use hwc_core::sysfs;
@@ -23,8 +23,9 @@ pub const EGL_VENDOR_DIRS: [&str; 3] = [
     "/usr/share/glvnd/egl_vendor.d",
 ];
 
-/// Drivers that Mesa offloads to with `DRI_PRIME`.
-const MESA_DRIVERS: [&str; 5] = ["amdgpu", "radeon", "nouveau", "i915", "xe"];
+/// NVIDIA's own driver, which renders offloaded with its PRIME variables (Mesa's drivers, in
+/// the vendor table, with `DRI_PRIME`).
+const NVIDIA_DRIVER: &str = "nvidia";
 
 /// What `--gpu` asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,10 +40,10 @@ impl Selector {
     pub fn parse(text: &str) -> Option<Selector> {
         Some(match text {
             "auto" => Selector::Auto,
-            "nvidia" => Selector::Vendor(Vendor::Nvidia),
-            "amd" => Selector::Vendor(Vendor::Amd),
-            "intel" => Selector::Vendor(Vendor::Intel),
-            _ => Selector::Pci(PciAddr::parse(text.as_bytes())?),
+            _ => match Vendor::named(text) {
+                Some(v) => Selector::Vendor(v),
+                None => Selector::Pci(PciAddr::parse(text.as_bytes())?),
+            },
         })
     }
 }
@@ -63,7 +64,10 @@ pub enum Plan<'g> {
 
 fn can_offload(gpu: &Gpu) -> bool {
     matches!(gpu.role, Role::Discrete | Role::Integrated)
-        && (gpu.driver_is("nvidia") || MESA_DRIVERS.iter().any(|d| gpu.driver_is(d)))
+        && (gpu.driver_is(NVIDIA_DRIVER)
+            || VENDORS
+                .iter()
+                .any(|f| f.mesa_drivers.iter().any(|d| gpu.driver_is(d))))
 }
 
 /// Decides where to render. Automatic choice never fails (no target is a [`Plan::NoTarget`]);
@@ -179,7 +183,7 @@ fn unusable(gpu: &Gpu) -> String {
 
 /// The variables that make a program render on `gpu`.
 pub fn offload_env(gpus: &Gpus, gpu: &Gpu, root: &Root) -> Vec<(&'static str, String)> {
-    if !gpu.driver_is("nvidia") {
+    if !gpu.driver_is(NVIDIA_DRIVER) {
         return vec![("DRI_PRIME", gpu.pci.path_tag())];
     }
     // The X server names NVIDIA GPU screens NVIDIA-G0, -G1, ... in PCI order of the GPUs it
@@ -187,7 +191,7 @@ pub fn offload_env(gpus: &Gpus, gpu: &Gpu, root: &Root) -> Vec<(&'static str, St
     let index = gpus
         .list
         .iter()
-        .filter(|g| g.driver_is("nvidia") && !g.default && g.pci < gpu.pci)
+        .filter(|g| g.driver_is(NVIDIA_DRIVER) && !g.default && g.pci < gpu.pci)
         .count();
     let mut env = vec![
         ("__NV_PRIME_RENDER_OFFLOAD", "1".to_string()),
