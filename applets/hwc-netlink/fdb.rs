@@ -62,11 +62,9 @@ fn fdb_show(ctx: &mut Ctx, dev: Option<&str>, br: Option<&str>) -> Result<u8> {
     let br = br.map(index_of).transpose()?;
     let entries = ctx
         .sock
-        .fdb(dev)
+        .fdb(dev, br)
         .map_err(|e| fail("listing forwarding entries", e))?;
-    let shown = entries
-        .iter()
-        .filter(|e| br.is_none() || e.master == br || Some(e.index) == br);
+    let shown = entries.iter();
     if ctx.json {
         let mut j = Json::reusing(ctx.sock.take_buffer());
         j.begin_array();

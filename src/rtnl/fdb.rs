@@ -106,11 +106,14 @@ fn ndmsg(index: u32, state: u16, flags: u8) -> [u8; 12] {
     h
 }
 
-/// The dump of bridge entries, of link `index` only when given (the kernel filters under strict
-/// checking; the caller filters too, for kernels that do not).
-pub fn dump_request(index: Option<u32>) -> Request {
+/// The dump of bridge entries: of link `index` only, and of the ports of bridge `master` only,
+/// when given (the kernel filters, under strict checking).
+pub fn dump_request(index: Option<u32>, master: Option<u32>) -> Request {
     let mut req = Request::new(RTM_GETNEIGH, codec::F_REQUEST | codec::F_DUMP);
     req.header(&ndmsg(index.unwrap_or(0), 0, 0));
+    if let Some(m) = master {
+        req.attr_u32(NDA_MASTER, m);
+    }
     req
 }
 

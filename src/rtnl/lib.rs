@@ -53,17 +53,20 @@ impl Socket {
         }))
     }
 
-    /// The bridge forwarding entries, of the link `index` only when given.
-    pub fn fdb(&mut self, index: Option<u32>) -> Result<Vec<FdbEntry>, NlError> {
-        let all = self.dump(
-            &fdb::dump_request(index),
-            fdb::RTM_NEWNEIGH,
-            FdbEntry::parse,
-        )?;
-        Ok(match index {
-            Some(i) => all.into_iter().filter(|e| e.index == i).collect(),
-            None => all,
-        })
+    /// The bridge forwarding entries: of the link `index` only, of the bridge `master`'s ports
+    /// only, when given. The link filter is applied here too, as for a kernel without strict
+    /// checking.
+    pub fn fdb(
+        &mut self,
+        index: Option<u32>,
+        master: Option<u32>,
+    ) -> Result<Vec<FdbEntry>, NlError> {
+        let req = fdb::dump_request(index, master);
+        let mut all = self.dump(&req, fdb::RTM_NEWNEIGH, FdbEntry::parse)?;
+        if let Some(i) = index {
+            all.retain(|e| e.index == i);
+        }
+        Ok(all)
     }
 
     /// Every link, statistics left out. A `family` other than 0 asks that family's handler, as

@@ -7,6 +7,7 @@ pub mod envfile;
 pub mod fake_sysfs;
 pub mod faults;
 pub mod keys;
+pub mod netns;
 pub mod sshd;
 pub mod systemd_exec;
 pub mod systemd_standin;

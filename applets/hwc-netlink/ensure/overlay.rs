@@ -99,7 +99,7 @@ pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         Vec::new()
     } else {
         ctx.sock
-            .fdb(Some(link.index))
+            .fdb(Some(link.index), None)
             .map_err(|e| fail("listing forwarding entries", e))?
             .iter()
             .filter_map(|e| e.remote())
