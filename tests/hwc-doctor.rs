@@ -7,6 +7,7 @@
 mod common;
 
 use common::fake_sysfs::Tree;
+use common::netns::Netns;
 use common::*;
 use serde_json::Value;
 use std::fs;
@@ -413,33 +414,11 @@ fn undeclared_checks_are_skipped_and_the_declaration_is_checked() {
     assert_one_line_error(&o);
 }
 
-/// A network namespace for the mesh checks, removed when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Option<Netns> {
-        if !is_root() || !have("ip") {
-            skip("a network namespace needs root and ip (tests/run runs as root)");
-            return None;
-        }
-        let name = format!("hwc-doctor-{}", std::process::id());
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Netns(name))
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 #[test]
 fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
-    let Some(ns) = Netns::new() else { return };
+    let Some(ns) = Netns::new("docbr") else {
+        return;
+    };
     let m = Machine::consistent();
     write(
         &m.root().join("etc/hwc/declared.json"),
@@ -447,7 +426,7 @@ fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
     );
     let doctor = || {
         Command::new("ip")
-            .args(["netns", "exec", &ns.0])
+            .args(["netns", "exec", &ns.name])
             .arg(hwc())
             .args(["hwc-doctor", "--json", "--root"])
             .arg(m.root())
@@ -462,7 +441,7 @@ fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
         &["hwc-netlink ensure-bridge br-doc 10.77.0.1/24 fd00:77::1/64"],
     );
     let made = Command::new("ip")
-        .args(["netns", "exec", &ns.0])
+        .args(["netns", "exec", &ns.name])
         .arg(hwc())
         .args(["hwc-netlink", "ensure-bridge", "br-doc", "10.77.0.1/24"])
         .output()
@@ -476,7 +455,7 @@ fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
         &["ensure-bridge"],
     );
     let made = Command::new("ip")
-        .args(["netns", "exec", &ns.0])
+        .args(["netns", "exec", &ns.name])
         .arg(hwc())
         .args(["hwc-netlink", "ensure-bridge", "br-doc", "fd00:77::1/64"])
         .output()
@@ -485,6 +464,173 @@ fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
     let o = doctor();
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert_eq!(find(&checks(&o), "mesh", "bridge:br-doc")["status"], "ok");
+}
+
+/// A container network over an overlay, as the NixOS module declares it: made as declared, the
+/// doctor passes; then a missing peer entry, a wrong VNI and an MTU above the underlay's each
+/// fail alone, naming what differs and the line that fixes it.
+#[test]
+fn a_declared_network_is_checked_link_by_link() {
+    let Some(ns) = Netns::new("docnet") else {
+        return;
+    };
+    let m = Machine::consistent();
+    let declared = r#"{"networks": {"media": {"bridge": "hwc-media", "address": "10.77.0.1/24",
+        "overlay": {"link": "vx-4242", "vni": 4242, "port": 4789, "local": "192.0.2.1",
+                    "underlay": "wg0", "peers": ["192.0.2.2", "192.0.2.3"], "mtu": 1370},
+        "podman": true, "docker": false}}}"#;
+    write(&m.root().join("etc/hwc/declared.json"), declared);
+    let podman = m.root().join("etc/containers/networks/media.json");
+    std::fs::create_dir_all(podman.parent().unwrap()).unwrap();
+    write(
+        &podman,
+        r#"{"name": "media", "driver": "bridge", "network_interface": "hwc-media",
+            "subnets": [{"subnet": "10.77.0.0/24", "gateway": "10.77.0.1"}]}"#,
+    );
+    let run = |args: &[&str]| {
+        let o = Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .arg(hwc())
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    };
+    let doctor = || {
+        Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .arg(hwc())
+            .args(["hwc-doctor", "--json", "--root"])
+            .arg(m.root())
+            .output()
+            .unwrap()
+    };
+    // The underlay: WireGuard's MTU.
+    run(&[
+        "hwc-netlink",
+        "link",
+        "add",
+        "wg0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "wg1",
+    ]);
+    run(&["hwc-netlink", "link", "set", "wg0", "mtu", "1420", "up"]);
+    run(&["hwc-netlink", "addr", "add", "192.0.2.1/24", "dev", "wg0"]);
+    let ensure = [
+        "hwc-netlink",
+        "ensure-overlay",
+        "vx-4242",
+        "--vni",
+        "4242",
+        "--bridge",
+        "hwc-media",
+        "--local",
+        "192.0.2.1",
+        "--dev",
+        "wg0",
+        "--mtu",
+        "1370",
+        "--peer",
+        "192.0.2.2",
+        "--peer",
+        "192.0.2.3",
+    ];
+    run(&["hwc-netlink", "ensure-bridge", "hwc-media", "10.77.0.1/24"]);
+    run(&ensure);
+    let o = doctor();
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let all = checks(&o);
+    for check in ["bridge", "overlay", "peers", "mtu", "podman"] {
+        let c = find(&all, "mesh", &format!("network:media:{check}"));
+        assert_eq!(c["status"], "ok", "{c}");
+    }
+
+    // A peer's entry gone.
+    run(&[
+        "hwc-netlink",
+        "fdb",
+        "del",
+        "00:00:00:00:00:00",
+        "dev",
+        "vx-4242",
+        "dst",
+        "192.0.2.3",
+    ]);
+    fails_alone(
+        &doctor(),
+        "mesh",
+        "network:media:peers",
+        &["vx-4242: no entry toward 192.0.2.3"],
+        &[
+            "systemctl restart hwc-network-media",
+            "hwc.infrastructure.mesh.containerNetworking.networks.media.overlay.peers",
+        ],
+    );
+    run(&ensure);
+
+    // An MTU above what the underlay carries (the underlay's lowered under it: the kernel keeps
+    // the overlay's).
+    run(&["hwc-netlink", "link", "set", "wg0", "mtu", "1400"]);
+    fails_alone(
+        &doctor(),
+        "mesh",
+        "network:media:mtu",
+        &["vx-4242 MTU 1370 + VXLAN's 50 bytes is over wg0's 1400"],
+        &["hwc.infrastructure.mesh.containerNetworking.networks.media.overlay.underlayMtu = 1400;"],
+    );
+    run(&["hwc-netlink", "link", "set", "wg0", "mtu", "1420"]);
+
+    // The link remade with another VNI (by hand, behind hwc's back).
+    run(&["hwc-netlink", "link", "del", "vx-4242"]);
+    run(&[
+        "hwc-netlink",
+        "link",
+        "add",
+        "vx-4242",
+        "type",
+        "vxlan",
+        "id",
+        "7",
+        "dstport",
+        "4789",
+        "local",
+        "192.0.2.1",
+        "dev",
+        "wg0",
+    ]);
+    run(&[
+        "hwc-netlink",
+        "link",
+        "set",
+        "vx-4242",
+        "master",
+        "hwc-media",
+        "mtu",
+        "1370",
+        "up",
+    ]);
+    fails_alone(
+        &doctor(),
+        "mesh",
+        "network:media:overlay",
+        &["vx-4242 has VNI 7, not the declared 4242"],
+        &["hwc-netlink link del vx-4242; systemctl restart hwc-network-media"],
+    );
+    let metrics = Command::new("ip")
+        .args(["netns", "exec", &ns.name])
+        .arg(hwc())
+        .args(["hwc-doctor", "--prometheus", "-", "--root"])
+        .arg(m.root())
+        .output()
+        .unwrap();
+    let text = stdout(&metrics);
+    assert!(
+        text.contains("hwc_network_ok{network=\"media\"} 0"),
+        "{text}"
+    );
 }
 
 /// A session bus for the user: a real dbus-daemon running as the user on

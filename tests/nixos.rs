@@ -2104,3 +2104,322 @@ fn both_stage1s_put_hwc_on_the_initrd_shells_path() {
         );
     }
 }
+
+/// The declaration a fleet shares (every machine imports it): one network, its overlay over
+/// `wg0`, podman and docker told, and every machine's address and lease range for the checks.
+const FLEET_SHARED: &str = r#"{ lib, ... }:
+{
+  hwc.infrastructure.mesh.containerNetworking = {
+    enable = true;
+    networks.media = {
+      subnet = "10.77.0.0/24";
+      overlay = {
+        vni = 4242;
+        underlay = "wg0";
+        peers = [ "10.100.0.1" "10.100.0.2" ];
+        underlayMtu = 1420;
+      };
+      podman = true;
+      docker = true;
+      fleet = {
+        jelly = { hostAddress = "10.77.0.1"; leaseRange = { start = "10.77.0.64"; end = "10.77.0.127"; }; };
+        llm = { hostAddress = "10.77.0.2"; leaseRange = { start = "10.77.0.128"; end = "10.77.0.191"; }; };
+      };
+    };
+  };
+  virtualisation.podman.enable = true;
+  virtualisation.docker.enable = true;
+}
+"#;
+
+/// One machine of the fleet: the shared file, and its own three values.
+fn fleet_machine(dir: &Path, name: &str, host: &str, lease: (&str, &str), local: &str) -> PathBuf {
+    fs::write(dir.join("shared.nix"), FLEET_SHARED).unwrap();
+    let path = dir.join(format!("{name}.nix"));
+    fs::write(
+        &path,
+        format!(
+            r#"{{
+  imports = [ ./shared.nix ];
+  hwc.infrastructure.mesh.containerNetworking.networks.media = {{
+    hostAddress = "{host}";
+    leaseRange = {{ start = "{}"; end = "{}"; }};
+    overlay.local = "{local}";
+  }};
+}}
+"#,
+            lease.0, lease.1
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Every ExecStartPre and ExecStart line of `unit`, as systemd splits and spawns them.
+fn exec_lines(doc: &Value, unit: &str) -> Vec<Vec<String>> {
+    let config = &doc["services"][unit]["serviceConfig"];
+    let mut lines = Vec::new();
+    for key in ["ExecStartPre", "ExecStart"] {
+        let values = match &config[key] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+            _ => Vec::new(),
+        };
+        for line in values {
+            let exec = systemd_exec::parse(&line).unwrap_or_else(|e| panic!("{unit}: {e}: {line}"));
+            lines.push(systemd_exec::spawn_argv(&exec, &HashMap::new()));
+        }
+    }
+    lines
+}
+
+#[test]
+fn a_fleet_of_two_machines_gets_one_network() {
+    if !nix_ready() {
+        return;
+    }
+    let top = public_dir();
+    let dir = top.path();
+    let hwc_out = package(dir);
+    let store = Store {
+        hwc: Some(&hwc_out),
+        ..Store::default()
+    };
+    let jelly = fleet_machine(
+        dir,
+        "jelly",
+        "10.77.0.1",
+        ("10.77.0.64", "10.77.0.127"),
+        "10.100.0.1",
+    );
+    let llm = fleet_machine(
+        dir,
+        "llm",
+        "10.77.0.2",
+        ("10.77.0.128", "10.77.0.191"),
+        "10.100.0.2",
+    );
+    let machines: Vec<Value> = [&jelly, &llm]
+        .iter()
+        .map(|m| eval(&[(*m).clone()], &store).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let mut ids = Vec::new();
+    for (doc, (me, peer, lease)) in machines.iter().zip([
+        ("10.100.0.1", "10.100.0.2", ("10.77.0.64", "10.77.0.127")),
+        ("10.100.0.2", "10.100.0.1", ("10.77.0.128", "10.77.0.191")),
+    ]) {
+        assert_eq!(doc["warnings"], serde_json::json!([]));
+        let lines = exec_lines(doc, "hwc-network-media");
+        let joined: Vec<String> = lines.iter().map(|l| l[1..].join(" ")).collect();
+        assert_eq!(
+            joined,
+            [
+                "wait-online wg0 --timeout 60".to_string(),
+                format!(
+                    "ensure-bridge hwc-media {}/24",
+                    if me.ends_with(".1") {
+                        "10.77.0.1"
+                    } else {
+                        "10.77.0.2"
+                    }
+                ),
+                format!(
+                    "ensure-overlay vx-4242 --vni 4242 --bridge hwc-media --local {me} --dev wg0 \
+                     --port 4789 --mtu 1370 --peer {peer}"
+                ),
+            ]
+        );
+        // After the underlay, and again whenever its interface comes back.
+        let unit = doc["units"]["hwc-network-media.service"].as_str().unwrap();
+        assert_eq!(
+            unit_setting(unit, "BindsTo"),
+            Some("sys-subsystem-net-devices-wg0.device")
+        );
+        assert_eq!(
+            strings(&doc["unitLinks"]["hwc-network-media.service"]["wantedBy"]),
+            ["multi-user.target", "sys-subsystem-net-devices-wg0.device"]
+        );
+        // podman's file: hwc's bridge, this host's gateway and lease range, the overlay's MTU.
+        let file: Value = serde_json::from_str(
+            doc["etc"]["containers/networks/media.json"]["text"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(file["network_interface"], "hwc-media");
+        assert_eq!(file["subnets"][0]["subnet"], "10.77.0.0/24");
+        assert_eq!(file["subnets"][0]["lease_range"]["start_ip"], lease.0);
+        assert_eq!(file["subnets"][0]["lease_range"]["end_ip"], lease.1);
+        assert_eq!(file["options"]["mtu"], "1370");
+        ids.push(file["id"].clone());
+        // docker's oneshot after docker.service.
+        let docker = doc["units"]["hwc-docker-network-media.service"]
+            .as_str()
+            .unwrap();
+        assert!(unit_setting(docker, "After").is_some_and(|a| a.contains("docker.service")));
+    }
+    assert_eq!(ids[0], ids[1], "one network: the same id on both machines");
+
+    // Made real: each machine a network namespace, wg0 between them (a veth pair with
+    // WireGuard's MTU), the units' lines run in them as systemd spawns them; then a container
+    // on each machine, with an address of that machine's lease range, reaches the other's.
+    if !is_root() {
+        skip("network namespaces need root (tests/run runs as root)");
+        return;
+    }
+    let Some(a) = common::netns::Netns::new("fleeta") else {
+        return;
+    };
+    let Some(b) = common::netns::Netns::new("fleetb") else {
+        return;
+    };
+    let ip = |args: &[&str]| {
+        let o = Command::new("ip").args(args).output().unwrap();
+        assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+    };
+    ip(&[
+        "link", "add", "wg0", "netns", &a.name, "mtu", "1420", "type", "veth", "peer", "name",
+        "wg0", "netns", &b.name, "mtu", "1420",
+    ]);
+    for (ns, addr) in [(&a, "10.100.0.1/24"), (&b, "10.100.0.2/24")] {
+        ip(&["-n", &ns.name, "addr", "add", addr, "dev", "wg0"]);
+        ip(&["-n", &ns.name, "link", "set", "wg0", "up"]);
+    }
+    let mut containers = Vec::new();
+    for (i, (ns, doc)) in [(&a, &machines[0]), (&b, &machines[1])]
+        .into_iter()
+        .enumerate()
+    {
+        for argv in exec_lines(doc, "hwc-network-media") {
+            let o = Command::new("ip")
+                .args(["netns", "exec", &ns.name])
+                .args(&argv)
+                .output()
+                .unwrap();
+            assert_eq!(code(&o), 0, "{argv:?}: {}", stderr(&o));
+        }
+        let c = common::netns::Netns::new(&format!("fleetc{i}")).unwrap();
+        ns.ok(&[
+            "ensure-veth",
+            &format!("vc{i}"),
+            "eth0",
+            "--master",
+            "hwc-media",
+            "--netns",
+            &c.name,
+        ]);
+        let addr = ["10.77.0.64/24", "10.77.0.128/24"][i];
+        c.ok(&["addr", "add", addr, "dev", "eth0"]);
+        c.ok(&["link", "set", "eth0", "up", "mtu", "1370"]);
+        containers.push(c);
+    }
+    assert_eq!(a.hwc_json(&["link", "show", "vx-4242"])[0]["mtu"], 1370);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    if have("ping") {
+        let ping = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &containers[0].name,
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+                "10.77.0.128",
+            ])
+            .output()
+            .unwrap();
+        assert!(ping.status.success(), "{}", stdout(&ping));
+    }
+    // The units again: nothing to do.
+    for (ns, doc) in [(&a, &machines[0]), (&b, &machines[1])] {
+        let argv = exec_lines(doc, "hwc-network-media").pop().unwrap();
+        let o = Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .args(&argv)
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o), "vx-4242: already as wanted\n");
+    }
+}
+
+#[test]
+fn fleet_mistakes_are_refused_naming_the_option() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let net = "hwc.infrastructure.mesh.containerNetworking.networks";
+    let base = |extra: &str| {
+        format!(
+            r#"hwc.infrastructure.mesh.containerNetworking = {{ enable = true; networks = {{ {extra} }}; }};
+virtualisation.docker.enable = true; virtualisation.podman.enable = true;"#
+        )
+    };
+    let one = r#"subnet = "10.77.0.0/24"; hostAddress = "10.77.0.1"; leaseRange = { start = "10.77.0.64"; end = "10.77.0.127"; };"#;
+    let cases = [
+        (
+            "overlapping lease ranges",
+            base(&format!(
+                r#"media = {{ {one} fleet.llm = {{ hostAddress = "10.77.0.2"; leaseRange = {{ start = "10.77.0.100"; end = "10.77.0.150"; }}; }}; }};"#
+            )),
+            format!("{net}.media.leaseRange: llm's 10.77.0.100-10.77.0.150 overlaps this machine's 10.77.0.64-10.77.0.127"),
+        ),
+        (
+            "a host address inside another host's range",
+            base(&format!(
+                r#"media = {{ {one} fleet.llm = {{ hostAddress = "10.77.0.70"; leaseRange = {{ start = "10.77.0.128"; end = "10.77.0.191"; }}; }}; }};"#
+            )),
+            format!("{net}.media.hostAddress: llm's 10.77.0.70 is inside this machine's lease range 10.77.0.64-10.77.0.127"),
+        ),
+        (
+            "a VNI used twice",
+            base(&format!(
+                r#"a = {{ {one} overlay = {{ vni = 7; underlay = "eth0"; local = "192.0.2.1"; }}; }};
+                   b = {{ subnet = "10.78.0.0/24"; hostAddress = "10.78.0.1"; leaseRange = {{ start = "10.78.0.10"; end = "10.78.0.20"; }}; overlay = {{ vni = 7; underlay = "eth0"; local = "192.0.2.1"; }}; }};"#
+            )),
+            format!("{net}: VNI 7 is used by a and b"),
+        ),
+        (
+            "a bridge name the kernel refuses",
+            base(&format!(r#"media = {{ {one} bridge = "hwc media"; }};"#)),
+            format!("{net}.media.bridge: 'hwc media' cannot be an interface name"),
+        ),
+        (
+            "a host address outside the subnet",
+            base(r#"media = { subnet = "10.77.0.0/24"; hostAddress = "10.78.0.1"; leaseRange = { start = "10.77.0.64"; end = "10.77.0.127"; }; };"#),
+            format!("{net}.media.hostAddress: 10.78.0.1 is not in the subnet 10.77.0.0/24"),
+        ),
+        (
+            "docker with a lease range that is no CIDR block",
+            base(r#"media = { subnet = "10.77.0.0/24"; hostAddress = "10.77.0.1"; leaseRange = { start = "10.77.0.10"; end = "10.77.0.99"; }; docker = true; };"#),
+            format!("{net}.media.leaseRange: docker takes a lease range only as a CIDR block"),
+        ),
+        (
+            "an overlay's peers of another family",
+            base(&format!(r#"media = {{ {one} overlay = {{ vni = 7; underlay = "eth0"; local = "192.0.2.1"; peers = [ "fd00::2" ]; }}; }};"#)),
+            format!("{net}.media.overlay.peers: an overlay's peers and its local address are all IPv4 or all IPv6"),
+        ),
+    ];
+    for (what, body, says) in cases {
+        let config = module(t.path(), "fleet", &body);
+        let err = eval(&[config], &Store::default()).expect_err(what);
+        assert!(err.contains(&says), "{what}: {err}");
+    }
+    // Docker without docker: named.
+    let config = module(
+        t.path(),
+        "nodocker",
+        &format!(
+            r#"hwc.infrastructure.mesh.containerNetworking = {{ enable = true; networks.media = {{ {one} docker = true; }}; }};"#
+        ),
+    );
+    let err = eval(&[config], &Store::default()).unwrap_err();
+    assert!(
+        err.contains(&format!(
+            "{net}.media.docker needs docker: virtualisation.docker.enable = true"
+        )),
+        "{err}"
+    );
+}

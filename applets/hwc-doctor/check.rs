@@ -10,7 +10,7 @@ pub const MESH: &str = "mesh";
 pub const DOCTOR: &str = "doctor";
 
 /// Every metric hwc-doctor writes, with its help text, in the order written.
-pub const METRICS: [(&str, &str); 7] = [
+pub const METRICS: [(&str, &str); 9] = [
     ("hwc_check_ok", "1 when the hwc-doctor check passed (ok or warn), 0 when it failed; skipped checks are left out."),
     ("hwc_gpu_info", "A GPU found on the PCI bus (always 1), with its address, vendor, device id, bound driver and role."),
     ("hwc_gpu_runtime_suspended", "1 when the GPU is runtime-suspended (read without waking it)."),
@@ -18,6 +18,8 @@ pub const METRICS: [(&str, &str); 7] = [
     ("hwc_user_missing_groups", "Groups of a declared set that the user is not in (or that do not exist)."),
     ("hwc_ssh_authorized_keys", "Keys in the block setup-ssh-keys manages in the user's authorized_keys."),
     ("hwc_bridge_up", "1 when a declared bridge exists, is a bridge, is up and holds its declared addresses."),
+    ("hwc_network_ok", "1 when every check of a declared container network passed (bridge, overlay, peers, MTU, runtimes)."),
+    ("hwc_network_peers", "Forwarding entries toward the declared peers that a network's VXLAN link holds."),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

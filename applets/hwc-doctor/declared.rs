@@ -27,6 +27,31 @@ pub struct Gpu {
     pub container_runtime: bool,
 }
 
+/// A container network as this machine should hold it (the NixOS module's `networks.<name>`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Network {
+    pub name: String,
+    pub bridge: String,
+    /// The host's address on the bridge, with the subnet's prefix.
+    pub address: String,
+    pub overlay: Option<Overlay>,
+    pub podman: bool,
+    pub docker: bool,
+}
+
+/// A network's VXLAN overlay.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Overlay {
+    pub link: String,
+    pub vni: u32,
+    pub port: u32,
+    pub local: String,
+    pub underlay: String,
+    /// The other machines' underlay addresses.
+    pub peers: Vec<String>,
+    pub mtu: Option<u32>,
+}
+
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Declared {
     pub gpu: Option<Gpu>,
@@ -36,6 +61,8 @@ pub struct Declared {
     pub ssh: Option<(String, Option<String>)>,
     /// Bridges by name, with their addresses.
     pub bridges: Vec<(String, Vec<String>)>,
+    /// Container networks, by name.
+    pub networks: Vec<Network>,
     pub apps: Vec<String>,
     /// Whether the file was there at all.
     pub found: bool,
@@ -132,10 +159,59 @@ pub fn from_value(doc: &Value) -> std::result::Result<Declared, String> {
                 .push((name.clone(), strings(addrs, &format!("bridges.{name}"))?));
         }
     }
+    if let Some(n) = doc.get("networks") {
+        let map = n
+            .as_object()
+            .ok_or_else(|| format!("networks is {}, not an object", n.kind()))?;
+        for (name, net) in map {
+            d.networks.push(network(name, net)?);
+        }
+    }
     if let Some(a) = doc.get("apps") {
         d.apps = strings(a, "apps")?;
     }
     Ok(d)
+}
+
+fn number(v: Option<&Value>, what: &str) -> std::result::Result<u32, String> {
+    match v {
+        Some(Value::Number(n)) => n
+            .parse()
+            .map_err(|_| format!("{what} is {n}, not a whole number")),
+        Some(other) => Err(format!("{what} is {}, not a number", other.kind())),
+        None => Err(format!("{what} is missing")),
+    }
+}
+
+fn network(name: &str, v: &Value) -> std::result::Result<Network, String> {
+    let at = |key: &str| format!("networks.{name}.{key}");
+    let field = |key: &str| v.get(key).unwrap_or(&Value::Null);
+    let overlay = match v.get("overlay") {
+        None | Some(Value::Null) => None,
+        Some(o) => {
+            let get = |key: &str| o.get(key).unwrap_or(&Value::Null);
+            Some(Overlay {
+                link: string(get("link"), &at("overlay.link"))?,
+                vni: number(o.get("vni"), &at("overlay.vni"))?,
+                port: number(o.get("port"), &at("overlay.port"))?,
+                local: string(get("local"), &at("overlay.local"))?,
+                underlay: string(get("underlay"), &at("overlay.underlay"))?,
+                peers: strings(get("peers"), &at("overlay.peers"))?,
+                mtu: match o.get("mtu") {
+                    None | Some(Value::Null) => None,
+                    m => Some(number(m, &at("overlay.mtu"))?),
+                },
+            })
+        }
+    };
+    Ok(Network {
+        name: name.to_string(),
+        bridge: string(field("bridge"), &at("bridge"))?,
+        address: string(field("address"), &at("address"))?,
+        overlay,
+        podman: field("podman").as_bool().unwrap_or(false),
+        docker: field("docker").as_bool().unwrap_or(false),
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod declared;
 mod gpu;
 mod json;
 mod mesh;
+mod network;
 mod permissions;
 mod prometheus;
 mod report;
@@ -41,7 +42,8 @@ use declared::Declared;
 /// sets' groups and device nodes), session/services (authorized_keys, StrictModes, the secret,
 /// the setup-ssh-keys unit), session/user (session bus, the systemd user manager's environment,
 /// session.env, the D-Bus names of declared apps), mesh (declared bridges up with their
-/// addresses). Each check prints ok, warn, fail or skip with its evidence, and the fix under a
+/// addresses; each container network's bridge, VXLAN overlay, forwarding entries against its
+/// peers, MTU against the underlay's, podman's view). Each check prints ok, warn, fail or skip with its evidence, and the fix under a
 /// failure. Undeclared checks, and a session that is not there, are skipped, never failed.
 #[derive(FromArgs)]
 #[argh(
@@ -49,11 +51,14 @@ use declared::Declared;
     note = "declared.json (every key optional): {{\"gpu\": {{\"type\": \"nvidia|amd|intel|none\", \
 \"containerRuntime\": true}}, \"permissions\": {{\"user\": \"eric\", \"sets\": [\"media\", ...]}}, \
 \"ssh\": {{\"user\": \"eric\", \"secret\": \"/run/agenix/...\"}}, \"bridges\": {{\"podman0\": \
-[\"10.88.0.1/16\"]}}, \"apps\": [\"chromium\"]}}. JSON: checks[] {{bucket, check, status, \
+[\"10.88.0.1/16\"]}}, \"networks\": {{\"media\": {{\"bridge\": \"hwc-media\", \"address\": \
+\"10.77.0.1/24\", \"overlay\": {{\"link\": \"vx-4242\", \"vni\": 4242, \"port\": 4789, \"local\": \
+\"192.0.2.1\", \"underlay\": \"wg0\", \"peers\": [...], \"mtu\": 1370}}, \"podman\": true}}}}, \
+\"apps\": [\"chromium\"]}}. JSON: checks[] {{bucket, check, status, \
 evidence, fix}}, declared, user, failed. --prometheus writes hwc_check_ok{{bucket,check}}, \
 hwc_gpu_info{{pci,vendor,device,driver,role}}, hwc_gpu_runtime_suspended{{pci}}, \
 hwc_nvidia_versions_match, hwc_user_missing_groups{{user,set}}, hwc_ssh_authorized_keys{{user}}, \
-hwc_bridge_up{{bridge}}. Checks in the user's home and session run as that user.",
+hwc_bridge_up{{bridge}}, hwc_network_ok{{network}}, hwc_network_peers{{network}}. Checks in the user's home and session run as that user.",
     error_code(1, "a check failed, or the declaration could not be read"),
     error_code(2, "usage error")
 )]
@@ -210,5 +215,6 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
         }
     }
     mesh::check(&declared.bridges, ctx.install, &mut f);
+    network::check(&declared.networks, &ctx.root, &mut f);
     f
 }

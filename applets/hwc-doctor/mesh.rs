@@ -69,58 +69,69 @@ fn bridge(
         install.unit("hwc-bridge", name),
         declared.join(" ")
     );
+    match bridge_state(name, declared, link, addrs) {
+        Ok(evidence) => {
+            f.ok(MESH, &check, evidence);
+            true
+        }
+        Err((evidence, other_kind)) => {
+            let fix = if other_kind {
+                format!("remove it (hwc-netlink link del {name}), then {ensure}")
+            } else {
+                ensure
+            };
+            f.fail(MESH, &check, evidence, fix);
+            false
+        }
+    }
+}
+
+/// Whether the bridge `name` is as declared: the evidence when it is; else what differs, and
+/// whether it is a link of another kind (which must be removed first).
+pub(crate) fn bridge_state(
+    name: &str,
+    declared: &[String],
+    link: Option<&hwc_rtnl::Link>,
+    addrs: &[Addr],
+) -> Result<String, (String, bool)> {
     let Some(link) = link else {
-        f.fail(MESH, &check, format!("{name} does not exist"), ensure);
-        return false;
+        return Err((format!("{name} does not exist"), false));
     };
     if link.kind().as_deref() != Some("bridge") {
         let kind = link.kind().map_or("no kind".into(), |k| k.into_owned());
-        f.fail(
-            MESH,
-            &check,
-            format!("{name} is a {kind}, not a bridge"),
-            format!("remove it (hwc-netlink link del {name}), then {ensure}"),
-        );
-        return false;
+        return Err((format!("{name} is a {kind}, not a bridge"), true));
     }
     if !link.is_up() {
-        f.fail(MESH, &check, format!("{name} is down"), ensure);
-        return false;
+        return Err((format!("{name} is down"), false));
     }
     let held: Vec<String> = addrs
         .iter()
         .filter(|a| a.index == link.index)
         .filter_map(|a| a.shown().map(|ip| format!("{ip}/{}", a.prefixlen)))
         .collect();
-    let missing: Vec<&String> = declared
+    let missing: Vec<&str> = declared
         .iter()
         .filter(|d| !held.contains(&canonical(d)))
+        .map(String::as_str)
         .collect();
     if missing.is_empty() {
-        f.ok(
-            MESH,
-            &check,
-            format!("{name} is an up bridge with {}", declared.join(", ")),
-        );
-        true
-    } else {
-        let missing: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-        f.fail(
-            MESH,
-            &check,
-            format!(
-                "{name} lacks {} (holds: {})",
-                missing.join(", "),
-                if held.is_empty() {
-                    "nothing".into()
-                } else {
-                    held.join(", ")
-                }
-            ),
-            ensure,
-        );
-        false
+        return Ok(format!(
+            "{name} is an up bridge with {}",
+            declared.join(", ")
+        ));
     }
+    Err((
+        format!(
+            "{name} lacks {} (holds: {})",
+            missing.join(", "),
+            if held.is_empty() {
+                "nothing".into()
+            } else {
+                held.join(", ")
+            }
+        ),
+        false,
+    ))
 }
 
 #[cfg(test)]

@@ -44,6 +44,15 @@ in
       default = { };
     };
 
+    # nixos/modules/virtualisation/docker.nix
+    virtualisation.docker = {
+      enable = lib.mkEnableOption "docker";
+      package = lib.mkPackageOption pkgs "docker" { };
+    };
+
+    # nixos/modules/virtualisation/podman/default.nix
+    virtualisation.podman.enable = lib.mkEnableOption "Podman";
+
     # nixos/modules/services/misc/jellyfin.nix: its options.
     services.jellyfin = {
       enable = lib.mkEnableOption "Jellyfin Media Server";

@@ -90,6 +90,7 @@ let
     sane-airscan = fake "sane-airscan" { };
     xdg-desktop-portal-gtk = fake "xdg-desktop-portal-gtk" { };
     jellyfin = fake "jellyfin" { };
+    docker = fake "docker" { };
   };
 in
 pkgs

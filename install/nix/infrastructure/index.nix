@@ -9,8 +9,9 @@
     ./hardware/permissions.nix
     ./hardware/peripherals.nix
     ./hardware/storage.nix
-    # mesh: container networking.
+    # mesh: container networking: local bridges, and networks shared across machines.
     ./mesh/container-networking.nix
+    ./mesh/networks.nix
     # session: the user's background services, shared commands (hwc-doctor on a timer among
     # them, with the declaration it reads), system-side app integration.
     ./session/services.nix

@@ -117,6 +117,36 @@ rec {
     description = "IPv4 or IPv6 address with its prefix length (CIDR, e.g. 10.88.0.1/16)";
   };
 
+  # An IPv4 address as a number (for ranges and subnets); the text must pass isIPv4.
+  ipv4ToInt =
+    text:
+    lib.foldl' (n: o: n * 256 + toInt o) 0 (match "([0-9]+)\\.([0-9]+)\\.([0-9]+)\\.([0-9]+)" text);
+
+  # An IPv4 CIDR's first address and size as numbers, and its prefix length.
+  ipv4Block =
+    text:
+    let
+      parts = match "([^/]+)/([0-9]+)" text;
+      prefix = toInt (builtins.elemAt parts 1);
+      size = lib.foldl' (n: _: n * 2) 1 (lib.range 1 (32 - prefix));
+      address = ipv4ToInt (builtins.elemAt parts 0);
+    in
+    {
+      inherit prefix size;
+      first = address - lib.mod address size;
+    };
+
+  # Whether the IPv4 address `text` lies in the block `block` (of ipv4Block).
+  inIpv4Block = block: text: let n = ipv4ToInt text; in n >= block.first && n < block.first + block.size;
+
+  # `text` as part of a unit name made from a path (a device unit's
+  # sys-subsystem-net-devices-NAME.device): as systemd-escape --path writes it, `-` escaped too.
+  pathUnitPart =
+    text:
+    lib.strings.escapeC (lib.unique (
+      lib.filter (c: match "[A-Za-z0-9:_.]" c == null) (lib.stringToCharacters text)
+    )) text;
+
   # NixOS's PCI bus id: exactly what its own option type accepts (busIDType in
   # nixos/modules/hardware/video/nvidia.nix), so a value hwc takes is one NixOS takes and back:
   # PCI:<bus>@<domain>:<device>:<function>, decimal, the domain optional and up to ten digits (a

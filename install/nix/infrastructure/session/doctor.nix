@@ -38,6 +38,7 @@ let
     // lib.optionalAttrs mesh.enable {
       bridges = lib.mapAttrs (_: b: b.addresses) (lib.filterAttrs (name: _: hwcLib.isIfName name) mesh.bridges);
     }
+    // lib.optionalAttrs (mesh.enable && mesh.networkFacts != { }) { networks = mesh.networkFacts; }
     // lib.optionalAttrs infra.session.chromium.enable { apps = [ "chromium" ]; };
 
   textfile = "${cfg.textfileDirectory}/hwc-doctor.prom";

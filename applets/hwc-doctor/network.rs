@@ -1,0 +1,370 @@
+//! mesh: each declared container network as this machine holds it: its bridge with the host's
+//! address; its VXLAN overlay (VNI, port, local address, on the bridge); the overlay's forwarding
+//! entries against the declared peers; its MTU against the underlay's; and podman's view of the
+//! network (the file hwc wrote for it). Each failure says what differs and the line that fixes it.
+
+use std::net::IpAddr;
+
+use hwc_core::root::Root;
+use hwc_core::safefs;
+use hwc_rtnl::kind::{self, Value as Kind};
+use hwc_rtnl::{Addr, Link, Socket};
+
+use crate::check::{Findings, MESH};
+use crate::declared::{Network, Overlay};
+use crate::json::{self, Value};
+use crate::mesh::bridge_state;
+
+/// What VXLAN adds to a frame over an IPv4 underlay (70 over IPv6).
+const OVERHEAD_V4: u32 = 50;
+const OVERHEAD_V6: u32 = 70;
+
+pub fn check(networks: &[Network], root: &Root, f: &mut Findings) {
+    if networks.is_empty() {
+        f.skip(MESH, "networks", "no container network declared");
+        return;
+    }
+    let mut sock = match Socket::open(0) {
+        Ok(s) => s,
+        Err(e) => {
+            f.fail(
+                MESH,
+                "networks",
+                format!("rtnetlink: {}", e.message),
+                "hwc-netlink link show",
+            );
+            return;
+        }
+    };
+    let addrs = sock.addresses(0).unwrap_or_default();
+    for n in networks {
+        let failed_before = f.failed();
+        network(n, &mut sock, &addrs, root, f);
+        f.sample(
+            "hwc_network_ok",
+            vec![("network", n.name.clone())],
+            u64::from(f.failed() == failed_before),
+        );
+    }
+}
+
+fn network(n: &Network, sock: &mut Socket, addrs: &[Addr], root: &Root, f: &mut Findings) {
+    let unit = format!("hwc-network-{}", unit_part(&n.name));
+    let restart = format!("systemctl restart {unit}");
+    let option = format!(
+        "hwc.infrastructure.mesh.containerNetworking.networks.{}",
+        n.name
+    );
+    let bridge = sock.link_named(&n.bridge).ok().flatten();
+    match bridge_state(
+        &n.bridge,
+        std::slice::from_ref(&n.address),
+        bridge.as_ref(),
+        addrs,
+    ) {
+        Ok(evidence) => f.ok(MESH, &format!("network:{}:bridge", n.name), evidence),
+        Err((evidence, _)) => f.fail(
+            MESH,
+            &format!("network:{}:bridge", n.name),
+            evidence,
+            restart.clone(),
+        ),
+    }
+    if let Some(o) = &n.overlay {
+        overlay(n, o, bridge.as_ref(), sock, &restart, &option, f);
+    }
+    if n.podman {
+        podman(n, root, &option, f);
+    }
+    if n.docker {
+        f.skip(
+            MESH,
+            &format!("network:{}:docker", n.name),
+            format!(
+                "docker's view is checked by hwc-docker-network-{} at each start of docker",
+                unit_part(&n.name)
+            ),
+        );
+    }
+}
+
+/// The VXLAN link, its forwarding entries and its MTU.
+fn overlay(
+    n: &Network,
+    o: &Overlay,
+    bridge: Option<&Link>,
+    sock: &mut Socket,
+    restart: &str,
+    option: &str,
+    f: &mut Findings,
+) {
+    let check = format!("network:{}:overlay", n.name);
+    let recreate = format!("hwc-netlink link del {}; {restart}", o.link);
+    let found = match sock.link_details(&o.link) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            f.fail(MESH, &check, format!("{} does not exist", o.link), restart);
+            return;
+        }
+        Err(e) => {
+            f.fail(MESH, &check, format!("{}: {}", o.link, e.message), restart);
+            return;
+        }
+    };
+    let (link, data) = found;
+    if link.kind().as_deref() != Some("vxlan") {
+        let what = link
+            .kind()
+            .map_or("plain device".into(), |k| k.into_owned());
+        f.fail(
+            MESH,
+            &check,
+            format!("{} is a {what}, not a VXLAN link", o.link),
+            recreate,
+        );
+        return;
+    }
+    let shown = kind::kind("vxlan").map_or(Vec::new(), |k| k.shown(&data));
+    let get = |key: &str| {
+        shown
+            .iter()
+            .find(|(k, _)| k.trim_end_matches('6') == key)
+            .map(|(_, v)| v.clone())
+    };
+    let differs = if get("id") != Some(Kind::Number(o.vni)) {
+        Some(format!(
+            "{} has VNI {}, not the declared {}",
+            o.link,
+            text(get("id")),
+            o.vni
+        ))
+    } else if get("port") != Some(Kind::Number(o.port)) {
+        Some(format!(
+            "{} has port {}, not the declared {}",
+            o.link,
+            text(get("port")),
+            o.port
+        ))
+    } else if o.local.parse::<IpAddr>().ok().map(Kind::Addr) != get("local") {
+        Some(format!(
+            "{} has local address {}, not the declared {}",
+            o.link,
+            text(get("local")),
+            o.local
+        ))
+    } else {
+        None
+    };
+    if let Some(evidence) = differs {
+        f.fail(
+            MESH,
+            &check,
+            evidence,
+            format!("{recreate} (the link is remade as declared; if the machine is right, set {option}.overlay to match)"),
+        );
+        return;
+    }
+    if bridge.is_none_or(|b| link.master() != Some(b.index)) {
+        f.fail(
+            MESH,
+            &check,
+            format!("{} is not on the bridge {}", o.link, n.bridge),
+            restart,
+        );
+        return;
+    }
+    f.ok(
+        MESH,
+        &check,
+        format!(
+            "{} is VXLAN {} on port {} from {} on {}",
+            o.link, o.vni, o.port, o.local, n.bridge
+        ),
+    );
+    peers(n, o, &link, sock, restart, option, f);
+    mtu(n, o, &link, sock, option, f);
+}
+
+/// The link's default forwarding entries (all-zero MAC) against the declared peers.
+fn peers(
+    n: &Network,
+    o: &Overlay,
+    link: &Link,
+    sock: &mut Socket,
+    restart: &str,
+    option: &str,
+    f: &mut Findings,
+) {
+    let check = format!("network:{}:peers", n.name);
+    let have: Vec<IpAddr> = match sock.fdb(Some(link.index), None) {
+        Ok(entries) => entries.iter().filter_map(|e| e.remote()).collect(),
+        Err(e) => {
+            f.fail(
+                MESH,
+                &check,
+                format!("forwarding entries: {}", e.message),
+                restart,
+            );
+            return;
+        }
+    };
+    let declared: Vec<IpAddr> = o.peers.iter().filter_map(|p| p.parse().ok()).collect();
+    let missing: Vec<String> = declared
+        .iter()
+        .filter(|p| !have.contains(p))
+        .map(IpAddr::to_string)
+        .collect();
+    let extra: Vec<String> = have
+        .iter()
+        .filter(|h| !declared.contains(h))
+        .map(IpAddr::to_string)
+        .collect();
+    f.sample(
+        "hwc_network_peers",
+        vec![("network", n.name.clone())],
+        (declared.len() - missing.len()) as u64,
+    );
+    if missing.is_empty() && extra.is_empty() {
+        f.ok(
+            MESH,
+            &check,
+            format!("{} floods to {} declared peer(s)", o.link, declared.len()),
+        );
+        return;
+    }
+    let mut evidence = Vec::new();
+    if !missing.is_empty() {
+        evidence.push(format!("no entry toward {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        evidence.push(format!("entries toward undeclared {}", extra.join(", ")));
+    }
+    f.fail(
+        MESH,
+        &check,
+        format!("{}: {}", o.link, evidence.join("; ")),
+        format!("{restart} (it makes the entries exactly {option}.overlay.peers)"),
+    );
+}
+
+/// The overlay's MTU against the underlay's: a full frame must fit once encapsulated.
+fn mtu(n: &Network, o: &Overlay, link: &Link, sock: &mut Socket, option: &str, f: &mut Findings) {
+    let check = format!("network:{}:mtu", n.name);
+    let overhead = if o.local.contains(':') {
+        OVERHEAD_V6
+    } else {
+        OVERHEAD_V4
+    };
+    let Some(underlay) = sock.link_named(&o.underlay).ok().flatten() else {
+        f.fail(
+            MESH,
+            &check,
+            format!("the underlay {} does not exist", o.underlay),
+            format!("bring up {} (or set {option}.overlay.underlay)", o.underlay),
+        );
+        return;
+    };
+    let (Some(inner), Some(outer)) = (link.mtu(), underlay.mtu()) else {
+        f.skip(MESH, &check, "the kernel reported no MTU");
+        return;
+    };
+    if inner + overhead <= outer {
+        f.ok(
+            MESH,
+            &check,
+            format!(
+                "{} MTU {inner} fits {}'s {outer} with VXLAN's {overhead} bytes",
+                o.link, o.underlay
+            ),
+        );
+    } else {
+        f.fail(
+            MESH,
+            &check,
+            format!(
+                "{} MTU {inner} + VXLAN's {overhead} bytes is over {}'s {outer}: full-size packets are dropped",
+                o.link, o.underlay
+            ),
+            format!("{option}.overlay.underlayMtu = {outer};"),
+        );
+    }
+}
+
+/// podman's network file: on hwc's bridge, with the host's address as its gateway.
+fn podman(n: &Network, root: &Root, option: &str, f: &mut Findings) {
+    let check = format!("network:{}:podman", n.name);
+    let path = format!("/etc/containers/networks/{}.json", n.name);
+    let fix = format!("nixos-rebuild switch (hwc writes {path} for {option}.podman = true)");
+    let text = match safefs::read_file_if_exists(&root.path(&path), 1 << 20) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            f.fail(MESH, &check, format!("{path} is absent"), fix);
+            return;
+        }
+        Err(e) => {
+            f.fail(
+                MESH,
+                &check,
+                format!("{path}: {}", hwc_core::error::describe_io(&e)),
+                fix,
+            );
+            return;
+        }
+    };
+    let doc = match json::parse(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            f.fail(MESH, &check, format!("{path}: {e}"), fix);
+            return;
+        }
+    };
+    let bridge = doc.get("network_interface").and_then(Value::as_str);
+    let gateway = doc
+        .get("subnets")
+        .and_then(Value::as_array)
+        .and_then(|s| s.first())
+        .and_then(|s| s.get("gateway"))
+        .and_then(Value::as_str);
+    let host = n.address.split('/').next().unwrap_or_default();
+    if bridge == Some(n.bridge.as_str()) && gateway == Some(host) {
+        f.ok(
+            MESH,
+            &check,
+            format!("podman's {} is on {} with gateway {host}", n.name, n.bridge),
+        );
+    } else {
+        f.fail(
+            MESH,
+            &check,
+            format!(
+                "{path} puts podman's {} on {} with gateway {}, not on {} with {host}",
+                n.name,
+                bridge.unwrap_or("no bridge"),
+                gateway.unwrap_or("none"),
+                n.bridge
+            ),
+            fix,
+        );
+    }
+}
+
+fn text(v: Option<Kind>) -> String {
+    match v {
+        Some(Kind::Number(n)) => n.to_string(),
+        Some(Kind::Addr(a)) => a.to_string(),
+        _ => "none".into(),
+    }
+}
+
+/// `name` as part of a unit name, as systemd-escape writes it.
+fn unit_part(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b":_.-".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("\\x{b:02x}")
+            }
+        })
+        .collect()
+}
