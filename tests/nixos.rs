@@ -2423,3 +2423,198 @@ virtualisation.docker.enable = true; virtualisation.podman.enable = true;"#
         "{err}"
     );
 }
+
+/// podman (Debian's, with netavark) reads the network file the module writes: `podman network
+/// inspect` shows hwc's bridge and this host's lease range, and a container run on the network
+/// (a busybox image built here) gets an address of that range and the overlay's MTU on hwc's
+/// bridge, which netavark leaves in place when the container is gone (the overlay is its port).
+#[test]
+fn podman_runs_a_container_on_the_network_hwc_declared() {
+    if !nix_ready() {
+        return;
+    }
+    if !is_root() {
+        skip("podman's containers and network namespaces need root (tests/run runs as root)");
+        return;
+    }
+    if !have("podman") || !have("runc") || !have("nsenter") {
+        return;
+    }
+    if !Path::new("/usr/lib/podman/netavark").exists() {
+        skip("netavark is not installed (tests/run installs it as root)");
+        return;
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(busybox) = busybox else {
+        skip("busybox is not installed (tests/run installs busybox-static)");
+        return;
+    };
+    let top = public_dir();
+    let dir = top.path();
+    let hwc_out = package(dir);
+    let store = Store {
+        hwc: Some(&hwc_out),
+        ..Store::default()
+    };
+    let jelly = fleet_machine(
+        dir,
+        "jelly",
+        "10.77.0.1",
+        ("10.77.0.64", "10.77.0.127"),
+        "10.100.0.1",
+    );
+    let doc = eval(&[jelly], &store).unwrap_or_else(|e| panic!("{e}"));
+
+    // podman with its own storage, and the module's file as its network configuration.
+    let nets = dir.join("networks");
+    fs::create_dir_all(&nets).unwrap();
+    fs::write(
+        nets.join("media.json"),
+        doc["etc"]["containers/networks/media.json"]["text"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let conf = dir.join("containers.conf");
+    fs::write(
+        &conf,
+        format!(
+            "[network]\nnetwork_backend = \"netavark\"\nnetwork_config_dir = \"{}\"\n",
+            nets.display()
+        ),
+    )
+    .unwrap();
+    let podman = |netns: Option<&str>, args: &[&str]| {
+        let mut cmd = match netns {
+            Some(ns) => {
+                // nsenter, not `ip netns exec`: podman's runtime needs the machine's /sys.
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}")).arg("podman");
+                c
+            }
+            None => Command::new("podman"),
+        };
+        cmd.env("CONTAINERS_CONF", &conf)
+            .arg("--root")
+            .arg(dir.join("storage"))
+            .arg("--runroot")
+            .arg(dir.join("run"))
+            .args(["--cgroup-manager=cgroupfs", "--runtime", "runc"])
+            .args(args);
+        output_within(&mut cmd, std::time::Duration::from_secs(120))
+    };
+    let o = podman(None, &["network", "inspect", "media"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let inspected: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let net = &inspected[0];
+    assert_eq!(net["network_interface"], "hwc-media");
+    assert_eq!(net["driver"], "bridge");
+    assert_eq!(net["subnets"][0]["gateway"], "10.77.0.1");
+    assert_eq!(net["subnets"][0]["lease_range"]["start_ip"], "10.77.0.64");
+    assert_eq!(net["subnets"][0]["lease_range"]["end_ip"], "10.77.0.127");
+    assert_eq!(net["options"]["mtu"], "1370");
+
+    // An image built here: busybox alone.
+    let rootfs = dir.join("rootfs");
+    fs::create_dir_all(rootfs.join("bin")).unwrap();
+    fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/ip")).unwrap();
+    let tar = dir.join("rootfs.tar");
+    let made = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = podman(
+        None,
+        &["import", tar.to_str().unwrap(), "localhost/hwc-busybox"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // The machine: a network namespace with its underlay, and the unit's lines run in it.
+    let Some(machine) = common::netns::Netns::new("podman") else {
+        return;
+    };
+    let ip = |args: &[&str]| {
+        let o = Command::new("ip")
+            .args(["-n", &machine.name])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+    };
+    ip(&[
+        "link", "add", "wg0", "mtu", "1420", "type", "veth", "peer", "name", "wg1", "mtu", "1420",
+    ]);
+    ip(&["addr", "add", "10.100.0.1/24", "dev", "wg0"]);
+    ip(&["link", "set", "wg0", "up"]);
+    ip(&["link", "set", "wg1", "up"]);
+    for argv in exec_lines(&doc, "hwc-network-media") {
+        let o = Command::new("ip")
+            .args(["netns", "exec", &machine.name])
+            .args(&argv)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{argv:?}: {}", stderr(&o));
+    }
+    // Limits a busybox needs, below any machine's: podman's defaults may ask for more than a
+    // machine allows, and a container's start is then refused.
+    let (nofile, nproc) = ("nofile=1024:1024", "nproc=1024:1024");
+    let o = podman(
+        Some(&machine.name),
+        &[
+            "run",
+            "--rm",
+            "--ulimit",
+            nofile,
+            "--ulimit",
+            nproc,
+            "--network",
+            "media",
+            "localhost/hwc-busybox",
+            "/bin/ip",
+            "-4",
+            "addr",
+            "show",
+            "eth0",
+        ],
+    );
+    assert_eq!(code(&o), 0, "podman run: {}", stderr(&o));
+    let shown = stdout(&o);
+    assert!(shown.contains("mtu 1370"), "{shown}");
+    let addr = shown
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no address: {shown}"));
+    let last: u32 = addr
+        .trim_end_matches("/24")
+        .strip_prefix("10.77.0.")
+        .unwrap_or_else(|| panic!("{addr} is not in 10.77.0.0/24"))
+        .parse()
+        .unwrap();
+    assert!(
+        (64..=127).contains(&last),
+        "{addr} is outside the lease range"
+    );
+
+    // The container gone, hwc's bridge and overlay are still there, as declared.
+    let links = machine.ok(&["link", "show"]);
+    assert!(
+        links.contains("hwc-media") && links.contains("vx-4242"),
+        "{links}"
+    );
+    let again = exec_lines(&doc, "hwc-network-media").pop().unwrap();
+    let o = Command::new("ip")
+        .args(["netns", "exec", &machine.name])
+        .args(&again)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "vx-4242: already as wanted\n");
+}
