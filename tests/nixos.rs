@@ -2618,3 +2618,80 @@ fn podman_runs_a_container_on_the_network_hwc_declared() {
         .unwrap();
     assert_eq!(stdout(&o), "vx-4242: already as wanted\n");
 }
+
+/// The docker oneshot's script, as the module writes it, run against a stand-in docker CLI that
+/// answers `network inspect` from a file and records `network create`: a missing network is
+/// created on hwc's bridge with this host's range as a CIDR block, a matching one is left alone,
+/// and one that differs is an error naming both. (No docker daemon runs here: the stand-in is
+/// the CLI's two commands the script uses, with docker's `-f` template filled in by hand.)
+#[test]
+fn the_docker_unit_creates_keeps_or_names_the_difference() {
+    if !nix_ready() || !have("bash") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let jelly = fleet_machine(
+        t.path(),
+        "jelly",
+        "10.77.0.1",
+        ("10.77.0.64", "10.77.0.127"),
+        "10.100.0.1",
+    );
+    let doc = eval(&[jelly], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    let unit = &doc["services"]["hwc-docker-network-media"];
+    assert_eq!(strings(&unit["wantedBy"]), ["docker.service"]);
+    assert!(strings(&unit["after"]).contains(&"docker.service".to_string()));
+    let script = unit["serviceConfig"]["ExecStart"]["text"].as_str().unwrap();
+    let docker = t.path().join("docker");
+    write_executable(
+        &docker,
+        r#"#!/bin/sh
+dir=$(dirname "$0")
+case "$1 $2" in
+"network inspect")
+  [ -f "$dir/state" ] || { echo "Error: network $3 not found" >&2; exit 1; }
+  [ "$3" = -f ] && cat "$dir/state"
+  exit 0 ;;
+"network create") shift 2; echo "$*" > "$dir/created" ;;
+*) exit 64 ;;
+esac
+"#,
+    );
+    let script = script.replace("/nix/store/docker/bin/docker", docker.to_str().unwrap());
+    let path = t.path().join("hwc-docker-network-media");
+    fs::write(&path, script).unwrap();
+    let run = || Command::new("bash").arg(&path).output().unwrap();
+
+    let o = run();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(t.path().join("created")).unwrap(),
+        "--driver bridge --subnet 10.77.0.0/24 --gateway 10.77.0.1 --ip-range 10.77.0.64/26 \
+         -o com.docker.network.bridge.name=hwc-media -o com.docker.network.driver.mtu=1370 media\n"
+    );
+    fs::remove_file(t.path().join("created")).unwrap();
+    fs::write(
+        t.path().join("state"),
+        "bridge hwc-media 10.77.0.0/24 10.77.0.1 10.77.0.64/26\n",
+    )
+    .unwrap();
+    let o = run();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        !t.path().join("created").exists(),
+        "a matching network is left alone"
+    );
+    fs::write(
+        t.path().join("state"),
+        "bridge docker1 10.77.0.0/24 10.77.0.1 10.77.0.64/26\n",
+    )
+    .unwrap();
+    let o = run();
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("docker network media is 'bridge docker1 10.77.0.0/24 10.77.0.1 10.77.0.64/26', declared 'bridge hwc-media"),
+        "{err}"
+    );
+    assert!(!t.path().join("created").exists());
+}

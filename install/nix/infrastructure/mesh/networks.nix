@@ -326,8 +326,8 @@ let
         n.hostAddress
         (toString (dockerRange n))
       ];
-      create = hwcLib.execLine docker (
-        [ "network" "create" "--driver" "bridge" "--subnet" n.subnet "--gateway" n.hostAddress ]
+      create = lib.escapeShellArgs (
+        [ docker "network" "create" "--driver" "bridge" "--subnet" n.subnet "--gateway" n.hostAddress ]
         ++ [ "--ip-range" (toString (dockerRange n)) "-o" "com.docker.network.bridge.name=${n.bridge}" ]
         ++ lib.optionals (p.mtu != null) [ "-o" "com.docker.network.driver.mtu=${toString p.mtu}" ]
         ++ [ name ]
@@ -479,7 +479,7 @@ in
           serviceConfig = {
             Type = "oneshot";
             RemainAfterExit = true;
-            ExecStart = toString (dockerScript name n);
+            ExecStart = dockerScript name n;
           };
         }
       ) (lib.filterAttrs (_: n: n.docker && dockerRange n != null) valid);
