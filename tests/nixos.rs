@@ -2695,3 +2695,48 @@ esac
     );
     assert!(!t.path().join("created").exists());
 }
+
+/// The README's two-machine example, as it stands: its shared file and its machine file,
+/// evaluated; the machine gets the network's unit and podman's file.
+#[test]
+fn the_readmes_fleet_example_evaluates_as_it_stands() {
+    if !nix_ready() {
+        return;
+    }
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("### Container networks across machines")
+        .expect("the README's fleet section")..];
+    let start = section.find("```nix\n").unwrap() + "```nix\n".len();
+    let block = &section[start..];
+    let block = &block[..block.find("```").unwrap()];
+    let (shared, machine) = block
+        .split_once("\n# jelly.nix")
+        .expect("the shared file, then jelly.nix");
+    let machine = &machine[machine.find('\n').unwrap()..];
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir_all(t.path().join("fleet")).unwrap();
+    fs::write(t.path().join("fleet/media.nix"), shared).unwrap();
+    let jelly = t.path().join("jelly.nix");
+    fs::write(&jelly, machine).unwrap();
+    let doc = eval(&[jelly], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["warnings"], serde_json::json!([]));
+    let lines: Vec<String> = exec_lines(&doc, "hwc-network-media")
+        .iter()
+        .map(|l| l[1..].join(" "))
+        .collect();
+    assert_eq!(
+        lines.last().unwrap(),
+        "ensure-overlay vx-4242 --vni 4242 --bridge hwc-media --local 10.100.0.1 --dev wg0 \
+         --port 4789 --mtu 1370 --peer 10.100.0.2"
+    );
+    // What the prose says the unit runs is what it runs.
+    let prose: Vec<&str> = section.split_whitespace().collect();
+    assert!(
+        prose
+            .join(" ")
+            .contains(&format!("hwc-netlink {}", lines.last().unwrap())),
+        "the README's words for the unit's line"
+    );
+    assert!(doc["etc"]["containers/networks/media.json"]["text"].is_string());
+}
