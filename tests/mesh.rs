@@ -689,3 +689,54 @@ fn overlay_words_are_checked_before_anything_is_sent() {
     );
     assert!(!ns.ok(&["link", "show"]).contains("vx0"));
 }
+
+/// An IPv6 underlay: the overlay's MTU is the underlay's less 70 bytes, and its remotes are IPv6.
+#[test]
+fn an_ipv6_underlay_takes_70_bytes() {
+    let Some(ns) = Netns::new("ov6") else {
+        return;
+    };
+    ip(
+        &ns,
+        &[
+            "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+        ],
+    );
+    ip(
+        &ns,
+        &["addr", "add", "fd00:77::1/64", "dev", "eth0", "nodad"],
+    );
+    ip(&ns, &["link", "set", "eth0", "up"]);
+    ns.ok(&["ensure-bridge", "br0"]);
+    let args = [
+        "ensure-overlay",
+        "vx6",
+        "--vni",
+        "66",
+        "--bridge",
+        "br0",
+        "--local",
+        "fd00:77::1",
+        "--peer",
+        "fd00:77::2",
+        "--peer",
+        "fd00:77::3",
+    ];
+    assert_eq!(
+        ns.ok(&args),
+        "vx6: created, master br0, peer fd00:77::2, peer fd00:77::3, up\n"
+    );
+    let link = &ns.hwc_json(&["-d", "link", "show", "vx6"])[0];
+    assert_eq!(link["mtu"], 1430, "{link}");
+    assert_eq!(link["linkinfo"]["info_data"]["local6"], "fd00:77::1");
+    let remotes: Vec<String> = ns
+        .hwc_json(&["fdb", "show", "dev", "vx6"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["mac"] == "00:00:00:00:00:00")
+        .map(|e| e["dst"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(remotes, ["fd00:77::2", "fd00:77::3"]);
+    assert_eq!(ns.ok(&args), "vx6: already as wanted\n");
+}
