@@ -583,6 +583,25 @@ fn a_declared_network_is_checked_link_by_link() {
     );
     run(&["hwc-netlink", "link", "set", "wg0", "mtu", "1420"]);
 
+    // The overlay down, then with another MTU than the containers were given.
+    run(&["hwc-netlink", "link", "set", "vx-4242", "down"]);
+    fails_alone(
+        &doctor(),
+        "mesh",
+        "network:media:overlay",
+        &["vx-4242 is down"],
+        &["systemctl restart hwc-network-media"],
+    );
+    run(&["hwc-netlink", "link", "set", "vx-4242", "up", "mtu", "1300"]);
+    fails_alone(
+        &doctor(),
+        "mesh",
+        "network:media:mtu",
+        &["vx-4242 has MTU 1300, not the declared 1370"],
+        &["hwc-netlink link set vx-4242 mtu 1370"],
+    );
+    run(&["hwc-netlink", "link", "set", "vx-4242", "mtu", "1370"]);
+
     // The link remade with another VNI (by hand, behind hwc's back).
     run(&["hwc-netlink", "link", "del", "vx-4242"]);
     run(&[

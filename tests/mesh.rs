@@ -740,3 +740,73 @@ fn an_ipv6_underlay_takes_70_bytes() {
     assert_eq!(remotes, ["fd00:77::2", "fd00:77::3"]);
     assert_eq!(ns.ok(&args), "vx6: already as wanted\n");
 }
+
+/// What would leave an overlay half made, or never settle, is refused up front or corrected: an
+/// MTU the underlay cannot carry, port 0 (the kernel's own default, 8472), a VNI another link
+/// already has (the kernel's words said), a link found learning remotes itself.
+#[test]
+fn an_overlay_that_could_not_settle_is_refused_or_corrected() {
+    let Some(ns) = Netns::new("ovfix") else {
+        return;
+    };
+    ip(
+        &ns,
+        &[
+            "link", "add", "wg0", "mtu", "1420", "type", "veth", "peer", "name", "wg1",
+        ],
+    );
+    ip(&ns, &["link", "set", "wg0", "up"]);
+    ns.ok(&["ensure-bridge", "br0"]);
+    let base = [
+        "ensure-overlay",
+        "vx0",
+        "--vni",
+        "9",
+        "--bridge",
+        "br0",
+        "--dev",
+        "wg0",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        base.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let o = ns.hwc(&with(&["--mtu", "1450"]));
+    assert_eq!(code(&o), 1);
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("--mtu 1450 is over what the underlay wg0 (MTU 1420) carries with VXLAN's 50 bytes: at most 1370"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ns.hwc(&with(&["--port", "0"]));
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--port must be a number, 1-65535"));
+    assert!(!ns.ok(&["link", "show"]).contains("vx0"), "nothing made");
+
+    ip(
+        &ns,
+        &[
+            "link", "add", "other", "type", "vxlan", "id", "9", "dstport", "4789",
+        ],
+    );
+    let o = ns.hwc(&with(&[]));
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("A VXLAN device with the specified VNI already exists"),
+        "{}",
+        stderr(&o)
+    );
+    ip(&ns, &["link", "del", "other"]);
+
+    // A link made by hand that learns: hwc's entries are to be the only ones, so it stops.
+    ip(
+        &ns,
+        &[
+            "link", "add", "vx0", "type", "vxlan", "id", "9", "dstport", "4789", "dev", "wg0",
+        ],
+    );
+    assert_eq!(ns.ok(&with(&[])), "vx0: learning off, master br0, up\n");
+    let link = &ns.ip_json(&["-d", "link", "show", "vx0"])[0];
+    assert_eq!(link["linkinfo"]["info_data"]["learning"], false);
+    assert_eq!(ns.ok(&with(&[])), "vx0: already as wanted\n");
+}

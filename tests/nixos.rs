@@ -2141,6 +2141,7 @@ fn fleet_machine(dir: &Path, name: &str, host: &str, lease: (&str, &str), local:
         format!(
             r#"{{
   imports = [ ./shared.nix ];
+  networking.hostName = "{name}";
   hwc.infrastructure.mesh.containerNetworking.networks.media = {{
     hostAddress = "{host}";
     leaseRange = {{ start = "{}"; end = "{}"; }};
@@ -2395,6 +2396,33 @@ virtualisation.docker.enable = true; virtualisation.podman.enable = true;"#
             "docker with a lease range that is no CIDR block",
             base(r#"media = { subnet = "10.77.0.0/24"; hostAddress = "10.77.0.1"; leaseRange = { start = "10.77.0.10"; end = "10.77.0.99"; }; docker = true; };"#),
             format!("{net}.media.leaseRange: docker takes a lease range only as a CIDR block"),
+        ),
+        (
+            "a subnet with host bits",
+            base(r#"media = { subnet = "10.77.0.1/24"; hostAddress = "10.77.0.1"; leaseRange = { start = "10.77.0.64"; end = "10.77.0.127"; }; };"#),
+            format!("{net}.media.subnet: 10.77.0.1/24 has host bits set"),
+        ),
+        (
+            "two hosts with one address",
+            base(&format!(
+                r#"media = {{ {one} fleet.llm = {{ hostAddress = "10.77.0.1"; leaseRange = {{ start = "10.77.0.128"; end = "10.77.0.191"; }}; }}; }};"#
+            )),
+            format!("{net}.media.hostAddress: llm and this machine both have 10.77.0.1"),
+        ),
+        (
+            "this machine listed otherwise in the fleet",
+            format!(
+                "networking.hostName = \"jelly\";\n{}",
+                base(&format!(
+                    r#"media = {{ {one} fleet.jelly = {{ hostAddress = "10.77.0.3"; leaseRange = {{ start = "10.77.0.64"; end = "10.77.0.127"; }}; }}; }};"#
+                ))
+            ),
+            format!("{net}.media.fleet.jelly: this machine (networking.hostName) is listed with 10.77.0.3"),
+        ),
+        (
+            "a network name podman refuses",
+            base(&format!(r#""-media" = {{ {one} }};"#)),
+            format!("{net}.-media: '-media' cannot name a network"),
         ),
         (
             "an overlay's peers of another family",
@@ -2672,7 +2700,7 @@ esac
     fs::remove_file(t.path().join("created")).unwrap();
     fs::write(
         t.path().join("state"),
-        "bridge hwc-media 10.77.0.0/24 10.77.0.1 10.77.0.64/26\n",
+        "bridge hwc-media 1370 10.77.0.0/24 10.77.0.1 10.77.0.64/26\n",
     )
     .unwrap();
     let o = run();
@@ -2683,14 +2711,14 @@ esac
     );
     fs::write(
         t.path().join("state"),
-        "bridge docker1 10.77.0.0/24 10.77.0.1 10.77.0.64/26\n",
+        "bridge docker1 1370 10.77.0.0/24 10.77.0.1 10.77.0.64/26\n",
     )
     .unwrap();
     let o = run();
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
     assert!(
-        err.contains("docker network media is 'bridge docker1 10.77.0.0/24 10.77.0.1 10.77.0.64/26', declared 'bridge hwc-media"),
+        err.contains("docker network media is 'bridge docker1 1370 10.77.0.0/24 10.77.0.1 10.77.0.64/26', declared 'bridge hwc-media 1370"),
         "{err}"
     );
     assert!(!t.path().join("created").exists());

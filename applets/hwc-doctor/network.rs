@@ -49,8 +49,13 @@ pub fn check(networks: &[Network], root: &Root, f: &mut Findings) {
 }
 
 fn network(n: &Network, sock: &mut Socket, addrs: &[Addr], root: &Root, f: &mut Findings) {
-    let unit = format!("hwc-network-{}", unit_part(&n.name));
-    let restart = format!("systemctl restart {unit}");
+    let unit = format!("hwc-network-{}", crate::units::escape(&n.name));
+    // Quoted when escaping put a backslash in it, which a shell would eat.
+    let restart = if unit.contains('\\') {
+        format!("systemctl restart '{unit}'")
+    } else {
+        format!("systemctl restart {unit}")
+    };
     let option = format!(
         "hwc.infrastructure.mesh.containerNetworking.networks.{}",
         n.name
@@ -71,7 +76,7 @@ fn network(n: &Network, sock: &mut Socket, addrs: &[Addr], root: &Root, f: &mut 
         ),
     }
     if let Some(o) = &n.overlay {
-        overlay(n, o, bridge.as_ref(), sock, &restart, &option, f);
+        overlay(n, o, bridge.as_ref(), sock, addrs, &restart, &option, f);
     }
     if n.podman {
         podman(n, root, &option, f);
@@ -82,18 +87,20 @@ fn network(n: &Network, sock: &mut Socket, addrs: &[Addr], root: &Root, f: &mut 
             &format!("network:{}:docker", n.name),
             format!(
                 "docker's view is checked by hwc-docker-network-{} at each start of docker",
-                unit_part(&n.name)
+                crate::units::escape(&n.name)
             ),
         );
     }
 }
 
 /// The VXLAN link, its forwarding entries and its MTU.
+#[allow(clippy::too_many_arguments)]
 fn overlay(
     n: &Network,
     o: &Overlay,
     bridge: Option<&Link>,
     sock: &mut Socket,
+    addrs: &[Addr],
     restart: &str,
     option: &str,
     f: &mut Findings,
@@ -112,6 +119,7 @@ fn overlay(
         }
     };
     let (link, data) = found;
+    let underlay = sock.link_named(&o.underlay).ok().flatten();
     if link.kind().as_deref() != Some("vxlan") {
         let what = link
             .kind()
@@ -131,30 +139,41 @@ fn overlay(
             .find(|(k, _)| k.trim_end_matches('6') == key)
             .map(|(_, v)| v.clone())
     };
-    let differs = if get("id") != Some(Kind::Number(o.vni)) {
-        Some(format!(
-            "{} has VNI {}, not the declared {}",
-            o.link,
-            text(get("id")),
-            o.vni
-        ))
-    } else if get("port") != Some(Kind::Number(o.port)) {
-        Some(format!(
-            "{} has port {}, not the declared {}",
-            o.link,
-            text(get("port")),
-            o.port
-        ))
-    } else if o.local.parse::<IpAddr>().ok().map(Kind::Addr) != get("local") {
-        Some(format!(
-            "{} has local address {}, not the declared {}",
-            o.link,
-            text(get("local")),
-            o.local
-        ))
-    } else {
-        None
-    };
+    // What the link must carry, each against the declaration.
+    let wanted = [
+        ("VNI", "id", Some(Kind::Number(o.vni))),
+        ("port", "port", Some(Kind::Number(o.port))),
+        (
+            "local address",
+            "local",
+            o.local.parse().ok().map(Kind::Addr),
+        ),
+        (
+            "underlay",
+            "link",
+            underlay.as_ref().map(|u| Kind::Index(u.index)),
+        ),
+        ("learning", "learning", Some(Kind::Bool(false))),
+    ];
+    let differs = wanted.into_iter().find_map(|(what, key, want)| {
+        let has = get(key);
+        (has != want).then(|| {
+            let shown = |v: Option<Kind>| match v {
+                Some(Kind::Index(_)) if key == "link" => o.underlay.clone(),
+                v => text(v),
+            };
+            format!(
+                "{} has {what} {}, not the declared {}",
+                o.link,
+                if key == "link" {
+                    "another".into()
+                } else {
+                    text(has)
+                },
+                shown(want)
+            )
+        })
+    });
     if let Some(evidence) = differs {
         f.fail(
             MESH,
@@ -170,6 +189,23 @@ fn overlay(
             &check,
             format!("{} is not on the bridge {}", o.link, n.bridge),
             restart,
+        );
+        return;
+    }
+    if !link.is_up() {
+        f.fail(MESH, &check, format!("{} is down", o.link), restart);
+        return;
+    }
+    let local = o.local.parse::<IpAddr>().ok();
+    if !addrs.iter().any(|a| a.shown() == local && local.is_some()) {
+        f.fail(
+            MESH,
+            &check,
+            format!(
+                "no link of this machine holds the local address {}: the peers' packets to it go nowhere",
+                o.local
+            ),
+            format!("give {} the address {} (or set {option}.overlay.local)", o.underlay, o.local),
         );
         return;
     }
@@ -268,6 +304,24 @@ fn mtu(n: &Network, o: &Overlay, link: &Link, sock: &mut Socket, option: &str, f
         f.skip(MESH, &check, "the kernel reported no MTU");
         return;
     };
+    if let Some(declared) = o.mtu.filter(|&m| m != inner) {
+        // The runtimes give containers the declared MTU: a link with another one drops their
+        // full-size packets, or wastes the underlay's room.
+        f.fail(
+            MESH,
+            &check,
+            format!(
+                "{} has MTU {inner}, not the declared {declared} the containers get",
+                o.link
+            ),
+            if declared + overhead > outer {
+                format!("{option}.overlay.underlayMtu = {outer};")
+            } else {
+                format!("hwc-netlink link set {} mtu {declared}", o.link)
+            },
+        );
+        return;
+    }
     if inner + overhead <= outer {
         f.ok(
             MESH,
@@ -352,19 +406,7 @@ fn text(v: Option<Kind>) -> String {
     match v {
         Some(Kind::Number(n)) => n.to_string(),
         Some(Kind::Addr(a)) => a.to_string(),
+        Some(Kind::Bool(b)) => if b { "on" } else { "off" }.into(),
         _ => "none".into(),
     }
-}
-
-/// `name` as part of a unit name, as systemd-escape writes it.
-fn unit_part(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b":_.-".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("\\x{b:02x}")
-            }
-        })
-        .collect()
 }

@@ -29,21 +29,27 @@ impl Install {
     }
 
     /// The unit of `template` (`setup-ssh-keys`, `hwc-bridge`) for `instance`, as this install
-    /// names it; what a unit name cannot hold (all but letters, digits, `:`, `_`, `.`, `-`) as
-    /// `\xHH`, as the NixOS modules and systemd-escape write it (`br+lab`: `br\x2blab`).
+    /// names it (see [`escape`]).
     pub fn unit(self, template: &str, instance: &str) -> String {
-        let mut escaped = String::new();
-        for b in instance.bytes() {
-            if b.is_ascii_alphanumeric() || b":_.-".contains(&b) {
-                escaped.push(char::from(b));
-            } else {
-                escaped.push_str(&format!("\\x{b:02x}"));
-            }
-        }
-        let instance = escaped;
+        let instance = escape(instance);
         match self {
             Install::NixOs => format!("{template}-{instance}.service"),
             Install::Templates => format!("{template}@{instance}.service"),
         }
     }
+}
+
+/// `text` as part of a unit name: what a unit name cannot hold (all but letters, digits, `:`,
+/// `_`, `.`, `-`), and a leading `.`, as `\xHH`, as the NixOS modules and systemd-escape write
+/// it (`br+lab`: `br\x2blab`).
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::new();
+    for (i, b) in text.bytes().enumerate() {
+        if (b.is_ascii_alphanumeric() || b":_.-".contains(&b)) && !(i == 0 && b == b'.') {
+            escaped.push(char::from(b));
+        } else {
+            escaped.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    escaped
 }

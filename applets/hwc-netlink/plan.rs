@@ -6,20 +6,17 @@
 use hwc_core::error::{Error, Result};
 use hwc_core::output;
 
-use crate::add::exists_or;
 use crate::context::{fail, Ctx};
 use hwc_rtnl::codec::Request;
 
 /// What the kernel's EEXIST means for a step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IfThere {
     /// An error, as for any change.
     Fails,
     /// Someone else did it first (a second run, podman making the same bridge): the kernel's
     /// "exists" to an add, or "no such entry" to a delete, takes the step as not done.
     NotDone,
-    /// Creating a link of this kind: another creator won; other errors are worded as a create's.
-    Created { name: String, kind: String },
 }
 
 pub struct Step {
@@ -54,12 +51,8 @@ pub fn act(ctx: &mut Ctx, steps: Vec<Step>) -> Result<Vec<String>> {
     for step in steps {
         match ctx.change(&step.request, &step.what) {
             Ok(()) => done.push(step.said),
-            Err(e) => match (&step.if_there, e.errno) {
+            Err(e) => match (step.if_there, e.errno) {
                 (IfThere::NotDone, libc::EEXIST | libc::ENOENT) => {}
-                (IfThere::Created { .. }, libc::EEXIST) => {}
-                (IfThere::Created { name, kind }, _) => {
-                    return Err(exists_or(e, &step.what, name, kind))
-                }
                 _ => return Err(fail(&step.what, e)),
             },
         }

@@ -90,10 +90,13 @@ impl FdbEntry {
         Some(e)
     }
 
-    /// A VXLAN link's default entry toward a remote (all-zero MAC with a destination).
+    /// A VXLAN link's plain default entry toward a remote: all-zero MAC, a destination, and the
+    /// link's own port, VNI and underlay (the kernel reports those only where an entry has its
+    /// own). An entry with its own is someone else's, and is left alone.
     pub fn remote(&self) -> Option<IpAddr> {
+        let plain = self.port.is_none() && self.vni.is_none() && self.via.is_none();
         self.dst
-            .filter(|_| self.mac.as_deref() == Some(&ZERO_MAC[..]))
+            .filter(|_| plain && self.mac.as_deref() == Some(&ZERO_MAC[..]))
     }
 }
 

@@ -65,7 +65,21 @@ pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         .or(w.peers.first().copied())
         .is_some_and(|a| a.is_ipv6());
     let overhead = if v6 { OVERHEAD_V6 } else { OVERHEAD_V4 };
-    let mtu = w.mtu.or(underlay_mtu.map(|m| m.saturating_sub(overhead)));
+    let most = underlay_mtu.map(|m| m.saturating_sub(overhead));
+    if let (Some(asked), Some(most)) = (w.mtu, most) {
+        // The kernel would lower a new link's MTU to this, and refuse it on an existing one.
+        if asked > most {
+            return Err(Error::failed(format!(
+                "ensure-overlay {}: --mtu {asked} is over what the underlay{} carries with VXLAN's {overhead} bytes: at most {most}",
+                w.name,
+                w.dev.map_or(String::new(), |d| format!(" {d} (MTU {})", most + overhead)),
+            ))
+            .hint("give the overlay the underlay's MTU less the overhead"));
+        }
+    }
+    let mtu = w.mtu.or(most);
+    // Whether a link found learns remotes itself (hwc's entries are the only ones wanted).
+    let mut learning = false;
     if let Some(found) = ctx
         .sock
         .link_details(w.name)
@@ -77,6 +91,10 @@ pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             None => Vec::new(),
         };
         differs(&w, &found.1, dev.as_ref(), &links)?;
+        learning = kind::kind("vxlan")
+            .map(|k| k.shown(&found.1))
+            .unwrap_or_default()
+            .contains(&("learning", Value::Bool(true)));
     }
     let mut said = Vec::new();
     let link = found_or_created(
@@ -105,7 +123,10 @@ pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             .filter_map(|e| e.remote())
             .collect()
     };
-    said.extend(act(ctx, plan(&link, &bridge, mtu, &w.peers, &have))?);
+    said.extend(act(
+        ctx,
+        plan(&link, &bridge, mtu, learning, &w.peers, &have),
+    )?);
     report(w.name, &said)
 }
 
@@ -151,14 +172,29 @@ fn read_words<'a>(words: &[&'a str]) -> Result<Wanted<'a>> {
     let w = Wanted {
         name: ifname(name)?,
         vni: number("vni", MAX_VNI)?.ok_or_else(|| usage("ensure-overlay: missing --vni N"))?,
-        port: number("port", u32::from(u16::MAX))?.map_or(DEFAULT_PORT, |p| p as u16),
+        port: number("port", u32::from(u16::MAX))?
+            .map(|p| {
+                // Port 0 is the kernel's "its default" (8472), never what a rerun would find.
+                u16::try_from(p)
+                    .ok()
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| usage("--port must be a number, 1-65535"))
+            })
+            .transpose()?
+            .unwrap_or(DEFAULT_PORT),
         bridge: ifname(
             last("bridge").ok_or_else(|| usage("ensure-overlay: missing --bridge BR"))?,
         )?,
         peers,
         local,
         dev: last("dev").map(ifname).transpose()?,
-        mtu: number("mtu", 65535)?,
+        mtu: number("mtu", 65535)?
+            .map(|m| {
+                (m >= 68)
+                    .then_some(m)
+                    .ok_or_else(|| usage("--mtu must be a number, 68-65535"))
+            })
+            .transpose()?,
     };
     if local.is_some_and(|l| w.peers.contains(&l)) {
         return Err(usage(format!(
@@ -254,11 +290,28 @@ fn plan(
     link: &Link,
     bridge: &Link,
     mtu: Option<u32>,
+    learning: bool,
     peers: &[IpAddr],
     have: &[IpAddr],
 ) -> Vec<Step> {
     let name = link.name_text();
     let mut steps = Vec::new();
+    if learning {
+        let vxlan = kind::kind("vxlan").expect("vxlan is in the table");
+        let field = vxlan.field("nolearning").expect("vxlan learns");
+        let req = change_request(link.index, 0, 0, |req| {
+            req.begin(libc::IFLA_LINKINFO)
+                .attr(libc::IFLA_INFO_KIND, b"vxlan")
+                .begin(libc::IFLA_INFO_DATA);
+            field.put(req, &Value::Bool(false));
+            req.end().end();
+        });
+        steps.push(Step::new(
+            req,
+            format!("link set {name} type vxlan nolearning"),
+            "learning off",
+        ));
+    }
     if link.master() != Some(bridge.index) {
         let req = change_request(link.index, 0, 0, |req| {
             req.attr_u32(IFLA_MASTER, bridge.index);

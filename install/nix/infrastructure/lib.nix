@@ -73,13 +73,18 @@ rec {
     && match ".*/.*" name == null;
 
   # `text` as part of a unit name: every character a unit name cannot hold (all but letters,
-  # digits, `:`, `_`, `.` and `-`) as \xHH, as systemd-escape writes it (`br+lab` gives
-  # `br\x2blab`).
-  unitNamePart =
-    text:
-    lib.strings.escapeC (lib.unique (
-      lib.filter (c: match "[A-Za-z0-9:_.-]" c == null) (lib.stringToCharacters text)
-    )) text;
+  # digits, `:`, `_`, `.` and `-`) as \xHH, and a leading `.`, as systemd-escape writes it
+  # (`br+lab` gives `br\x2blab`).
+  unitNamePart = text: escapeUnit "[A-Za-z0-9:_.-]" text;
+
+  escapeUnit =
+    keep: text:
+    let
+      escaped = lib.strings.escapeC (lib.unique (
+        lib.filter (c: match keep c == null) (lib.stringToCharacters text)
+      )) text;
+    in
+    if lib.hasPrefix "." escaped then "\\x2e" + lib.substring 1 (-1) escaped else escaped;
 
   # An absolute path that systemd settings (PathChanged=, RequiresMountsFor=, mount units) take
   # as it is: no white space, quotes, backslashes, `%` or `$`.
@@ -141,11 +146,7 @@ rec {
 
   # `text` as part of a unit name made from a path (a device unit's
   # sys-subsystem-net-devices-NAME.device): as systemd-escape --path writes it, `-` escaped too.
-  pathUnitPart =
-    text:
-    lib.strings.escapeC (lib.unique (
-      lib.filter (c: match "[A-Za-z0-9:_.]" c == null) (lib.stringToCharacters text)
-    )) text;
+  pathUnitPart = text: escapeUnit "[A-Za-z0-9:_.]" text;
 
   # NixOS's PCI bus id: exactly what its own option type accepts (busIDType in
   # nixos/modules/hardware/video/nvidia.nix), so a value hwc takes is one NixOS takes and back:

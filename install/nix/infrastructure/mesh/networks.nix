@@ -167,10 +167,12 @@ let
   unit = name: "hwc-network-${hwcLib.unitNamePart name}";
   device = underlay: "sys-subsystem-net-devices-${hwcLib.pathUnitPart underlay}.device";
 
-  # The fleet's hosts for the overlap checks: every fleet entry, and this machine.
+  # The fleet's hosts for the checks: every fleet entry but this machine's own (by its host
+  # name), and this machine.
+  me = config.networking.hostName;
   hostsOf =
     n:
-    lib.mapAttrsToList (machine: h: h // { inherit machine; }) n.fleet
+    lib.mapAttrsToList (machine: h: h // { inherit machine; }) (removeAttrs n.fleet [ me ])
     ++ [
       {
         machine = "this machine";
@@ -193,18 +195,28 @@ let
         b = builtins.elemAt hosts j;
       }) (lib.range (i + 1) (lib.length hosts - 1))
     ) (lib.range 0 (lib.length hosts - 1));
-  distinct = p: !(p.a.hostAddress == p.b.hostAddress && p.a.leaseRange == p.b.leaseRange);
   rangeText = r: "${r.start}-${r.end}";
+  # A range of the subnet, its start not after its end.
+  rangeIn = block: r: hwcLib.inIpv4Block block r.start && hwcLib.inIpv4Block block r.end && (rangeOf r).first <= (rangeOf r).last;
 
   networkAssertions =
     name: n:
     let
       p = plans.${name};
       hosts = hostsOf n;
-      hostPairs = lib.filter distinct (pairs hosts);
-      r = rangeOf n.leaseRange;
+      hostPairs = pairs hosts;
+      subnetAddress = lib.head (lib.splitString "/" n.subnet);
+      mine = n.fleet.${me} or null;
     in
     [
+      {
+        assertion = hwcLib.ipv4ToInt subnetAddress == p.block.first;
+        message = "${opt name}.subnet: ${n.subnet} has host bits set; the subnet is its first address (docker and podman take no other).";
+      }
+      {
+        assertion = builtins.match "[A-Za-z0-9][A-Za-z0-9_.-]*" name != null;
+        message = "${opt name}: '${name}' cannot name a network (podman and docker take letters, digits, '_', '.' and '-', a letter or digit first).";
+      }
       {
         assertion = hwcLib.isIfName n.bridge;
         message = "${opt name}.bridge: '${n.bridge}' cannot be an interface name (1-15 printable ASCII bytes, no '/', ':' or spaces).";
@@ -214,17 +226,28 @@ let
         message = "${opt name}.hostAddress: ${n.hostAddress} is not in the subnet ${n.subnet}.";
       }
       {
-        assertion =
-          hwcLib.inIpv4Block p.block n.leaseRange.start
-          && hwcLib.inIpv4Block p.block n.leaseRange.end
-          && r.first <= r.last;
+        assertion = rangeIn p.block n.leaseRange;
         message = "${opt name}.leaseRange: ${rangeText n.leaseRange} is not a range of the subnet ${n.subnet}.";
+      }
+      {
+        assertion = mine == null || (mine.hostAddress == n.hostAddress && mine.leaseRange == n.leaseRange);
+        message = "${opt name}.fleet.${me}: this machine (networking.hostName) is listed with ${if mine == null then "" else "${mine.hostAddress} and ${rangeText mine.leaseRange}"}, but has ${n.hostAddress} and ${rangeText n.leaseRange}.";
       }
       {
         assertion = !(inRange n.leaseRange n.hostAddress);
         message = "${opt name}.leaseRange: ${rangeText n.leaseRange} holds the host address ${n.hostAddress}.";
       }
     ]
+    ++ lib.concatMap (h: [
+      {
+        assertion = hwcLib.inIpv4Block p.block h.hostAddress && rangeIn p.block h.leaseRange;
+        message = "${opt name}.fleet.${h.machine}: ${h.hostAddress} and ${rangeText h.leaseRange} are not an address and a range of the subnet ${n.subnet}.";
+      }
+    ]) (lib.filter (h: h.machine != "this machine") hosts)
+    ++ map (pair: {
+      assertion = pair.a.hostAddress != pair.b.hostAddress;
+      message = "${opt name}.hostAddress: ${pair.a.machine} and ${pair.b.machine} both have ${pair.a.hostAddress}.";
+    }) hostPairs
     ++ map (pair: {
       assertion = !(overlaps pair.a.leaseRange pair.b.leaseRange);
       message = "${opt name}.leaseRange: ${pair.a.machine}'s ${rangeText pair.a.leaseRange} overlaps ${pair.b.machine}'s ${rangeText pair.b.leaseRange}.";
@@ -322,6 +345,7 @@ let
       want = lib.concatStringsSep " " [
         "bridge"
         n.bridge
+        (if p.mtu == null then "<no value>" else toString p.mtu)
         n.subnet
         n.hostAddress
         (toString (dockerRange n))
@@ -338,9 +362,9 @@ let
       if ! ${docker} network inspect ${lib.escapeShellArg name} >/dev/null 2>&1; then
         exec ${create}
       fi
-      have=$(${docker} network inspect -f '{{.Driver}} {{index .Options "com.docker.network.bridge.name"}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{.IPRange}}{{end}}' ${lib.escapeShellArg name})
+      have=$(${docker} network inspect -f '{{.Driver}} {{index .Options "com.docker.network.bridge.name"}} {{index .Options "com.docker.network.driver.mtu"}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{.IPRange}}{{end}}' ${lib.escapeShellArg name})
       if [ "$have" != ${lib.escapeShellArg want} ]; then
-        echo "docker network ${name} is '$have', declared '${want}' (driver, bridge, subnet, gateway, range): remove it (docker network rm ${name}) to let hwc make it" >&2
+        printf '%s%s%s\n' ${lib.escapeShellArg "docker network ${name} is '"} "$have" ${lib.escapeShellArg "', declared '${want}' (driver, bridge, MTU, subnet, gateway, range): remove it (docker network rm ${name}) to let hwc make it"} >&2
         exit 1
       fi
     '';
