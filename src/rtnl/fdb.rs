@@ -176,8 +176,23 @@ mod tests {
             .unwrap();
         let e = FdbEntry::parse(&msg[16..]).unwrap();
         assert_eq!(
-            (e.index, e.remote(), e.port, e.vni, e.flags),
+            (e.index, e.dst, e.port, e.vni, e.flags),
             (7, spec.dst, Some(4789), Some(42), NTF_SELF)
+        );
+        // An entry with its own port or VNI is not a plain peer entry; one without is.
+        assert_eq!(e.remote(), None);
+        let plain = EntrySpec {
+            port: None,
+            vni: None,
+            ..spec.clone()
+        };
+        let msg_plain = plain
+            .request(RTM_NEWNEIGH, codec::F_CREATE)
+            .finish(1)
+            .unwrap();
+        assert_eq!(
+            FdbEntry::parse(&msg_plain[16..]).unwrap().remote(),
+            spec.dst
         );
         assert_eq!(e.state, NUD_NOARP | NUD_PERMANENT);
         // Not a bridge entry: an IPv4 neighbour.
