@@ -2768,3 +2768,136 @@ fn the_readmes_fleet_example_evaluates_as_it_stands() {
     );
     assert!(doc["etc"]["containers/networks/media.json"]["text"].is_string());
 }
+
+/// gatherSys over a fixture tree as the app pattern lays it out: apps with and without a
+/// sys.nix, a sys.nix at the top (not an app's: left out), a directory with a space, a file
+/// beside the apps, and two directories (their order kept, apps by name in each), through the
+/// flake's `lib` and without flakes.
+#[test]
+fn gather_sys_finds_every_apps_sys_nix_in_a_stable_order() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let apps = t.path().join("domains/home/apps");
+    let services = t.path().join("domains/services");
+    for dir in ["zed", "chromium", "my app", "no-sys", "obs"] {
+        fs::create_dir_all(apps.join(dir)).unwrap();
+    }
+    for dir in ["chromium", "my app", "obs", "zed"] {
+        fs::write(apps.join(dir).join("sys.nix"), "{ }\n").unwrap();
+    }
+    fs::write(apps.join("no-sys/default.nix"), "{ }\n").unwrap();
+    fs::write(apps.join("sys.nix"), "{ }\n").unwrap();
+    fs::write(apps.join("README.md"), "apps\n").unwrap();
+    fs::create_dir_all(services.join("jellyfin")).unwrap();
+    fs::write(services.join("jellyfin/sys.nix"), "{ }\n").unwrap();
+    let lib = shared_dir("vendor/nixpkgs-lib/lib").unwrap();
+    let expr = |how: &str| {
+        format!(
+            r#"let lib = import {}; hwcLib = {how}; in map toString (hwcLib.gatherSys [ {} {} ])"#,
+            lib.display(),
+            nix_path(&apps),
+            nix_path(&services),
+        )
+    };
+    let expected: Vec<String> = ["chromium", "my app", "obs", "zed"]
+        .iter()
+        .map(|a| apps.join(a).join("sys.nix").display().to_string())
+        .chain(std::iter::once(
+            services.join("jellyfin/sys.nix").display().to_string(),
+        ))
+        .collect();
+    for how in [
+        format!(
+            "import {} {{ inherit lib; }}",
+            repo().join("install/nix/lib").display()
+        ),
+        format!(
+            "(import {} {{ }}).lib",
+            repo().join("tests/nix/flake.nix").display()
+        ),
+    ] {
+        let o = nix_instantiate()
+            .args(["--eval", "--strict", "--json", "--expr", &expr(&how)])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let got: Vec<String> = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(got, expected, "{how}");
+    }
+}
+
+/// A path as a Nix path expression (a space in it quoted).
+fn nix_path(p: &Path) -> String {
+    format!(
+        "(/. + {})",
+        serde_json::Value::String(p.display().to_string())
+    )
+}
+
+/// An app's system side made with mkAppIntegration, as a user's domains/home/apps/NAME/sys.nix
+/// would be, and the three the domain ships: each evaluates in NixOS's declarations, sets what
+/// its app needs, and installs no package; a user's own value of a setting it makes wins.
+#[test]
+fn app_integrations_set_system_services_and_no_package() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let sys = t.path().join("sys.nix");
+    fs::write(
+        &sys,
+        format!(
+            r#"{{ lib, ... }}:
+let hwcLib = import {} {{ inherit lib; }}; in
+{{
+  imports = [ (hwcLib.mkAppIntegration {{ name = "keepassxc"; description = "KeePassXC"; dbus = true; }}) ];
+}}
+"#,
+            repo().join("install/nix/lib").display()
+        ),
+    )
+    .unwrap();
+    let on = module(
+        t.path(),
+        "on",
+        r#"imports = [ ./sys.nix ];
+hwc.infrastructure.session = { keepassxc.enable = true; chromium.enable = true; obs.enable = true; steam.enable = true; };
+programs.dconf.enable = lib.mkDefault false;"#,
+    );
+    // A module's body refers to lib: give it the argument.
+    let text = fs::read_to_string(&on).unwrap();
+    fs::write(&on, format!("{{ lib, ... }}:\n{text}")).unwrap();
+    let doc = eval(&[on], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["warnings"], serde_json::json!([]));
+    assert_eq!(doc["systemPackages"], serde_json::json!([]), "no package");
+    let nixos = &doc["nixos"];
+    assert_eq!(nixos["services"]["dbus"]["enable"], true);
+    assert_eq!(
+        nixos["programs"]["dconf"]["enable"], false,
+        "the user's lib.mkDefault false wins over chromium's dconf"
+    );
+    assert_eq!(nixos["xdg"]["portal"]["enable"], true);
+    assert_eq!(strings(&nixos["boot"]["kernelModules"]), ["v4l2loopback"]);
+    assert!(nixos["boot"]["extraModprobeConfig"]
+        .as_str()
+        .unwrap()
+        .contains("card_label=\"OBS Virtual Camera\""));
+    assert_eq!(nixos["hardware"]["graphics"]["enable32Bit"], true);
+    assert_eq!(nixos["hardware"]["steam-hardware"]["enable"], true);
+    let options: Vec<String> = doc["hwc"]["session"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    for app in ["chromium", "keepassxc", "obs", "steam"] {
+        assert!(options.contains(&app.to_string()), "{options:?}");
+    }
+    // Off (the default), an integration sets nothing.
+    let off = module(t.path(), "off", "imports = [ ./sys.nix ];");
+    let doc = eval(&[off], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["nixos"]["boot"]["kernelModules"], serde_json::json!([]));
+    assert_eq!(doc["nixos"]["hardware"]["graphics"]["enable32Bit"], false);
+}

@@ -31,6 +31,10 @@
       nixosModules.hwc = ./infrastructure;
       nixosModules.default = self.nixosModules.hwc;
 
+      # gatherSys (every */sys.nix of the given directories, for profiles/sys.nix) and
+      # mkAppIntegration (an app's system side as a module); also `import ./lib { inherit lib; }`.
+      lib = import ./lib { inherit lib; };
+
       # An NVIDIA Optimus laptop with every seed snippet of the domain's documentation; what
       # `nix eval .#nixosConfigurations.hwc-laptop.config.hwc.infrastructure.session` reads.
       nixosConfigurations.hwc-laptop = lib.nixosSystem {

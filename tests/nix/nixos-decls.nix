@@ -44,6 +44,26 @@ in
       default = { };
     };
 
+    # nixos/modules/hardware/graphics.nix
+    hardware.graphics.enable32Bit = lib.mkEnableOption "support for 32-bit graphics on 64-bit systems";
+
+    # nixos/modules/hardware/steam-hardware.nix
+    hardware.steam-hardware.enable = lib.mkEnableOption "udev rules for the Steam Controller and other Steam hardware";
+
+    # nixos/modules/system/boot/kernel.nix
+    boot.kernelPackages = mkOption {
+      type = types.raw;
+      default = pkgs.linuxPackages;
+    };
+    boot.extraModulePackages = mkOption {
+      type = types.listOf types.package;
+      default = [ ];
+    };
+    boot.extraModprobeConfig = mkOption {
+      type = types.lines;
+      default = "";
+    };
+
     # nixos/modules/virtualisation/docker.nix
     virtualisation.docker = {
       enable = lib.mkEnableOption "docker";

@@ -91,6 +91,9 @@ let
     xdg-desktop-portal-gtk = fake "xdg-desktop-portal-gtk" { };
     jellyfin = fake "jellyfin" { };
     docker = fake "docker" { };
+    linuxPackages = {
+      v4l2loopback = fake "v4l2loopback" { };
+    };
   };
 in
 pkgs

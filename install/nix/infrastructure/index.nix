@@ -18,5 +18,6 @@
     ./session/commands.nix
     ./session/doctor.nix
     ./session/chromium.nix
+    ./session/apps.nix
   ];
 }

@@ -1,0 +1,98 @@
+# hwc's Nix library, for configurations that follow the domain's app pattern: the flake's `lib`
+# output, or without flakes `import ./install/nix/lib { inherit lib; }`.
+#
+# - gatherSys [ dirs ]: every `*/sys.nix` one level down in each directory, in a stable order
+#   (directories in the order given, apps by name), for `imports` in profiles/sys.nix: profiles
+#   never import a sys.nix by hand.
+# - mkAppIntegration { name; ... }: the module of an app's system side (a domains/home/apps/
+#   NAME/sys.nix): the option hwc.infrastructure.session.NAME.enable and, when it is on, the
+#   system services the app needs, each at a priority a user's own setting overrides. It never
+#   installs a package: Home Manager does that.
+{ lib }:
+
+let
+  inherit (lib) mkIf mkMerge;
+  # The priority of what hwc sets: below a user's own setting, even at lib.mkDefault; above the
+  # option's own default (as the domain's modules set theirs).
+  weak = lib.mkOverride 1250;
+in
+{
+  gatherSys =
+    dirs:
+    lib.concatMap (
+      dir:
+      let
+        entries = builtins.readDir dir;
+        apps = lib.sort lib.lessThan (
+          lib.attrNames (lib.filterAttrs (_: type: type == "directory") entries)
+        );
+      in
+      map (app: dir + "/${app}/sys.nix") (
+        lib.filter (app: builtins.pathExists (dir + "/${app}/sys.nix")) apps
+      )
+    ) dirs;
+
+  mkAppIntegration =
+    {
+      # The app's name: its option is hwc.infrastructure.session.<name>.enable.
+      name,
+      # What it is, for the option's description.
+      description ? name,
+      # The system D-Bus (apps talk to portals, notifications and secrets over it).
+      dbus ? true,
+      # dconf's system service (GTK apps keep their settings there).
+      dconf ? false,
+      # XDG desktop portals (file chooser, screen sharing), with the GTK backend.
+      portals ? false,
+      # Packages whose udev rules the system takes (device access: controllers, tablets, ...).
+      udevPackages ? [ ],
+      # Kernel modules loaded at boot, those of the kernel's packages named (kernelPackages
+      # attribute names), and their modprobe options.
+      kernelModules ? [ ],
+      kernelModulePackages ? [ ],
+      modprobeConfig ? "",
+      # 32-bit graphics drivers (games under Proton, the Steam runtime).
+      graphics32 ? false,
+      # Other NixOS settings the app needs, as a function of the configuration; each at the same
+      # weak priority is the caller's to choose (wrap them in weak, given here).
+      extraConfig ? (_: { }),
+    }:
+    { config, pkgs, ... }:
+    let
+      cfg = config.hwc.infrastructure.session.${name};
+    in
+    {
+      options.hwc.infrastructure.session.${name}.enable = lib.mkEnableOption "the system side of ${description} (Home Manager installs the app)";
+
+      # Only the settings this app needs are made at all (an option another app needs may be
+      # one this configuration's NixOS lacks).
+      config = mkIf cfg.enable (mkMerge [
+        (
+          lib.optionalAttrs dbus { services.dbus.enable = weak true; }
+          // lib.optionalAttrs dconf { programs.dconf.enable = weak true; }
+          // lib.optionalAttrs portals {
+            xdg.portal = {
+              enable = weak true;
+              extraPortals = [ pkgs.xdg-desktop-portal-gtk ];
+              config.common.default = weak "*";
+            };
+          }
+          // lib.optionalAttrs (udevPackages != [ ]) { services.udev.packages = udevPackages; }
+          // lib.optionalAttrs (kernelModules != [ ] || kernelModulePackages != [ ] || modprobeConfig != "") {
+            boot = {
+              inherit kernelModules;
+              extraModulePackages = map (p: config.boot.kernelPackages.${p}) kernelModulePackages;
+            }
+            // lib.optionalAttrs (modprobeConfig != "") { extraModprobeConfig = modprobeConfig; };
+          }
+          // lib.optionalAttrs graphics32 {
+            hardware.graphics = {
+              enable = weak true;
+              enable32Bit = weak true;
+            };
+          }
+        )
+        (extraConfig { inherit config pkgs weak; })
+      ]);
+    };
+}
