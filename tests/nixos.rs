@@ -2901,3 +2901,242 @@ programs.dconf.enable = lib.mkDefault false;"#,
     assert_eq!(doc["nixos"]["boot"]["kernelModules"], serde_json::json!([]));
     assert_eq!(doc["nixos"]["hardware"]["graphics"]["enable32Bit"], false);
 }
+
+/// hwc's Home Manager module evaluated with Home Manager's own module system (tests/nix/hm-eval.nix
+/// over ../shared/vendor/home-manager): the JSON it gives, or the error text.
+fn hm_eval(configs: &[PathBuf], store: &Store) -> Result<Value, String> {
+    let Some(lib) = shared_dir("vendor/nixpkgs-lib/lib") else {
+        return Err("../shared/vendor/nixpkgs-lib is absent".into());
+    };
+    let Some(nixpkgs_path) = shared_dir("vendor/nixos-subset/nixpkgs-path") else {
+        return Err("../shared/vendor/nixos-subset/nixpkgs-path is absent".into());
+    };
+    // pkgs.path as Home Manager reads it: nixpkgs' lib beside the files it imports.
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&lib, dir.path().join("lib")).unwrap();
+    for sub in ["nixos", "modules"] {
+        std::os::unix::fs::symlink(nixpkgs_path.join(sub), dir.path().join(sub)).unwrap();
+    }
+    let list: Vec<String> = configs.iter().map(|c| c.display().to_string()).collect();
+    let mut cmd = nix_instantiate();
+    cmd.args(["--eval", "--strict", "--json"])
+        .arg(repo().join("tests/nix/hm-eval.nix"))
+        .args(["--arg", "configs", &format!("[ {} ]", list.join(" "))])
+        .args(["--argstr", "nixpkgsPath"])
+        .arg(dir.path());
+    if let Some(h) = store.hwc {
+        cmd.args(["--argstr", "hwcOut"]).arg(h);
+    }
+    let o = cmd.output().unwrap();
+    if code(&o) != 0 {
+        return Err(stderr(&o));
+    }
+    Ok(serde_json::from_slice(&o.stdout).unwrap())
+}
+
+/// A user's Home Manager with hwc's module: hwc-session-init their service on the graphical
+/// session, chromium's desktop entry through gpu-launch, the keybinding lines, the apps file.
+const HOME: &str = r#"hwc.session = {
+  init.enable = true;
+  gpuApps = [ "chromium" ];
+  keybindings."SUPER, B" = "chromium";
+  apps = [ "chromium" "obs" ];
+};"#;
+
+#[test]
+fn the_home_manager_module_reads_back_as_home_manager_builds_it() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let home = module(t.path(), "home", HOME);
+    let doc = hm_eval(&[home], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    let unit = doc["unitText"]["hwc-session-init"].as_str().unwrap();
+    for line in [
+        "ExecStart=/nix/store/hwc-0.1.0/bin/hwc-session-init",
+        "ExecStop=/nix/store/hwc-0.1.0/bin/hwc-session-init --stop",
+        "WantedBy=graphical-session.target",
+        "PartOf=graphical-session.target",
+        "Type=oneshot",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "{line} in:\n{unit}");
+    }
+    let entries = doc["desktopEntries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        entries[0]["name"], "chromium",
+        "chromium.desktop, over the package's own"
+    );
+    assert_eq!(
+        entries[0]["exec"],
+        "/nix/store/hwc-0.1.0/bin/gpu-launch chromium %U"
+    );
+    assert_eq!(
+        doc["configFiles"]["hwc/apps.json"],
+        r#"{"apps":["chromium","obs"]}"#
+    );
+    assert_eq!(
+        strings(&doc["hwc"]["keybindLines"]["hyprland"]),
+        ["bind = SUPER, B, exec, /nix/store/hwc-0.1.0/bin/gpu-launch chromium"]
+    );
+    assert_eq!(
+        strings(&doc["hwc"]["keybindLines"]["sway"]),
+        ["bindsym Mod4+b exec /nix/store/hwc-0.1.0/bin/gpu-launch chromium"]
+    );
+    // systemd itself reads the unit as a user unit (when it can run here).
+    if is_root() && have("setpriv") {
+        let units = public_dir();
+        fs::create_dir_all(units.path().join("user")).unwrap();
+        fs::write(units.path().join("user/hwc-session-init.service"), unit).unwrap();
+        for e in walk(units.path()) {
+            let mode = if e.is_dir() { 0o755 } else { 0o644 };
+            fs::set_permissions(&e, fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let lines =
+            systemd_command_lines(&units.path().join("user"), "hwc-session-init.service", true);
+        assert!(
+            lines.iter().any(|l| l.contains("hwc-session-init")),
+            "{lines:?}"
+        );
+    }
+}
+
+/// The desktop entry's Exec= line, run as a launcher runs it (its %U replaced by the URLs
+/// opened; the store path by this build's gpu-launch, given the recorded hybrid laptop as its
+/// root): the program gets NVIDIA's offload variables, the dGPU's render node and the URL.
+#[test]
+fn a_desktop_entry_starts_its_program_through_gpu_launch_on_the_dgpu() {
+    if !nix_ready() {
+        return;
+    }
+    let t = public_dir();
+    let home = module(t.path(), "home", HOME);
+    let doc = hm_eval(&[home], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    let exec = doc["desktopEntries"][0]["exec"].as_str().unwrap();
+    let bin = Bin::new();
+    let fixture = common::fake_sysfs::Tree::fixture("optimus-intel-nvidia");
+    let programs = t.path().join("bin");
+    fs::create_dir_all(&programs).unwrap();
+    write_executable(
+        &programs.join("chromium"),
+        "#!/bin/sh\nenv | grep -E '^(__NV_PRIME|__GLX_VENDOR|DRI_PRIME)' | sort\necho \"args: $*\"\n",
+    );
+    // The Desktop Entry Specification's expansion: %U is the URLs, each its own argument.
+    let mut argv: Vec<String> = Vec::new();
+    for word in exec.split(' ') {
+        match word {
+            "%U" => argv.push("https://example.org/a b".into()),
+            w => argv.push(w.to_string()),
+        }
+    }
+    assert_eq!(argv[0], "/nix/store/hwc-0.1.0/bin/gpu-launch");
+    let mut cmd = Command::new(bin.path("gpu-launch"));
+    cmd.arg("--root")
+        .arg(fixture.path())
+        .args(&argv[1..])
+        .env("PATH", format!("{}:/usr/bin:/bin", programs.display()))
+        .env("HOME", "/nonexistent-home")
+        .env_remove("XDG_CONFIG_HOME");
+    for v in [
+        "__NV_PRIME_RENDER_OFFLOAD",
+        "__GLX_VENDOR_LIBRARY_NAME",
+        "DRI_PRIME",
+    ] {
+        cmd.env_remove(v);
+    }
+    let o = cmd.output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("__NV_PRIME_RENDER_OFFLOAD=1\n"), "{out}");
+    assert!(out.contains("__GLX_VENDOR_LIBRARY_NAME=nvidia\n"), "{out}");
+    // Chromium also gets the dGPU's render node (gpu-launch's chromium profile), and the URL.
+    assert!(
+        out.contains("args: --render-node-override=/dev/dri/renderD129 https://example.org/a b\n"),
+        "{out}"
+    );
+}
+
+/// A machine (NixOS) and its user (Home Manager) declaring two apps, one of whose system side
+/// is off: hwc-doctor fails that app's check alone, naming the option; turned on, it passes.
+#[test]
+fn the_doctor_finds_an_app_missing_its_system_integration() {
+    if !nix_ready() {
+        return;
+    }
+    let t = public_dir();
+    let home = module(t.path(), "home", HOME);
+    let hm = hm_eval(&[home], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    let apps_json = hm["configFiles"]["hwc/apps.json"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uid = if is_root() {
+        4243
+    } else {
+        nix::unistd::geteuid().as_raw()
+    };
+    let run = |obs: bool| {
+        let config = module(
+            t.path(),
+            "machine",
+            &format!(
+                "hwc.infrastructure.session = {{ chromium.enable = true; obs.enable = {obs}; }};"
+            ),
+        );
+        let doc = eval(&[config], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+        let root = t.path().join(format!("root-{obs}"));
+        fs::create_dir_all(root.join("etc/hwc")).unwrap();
+        fs::write(
+            root.join("etc/hwc/declared.json"),
+            doc["etc"]["hwc/declared.json"]["text"].as_str().unwrap(),
+        )
+        .unwrap();
+        fs::write(
+            root.join("etc/passwd"),
+            format!("root:x:0:0:root:/root:/bin/sh\neric:x:{uid}:100::/home/eric:/bin/sh\n"),
+        )
+        .unwrap();
+        fs::write(root.join("etc/group"), "root:x:0:\nusers:x:100:\n").unwrap();
+        let config_dir = root.join("home/eric/.config/hwc");
+        fs::create_dir_all(&config_dir).unwrap();
+        fs::write(config_dir.join("apps.json"), &apps_json).unwrap();
+        for e in walk(&root) {
+            let mode = if e.is_dir() { 0o755 } else { 0o644 };
+            fs::set_permissions(&e, fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let o = Command::new(hwc())
+            .args(["hwc-doctor", "--json", "--user", "eric", "--root"])
+            .arg(&root)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|_| panic!("{}{}", stdout(&o), stderr(&o)));
+        (code(&o), report)
+    };
+    let find = |report: &Value, name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["bucket"] == "session/user" && c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {report}"))
+            .clone()
+    };
+    let (status, report) = run(false);
+    assert_eq!(status, 1, "{report}");
+    let obs = find(&report, "integration:obs");
+    assert_eq!(obs["status"], "fail", "{obs}");
+    assert_eq!(obs["fix"], "hwc.infrastructure.session.obs.enable = true;");
+    assert_eq!(find(&report, "integration:chromium")["status"], "ok");
+    let failed: Vec<&Value> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert_eq!(failed.len(), 1, "only obs fails: {failed:?}");
+
+    let (status, report) = run(true);
+    assert_eq!(status, 0, "{report}");
+    assert_eq!(find(&report, "integration:obs")["status"], "ok");
+}

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod apps;
 mod check;
 mod context;
 mod declared;

@@ -41,6 +41,7 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
             ssh(root, ctx.install, user, &mut mine);
         }
         if asked.session {
+            crate::apps::check(root, user, asked.apps, &mut mine);
             session(&runtime, user, asked.apps, &mut mine);
         }
         for c in &mine.checks {

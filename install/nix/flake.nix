@@ -31,6 +31,11 @@
       nixosModules.hwc = ./infrastructure;
       nixosModules.default = self.nixosModules.hwc;
 
+      # The user's side (Home Manager): hwc-session-init on the graphical session, desktop entries
+      # through gpu-launch, the apps whose system side hwc-doctor checks.
+      homeManagerModules.hwc = ./home;
+      homeManagerModules.default = self.homeManagerModules.hwc;
+
       # gatherSys (every */sys.nix of the given directories, for profiles/sys.nix) and
       # mkAppIntegration (an app's system side as a module); also `import ./lib { inherit lib; }`.
       lib = import ./lib { inherit lib; };

@@ -67,6 +67,9 @@ in
       # Only the settings this app needs are made at all (an option another app needs may be
       # one this configuration's NixOS lacks).
       config = mkIf cfg.enable (mkMerge [
+        # Named in the machine's declaration, where hwc-doctor holds the user's Home Manager
+        # apps against it.
+        { hwc.infrastructure.session.appIntegrations = [ name ]; }
         (
           lib.optionalAttrs dbus { services.dbus.enable = weak true; }
           // lib.optionalAttrs dconf { programs.dconf.enable = weak true; }

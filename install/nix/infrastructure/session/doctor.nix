@@ -39,11 +39,21 @@ let
       bridges = lib.mapAttrs (_: b: b.addresses) (lib.filterAttrs (name: _: hwcLib.isIfName name) mesh.bridges);
     }
     // lib.optionalAttrs (mesh.enable && mesh.networkFacts != { }) { networks = mesh.networkFacts; }
-    // lib.optionalAttrs infra.session.chromium.enable { apps = [ "chromium" ]; };
+    // lib.optionalAttrs (infra.session.appIntegrations != [ ]) {
+      apps = lib.sort lib.lessThan infra.session.appIntegrations;
+    };
 
   textfile = "${cfg.textfileDirectory}/hwc-doctor.prom";
 in
 {
+  # Every app integration that is on (mkAppIntegration adds its name): declared.json's "apps".
+  options.hwc.infrastructure.session.appIntegrations = mkOption {
+    type = lib.types.listOf lib.types.str;
+    default = [ ];
+    internal = true;
+    description = "The apps whose system side is on, for hwc-doctor.";
+  };
+
   options.hwc.infrastructure.session.commands.doctor = {
     enable = mkEnableOption "hwc-doctor on a timer, its verdicts written as Prometheus gauges for node_exporter's textfile collector";
 

@@ -1,0 +1,78 @@
+//! session/user: the documented question "app missing system integration?". Each app the user's
+//! Home Manager declares (`hwc.session.apps`, written to ~/.config/hwc/apps.json) must have its
+//! system side on: `hwc.infrastructure.session.<app>.enable`, which the machine's declaration
+//! lists under "apps". Read as the user, in the user's worker.
+
+use hwc_core::root::Root;
+use hwc_core::safefs;
+use hwc_core::users::User;
+
+use crate::check::{Findings, SESSION};
+use crate::json::{self, Value};
+
+/// Where Home Manager's side of hwc writes the user's apps.
+const FILE: &str = ".config/hwc/apps.json";
+
+pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
+    let shown = format!("{}/{FILE}", user.home.display());
+    let text = match safefs::read_file_if_exists(&root.path(&user.home).join(FILE), 1 << 20) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            f.skip(
+                SESSION,
+                "hm-apps",
+                format!("{shown} is absent: no Home Manager app declares a system side"),
+            );
+            return;
+        }
+        Err(e) => {
+            f.fail(
+                SESSION,
+                "hm-apps",
+                format!("{shown}: {}", hwc_core::error::describe_io(&e)),
+                "home-manager switch (hwc.session.apps writes it)",
+            );
+            return;
+        }
+    };
+    let apps = match json::parse(&text).map(|doc| apps_of(&doc)) {
+        Ok(Some(apps)) => apps,
+        Ok(None) | Err(_) => {
+            f.fail(
+                SESSION,
+                "hm-apps",
+                format!("{shown} is not {{\"apps\": [names]}}"),
+                "home-manager switch (hwc.session.apps writes it)",
+            );
+            return;
+        }
+    };
+    for app in apps {
+        let check = format!("integration:{app}");
+        if declared.contains(&app) {
+            f.ok(
+                SESSION,
+                &check,
+                format!("{app}: Home Manager installs it and the system side is on"),
+            );
+        } else {
+            f.fail(
+                SESSION,
+                &check,
+                format!(
+                    "{app}: Home Manager installs it ({shown}), but its system side is off (D-Bus, dconf, portals or devices it needs)"
+                ),
+                format!("hwc.infrastructure.session.{app}.enable = true;"),
+            );
+        }
+    }
+}
+
+/// The names under "apps", or None when the document is not that shape.
+fn apps_of(doc: &Value) -> Option<Vec<String>> {
+    doc.get("apps")?
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
