@@ -1335,6 +1335,9 @@ fn the_flake_gives_what_flake_users_expect() {
     final.hwc.name;
   platforms = flake.packages.aarch64-linux.hwc.meta.platforms;
   configurations = builtins.attrNames flake.nixosConfigurations;
+  homeModules = builtins.attrNames flake.homeManagerModules;
+  homeModuleFile = toString flake.homeManagerModules.default;
+  lib = builtins.attrNames flake.lib;
 }"#
         .replace("../../shared", &format!("{}/../shared", repo().display()))
         .replace("./tests", &format!("{}/tests", repo().display()))
@@ -1365,6 +1368,18 @@ fn the_flake_gives_what_flake_users_expect() {
         serde_json::json!(["x86_64-linux", "aarch64-linux"])
     );
     assert_eq!(outputs["configurations"], serde_json::json!(["hwc-laptop"]));
+    assert_eq!(
+        outputs["homeModules"],
+        serde_json::json!(["default", "hwc"])
+    );
+    assert!(outputs["homeModuleFile"]
+        .as_str()
+        .unwrap()
+        .ends_with("install/nix/home"));
+    assert_eq!(
+        outputs["lib"],
+        serde_json::json!(["gatherSys", "mkAppIntegration"])
+    );
 
     // The example machine evaluates with no failed assertion and no warning, and the domain
     // documentation's troubleshooting command reads it (nix-instantiate's form of
