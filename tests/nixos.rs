@@ -2867,7 +2867,8 @@ fn app_integrations_set_system_services_and_no_package() {
             r#"{{ lib, ... }}:
 let hwcLib = import {} {{ inherit lib; }}; in
 {{
-  imports = [ (hwcLib.mkAppIntegration {{ name = "keepassxc"; description = "KeePassXC"; dbus = true; }}) ];
+  imports = [ (hwcLib.mkAppIntegration {{ name = "keepassxc"; description = "KeePassXC"; dbus = true; udevPackages = [ ]; }})
+              (hwcLib.mkAppIntegration {{ name = "tablet"; udevPackages = [ (builtins.derivation {{ name = "tablet-rules"; system = "x86_64-linux"; builder = "/bin/sh"; }}) ]; }}) ];
 }}
 "#,
             repo().join("install/nix/lib").display()
@@ -2910,6 +2911,19 @@ programs.dconf.enable = lib.mkDefault false;"#,
     for app in ["chromium", "keepassxc", "obs", "steam"] {
         assert!(options.contains(&app.to_string()), "{options:?}");
     }
+    // One with udev rules alone: its D-Bus (on by default) and its rules both made, merged as
+    // the module system merges (both begin with `services`).
+    let tablet = module(
+        t.path(),
+        "tablet",
+        "imports = [ ./sys.nix ];\nhwc.infrastructure.session.tablet.enable = true;",
+    );
+    let doc = eval(&[tablet], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["nixos"]["services"]["dbus"]["enable"], true);
+    assert_eq!(
+        doc["nixos"]["services"]["udev"]["packages"][0]["package"],
+        "tablet-rules"
+    );
     // Off (the default), an integration sets nothing.
     let off = module(t.path(), "off", "imports = [ ./sys.nix ];");
     let doc = eval(&[off], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -2955,6 +2969,7 @@ const HOME: &str = r#"hwc.session = {
   init.enable = true;
   gpuApps = [ "chromium" ];
   keybindings."SUPER, B" = "chromium";
+  keybindings."Super Shift, Return" = "blender";
   apps = [ "chromium" "obs" ];
 };"#;
 
@@ -2976,12 +2991,15 @@ fn the_home_manager_module_reads_back_as_home_manager_builds_it() {
     ] {
         assert!(unit.lines().any(|l| l == line), "{line} in:\n{unit}");
     }
+    assert_eq!(doc["undeclared"], serde_json::json!([]), "options hwc sets exist");
     let entries = doc["desktopEntries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(
-        entries[0]["name"], "chromium",
-        "chromium.desktop, over the package's own"
+        entries[0]["name"], "chromium-browser",
+        "the id of nixpkgs' chromium's own entry, which it replaces"
     );
+    assert_eq!(entries[0]["icon"], "chromium");
+    assert_eq!(strings(&entries[0]["mimeTypes"])[0], "text/html");
     assert_eq!(
         entries[0]["exec"],
         "/nix/store/hwc-0.1.0/bin/gpu-launch chromium %U"
@@ -2992,11 +3010,17 @@ fn the_home_manager_module_reads_back_as_home_manager_builds_it() {
     );
     assert_eq!(
         strings(&doc["hwc"]["keybindLines"]["hyprland"]),
-        ["bind = SUPER, B, exec, /nix/store/hwc-0.1.0/bin/gpu-launch chromium"]
+        [
+            "bind = SUPER, B, exec, /nix/store/hwc-0.1.0/bin/gpu-launch chromium",
+            "bind = Super Shift, Return, exec, /nix/store/hwc-0.1.0/bin/gpu-launch blender",
+        ]
     );
     assert_eq!(
         strings(&doc["hwc"]["keybindLines"]["sway"]),
-        ["bindsym Mod4+b exec /nix/store/hwc-0.1.0/bin/gpu-launch chromium"]
+        [
+            "bindsym Mod4+b exec /nix/store/hwc-0.1.0/bin/gpu-launch chromium",
+            "bindsym Mod4+Shift+return exec /nix/store/hwc-0.1.0/bin/gpu-launch blender",
+        ]
     );
     // systemd itself reads the unit as a user unit (when it can run here).
     if is_root() && have("setpriv") {

@@ -95,6 +95,14 @@ in
   );
   configFiles = lib.mapAttrs (_: f: f.text or null) checked.xdg.configFile;
   hwc = {
-    inherit (checked.hwc.session) gpuApps apps keybindLines;
+    inherit (checked.hwc.session) apps keybindLines;
   };
+  # The module system here does not check definitions against declarations (Home Manager's
+  # minimal set defines options it does not declare): what hwc's module sets is checked here.
+  undeclared = lib.filter (path: !lib.hasAttrByPath path evaluated.options) [
+    [ "systemd" "user" "services" ]
+    [ "xdg" "desktopEntries" ]
+    [ "xdg" "configFile" ]
+    [ "warnings" ]
+  ];
 }

@@ -64,37 +64,35 @@ in
     {
       options.hwc.infrastructure.session.${name}.enable = lib.mkEnableOption "the system side of ${description} (Home Manager installs the app)";
 
-      # Only the settings this app needs are made at all (an option another app needs may be
-      # one this configuration's NixOS lacks).
+      # Only the settings this app needs are made (the options are those of NixOS 24.11 and
+      # later: hardware.graphics).
       config = mkIf cfg.enable (mkMerge [
         # Named in the machine's declaration, where hwc-doctor holds the user's Home Manager
         # apps against it.
         { hwc.infrastructure.session.appIntegrations = [ name ]; }
-        (
-          lib.optionalAttrs dbus { services.dbus.enable = weak true; }
-          // lib.optionalAttrs dconf { programs.dconf.enable = weak true; }
-          // lib.optionalAttrs portals {
-            xdg.portal = {
-              enable = weak true;
-              extraPortals = [ pkgs.xdg-desktop-portal-gtk ];
-              config.common.default = weak "*";
-            };
-          }
-          // lib.optionalAttrs (udevPackages != [ ]) { services.udev.packages = udevPackages; }
-          // lib.optionalAttrs (kernelModules != [ ] || kernelModulePackages != [ ] || modprobeConfig != "") {
-            boot = {
-              inherit kernelModules;
-              extraModulePackages = map (p: config.boot.kernelPackages.${p}) kernelModulePackages;
-            }
-            // lib.optionalAttrs (modprobeConfig != "") { extraModprobeConfig = modprobeConfig; };
-          }
-          // lib.optionalAttrs graphics32 {
-            hardware.graphics = {
-              enable = weak true;
-              enable32Bit = weak true;
-            };
-          }
-        )
+        # Each piece apart: two that begin with the same option (services.dbus, services.udev)
+        # merge as the module system merges, not as `//` would (the second replacing the first).
+        (lib.optionalAttrs dbus { services.dbus.enable = weak true; })
+        (lib.optionalAttrs dconf { programs.dconf.enable = weak true; })
+        (lib.optionalAttrs portals {
+          xdg.portal = {
+            enable = weak true;
+            extraPortals = [ pkgs.xdg-desktop-portal-gtk ];
+            config.common.default = weak "*";
+          };
+        })
+        (lib.optionalAttrs (udevPackages != [ ]) { services.udev.packages = udevPackages; })
+        (lib.optionalAttrs (kernelModules != [ ]) { boot.kernelModules = kernelModules; })
+        (lib.optionalAttrs (kernelModulePackages != [ ]) {
+          boot.extraModulePackages = map (p: config.boot.kernelPackages.${p}) kernelModulePackages;
+        })
+        (lib.optionalAttrs (modprobeConfig != "") { boot.extraModprobeConfig = modprobeConfig; })
+        (lib.optionalAttrs graphics32 {
+          hardware.graphics = {
+            enable = weak true;
+            enable32Bit = weak true;
+          };
+        })
         (extraConfig { inherit config pkgs weak; })
       ]);
     };
