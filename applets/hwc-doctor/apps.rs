@@ -12,6 +12,8 @@ use crate::json::{self, Value};
 
 /// Where Home Manager's side of hwc writes the user's apps.
 const FILE: &str = ".config/hwc/apps.json";
+/// The most apps checked: each is a line of the worker's report, which is bounded.
+const MAX_APPS: usize = 64;
 
 pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
     let shown = format!("{}/{FILE}", user.home.display());
@@ -47,7 +49,21 @@ pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
             return;
         }
     };
+    let mut seen = Vec::new();
     for app in apps {
+        if seen.contains(&app) {
+            continue;
+        }
+        if seen.len() == MAX_APPS {
+            f.warn(
+                SESSION,
+                "hm-apps",
+                format!("{shown} names more than {MAX_APPS} apps; the first {MAX_APPS} were checked"),
+                None,
+            );
+            break;
+        }
+        seen.push(app.clone());
         let check = format!("integration:{app}");
         if declared.contains(&app) {
             f.ok(
