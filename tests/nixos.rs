@@ -2991,7 +2991,11 @@ fn the_home_manager_module_reads_back_as_home_manager_builds_it() {
     ] {
         assert!(unit.lines().any(|l| l == line), "{line} in:\n{unit}");
     }
-    assert_eq!(doc["undeclared"], serde_json::json!([]), "options hwc sets exist");
+    assert_eq!(
+        doc["undeclared"],
+        serde_json::json!([]),
+        "options hwc sets exist"
+    );
     let entries = doc["desktopEntries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(

@@ -58,7 +58,9 @@ pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
             f.warn(
                 SESSION,
                 "hm-apps",
-                format!("{shown} names more than {MAX_APPS} apps; the first {MAX_APPS} were checked"),
+                format!(
+                    "{shown} names more than {MAX_APPS} apps; the first {MAX_APPS} were checked"
+                ),
                 None,
             );
             break;
