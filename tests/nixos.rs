@@ -3118,7 +3118,7 @@ fn the_doctor_finds_an_app_missing_its_system_integration() {
     } else {
         nix::unistd::geteuid().as_raw()
     };
-    let run = |obs: bool| {
+    let run = |obs: bool, loaded: bool| {
         let config = module(
             t.path(),
             "machine",
@@ -3127,7 +3127,10 @@ fn the_doctor_finds_an_app_missing_its_system_integration() {
             ),
         );
         let doc = eval(&[config], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
-        let root = t.path().join(format!("root-{obs}"));
+        let root = t.path().join(format!("root-{obs}-{loaded}"));
+        if loaded {
+            fs::create_dir_all(root.join("sys/module/v4l2loopback")).unwrap();
+        }
         fs::create_dir_all(root.join("etc/hwc")).unwrap();
         fs::write(
             root.join("etc/hwc/declared.json"),
@@ -3165,7 +3168,7 @@ fn the_doctor_finds_an_app_missing_its_system_integration() {
             .unwrap_or_else(|| panic!("no {name}: {report}"))
             .clone()
     };
-    let (status, report) = run(false);
+    let (status, report) = run(false, false);
     assert_eq!(status, 1, "{report}");
     let obs = find(&report, "integration:obs");
     assert_eq!(obs["status"], "fail", "{obs}");
@@ -3179,7 +3182,18 @@ fn the_doctor_finds_an_app_missing_its_system_integration() {
         .collect();
     assert_eq!(failed.len(), 1, "only obs fails: {failed:?}");
 
-    let (status, report) = run(true);
+    // On, but its kernel module not loaded (no reboot yet): what shows it in effect fails alone.
+    let (status, report) = run(true, false);
+    assert_eq!(status, 1, "{report}");
+    assert_eq!(find(&report, "integration:obs")["status"], "ok");
+    let effect = find(&report, "app:obs");
+    assert_eq!(effect["status"], "fail", "{effect}");
+    assert!(effect["fix"]
+        .as_str()
+        .unwrap()
+        .contains("modprobe v4l2loopback"));
+    let (status, report) = run(true, true);
     assert_eq!(status, 0, "{report}");
     assert_eq!(find(&report, "integration:obs")["status"], "ok");
+    assert_eq!(find(&report, "app:obs")["status"], "ok");
 }

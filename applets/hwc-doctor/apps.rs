@@ -86,6 +86,49 @@ pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
     }
 }
 
+/// What shows an app's system side in effect, beyond its D-Bus names (checked on the user's
+/// bus): a path that exists once it is, what it is, and the fix when it is not.
+fn effect_of(app: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    match app {
+        "obs" => Some((
+            "/sys/module/v4l2loopback",
+            "the v4l2loopback module (OBS's virtual camera) is loaded",
+            "reboot after nixos-rebuild switch (boot.kernelModules loads it), or: modprobe v4l2loopback",
+        )),
+        "steam" => Some((
+            "/run/opengl-driver-32",
+            "32-bit graphics drivers are installed",
+            "hardware.graphics.enable32Bit = true; (a setting of yours turned it off?)",
+        )),
+        _ => None,
+    }
+}
+
+/// Whether `app` has a check of its effect here.
+pub fn has_effect(app: &str) -> bool {
+    effect_of(app).is_some()
+}
+
+/// For each app whose system side is declared on, what shows it in effect.
+pub fn effects(root: &Root, declared: &[String], f: &mut Findings) {
+    for app in declared {
+        let Some((path, what, fix)) = effect_of(app) else {
+            continue;
+        };
+        let check = format!("app:{app}");
+        if root.path(path).exists() {
+            f.ok(SESSION, &check, format!("{what} ({path})"));
+        } else {
+            f.fail(
+                SESSION,
+                &check,
+                format!("declared, but not in effect: {path} is absent, so not: {what}"),
+                fix,
+            );
+        }
+    }
+}
+
 /// The names under "apps", or None when the document is not that shape.
 fn apps_of(doc: &Value) -> Option<Vec<String>> {
     doc.get("apps")?

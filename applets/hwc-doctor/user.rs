@@ -42,6 +42,7 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
         }
         if asked.session {
             crate::apps::check(root, user, asked.apps, &mut mine);
+            crate::apps::effects(root, asked.apps, &mut mine);
             session(&runtime, user, asked.apps, &mut mine);
         }
         for c in &mine.checks {
@@ -369,7 +370,10 @@ fn manager_environment(bus: &mut Bus, f: &mut Findings) -> Option<bool> {
 fn activatable(bus: &mut Bus, app: &str, f: &mut Findings) {
     let check = format!("app:{app}");
     let Some(needed) = names_for(app) else {
-        f.skip(SESSION, &check, format!("no checks known for '{app}'"));
+        // Apps with no D-Bus name to look for are checked by what shows them in effect.
+        if !crate::apps::has_effect(app) {
+            f.skip(SESSION, &check, format!("no checks known for '{app}'"));
+        }
         return;
     };
     let mut names = Vec::new();
