@@ -10,6 +10,7 @@ use common::fake_sysfs::Tree;
 use common::netns::Netns;
 use common::*;
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -425,13 +426,12 @@ fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
         r#"{"bridges": {"br-doc": ["10.77.0.1/24", "fd00:77::1/64"]}}"#,
     );
     let doctor = || {
-        Command::new("ip")
-            .args(["netns", "exec", &ns.name])
-            .arg(hwc())
-            .args(["hwc-doctor", "--json", "--root"])
-            .arg(m.root())
-            .output()
-            .unwrap()
+        ns.exec_hwc([
+            OsStr::new("hwc-doctor"),
+            OsStr::new("--json"),
+            OsStr::new("--root"),
+            m.root().as_os_str(),
+        ])
     };
     fails_alone(
         &doctor(),
@@ -440,12 +440,7 @@ fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
         &["br-doc does not exist"],
         &["hwc-netlink ensure-bridge br-doc 10.77.0.1/24 fd00:77::1/64"],
     );
-    let made = Command::new("ip")
-        .args(["netns", "exec", &ns.name])
-        .arg(hwc())
-        .args(["hwc-netlink", "ensure-bridge", "br-doc", "10.77.0.1/24"])
-        .output()
-        .unwrap();
+    let made = ns.exec_hwc(["hwc-netlink", "ensure-bridge", "br-doc", "10.77.0.1/24"]);
     assert_eq!(code(&made), 0, "{}", stderr(&made));
     fails_alone(
         &doctor(),
@@ -454,12 +449,7 @@ fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
         &["lacks fd00:77::1/64"],
         &["ensure-bridge"],
     );
-    let made = Command::new("ip")
-        .args(["netns", "exec", &ns.name])
-        .arg(hwc())
-        .args(["hwc-netlink", "ensure-bridge", "br-doc", "fd00:77::1/64"])
-        .output()
-        .unwrap();
+    let made = ns.exec_hwc(["hwc-netlink", "ensure-bridge", "br-doc", "fd00:77::1/64"]);
     assert_eq!(code(&made), 0, "{}", stderr(&made));
     let o = doctor();
     assert_eq!(code(&o), 0, "{}", stdout(&o));
@@ -488,22 +478,16 @@ fn a_declared_network_is_checked_link_by_link() {
             "subnets": [{"subnet": "10.77.0.0/24", "gateway": "10.77.0.1"}]}"#,
     );
     let run = |args: &[&str]| {
-        let o = Command::new("ip")
-            .args(["netns", "exec", &ns.name])
-            .arg(hwc())
-            .args(args)
-            .output()
-            .unwrap();
+        let o = ns.exec_hwc(args);
         assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
     };
     let doctor = || {
-        Command::new("ip")
-            .args(["netns", "exec", &ns.name])
-            .arg(hwc())
-            .args(["hwc-doctor", "--json", "--root"])
-            .arg(m.root())
-            .output()
-            .unwrap()
+        ns.exec_hwc([
+            OsStr::new("hwc-doctor"),
+            OsStr::new("--json"),
+            OsStr::new("--root"),
+            m.root().as_os_str(),
+        ])
     };
     // The underlay: WireGuard's MTU.
     run(&[
@@ -638,13 +622,13 @@ fn a_declared_network_is_checked_link_by_link() {
         &["vx-4242 has VNI 7, not the declared 4242"],
         &["hwc-netlink link del vx-4242; systemctl restart hwc-network-media"],
     );
-    let metrics = Command::new("ip")
-        .args(["netns", "exec", &ns.name])
-        .arg(hwc())
-        .args(["hwc-doctor", "--prometheus", "-", "--root"])
-        .arg(m.root())
-        .output()
-        .unwrap();
+    let metrics = ns.exec_hwc([
+        OsStr::new("hwc-doctor"),
+        OsStr::new("--prometheus"),
+        OsStr::new("-"),
+        OsStr::new("--root"),
+        m.root().as_os_str(),
+    ]);
     let text = stdout(&metrics);
     assert!(
         text.contains("hwc_network_ok{network=\"media\"} 0"),

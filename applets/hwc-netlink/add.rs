@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use hwc_core::error::{Error, Result};
 use libc::{IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO};
 
-use crate::context::{fail, ifname, need_link, usage, Ctx, CREATE};
+use crate::context::{fail, ifname, need_link, usage, value_of, Ctx, CREATE};
 use hwc_rtnl::client::NlError;
 use hwc_rtnl::codec::{self, Request};
 use hwc_rtnl::kind::{self, Codec, Field, Kind, Value, KINDS};
@@ -58,12 +58,7 @@ fn read_words<'a>(words: &[&'a str]) -> Result<Wanted<'a>> {
     let mut fields: Vec<(&'static Field, Given<'a>)> = Vec::new();
     let mut rest = words;
     while let [word, after @ ..] = rest {
-        let value = || {
-            after
-                .first()
-                .copied()
-                .ok_or_else(|| usage(format!("link add: '{word}' needs a value")))
-        };
+        let value = || value_of("link add", word, after);
         let field = kind.and_then(|k| k.field(word));
         rest = match (*word, field) {
             (_, Some(f)) => {

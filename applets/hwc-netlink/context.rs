@@ -188,6 +188,15 @@ pub fn options<'a>(words: &[&'a str], known: &[&str]) -> Result<Split<'a>> {
     Ok((pos, opts))
 }
 
+/// The word after `word` in a command's words (`after`): its value; an error naming both when
+/// there is none.
+pub fn value_of<'a>(cmd: &str, word: &str, after: &[&'a str]) -> Result<&'a str> {
+    after
+        .first()
+        .copied()
+        .ok_or_else(|| usage(format!("{cmd}: '{word}' needs a value")))
+}
+
 pub fn opt<'a>(opts: &[(String, &'a str)], name: &str) -> Option<&'a str> {
     opts.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use hwc_core::error::{Error, Result};
 use hwc_core::output::{self, Json};
 
-use crate::context::{dump_links, fail, need_link, spelled_out, usage, Ctx};
+use crate::context::{dump_links, fail, need_link, spelled_out, usage, value_of, Ctx};
 use crate::link::parse_mac;
 use crate::model;
 use hwc_rtnl::codec;
@@ -88,12 +88,8 @@ fn fdb_change(ctx: &mut Ctx, verb: &str, words: &[&str]) -> Result<u8> {
     let (mut mac, mut dev, mut dst, mut port, mut vni) = (None, None, None, None, None);
     let mut rest = words;
     while let [word, after @ ..] = rest {
-        let value = || {
-            after
-                .first()
-                .copied()
-                .ok_or_else(|| usage(format!("fdb {verb}: '{word}' needs a value")))
-        };
+        let cmd = format!("fdb {verb}");
+        let value = || value_of(&cmd, word, after);
         match *word {
             "dev" => dev = Some(value()?),
             "dst" => {

@@ -10,7 +10,7 @@ use libc::{IFLA_ADDRESS, IFLA_IFNAME, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFL
 use crate::add::{create_request, link_add};
 use crate::context::{
     dump_link_details, dump_links, fail, ifinfo, ifname, need_link, open_netns, spelled_out, usage,
-    Ctx, CHANGE,
+    value_of, Ctx, CHANGE,
 };
 use crate::model::{self, Link};
 use crate::plan::Step;
@@ -155,12 +155,7 @@ pub(super) fn link_set(ctx: &mut Ctx, dev: &str, words: &[&str]) -> Result<u8> {
     let mut ns_file = None;
     let mut i = 0;
     while i < words.len() {
-        let value = || {
-            words
-                .get(i + 1)
-                .copied()
-                .ok_or_else(|| usage(format!("link set: '{}' needs a value", words[i])))
-        };
+        let value = || value_of("link set", words[i], &words[i + 1..]);
         match words[i] {
             "up" => {
                 flags |= hwc_rtnl::IFF_UP;

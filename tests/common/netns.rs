@@ -57,6 +57,20 @@ impl Netns {
         }
     }
 
+    /// `hwc ARGS` run inside the namespace (an applet name first), as `ip netns exec` runs it.
+    pub fn exec_hwc<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .arg(hwc())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.hwc(args);
         assert_eq!(code(&o), 0, "hwc-netlink {args:?}: {}", stderr(&o));
