@@ -15,10 +15,6 @@ use crate::declared::{Network, Overlay};
 use crate::json::{self, Value};
 use crate::mesh::bridge_state;
 
-/// What VXLAN adds to a frame over an IPv4 underlay (70 over IPv6).
-const OVERHEAD_V4: u32 = 50;
-const OVERHEAD_V6: u32 = 70;
-
 pub fn check(networks: &[Network], root: &Root, f: &mut Findings) {
     if networks.is_empty() {
         f.skip(MESH, "networks", "no container network declared");
@@ -286,11 +282,7 @@ fn peers(
 /// The overlay's MTU against the underlay's: a full frame must fit once encapsulated.
 fn mtu(n: &Network, o: &Overlay, link: &Link, sock: &mut Socket, option: &str, f: &mut Findings) {
     let check = format!("network:{}:mtu", n.name);
-    let overhead = if o.local.contains(':') {
-        OVERHEAD_V6
-    } else {
-        OVERHEAD_V4
-    };
+    let overhead = kind::vxlan_overhead(o.local.contains(':'));
     let Some(underlay) = sock.link_named(&o.underlay).ok().flatten() else {
         f.fail(
             MESH,

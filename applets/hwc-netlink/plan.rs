@@ -3,7 +3,7 @@
 //! once it is done. Deciding reads the system; acting sends, or with --dry-run prints; the report
 //! is rendered from what was done.
 
-use hwc_core::error::{Error, Result};
+use hwc_core::error::Result;
 use hwc_core::output;
 
 use crate::context::{fail, Ctx};
@@ -69,10 +69,4 @@ pub fn report(name: &str, done: &[String]) -> Result<u8> {
     };
     output::emit(&text)?;
     Ok(0)
-}
-
-/// The error of a link that another creator made between our look and our create, and that
-/// went again before we could look once more.
-pub fn went_again(what: &str, name: &str) -> Error {
-    Error::failed(format!("{what}: {name} already exists, and went again"))
 }

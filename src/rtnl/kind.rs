@@ -60,6 +60,16 @@ pub const IFLA_VXLAN_LEARNING: u16 = 7;
 pub const IFLA_VXLAN_PORT: u16 = 15;
 pub const IFLA_VXLAN_LOCAL6: u16 = 17;
 
+/// What VXLAN adds to each frame it carries: the outer IPv4 (20) or IPv6 (40) header, UDP (8),
+/// VXLAN's own (8) and the inner Ethernet header (14). An overlay's MTU is its underlay's less this.
+pub fn vxlan_overhead(ipv6_underlay: bool) -> u32 {
+    if ipv6_underlay {
+        70
+    } else {
+        50
+    }
+}
+
 /// The largest VXLAN network identifier: 24 bits.
 pub const MAX_VNI: u32 = (1 << 24) - 1;
 

@@ -18,7 +18,6 @@ use crate::add::exists_or;
 use crate::context::fail;
 use crate::context::{find_link, Ctx};
 use crate::model::Link;
-use crate::plan::went_again;
 use hwc_rtnl::codec::Request;
 
 /// The link `name` if it exists and is of `kind`; None if there is none; an error naming what it
@@ -58,24 +57,17 @@ fn found_or_created(
     }
     let c = create(ctx)?;
     let what = format!("{command} {name}: create {kind} {name}{created_said}");
-    let created = match ctx.change(&c.request, &what) {
-        Ok(()) => true,
+    match ctx.change(&c.request, &what) {
+        Ok(()) => {}
         Err(e) if e.errno == libc::EEXIST => {
             // Another creator won (a second run, podman making the same bridge): take the link
             // as it is. If there is none, the kernel meant something else that exists (a VXLAN
             // link of another name with the same VNI and port): its words say what.
-            if existing(ctx, command, name, kind)?.is_none() {
-                return Err(fail(&what, e));
-            }
-            false
+            return existing(ctx, command, name, kind)?.ok_or_else(|| fail(&what, e));
         }
         Err(e) => return Err(exists_or(e, &what, name, kind)),
-    };
-    drop(c.keep_open);
-    if !created {
-        return existing(ctx, command, name, kind)?.ok_or_else(|| went_again(&what, name));
     }
-    let done = vec![format!("created{created_said}")];
-    said.extend(done);
+    drop(c.keep_open);
+    said.push(format!("created{created_said}"));
     ctx.created(name, c.mtu)
 }

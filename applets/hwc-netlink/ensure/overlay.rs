@@ -22,10 +22,6 @@ use hwc_rtnl::kind::{self, Value, MAX_VNI};
 
 /// The IANA port for VXLAN (the kernel's own default, 8472, is Linux's older choice).
 const DEFAULT_PORT: u16 = 4789;
-/// What VXLAN adds to each frame: outer IPv4 (20) or IPv6 (40) header, UDP (8), VXLAN (8) and
-/// the inner Ethernet header (14).
-const OVERHEAD_V4: u32 = 50;
-const OVERHEAD_V6: u32 = 70;
 
 /// The overlay asked for.
 struct Wanted<'a> {
@@ -64,7 +60,7 @@ pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         .local
         .or(w.peers.first().copied())
         .is_some_and(|a| a.is_ipv6());
-    let overhead = if v6 { OVERHEAD_V6 } else { OVERHEAD_V4 };
+    let overhead = kind::vxlan_overhead(v6);
     let most = underlay_mtu.map(|m| m.saturating_sub(overhead));
     if let (Some(asked), Some(most)) = (w.mtu, most) {
         // The kernel would lower a new link's MTU to this, and refuse it on an existing one.
