@@ -363,7 +363,7 @@ fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -
     let dir = devices.open_child(sysfs::join(&mut path, name, b".")?)?;
     let id = |name: &CStr| dir.read_hex(name).and_then(|v| u16::try_from(v).ok());
     let vendor_id = id(c"vendor")?;
-    let facts = Vendor::from_id(vendor_id).facts();
+    let facts = VendorFacts::of_id(vendor_id);
     if class >> 16 == 0x12 && !facts.is_some_and(|f| f.accelerators) {
         return None;
     }

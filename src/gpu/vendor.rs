@@ -59,6 +59,13 @@ pub struct VendorFacts {
     pub prime_option: Option<&'static str>,
 }
 
+impl VendorFacts {
+    /// The row of the vendor with PCI id `id`; none for a vendor hwc does not know.
+    pub fn of_id(id: u16) -> Option<&'static VendorFacts> {
+        VENDORS.iter().find(|f| f.pci_id == id)
+    }
+}
+
 pub static VENDORS: [VendorFacts; 3] = [
     VendorFacts {
         vendor: Vendor::Nvidia,
@@ -127,10 +134,7 @@ pub enum Vendor {
 
 impl Vendor {
     pub fn from_id(id: u16) -> Vendor {
-        VENDORS
-            .iter()
-            .find(|f| f.pci_id == id)
-            .map_or(Vendor::Other, |f| f.vendor)
+        VendorFacts::of_id(id).map_or(Vendor::Other, |f| f.vendor)
     }
 
     /// Its row of [`VENDORS`]; none for [`Vendor::Other`].
