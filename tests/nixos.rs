@@ -2276,6 +2276,36 @@ fn a_fleet_of_two_machines_gets_one_network() {
     }
     assert_eq!(ids[0], ids[1], "one network: the same id on both machines");
 
+    // systemd itself reads the unit: bound to the underlay's device unit, and pulled in by it.
+    if is_root() && have("setpriv") {
+        let units = public_dir();
+        let text = machines[0]["units"]["hwc-network-media.service"]
+            .as_str()
+            .unwrap();
+        fs::write(units.path().join("hwc-network-media.service"), text).unwrap();
+        for e in walk(units.path()) {
+            let mode = if e.is_dir() { 0o755 } else { 0o644 };
+            fs::set_permissions(&e, fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let dump = systemd_dump(units.path(), "hwc-network-media.service", false);
+        let unit = &dump["hwc-network-media.service"];
+        for line in [
+            "BindsTo: sys-subsystem-net-devices-wg0.device",
+            "After: sys-subsystem-net-devices-wg0.device",
+        ] {
+            // systemd writes where a dependency came from after it: "(origin-file)".
+            assert!(
+                unit.lines().any(|l| l.trim().starts_with(line)),
+                "{line} in:\n{unit}"
+            );
+        }
+        assert_eq!(
+            systemd_command_lines(units.path(), "hwc-network-media.service", false).len(),
+            3,
+            "wait-online, ensure-bridge, ensure-overlay"
+        );
+    }
+
     // Made real: each machine a network namespace, wg0 between them (a veth pair with
     // WireGuard's MTU), the units' lines run in them as systemd spawns them; then a container
     // on each machine, with an address of that machine's lease range, reaches the other's.
@@ -3196,4 +3226,30 @@ fn the_doctor_finds_an_app_missing_its_system_integration() {
     assert_eq!(status, 0, "{report}");
     assert_eq!(find(&report, "integration:obs")["status"], "ok");
     assert_eq!(find(&report, "app:obs")["status"], "ok");
+
+    // The user's file is the user's to make anything: a FIFO with no writer, or a link to a
+    // device, is never read (the worker would hang, or read without end); the check fails and
+    // the run ends.
+    let root = t.path().join("root-true-true");
+    let apps = root.join("home/eric/.config/hwc/apps.json");
+    for make in ["fifo", "device"] {
+        fs::remove_file(&apps).unwrap();
+        match make {
+            "fifo" => {
+                make_fifo(&apps);
+                fs::set_permissions(&apps, fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            _ => std::os::unix::fs::symlink("/dev/zero", &apps).unwrap(),
+        }
+        let o = output_within(
+            Command::new(hwc())
+                .args(["hwc-doctor", "--json", "--user", "eric", "--root"])
+                .arg(&root),
+            std::time::Duration::from_secs(30),
+        );
+        assert_eq!(code(&o), 1, "{make}: {}", stderr(&o));
+        let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let c = find(&report, "hm-apps");
+        assert_eq!(c["status"], "fail", "{make}: {c}");
+    }
 }
