@@ -1,12 +1,14 @@
 //! `gpu-launch [OPTIONS] PROGRAM [ARGS...]`: run a program on the discrete GPU, in place.
 //!
-//! The hot path: a launch-depth scan of cached sysfs attributes (no NVML, no `/dev`, no name
-//! lookup, no JSON), the offload variables added to the environment, then `execvp` in place so
+//! The hot path: the session's snapshot of the GPUs (`HWC_GPU_LAUNCH`) checked against the
+//! machine, or else a launch-depth scan of cached sysfs attributes (no NVML, no `/dev`, no name
+//! lookup, no JSON); the offload variables added to the environment, then `execvp` in place so
 //! the program keeps the pid, the signals and the exit status.
 
 #![forbid(unsafe_code)]
 
 mod profiles;
+mod session;
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -38,7 +40,10 @@ when that file exists; Mesa drivers (amdgpu, radeon, nouveau, i915, xe) get \
 DRI_PRIME=pci-DDDD_BB_DD_F. Chromium and Electron programs also get \
 --render-node-override=<render node of the GPU>; rules in /etc/hwc/gpu-launch.conf and \
 $XDG_CONFIG_HOME/hwc/gpu-launch.conf, one 'PROGRAM = chromium|none' a line, extend or override \
-the built-in list (PROGRAM may end in *).",
+the built-in list (PROGRAM may end in *). HWC_GPU_LAUNCH, which hwc-session-init exports (and writes \
+to $XDG_RUNTIME_DIR/hwc/session.env, read when the variable is not set), saves reading every PCI \
+device: it is used only while the machine has the same PCI devices and each GPU the same driver, \
+else the devices are read again.",
     error_code(
         1,
         "--strict and no GPU to offload to, bad --gpu choice, or bad config file"
@@ -112,7 +117,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         }
     };
 
-    let gpus = gpu::scan(&root, Depth::Launch);
+    let gpus = session::gpus(&root).unwrap_or_else(|| gpu::scan(&root, Depth::Launch));
     let (env, target) = match offload::plan(&gpus, selector, &root)? {
         Plan::Offload { gpu, env } => (env, Some(gpu)),
         Plan::AlreadyDefault(_) => (Vec::new(), None),
@@ -186,27 +191,17 @@ fn exec(program: &OsString, argv: Vec<OsString>, added: &[(&str, String)]) -> Er
             format!("{shown}: argument holds a NUL byte"),
         );
     };
-    // The program's environment, passed to exec as it is: this one's, with the added variables
-    // in place of any of the same name. No std::env::set_var, whose safety rests on this
-    // process having one thread.
-    let mut env: Vec<CString> = std::env::vars_os()
-        .filter(|(k, _)| !added.iter().any(|(a, _)| k.as_bytes() == a.as_bytes()))
-        .filter_map(|(k, v)| cstr([k.as_bytes(), b"=", v.as_bytes()].concat()))
+    let added: Vec<CString> = added
+        .iter()
+        .filter_map(|(k, v)| cstr(format!("{k}={v}").into_bytes()))
         .collect();
-    env.extend(
-        added
-            .iter()
-            .filter_map(|(k, v)| cstr(format!("{k}={v}").into_bytes())),
-    );
     if file.as_bytes().is_empty() {
         return Error::new(error::NOT_FOUND, "'': command not found");
     }
-    // Returns only on failure; glibc's execvpe searches PATH and runs a script without `#!`
-    // under /bin/sh, as execvp does.
-    let err = match nix::unistd::execvpe(&file, &argv, &env) {
-        Err(e) => std::io::Error::from(e),
-        Ok(never) => match never {},
-    };
+    // Returns only on failure. The environment is this process's, passed on where it is, with
+    // the added variables in place of any of the same name; no std::env::set_var, whose safety
+    // rests on this process having one thread.
+    let err = hwc_sys::process::exec_with_env(&file, &argv, &added);
     match err.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
             let what = if file.as_bytes().contains(&b'/') {

@@ -81,7 +81,7 @@ mod tests {
     fn a_match_says_nothing() {
         let gpus = Gpus {
             list: vec![gpu("0000:00:02.0", 0x8086, 0x030000, "i915", true)],
-            nvidia_version: None,
+            ..Gpus::default()
         };
         assert_eq!(
             mismatch("intel", &summary("intel", Some("0000:00:02.0")), &gpus),
@@ -93,7 +93,7 @@ mod tests {
     fn a_mismatch_names_the_gpu() {
         let gpus = Gpus {
             list: vec![gpu("0000:00:02.0", 0x8086, 0x030000, "i915", true)],
-            nvidia_version: None,
+            ..Gpus::default()
         };
         assert_eq!(
             mismatch("nvidia", &summary("intel", Some("0000:00:02.0")), &gpus).unwrap(),
@@ -104,7 +104,7 @@ mod tests {
                 gpu("0000:07:00.0", 0x10de, 0x030200, "", false),
                 gpu("0000:63:00.0", 0x1a03, 0x030000, "ast", true),
             ],
-            nvidia_version: None,
+            ..Gpus::default()
         };
         assert_eq!(
             mismatch("nvidia", &summary("none", None), &server).unwrap(),
@@ -113,7 +113,7 @@ mod tests {
         );
         let bmc_only = Gpus {
             list: vec![gpu("0000:63:00.0", 0x1a03, 0x030000, "ast", true)],
-            nvidia_version: None,
+            ..Gpus::default()
         };
         assert!(mismatch("amd", &summary("none", None), &bmc_only)
             .unwrap()

@@ -40,8 +40,9 @@ container_runtime {{summary, cdi_kinds, cdi_specs, tools}}, nvidia_driver_versio
 with --details: details[] {{pci, name, uuid, memory_total_mib, compute_capability, \
 temperature_c, pstate, memory_used_mib, power_mw, utilization_pct}}, details_source (nvml or \
 nvidia-smi) and details_driver_version. --env prints HWC_GPU_TYPE (nvidia|amd|intel|none), HWC_GPU_ACCEL, \
-HWC_GPU_DGPU (PCI address or empty), HWC_GPU_RENDER_NODE and HWC_GPU_CONTAINER_RUNTIME \
-(cdi|nvidia-container-runtime|none). --nixos prints hwc.infrastructure.hardware.gpu {{ enable; \
+HWC_GPU_DGPU (PCI address or empty), HWC_GPU_RENDER_NODE, HWC_GPU_CONTAINER_RUNTIME \
+(cdi|nvidia-container-runtime|none) and HWC_GPU_LAUNCH (gpu-launch's snapshot of the GPUs, checked \
+against the machine before each use). --nixos prints hwc.infrastructure.hardware.gpu {{ enable; \
 type; prime {{ nvidiaBusId; intelBusId or amdgpuBusId }} }} and, commented out, the same in \
 NixOS's hardware.nvidia.prime; prime and its bus ids (NixOS's \
 PCI:<bus>@<domain>:<device>:<function>, in decimal) appear only when an NVIDIA GPU on the \
@@ -109,7 +110,8 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     }
     let runtime = hwc_gpu::container::detect(&root);
     if args.env {
-        output::emit(&report::env_lines(&summary, &runtime))?;
+        let launch = hwc_gpu::snapshot::take(&root);
+        output::emit(&report::env_lines(&summary, &runtime, launch.as_deref()))?;
         if let Some(warning) = expected.and_then(|t| expect::mismatch(t, &summary, &gpus)) {
             output::warn(name, &warning);
         }

@@ -82,7 +82,7 @@ mod tests {
         list[0].default = true;
         Gpus {
             list,
-            nvidia_version: None,
+            ..Gpus::default()
         }
     }
 

@@ -9,7 +9,8 @@ use hwc_gpu::container::ContainerRuntime;
 use hwc_gpu::offload::Plan;
 use hwc_gpu::Gpus;
 
-pub fn env_lines(s: &Summary, runtime: &ContainerRuntime) -> String {
+/// `--env`: the facts, then the launch snapshot (empty when none could be taken).
+pub fn env_lines(s: &Summary, runtime: &ContainerRuntime, launch: Option<&str>) -> String {
     [
         ("HWC_GPU_TYPE", s.gpu_type),
         ("HWC_GPU_ACCEL", s.accel.as_str()),
@@ -19,6 +20,7 @@ pub fn env_lines(s: &Summary, runtime: &ContainerRuntime) -> String {
             s.render_node.as_deref().unwrap_or(""),
         ),
         ("HWC_GPU_CONTAINER_RUNTIME", runtime.summary()),
+        (hwc_gpu::snapshot::VAR, launch.unwrap_or("")),
     ]
     .iter()
     .map(|(k, v)| output::env_line(k, v.as_bytes()))

@@ -25,7 +25,8 @@ use report::Report;
 /// base directories (0700), import the session variables that are set (WAYLAND_DISPLAY, DISPLAY,
 /// XDG_CURRENT_DESKTOP, XDG_SESSION_TYPE, XDG_SESSION_DESKTOP, HYPRLAND_INSTANCE_SIGNATURE,
 /// SWAYSOCK, XCURSOR_THEME, XCURSOR_SIZE, plus --import) and the GPU facts (HWC_GPU_TYPE,
-/// HWC_GPU_ACCEL, HWC_GPU_DGPU, HWC_GPU_RENDER_NODE) into the D-Bus activation environment and,
+/// HWC_GPU_ACCEL, HWC_GPU_DGPU, HWC_GPU_RENDER_NODE, and HWC_GPU_LAUNCH: gpu-launch's snapshot of the
+/// GPUs) into the D-Bus activation environment and,
 /// when $XDG_RUNTIME_DIR/systemd exists, the systemd user manager; write them to
 /// $XDG_RUNTIME_DIR/hwc/session.env; link checked secrets into $XDG_RUNTIME_DIR/hwc/secrets.
 #[derive(FromArgs)]

@@ -12,7 +12,7 @@ use crate::Args;
 use hwc_core::error::{Error, Result};
 use hwc_core::output;
 use hwc_core::root::Root;
-use hwc_gpu::{self as gpu, accel, Depth};
+use hwc_gpu::{self as gpu, accel, snapshot, Depth};
 
 /// Session variables imported when set.
 const SESSION_VARS: [&str; 9] = [
@@ -156,6 +156,10 @@ fn add_gpu(vars: &mut Vars) {
     vars.set("HWC_GPU_ACCEL", s.accel.as_str().to_string());
     vars.set("HWC_GPU_DGPU", s.dgpu.unwrap_or_default());
     vars.set("HWC_GPU_RENDER_NODE", s.render_node.unwrap_or_default());
+    // gpu-launch's snapshot, which it checks against the machine before each use.
+    if let Some(launch) = snapshot::take(&root) {
+        vars.set(snapshot::VAR, launch);
+    }
 }
 
 /// `hwc/session.env`: what was exported, for sh and EnvironmentFile= alike.

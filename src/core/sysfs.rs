@@ -59,9 +59,15 @@ impl AttrDir {
     /// Calls `f` with the name of each entry of this directory, `.` and `..` left out. Reads from
     /// the directory's own fd, so an `AttrDir` is listed once.
     pub fn entries(&self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
-        for_each_dirent(self.fd.as_fd(), |entry| {
+        self.entries_with_ino(|entry, _| f(entry))
+    }
+
+    /// [`AttrDir::entries`] with each entry's inode number. On sysfs a node removed and made
+    /// again (a device unplugged and plugged back) comes back with another number.
+    pub fn entries_with_ino(&self, mut f: impl FnMut(&[u8], u64)) -> io::Result<()> {
+        for_each_dirent(self.fd.as_fd(), |entry, ino| {
             if entry != b"." && entry != b".." {
-                f(entry);
+                f(entry, ino);
             }
         })
     }

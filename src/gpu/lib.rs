@@ -34,6 +34,7 @@
 pub mod accel;
 pub mod container;
 pub mod offload;
+pub mod snapshot;
 mod vendor;
 
 pub use vendor::{
@@ -280,6 +281,9 @@ pub struct Gpus {
     pub list: Vec<Gpu>,
     /// `/sys/module/nvidia/version` (full scans only).
     pub nvidia_version: Option<ShortName>,
+    /// What the listing of `/sys/bus/pci/devices` saw (`None`: it could not be listed whole),
+    /// for [`snapshot`]s.
+    pub listing: Option<snapshot::Listing>,
 }
 
 impl Gpus {
@@ -325,10 +329,13 @@ pub fn scan(root: &Root, depth: Depth) -> Gpus {
     // A statement of its own, so the path buffer is gone before the listing's stack frames.
     let devices = sysfs::AttrDir::open(&root.stack_path(b"/sys/bus/pci/devices"));
     if let Some(devices) = devices {
-        let _ = devices.entries(|name| {
+        let mut listing = snapshot::Listing::default();
+        let listed = devices.entries_with_ino(|name, ino| {
+            listing.add(name, ino);
             let gpu = PciAddr::parse(name).and_then(|pci| read_gpu(&devices, name, pci, depth));
             gpus.list.extend(gpu);
         });
+        gpus.listing = listed.ok().map(|()| listing);
     }
     gpus.list.sort_by_key(|g| g.pci);
     let mut default = choose_default(&gpus.list);

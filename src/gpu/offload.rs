@@ -225,7 +225,7 @@ mod tests {
         list[default].default = true;
         Gpus {
             list,
-            nvidia_version: None,
+            ..Gpus::default()
         }
     }
 

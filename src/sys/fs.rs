@@ -29,10 +29,10 @@ pub fn readlink_at(dir: BorrowedFd<'_>, path: &CStr, buf: &mut [u8]) -> io::Resu
     Ok(n)
 }
 
-/// Calls `f` with the name of each entry of the open directory `fd` (`.` and `..` included),
-/// read with `getdents64` into a stack buffer from the fd's current offset (once per fd). nix's
-/// `Dir` allocates a stream per directory.
-pub fn for_each_dirent(fd: BorrowedFd<'_>, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+/// Calls `f` with the name and inode number of each entry of the open directory `fd` (`.` and
+/// `..` included), read with `getdents64` into a stack buffer from the fd's current offset (once
+/// per fd). nix's `Dir` allocates a stream per directory.
+pub fn for_each_dirent(fd: BorrowedFd<'_>, mut f: impl FnMut(&[u8], u64)) -> io::Result<()> {
     // u64 elements keep the buffer 8-byte aligned, as linux_dirent64 records need. 2 KiB: about
     // 60 PCI functions a call, and a shallow stack (each new stack page is a page fault).
     let mut buf = [0u64; 256];
@@ -65,7 +65,9 @@ pub fn for_each_dirent(fd: BorrowedFd<'_>, mut f: impl FnMut(&[u8])) -> io::Resu
             }
             let name = &bytes[at + 19..at + reclen];
             let len = memchr::memchr(0, name).unwrap_or(name.len());
-            f(&name[..len]);
+            let mut ino = [0u8; 8];
+            ino.copy_from_slice(&bytes[at..at + 8]);
+            f(&name[..len], u64::from_ne_bytes(ino));
             at += reclen;
         }
     }

@@ -97,6 +97,48 @@ pub fn ensure_standard_fds() {
     }
 }
 
+/// Replaces the process with `file` (searched in PATH when it holds no `/`, as `execvp` does; a
+/// file without `#!` runs under /bin/sh), with `argv` and this process's environment, where each
+/// of `added` (`NAME=value`) takes the place of the variable of that name or is added at the end.
+/// The environment's strings go to the kernel where they are, not copied (std's `vars_os` would
+/// copy each twice on the way to exec). Returns only the error.
+pub fn exec_with_env(file: &CStr, argv: &[CString], added: &[CString]) -> io::Error {
+    // An entry is replaced when an added one starts with its `NAME=` (the first byte looked at
+    // first: most entries share none with the few added).
+    let replaced = |entry: &[u8]| {
+        let first = entry.first();
+        added.iter().any(|a| {
+            let a = a.as_bytes();
+            a.first() == first
+                && memchr::memchr(b'=', entry).is_some_and(|i| a.starts_with(&entry[..=i]))
+        })
+    };
+    let mut envp: Vec<*const libc::c_char> = Vec::with_capacity(64 + added.len());
+    // SAFETY: `environ` is the process's environment: a NULL-terminated array of NUL-terminated
+    // strings that glibc set up before main. hwc never changes its environment (no setenv, no
+    // std::env::set_var) and this runs on the process's only thread on its way to exec, so
+    // nothing changes the array or its strings while it is read; the pointers stay valid until
+    // the exec replaces the process.
+    unsafe {
+        let mut entry = libc::environ.cast_const();
+        while !entry.is_null() && !(*entry).is_null() {
+            if !replaced(CStr::from_ptr(*entry).to_bytes()) {
+                envp.push((*entry).cast_const());
+            }
+            entry = entry.add(1);
+        }
+    }
+    envp.extend(added.iter().map(|a| a.as_ptr()));
+    envp.push(std::ptr::null());
+    let mut args: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    args.push(std::ptr::null());
+    // SAFETY: `file` is NUL-terminated; `args` and `envp` are NULL-terminated arrays of pointers
+    // to NUL-terminated strings (`argv`, `added` and the environment's), all alive for the call.
+    // execvpe returns only on failure.
+    unsafe { libc::execvpe(file.as_ptr(), args.as_ptr(), envp.as_ptr()) };
+    io::Error::last_os_error()
+}
+
 /// How a child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
