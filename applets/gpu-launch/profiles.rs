@@ -50,10 +50,11 @@ const BUILTIN: &[(&str, Profile)] = &[
     ("bitwarden", Profile::Chromium),
 ];
 
-/// Rules in force: built-ins first, then each config file's lines.
+/// Rules in force: the built-in table, then each config file's lines (kept apart, so that no
+/// launch copies the table).
 #[derive(Debug)]
 pub struct Profiles {
-    rules: Vec<(String, Profile)>,
+    configured: Vec<(String, Profile)>,
 }
 
 fn matches(pattern: &str, name: &[u8]) -> bool {
@@ -66,7 +67,7 @@ fn matches(pattern: &str, name: &[u8]) -> bool {
 impl Profiles {
     pub fn builtin() -> Profiles {
         Profiles {
-            rules: BUILTIN.iter().map(|(p, v)| (p.to_string(), *v)).collect(),
+            configured: Vec::new(),
         }
     }
 
@@ -111,7 +112,7 @@ impl Profiles {
                 "none" => Profile::None,
                 other => return Err(conf.error(e.line, &format!("unknown profile '{other}'"))),
             };
-            self.rules.push((program.to_string(), profile));
+            self.configured.push((program.to_string(), profile));
         }
         Ok(())
     }
@@ -123,11 +124,13 @@ impl Profiles {
             Some(i) => &program[i + 1..],
             None => program,
         };
-        self.rules
-            .iter()
+        let configured = self.configured.iter().map(|(p, v)| (p.as_str(), *v));
+        let builtin = BUILTIN.iter().copied();
+        builtin
+            .chain(configured)
             .rev()
             .find(|(pattern, _)| matches(pattern, name))
-            .map_or(Profile::None, |(_, p)| *p)
+            .map_or(Profile::None, |(_, p)| p)
     }
 }
 
