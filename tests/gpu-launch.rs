@@ -28,10 +28,15 @@ fn launch(bin: &Bin, root: &Path) -> Command {
         cmd.env_remove(v);
     }
     cmd.env_remove("XDG_CONFIG_HOME")
+        .env_remove(SNAPSHOT)
+        .env_remove("XDG_RUNTIME_DIR")
         .env("HOME", "/nonexistent-home");
     cmd.arg("--root").arg(root);
     cmd
 }
+
+/// The variable that carries the session's snapshot of the GPUs.
+const SNAPSHOT: &str = "HWC_GPU_LAUNCH";
 
 /// `gpu-launch --gpu SEL --dry-run true`, which must succeed.
 fn dry_run_on(bin: &Bin, root: &Path, sel: &str) -> std::process::Output {
@@ -635,4 +640,274 @@ fn a_config_file_that_is_a_fifo_or_endless_is_skipped_and_the_program_launched()
     );
     assert_eq!(code(&quiet), 0);
     assert_eq!(stderr(&quiet), "", "-q keeps it quiet");
+}
+
+// --- the session's snapshot (HWC_GPU_LAUNCH): used while it holds, never once the machine changed ---
+
+/// The snapshot `hwc-gpu-detect --env` writes for the machine under `root`: the value
+/// hwc-session-init exports (tests/hwc-session-init.rs holds the two equal).
+fn snapshot_of(bin: &Bin, root: &Path) -> String {
+    let o = bin.run(
+        "hwc-gpu-detect",
+        [OsStr::new("--env"), OsStr::new("--root"), root.as_os_str()],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let value = out
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{SNAPSHOT}=")))
+        .unwrap_or_else(|| panic!("no {SNAPSHOT} line in:\n{out}"));
+    value.trim_matches('"').to_string()
+}
+
+/// What a launch came to: status and output. [`outcome`] also says whether it read the devices'
+/// `class` files (a scan), under strace, which also holds that nothing waking was opened.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn outcome(mut cmd: Command) -> (Outcome, bool) {
+    let (o, scanned) = match strace_opens(&mut cmd, true) {
+        Some((o, paths)) => {
+            let bad = waking_paths(&paths);
+            assert!(bad.is_empty(), "opened {bad:?}");
+            (o, paths.iter().any(|p| p.ends_with("/class")))
+        }
+        None => (cmd.output().unwrap(), true),
+    };
+    let outcome = Outcome {
+        code: code(&o),
+        stdout: stdout(&o),
+        stderr: stderr(&o),
+    };
+    (outcome, scanned)
+}
+
+/// `gpu-launch ARGS` over `root`, with `snapshot` as the session's variable when given.
+fn launch_with(bin: &Bin, root: &Path, snapshot: Option<&str>, args: &[&str]) -> (Outcome, bool) {
+    let mut cmd = launch(bin, root);
+    if let Some(s) = snapshot {
+        cmd.env(SNAPSHOT, s);
+    }
+    cmd.args(args);
+    outcome(cmd)
+}
+
+#[test]
+fn a_snapshot_that_holds_gives_the_same_launch_without_reading_the_devices() {
+    if !have("strace") {
+        return;
+    }
+    let bin = Bin::new();
+    let dir = repo().join("tests/fixtures/gpu");
+    let mut fixtures: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter_map(|n| n.strip_suffix(".txt").map(str::to_string))
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 14, "{fixtures:?}");
+    let mut used = 0;
+    for name in &fixtures {
+        let t = Tree::fixture(name);
+        let snapshot = snapshot_of(&bin, t.path());
+        for args in [
+            &["--dry-run", "true"][..],
+            &["--dry-run", "chromium", "--x"],
+            &["--gpu", "nvidia", "--dry-run", "true"],
+            &["--gpu", "amd", "--dry-run", "true"],
+            &["--gpu", "0000:01:00.0", "--dry-run", "true"],
+        ] {
+            let (without, scanned) = launch_with(&bin, t.path(), None, args);
+            assert!(scanned, "{name}: without a snapshot, a scan");
+            let (with, scanned) = launch_with(&bin, t.path(), Some(&snapshot), args);
+            assert_eq!(with, without, "{name} {args:?}, snapshot {snapshot}");
+            if !snapshot.is_empty() {
+                assert!(
+                    !scanned,
+                    "{name} {args:?}: the snapshot {snapshot} was not used"
+                );
+                used += 1;
+            }
+        }
+    }
+    // Every fixture can be written down but the malformed one (a driver name hwc cannot write).
+    assert!(used >= 5 * (fixtures.len() - 1), "used {used} times");
+}
+
+/// One change to the recorded Optimus laptop after the snapshot was taken, the launch it is
+/// tried with, and what the launch must then come to.
+struct Change {
+    what: &'static str,
+    change: fn(&Tree),
+    args: &'static [&'static str],
+    expect: &'static str,
+}
+
+const CHANGES: [Change; 6] = [
+    Change {
+        what: "a Thunderbolt eGPU plugged in",
+        change: |t| {
+            t.add("device 0000:3c:00.0 vendor=0x1002 device=0x73df class=0x030000 driver=amdgpu drm=card2,renderD130")
+        },
+        args: &["--gpu", "amd", "--dry-run", "true"],
+        expect: "DRI_PRIME=pci-0000_3c_00_0\n",
+    },
+    Change {
+        what: "the dGPU removed",
+        change: |t| t.remove_device("0000:01:00.0"),
+        args: &["--dry-run", "true"],
+        expect: "no discrete GPU; running true without offload",
+    },
+    Change {
+        what: "the dGPU's driver unbound",
+        change: |t| t.unbind("0000:01:00.0"),
+        args: &["--dry-run", "true"],
+        expect: "the discrete GPU 0000:01:00.0 has no driver bound",
+    },
+    Change {
+        what: "the dGPU rebound to nouveau",
+        change: |t| {
+            t.unbind("0000:01:00.0");
+            t.bind("0000:01:00.0", "nouveau", "card1,renderD129");
+        },
+        args: &["--dry-run", "true"],
+        expect: "DRI_PRIME=pci-0000_01_00_0\n",
+    },
+    Change {
+        what: "the dGPU rebound to nvidia with other nodes",
+        change: |t| {
+            t.unbind("0000:01:00.0");
+            t.bind("0000:01:00.0", "nvidia", "card2,renderD130");
+        },
+        args: &["--dry-run", "chromium"],
+        expect: "chromium --render-node-override=/dev/dri/renderD130\n",
+    },
+    Change {
+        what: "the dGPU made again at its address as the boot display",
+        change: |t| {
+            let igpu = t
+                .path()
+                .join("sys/devices/pci0000:00/0000:00:02.0/boot_vga");
+            std::fs::write(igpu, "0\n").unwrap();
+            t.remake("device 0000:01:00.0 vendor=0x10de device=0x2520 class=0x030000 driver=nvidia boot_vga=1");
+        },
+        args: &["--dry-run", "true"],
+        expect: "",
+    },
+];
+
+#[test]
+fn a_snapshot_taken_before_the_machine_changed_is_never_used() {
+    let bin = Bin::new();
+    for c in &CHANGES {
+        let t = Tree::fixture("optimus-intel-nvidia");
+        let snapshot = snapshot_of(&bin, t.path());
+        let (before, _) = launch_with(&bin, t.path(), Some(&snapshot), c.args);
+        (c.change)(&t);
+        let (fresh, _) = launch_with(&bin, t.path(), None, c.args);
+        let (stale, _) = launch_with(&bin, t.path(), Some(&snapshot), c.args);
+        assert_eq!(
+            stale, fresh,
+            "{}: the snapshot's launch is the machine's",
+            c.what
+        );
+        assert_ne!(
+            fresh, before,
+            "{}: the change must matter to the launch",
+            c.what
+        );
+        let shown = format!("{}{}", fresh.stdout, fresh.stderr);
+        if c.expect.is_empty() {
+            assert_eq!(
+                env_lines_of(&fresh.stdout),
+                Vec::<String>::new(),
+                "{}: {shown}",
+                c.what
+            );
+        } else {
+            assert!(shown.contains(c.expect), "{}: {shown}", c.what);
+        }
+    }
+}
+
+fn env_lines_of(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| OFFLOAD_VARS.iter().any(|v| l.starts_with(&format!("{v}="))))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn without_the_variable_the_snapshot_in_session_env_is_read_and_checked() {
+    if !have("strace") {
+        return;
+    }
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let snapshot = snapshot_of(&bin, t.path());
+    // $XDG_RUNTIME_DIR is a /run path: under --root, as hwc-session-init wrote it there.
+    let runtime = "/run/user/1000";
+    let env_file = t.path().join("run/user/1000/hwc/session.env");
+    std::fs::create_dir_all(env_file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &env_file,
+        format!("WAYLAND_DISPLAY=wayland-1\nHWC_GPU_TYPE=nvidia\n{SNAPSHOT}=\"{snapshot}\"\n"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = launch(&bin, t.path());
+        cmd.env("XDG_RUNTIME_DIR", runtime).args(args);
+        outcome(cmd)
+    };
+    let (plain, _) = launch_with(&bin, t.path(), None, &["--dry-run", "true"]);
+    let (from_file, scanned) = run(&["--dry-run", "true"]);
+    assert_eq!(from_file, plain);
+    assert!(!scanned, "session.env's snapshot was used");
+    assert!(from_file.stdout.contains("__NV_PRIME_RENDER_OFFLOAD=1"));
+    // The variable, when set, is the one used; a stale one sends the launch to the scan.
+    let mut other = launch(&bin, t.path());
+    other
+        .env("XDG_RUNTIME_DIR", runtime)
+        .env(SNAPSHOT, "v1;0;0000000000000000")
+        .args(["--dry-run", "true"]);
+    let (o, scanned) = outcome(other);
+    assert_eq!(o, plain);
+    assert!(
+        scanned,
+        "the variable's (stale) snapshot was tried, not the file's"
+    );
+    t.remove_device("0000:01:00.0");
+    let (after, _) = run(&["--dry-run", "true"]);
+    assert!(
+        after.stderr.contains("no discrete GPU") && !after.stdout.contains("__NV"),
+        "{after:?}"
+    );
+    // A session.env that is no file of hwc's: the launch goes on, from the scan.
+    std::fs::remove_file(&env_file).unwrap();
+    make_fifo(&env_file);
+    let mut cmd = launch(&bin, t.path());
+    cmd.env("XDG_RUNTIME_DIR", runtime)
+        .args(["-q", "--dry-run", "true"]);
+    let o = output_within(&mut cmd, std::time::Duration::from_secs(10));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn a_snapshot_that_is_not_one_is_ignored() {
+    let bin = Bin::new();
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let server = Tree::fixture("server-aspeed-nvidia");
+    let (plain, _) = launch_with(&bin, t.path(), None, &["--dry-run", "chromium"]);
+    let huge = "v1;4;".to_string() + &"x".repeat(100_000);
+    let elsewhere = snapshot_of(&bin, server.path());
+    let good = snapshot_of(&bin, t.path());
+    let forged = good.replace(",nvidia,", ",nouveau,");
+    for value in ["", "v1", "v1;4;zz", &huge, &elsewhere, &forged] {
+        let (o, _) = launch_with(&bin, t.path(), Some(value), &["--dry-run", "chromium"]);
+        assert_eq!(o, plain, "{}", &value[..value.len().min(80)]);
+    }
 }

@@ -274,6 +274,20 @@ fn variables_reach_bus_activated_services_and_systemd_calls_are_made() {
             && env_file.contains("MY_VAR=\"it's mine\"\n"),
         "{env_file}"
     );
+    // gpu-launch's snapshot of this machine's GPUs, as hwc-gpu-detect --env writes it, in both.
+    let detect = run_hwc(["hwc-gpu-detect", "--env"]);
+    let snapshot = stdout(&detect)
+        .lines()
+        .find(|l| l.starts_with("HWC_GPU_LAUNCH="))
+        .map(str::to_string)
+        .expect("hwc-gpu-detect --env writes HWC_GPU_LAUNCH");
+    assert!(snapshot.starts_with("HWC_GPU_LAUNCH=\"v1;"), "{snapshot}");
+    assert!(env_file.contains(&format!("{snapshot}\n")), "{env_file}");
+    let value = snapshot["HWC_GPU_LAUNCH=".len()..].trim_matches('"');
+    assert!(
+        captured.contains(&format!("string \"HWC_GPU_LAUNCH={value}\"")),
+        "SetEnvironment lacks the snapshot:\n{captured}"
+    );
     let sh = Command::new("sh")
         .arg("-c")
         .arg(format!(

@@ -38,9 +38,17 @@ impl Tree {
 
     pub fn from_spec(spec: &str) -> Tree {
         let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path();
-        fs::create_dir_all(root.join("sys/bus/pci/devices")).unwrap();
-        fs::create_dir_all(root.join("sys/class/drm")).unwrap();
+        fs::create_dir_all(dir.path().join("sys/bus/pci/devices")).unwrap();
+        fs::create_dir_all(dir.path().join("sys/class/drm")).unwrap();
+        let tree = Tree { dir };
+        tree.add(spec);
+        tree
+    }
+
+    /// Adds what spec lines describe to the tree, as [`Tree::from_spec`] reads them: a GPU
+    /// hot-plugged after a launch, a file that appears.
+    pub fn add(&self, spec: &str) {
+        let root = self.path();
         for (n, line) in spec.lines().enumerate() {
             let line = line.split(" #").next().unwrap().trim();
             if line.is_empty() || line.starts_with('#') {
@@ -63,8 +71,69 @@ impl Tree {
                 other => panic!("line {}: unknown kind {other}", n + 1),
             }
         }
-        Tree { dir }
     }
+
+    /// The PCI function at `addr` gone, as the kernel removes it on unplug: its link in
+    /// /sys/bus/pci/devices and its directory.
+    pub fn remove_device(&self, addr: &str) {
+        fs::remove_file(self.path().join("sys/bus/pci/devices").join(addr)).unwrap();
+        fs::remove_dir_all(device_dir(self.path(), addr)).unwrap();
+        remove_class_drm_links(self.path(), addr);
+    }
+
+    /// The device at `addr` with no driver bound (its `driver` link and DRM nodes gone).
+    pub fn unbind(&self, addr: &str) {
+        let dev = device_dir(self.path(), addr);
+        fs::remove_file(dev.join("driver")).unwrap();
+        let _ = fs::remove_dir_all(dev.join("drm"));
+    }
+
+    /// The device at `addr` bound to `driver`, with these DRM nodes (`card2,renderD130`; empty
+    /// for none).
+    pub fn bind(&self, addr: &str, driver: &str, drm: &str) {
+        let dev = device_dir(self.path(), addr);
+        fs::create_dir_all(self.path().join("sys/bus/pci/drivers").join(driver)).unwrap();
+        symlink(
+            format!("../../../bus/pci/drivers/{driver}"),
+            dev.join("driver"),
+        )
+        .unwrap();
+        for node in drm.split(',').filter(|n| !n.is_empty()) {
+            fs::create_dir_all(dev.join("drm").join(node)).unwrap();
+        }
+    }
+
+    /// The PCI function made again at its address as the spec line `device ADDR ...` describes
+    /// it. The kernel makes every device it adds a new link in /sys/bus/pci/devices (a new inode
+    /// number); the new link is made, under a name of its own, before the old one goes, so no
+    /// file system can give it the old one's number.
+    pub fn remake(&self, line: &str) {
+        let addr = line.split_whitespace().nth(1).expect("device ADDR ...");
+        let bus = self.path().join("sys/bus/pci/devices");
+        fs::rename(bus.join(addr), bus.join(format!(".old-{addr}"))).unwrap();
+        fs::remove_dir_all(device_dir(self.path(), addr)).unwrap();
+        remove_class_drm_links(self.path(), addr);
+        self.add(line);
+        fs::remove_file(bus.join(format!(".old-{addr}"))).unwrap();
+    }
+}
+
+/// The /sys/class/drm links to the nodes of the device at `addr`.
+fn remove_class_drm_links(root: &Path, addr: &str) {
+    for entry in fs::read_dir(root.join("sys/class/drm")).unwrap() {
+        let link = entry.unwrap().path();
+        let target = fs::read_link(&link).unwrap();
+        if target.to_string_lossy().contains(&format!("/{addr}/")) {
+            fs::remove_file(link).unwrap();
+        }
+    }
+}
+
+fn device_dir(root: &Path, addr: &str) -> PathBuf {
+    let (domain_bus, _) = addr.rsplit_once(':').unwrap();
+    root.join("sys/devices")
+        .join(format!("pci{domain_bus}"))
+        .join(addr)
 }
 
 fn under(root: &Path, abs: &str) -> PathBuf {
@@ -79,7 +148,7 @@ fn write(path: &Path, text: &str) {
 fn add_device(root: &Path, addr: &str, attrs: &str) {
     let (domain_bus, _) = addr.rsplit_once(':').unwrap();
     let parent = format!("pci{domain_bus}");
-    let dev = root.join("sys/devices").join(&parent).join(addr);
+    let dev = device_dir(root, addr);
     fs::create_dir_all(&dev).unwrap();
     symlink(
         format!("../../../devices/{parent}/{addr}"),

@@ -238,18 +238,21 @@ pub fn strace_opens(cmd: &mut Command, until_exec: bool) -> Option<(Output, Vec<
     let log = tempfile::NamedTempFile::new().unwrap();
     let program = cmd.get_program().to_owned();
     let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
-    let out = Command::new("strace")
+    let mut traced = Command::new("strace");
+    traced
         .args(["-f", "-qq", "-e", "trace=open,openat,openat2,execve", "-o"])
         .arg(log.path())
         .arg("--")
         .arg(program)
-        .args(args)
-        .envs(
-            cmd.get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .output()
-        .expect("strace");
+        .args(args);
+    // The command's environment as it would have it: set and removed variables alike.
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => traced.env(k, v),
+            None => traced.env_remove(k),
+        };
+    }
+    let out = traced.output().expect("strace");
     let text = std::fs::read_to_string(log.path()).unwrap();
     let mut paths = Vec::new();
     let mut execs = 0;
