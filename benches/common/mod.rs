@@ -92,6 +92,8 @@ pub struct Case {
     pub label: String,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Variables taken out of the environment the case inherits.
+    pub unset: Vec<String>,
 }
 
 impl Case {
@@ -100,6 +102,7 @@ impl Case {
             label: label.to_string(),
             argv: argv.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
+            unset: Vec::new(),
         }
     }
 
@@ -108,8 +111,16 @@ impl Case {
         self
     }
 
+    pub fn env_remove(mut self, name: &str) -> Case {
+        self.unset.push(name.to_string());
+        self
+    }
+
     fn run_once(&self) -> Duration {
         let mut cmd = Command::new(&self.argv[0]);
+        for name in &self.unset {
+            cmd.env_remove(name);
+        }
         cmd.args(&self.argv[1..])
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -183,6 +194,120 @@ pub fn compare(title: &str, cases: &[Case], runs: usize, warmup: usize) -> Vec<R
             label: c.label.clone(),
             median: *m,
             ratio,
+        });
+    }
+    out
+}
+
+/// Two commands timed against each other, pair by pair: A over B.
+pub struct Pair<'c> {
+    pub label: &'c str,
+    pub a: &'c Case,
+    pub b: &'c Case,
+}
+
+/// What [`compare_pairs`] found for one pair.
+pub struct PairReport {
+    pub label: String,
+    /// The median of the rounds' ratios.
+    pub ratio: f64,
+    /// Each round's ratio: the median, over its runs, of A's time over B's in the same run.
+    pub rounds: Vec<f64>,
+    /// A's and B's median times over all runs.
+    pub a: Duration,
+    pub b: Duration,
+}
+
+/// Times each pair's two commands one right after the other (which goes first drawn anew each
+/// time), `runs` times a round, the pairs' order shuffled every run; a round's figure for a pair
+/// is the median of the run-by-run ratios A/B, and the figure printed is the median of the
+/// `rounds` rounds', every round's shown beside it. A ratio taken within a pair cancels the
+/// machine's drift, and each command follows the other as often as it precedes it.
+pub fn compare_pairs(
+    title: &str,
+    pairs: &[Pair],
+    rounds: usize,
+    runs: usize,
+    warmup: usize,
+) -> Vec<PairReport> {
+    let runs = std::env::var("HWC_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(runs);
+    for _ in 0..warmup {
+        for p in pairs {
+            p.a.run_once();
+            p.b.run_once();
+        }
+    }
+    let mut rng = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.subsec_nanos() | 1);
+    let mut next = move |bound: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        rng as usize % bound
+    };
+    let mut round_ratios: Vec<Vec<f64>> = vec![Vec::new(); pairs.len()];
+    let mut times: Vec<(Vec<Duration>, Vec<Duration>)> =
+        vec![(Vec::new(), Vec::new()); pairs.len()];
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    for _ in 0..rounds {
+        let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); pairs.len()];
+        for _ in 0..runs {
+            for i in (1..order.len()).rev() {
+                order.swap(i, next(i + 1));
+            }
+            for &i in &order {
+                let p = &pairs[i];
+                let (a, b) = if next(2) == 0 {
+                    let a = p.a.run_once();
+                    (a, p.b.run_once())
+                } else {
+                    let b = p.b.run_once();
+                    (p.a.run_once(), b)
+                };
+                ratios[i].push(a.as_secs_f64() / b.as_secs_f64());
+                times[i].0.push(a);
+                times[i].1.push(b);
+            }
+        }
+        for (i, mut r) in ratios.into_iter().enumerate() {
+            r.sort_by(f64::total_cmp);
+            round_ratios[i].push(r[r.len() / 2]);
+        }
+    }
+    println!(
+        "\n{title} ({rounds} rounds of {runs} pairs each, interleaved; the ratio is the median of \
+         the rounds' medians of pair-by-pair ratios)"
+    );
+    println!(
+        "{:<70} {:>10} {:>10} {:>8}   rounds",
+        "A over B", "A median", "B median", "A/B"
+    );
+    let mut out = Vec::new();
+    for (p, (mut rounds_of, (mut a, mut b))) in
+        pairs.iter().zip(round_ratios.into_iter().zip(times))
+    {
+        let each: Vec<String> = rounds_of.iter().map(|r| format!("{r:.3}")).collect();
+        let shown = each.join(" ");
+        rounds_of.sort_by(f64::total_cmp);
+        let ratio = rounds_of[rounds_of.len() / 2];
+        let (a, b) = (median(&mut a), median(&mut b));
+        println!(
+            "{:<70} {:>7.1} µs {:>7.1} µs {:>8.3}   {shown}",
+            p.label,
+            a.as_secs_f64() * 1e6,
+            b.as_secs_f64() * 1e6,
+            ratio
+        );
+        out.push(PairReport {
+            label: p.label.to_string(),
+            ratio,
+            rounds: rounds_of,
+            a,
+            b,
         });
     }
     out
