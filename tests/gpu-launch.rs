@@ -738,18 +738,48 @@ fn a_snapshot_that_holds_gives_the_same_launch_without_reading_the_devices() {
     assert!(used >= 5 * (fixtures.len() - 1), "used {used} times");
 }
 
-/// One change to the recorded Optimus laptop after the snapshot was taken, the launch it is
-/// tried with, and what the launch must then come to.
+/// One change to a machine (the recorded Optimus laptop unless `spec` names another) after the
+/// snapshot was taken, the launch it is tried with, and what the launch must then come to.
 struct Change {
     what: &'static str,
+    spec: Option<&'static str>,
     change: fn(&Tree),
     args: &'static [&'static str],
     expect: &'static str,
 }
 
-const CHANGES: [Change; 6] = [
+const CHANGES: [Change; 8] = [
+    Change {
+        what: "a muxed laptop switched to its dGPU (vga_switcheroo moves boot_vga)",
+        spec: Some(
+            "device 0000:00:02.0 vendor=0x8086 device=0x0166 class=0x030000 driver=i915 boot_vga=1 drm=card0,renderD128\n\
+             device 0000:01:00.0 vendor=0x10de device=0x0fd5 class=0x030000 driver=nouveau boot_vga=0 drm=card1,renderD129\n",
+        ),
+        change: |t| {
+            std::fs::write(t.path().join("sys/devices/pci0000:00/0000:00:02.0/boot_vga"), "0\n").unwrap();
+            std::fs::write(t.path().join("sys/devices/pci0000:01/0000:01:00.0/boot_vga"), "1\n").unwrap();
+        },
+        args: &["--dry-run", "true"],
+        expect: "the default GPU 0000:01:00.0 is discrete",
+    },
+    Change {
+        what: "DRM cards appearing where only they name the default GPU",
+        spec: Some(
+            "device 0000:01:00.0 vendor=0x10de device=0x20b0 class=0x030200 driver=nvidia\n\
+             device 0000:02:00.0 vendor=0x10de device=0x20b0 class=0x030200 driver=nvidia\n",
+        ),
+        change: |t| {
+            for (dev, node) in [("0000:01:00.0", "card0"), ("0000:02:00.0", "card1")] {
+                let dir = t.path().join(format!("sys/devices/pci0000:{}/{dev}/drm/{node}", &dev[5..7]));
+                std::fs::create_dir_all(dir).unwrap();
+            }
+        },
+        args: &["--gpu", "0000:01:00.0", "--dry-run", "true"],
+        expect: "",
+    },
     Change {
         what: "a Thunderbolt eGPU plugged in",
+        spec: None,
         change: |t| {
             t.add("device 0000:3c:00.0 vendor=0x1002 device=0x73df class=0x030000 driver=amdgpu drm=card2,renderD130")
         },
@@ -758,18 +788,21 @@ const CHANGES: [Change; 6] = [
     },
     Change {
         what: "the dGPU removed",
+        spec: None,
         change: |t| t.remove_device("0000:01:00.0"),
         args: &["--dry-run", "true"],
         expect: "no discrete GPU; running true without offload",
     },
     Change {
         what: "the dGPU's driver unbound",
+        spec: None,
         change: |t| t.unbind("0000:01:00.0"),
         args: &["--dry-run", "true"],
         expect: "the discrete GPU 0000:01:00.0 has no driver bound",
     },
     Change {
         what: "the dGPU rebound to nouveau",
+        spec: None,
         change: |t| {
             t.unbind("0000:01:00.0");
             t.bind("0000:01:00.0", "nouveau", "card1,renderD129");
@@ -778,7 +811,10 @@ const CHANGES: [Change; 6] = [
         expect: "DRI_PRIME=pci-0000_01_00_0\n",
     },
     Change {
+        // The snapshot still holds here (same listing, same driver): the render node, which it
+        // does not hold, is read at the launch.
         what: "the dGPU rebound to nvidia with other nodes",
+        spec: None,
         change: |t| {
             t.unbind("0000:01:00.0");
             t.bind("0000:01:00.0", "nvidia", "card2,renderD130");
@@ -788,6 +824,7 @@ const CHANGES: [Change; 6] = [
     },
     Change {
         what: "the dGPU made again at its address as the boot display",
+        spec: None,
         change: |t| {
             let igpu = t
                 .path()
@@ -804,7 +841,9 @@ const CHANGES: [Change; 6] = [
 fn a_snapshot_taken_before_the_machine_changed_is_never_used() {
     let bin = Bin::new();
     for c in &CHANGES {
-        let t = Tree::fixture("optimus-intel-nvidia");
+        let t = c
+            .spec
+            .map_or_else(|| Tree::fixture("optimus-intel-nvidia"), Tree::from_spec);
         let snapshot = snapshot_of(&bin, t.path());
         let (before, _) = launch_with(&bin, t.path(), Some(&snapshot), c.args);
         (c.change)(&t);

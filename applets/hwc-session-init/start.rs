@@ -156,10 +156,9 @@ fn add_gpu(vars: &mut Vars) {
     vars.set("HWC_GPU_ACCEL", s.accel.as_str().to_string());
     vars.set("HWC_GPU_DGPU", s.dgpu.unwrap_or_default());
     vars.set("HWC_GPU_RENDER_NODE", s.render_node.unwrap_or_default());
-    // gpu-launch's snapshot, which it checks against the machine before each use.
-    if let Some(launch) = snapshot::take(&root) {
-        vars.set(snapshot::VAR, launch);
-    }
+    // gpu-launch's snapshot, which it checks against the machine before each use; empty where
+    // none can be taken, so that an earlier run's is not left in the session.
+    vars.set(snapshot::VAR, snapshot::take(&root).unwrap_or_default());
 }
 
 /// `hwc/session.env`: what was exported, for sh and EnvironmentFile= alike.

@@ -284,6 +284,9 @@ pub struct Gpus {
     /// What the listing of `/sys/bus/pci/devices` saw (`None`: it could not be listed whole),
     /// for [`snapshot`]s.
     pub listing: Option<snapshot::Listing>,
+    /// PCI functions whose class (or, for a display device, vendor) could not be read: left out
+    /// of `list`, and the reason no snapshot is written of this scan.
+    pub unreadable: usize,
 }
 
 impl Gpus {
@@ -332,8 +335,14 @@ pub fn scan(root: &Root, depth: Depth) -> Gpus {
         let mut listing = snapshot::Listing::default();
         let listed = devices.entries_with_ino(|name, ino| {
             listing.add(name, ino);
-            let gpu = PciAddr::parse(name).and_then(|pci| read_gpu(&devices, name, pci, depth));
-            gpus.list.extend(gpu);
+            let Some(pci) = PciAddr::parse(name) else {
+                return;
+            };
+            match read_gpu(&devices, name, pci, depth) {
+                Function::Gpu(gpu) => gpus.list.push(gpu),
+                Function::Other => {}
+                Function::Unreadable => gpus.unreadable += 1,
+            }
         });
         gpus.listing = listed.ok().map(|()| listing);
     }
@@ -358,21 +367,37 @@ pub fn scan(root: &Root, depth: Depth) -> Gpus {
     gpus
 }
 
+/// What one PCI function turned out to be.
+enum Function {
+    Gpu(Gpu),
+    /// Not a GPU (its class or vendor says so).
+    Other,
+    /// Its class, or a display device's vendor, could not be read.
+    Unreadable,
+}
+
 /// Reads the PCI function `name` of the `devices` directory if it is a GPU. Reads go relative to
 /// open directories: on sysfs, walking the long path is most of what a read costs.
-fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -> Option<Gpu> {
+fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -> Function {
     // One read per PCI function that is not a GPU: the class decides before anything else.
     let mut path = [0u8; 64];
-    let class = devices.read_hex(sysfs::join(&mut path, name, b"class")?)?;
+    let Some(class) = sysfs::join(&mut path, name, b"class").and_then(|p| devices.read_hex(p))
+    else {
+        return Function::Unreadable;
+    };
     if !matches!(class >> 16, 0x03 | 0x12) {
-        return None;
+        return Function::Other;
     }
-    let dir = devices.open_child(sysfs::join(&mut path, name, b".")?)?;
+    let Some(dir) = sysfs::join(&mut path, name, b".").and_then(|p| devices.open_child(p)) else {
+        return Function::Unreadable;
+    };
     let id = |name: &CStr| dir.read_hex(name).and_then(|v| u16::try_from(v).ok());
-    let vendor_id = id(c"vendor")?;
+    let Some(vendor_id) = id(c"vendor") else {
+        return Function::Unreadable;
+    };
     let facts = VendorFacts::of_id(vendor_id);
     if class >> 16 == 0x12 && !facts.is_some_and(|f| f.accelerators) {
-        return None;
+        return Function::Other;
     }
     // A launch needs the device id only where it decides the role (AMD APUs).
     let device_id = if depth == Depth::Full || facts.is_some_and(|f| f.role_by_device_id) {
@@ -413,7 +438,7 @@ fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -
             (card, render, subsystem, status)
         }
     };
-    Some(Gpu {
+    Function::Gpu(Gpu {
         pci,
         vendor_id,
         device_id,

@@ -2,27 +2,33 @@
 //! cheap look that says whether it still describes the machine.
 //!
 //! A launch scan reads each PCI function's `class`, and each GPU's `vendor`, `driver`,
-//! `boot_vga` and `boot_display`: about four system calls a PCI function. What can change
-//! while the machine runs, and so what a snapshot is checked against before every use:
+//! `boot_vga` and `boot_display`: three system calls a PCI function, about ten more a GPU. What
+//! can change while the machine runs, and so what a snapshot is checked against before every use:
 //! - the PCI functions themselves (a GPU hot-plugged, a Thunderbolt eGPU, one removed, one
 //!   removed and made again at the same address): the names and inode numbers of
 //!   `/sys/bus/pci/devices`, whose links the kernel makes anew for every device it adds (a new
 //!   inode number), kept as a count and an order-free digest;
 //! - each recorded GPU's driver (unbound, or bound to another driver): its `driver` link, read
+//!   again;
+//! - `boot_vga` of each VGA-class GPU, which the kernel answers from the VGA arbiter's default
+//!   device at every read: vga_switcheroo moves it when a muxed laptop switches GPUs. It is read
 //!   again.
 //!
-//! `class`, `vendor`, `device`, `boot_vga` and `boot_display` are the device's own and change
-//! only with the device, which the listing sees. Whatever a launch reads besides the scan (the
-//! EGL vendor file, the render node, the profiles) it still reads every time. A snapshot that
-//! cannot be read or no longer holds is ignored, and the launch scans as it would without one.
+//! `class`, `vendor` and `device` are the device's own, and `boot_display` is decided when the
+//! device is added: they change only with the device, which the listing sees. A scan whose
+//! default GPU only DRM cards decide (several GPUs, none VGA-class or marked by the firmware) is
+//! not written down: cards come and go with a driver's DRM module and while it probes. Nor is one
+//! that could not read a PCI function. Whatever a launch reads besides the scan (the EGL vendor
+//! file, the render node, the profiles) it still reads every time. A snapshot that cannot be read
+//! or no longer holds is ignored, and the launch scans as it would without one.
 //!
 //! The value: `v1;COUNT;DIGEST;GPU;GPU...`, each GPU `ADDRESS,VENDOR,DEVICE,CLASS,DRIVER,FLAGS`
-//! (hex ids, driver empty when none, FLAGS three characters: boot_vga and boot_display as `1`,
-//! `0` or `-` for absent, then `d` for the default GPU or `-`).
+//! (lower-case hex ids, driver empty when none, FLAGS three characters: boot_vga and
+//! boot_display as `1`, `0` or `-` for absent, then `d` for the default GPU or `-`).
 
 use std::fmt::Write as _;
 
-use super::{scan, Depth, Gpu, Gpus, PciAddr, ShortName};
+use super::{choose_default, scan, Depth, Gpu, Gpus, PciAddr, ShortName};
 use hwc_core::root::Root;
 use hwc_core::sysfs::{self, AttrDir};
 
@@ -67,16 +73,17 @@ pub struct Snapshot {
     gpus: Vec<Gpu>,
 }
 
-/// A launch scan of the machine under `root`, written down; `None` when the bus could not be
-/// listed or a GPU cannot be written (a driver name outside `[A-Za-z0-9_.-]`, too many GPUs).
+/// A launch scan of the machine under `root`, written down; `None` where [`encode`] writes none.
 pub fn take(root: &Root) -> Option<String> {
     encode(&scan(root, Depth::Launch))
 }
 
-/// `gpus` (a launch scan) in the form [`Snapshot::decode`] reads.
+/// `gpus` (a launch scan) in the form [`Snapshot::decode`] reads; `None` when the bus could not
+/// be listed or a PCI function read, when only DRM cards decide the default GPU, or when a GPU
+/// cannot be written (a driver name outside `[A-Za-z0-9_.-]`, too many GPUs).
 pub fn encode(gpus: &Gpus) -> Option<String> {
     let listing = gpus.listing?;
-    if gpus.list.len() > MAX_GPUS {
+    if gpus.unreadable > 0 || gpus.list.len() > MAX_GPUS || default_needs_cards(&gpus.list) {
         return None;
     }
     let mut out = format!("{VERSION};{};{:016x}", listing.count, listing.digest);
@@ -106,6 +113,19 @@ pub fn encode(gpus: &Gpus) -> Option<String> {
     (out.len() <= MAX_LEN).then_some(out)
 }
 
+/// Whether the default GPU comes from the last rule, the DRM cards: no other rule names one and
+/// there are several GPUs (a launch scan lists the cards only then).
+fn default_needs_cards(list: &[Gpu]) -> bool {
+    let without_cards: Vec<Gpu> = list
+        .iter()
+        .map(|g| Gpu {
+            card: None,
+            ..g.clone()
+        })
+        .collect();
+    list.len() > 1 && choose_default(&without_cards).is_none()
+}
+
 fn driver_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
@@ -120,9 +140,13 @@ impl Snapshot {
         if fields.next()? != VERSION.as_bytes() {
             return None;
         }
-        let count = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
+        let count = fields.next()?;
+        if count.is_empty() || !count.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let count = std::str::from_utf8(count).ok()?.parse().ok()?;
         let digest = fields.next()?;
-        if digest.len() != 16 {
+        if !lower_hex(digest, 16) {
             return None;
         }
         let digest = u64::from_str_radix(std::str::from_utf8(digest).ok()?, 16).ok()?;
@@ -145,8 +169,8 @@ impl Snapshot {
     }
 
     /// The machine's GPUs as the snapshot has them, when the machine still has the same PCI
-    /// functions and each recorded GPU the same driver; `None` when anything differs or cannot
-    /// be read.
+    /// functions, each recorded GPU the same driver and each VGA-class one the same `boot_vga`;
+    /// `None` when anything differs or cannot be read.
     pub fn still_holds(self, root: &Root) -> Option<Gpus> {
         let devices = AttrDir::open(&root.stack_path(b"/sys/bus/pci/devices"))?;
         let mut listing = Listing::default();
@@ -167,11 +191,17 @@ impl Snapshot {
             if driver != gpu.driver {
                 return None;
             }
+            if gpu.is_vga_class() {
+                let boot_vga = sysfs::join(&mut path, pci_name(gpu.pci, &mut name)?, b"boot_vga")?;
+                if devices.read_dec(boot_vga).map(|v| v == 1) != gpu.boot_vga {
+                    return None;
+                }
+            }
         }
         Some(Gpus {
             list: self.gpus,
-            nvidia_version: None,
             listing: Some(listing),
+            ..Gpus::default()
         })
     }
 }
@@ -201,11 +231,21 @@ impl std::fmt::Write for ByteWriter<'_> {
     }
 }
 
+/// `digits` lower-case hex digits, as `{:0N$x}` writes them.
+fn lower_hex(bytes: &[u8], digits: usize) -> bool {
+    bytes.len() == digits && bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn decode_gpu(field: &[u8]) -> Option<Gpu> {
     let mut parts = field.split(|b| *b == b',');
-    let pci = PciAddr::parse(parts.next()?)?;
+    let address = parts.next()?;
+    let pci = PciAddr::parse(address)?;
+    // The address as sysfs and [`encode`] write it, not another spelling of it.
+    if pci_name(pci, &mut [0u8; 24])? != address {
+        return None;
+    }
     let hex = |bytes: &[u8], digits: usize| {
-        (bytes.len() == digits && bytes.iter().all(u8::is_ascii_hexdigit))
+        lower_hex(bytes, digits)
             .then(|| sysfs::parse_hex(bytes))
             .flatten()
     };
@@ -261,11 +301,11 @@ mod tests {
         igpu.default = true;
         Gpus {
             list: vec![igpu, gpu("0000:01:00.0", (0x10de, 0, 0x030200), "nvidia")],
-            nvidia_version: None,
             listing: Some(Listing {
                 count: 4,
                 digest: 0x0123_4567_89ab_cdef,
             }),
+            ..Gpus::default()
         }
     }
 
@@ -299,6 +339,32 @@ mod tests {
         let mut m = optimus();
         m.list[1].driver = ShortName::new(b"a;b");
         assert!(encode(&m).is_none(), "a separator in a driver name");
+        let mut m = optimus();
+        m.unreadable = 1;
+        assert!(
+            encode(&m).is_none(),
+            "a PCI function that could not be read"
+        );
+        // Two 3D controllers and no firmware mark: only DRM cards could name the default.
+        let h100 = (0x10de, 0x2330, 0x030200);
+        let mut m = Gpus {
+            list: vec![
+                gpu("0000:01:00.0", h100, "nvidia"),
+                gpu("0000:02:00.0", h100, "nvidia"),
+            ],
+            listing: Some(Listing::default()),
+            ..Gpus::default()
+        };
+        assert!(encode(&m).is_none(), "no default without the cards");
+        m.list[1].card = Some(1);
+        m.list[1].default = true;
+        assert!(encode(&m).is_none(), "a default the cards named");
+        m.list.truncate(1);
+        m.list[0].default = true;
+        assert!(
+            encode(&m).is_some(),
+            "one GPU is the default without any card"
+        );
     }
 
     #[test]
@@ -310,6 +376,12 @@ mod tests {
             "v1;4;0123456789abcde".into(),
             "v1;-4;0123456789abcdef".into(),
             "v1;4;0123456789abcdeg".into(),
+            "v1;4;0123456789ABCDEF".into(),
+            "v1;+4;0123456789abcdef".into(),
+            good.replace("8086", "8O86"),
+            good.replace("10de", "10DE"),
+            good.replace("0000:00:02.0", "00:02.0"),
+            good.replace("0000:00:02.0", "00000:00:02.0"),
             good.replace("1-d", "1-x"),
             good.replace("1-d", "1-"),
             good.replace(",i915,", ",i9 15,"),

@@ -101,7 +101,7 @@ pub fn ensure_standard_fds() {
 /// file without `#!` runs under /bin/sh), with `argv` and this process's environment, where each
 /// of `added` (`NAME=value`) takes the place of the variable of that name or is added at the end.
 /// The environment's strings go to the kernel where they are, not copied (std's `vars_os` would
-/// copy each twice on the way to exec). Returns only the error.
+/// copy each twice on the way to exec), entries without `=` included. Returns only the error.
 pub fn exec_with_env(file: &CStr, argv: &[CString], added: &[CString]) -> io::Error {
     // An entry is replaced when an added one starts with its `NAME=` (the first byte looked at
     // first: most entries share none with the few added).
@@ -115,10 +115,10 @@ pub fn exec_with_env(file: &CStr, argv: &[CString], added: &[CString]) -> io::Er
     };
     let mut envp: Vec<*const libc::c_char> = Vec::with_capacity(64 + added.len());
     // SAFETY: `environ` is the process's environment: a NULL-terminated array of NUL-terminated
-    // strings that glibc set up before main. hwc never changes its environment (no setenv, no
-    // std::env::set_var) and this runs on the process's only thread on its way to exec, so
-    // nothing changes the array or its strings while it is read; the pointers stay valid until
-    // the exec replaces the process.
+    // strings that glibc set up before main. hwc never changes its environment: std::env::set_var
+    // and remove_var are refused by clippy in every crate (.cargo/clippy.toml; tests/walls proves
+    // it), and no code here calls setenv, putenv or unsetenv. So nothing changes the array or its
+    // strings while it is read, and the pointers stay valid until the exec replaces the process.
     unsafe {
         let mut entry = libc::environ.cast_const();
         while !entry.is_null() && !(*entry).is_null() {
