@@ -151,10 +151,7 @@ pub struct Report {
 /// right after `ip` than two places later), so a fixed order would charge that to whichever
 /// case follows the heaviest.
 pub fn compare(title: &str, cases: &[Case], runs: usize, warmup: usize) -> Vec<Report> {
-    let runs = std::env::var("HWC_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(runs);
+    let runs = runs_wanted(runs);
     for _ in 0..warmup {
         for c in cases {
             c.run_once();
@@ -230,10 +227,7 @@ pub fn compare_pairs(
     runs: usize,
     warmup: usize,
 ) -> Vec<PairReport> {
-    let runs = std::env::var("HWC_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(runs);
+    let runs = runs_wanted(runs);
     for _ in 0..warmup {
         for p in pairs {
             p.a.run_once();
@@ -311,6 +305,14 @@ pub fn compare_pairs(
         });
     }
     out
+}
+
+/// `HWC_BENCH_RUNS` when set (a quicker or longer look), else `runs`.
+fn runs_wanted(runs: usize) -> usize {
+    std::env::var("HWC_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(runs)
 }
 
 pub fn median(samples: &mut [Duration]) -> Duration {
