@@ -734,7 +734,7 @@ fn a_snapshot_that_holds_gives_the_same_launch_without_reading_the_devices() {
             }
         }
     }
-    // Every fixture can be written down but the malformed one (a driver name hwc cannot write).
+    // Every fixture can be written down but the malformed one (attributes that cannot be read).
     assert!(used >= 5 * (fixtures.len() - 1), "used {used} times");
 }
 
@@ -948,5 +948,32 @@ fn a_snapshot_that_is_not_one_is_ignored() {
     for value in ["", "v1", "v1;4;zz", &huge, &elsewhere, &forged] {
         let (o, _) = launch_with(&bin, t.path(), Some(value), &["--dry-run", "chromium"]);
         assert_eq!(o, plain, "{}", &value[..value.len().min(80)]);
+    }
+}
+
+#[test]
+fn a_scan_in_which_a_read_failed_is_not_written_down() {
+    // The APU's device id decides that it is the integrated GPU; its boot_display, where the
+    // kernel made one, decides the default. A read of either that fails (a FIFO reads as
+    // nothing here) is no answer to write down; the launch itself goes on from what it read.
+    let bin = Bin::new();
+    for attr in ["device", "boot_display"] {
+        let t = Tree::fixture("amd-apu-amd-dgpu");
+        let file = t
+            .path()
+            .join("sys/devices/pci0000:07/0000:07:00.0")
+            .join(attr);
+        assert!(
+            !snapshot_of(&bin, t.path()).is_empty(),
+            "{attr}: written while readable"
+        );
+        let _ = std::fs::remove_file(&file);
+        make_fifo(&file);
+        assert_eq!(snapshot_of(&bin, t.path()), "", "{attr}: a failed read");
+        let o = output_within(
+            launch(&bin, t.path()).args(["-q", "--dry-run", "true"]),
+            std::time::Duration::from_secs(10),
+        );
+        assert_eq!(code(&o), 0, "{attr}: {}", stderr(&o));
     }
 }

@@ -92,6 +92,23 @@ impl AttrDir {
         parse_dec(self.read_attr(name, &mut buf)?)
     }
 
+    /// A decimal attribute that may rightly be missing: `Ok(None)` when there is no such file,
+    /// an error when it is there but cannot be read as a number (so a failed read is never taken
+    /// for an absent attribute).
+    pub fn read_dec_or_absent(&self, name: &CStr) -> io::Result<Option<u64>> {
+        let mut buf = [0u8; ATTR_BUF];
+        let n = match read_small_at(self.fd.as_fd(), name, &mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            r => r?,
+        };
+        let value = (n < buf.len())
+            .then(|| parse_dec(trim(&buf[..n])))
+            .flatten();
+        value
+            .map(Some)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))
+    }
+
     pub fn link_basename<'b>(&self, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
         link_basename_at(self.fd.as_fd(), name, buf)
     }
@@ -300,6 +317,12 @@ mod tests {
         assert_eq!(dir.read_hex(c"vendor"), Some(0x1002));
         assert_eq!(dir.read_dec(c"boot_vga"), Some(1));
         assert_eq!(dir.read_hex(c"missing"), None);
+        assert_eq!(dir.read_dec_or_absent(c"boot_vga").unwrap(), Some(1));
+        assert_eq!(dir.read_dec_or_absent(c"missing").unwrap(), None);
+        assert!(
+            dir.read_dec_or_absent(c"vendor").is_err(),
+            "there, but not a number"
+        );
         let mut buf = [0u8; 64];
         assert_eq!(dir.link_basename(c"driver", &mut buf), Some(&b"amdgpu"[..]));
         assert!(

@@ -284,9 +284,10 @@ pub struct Gpus {
     /// What the listing of `/sys/bus/pci/devices` saw (`None`: it could not be listed whole),
     /// for [`snapshot`]s.
     pub listing: Option<snapshot::Listing>,
-    /// PCI functions whose class (or, for a display device, vendor) could not be read: left out
-    /// of `list`, and the reason no snapshot is written of this scan.
-    pub unreadable: usize,
+    /// PCI functions of which a read failed: left out of `list` (their class, or a GPU-class
+    /// device's vendor) or kept with what could be read (an AMD GPU's device id, which decides
+    /// its role; a boot flag that is there but unreadable). No snapshot is written of such a scan.
+    pub unread: usize,
 }
 
 impl Gpus {
@@ -339,9 +340,12 @@ pub fn scan(root: &Root, depth: Depth) -> Gpus {
                 return;
             };
             match read_gpu(&devices, name, pci, depth) {
-                Function::Gpu(gpu) => gpus.list.push(gpu),
+                Function::Gpu { gpu, whole } => {
+                    gpus.list.push(gpu);
+                    gpus.unread += usize::from(!whole);
+                }
                 Function::Other => {}
-                Function::Unreadable => gpus.unreadable += 1,
+                Function::Unreadable => gpus.unread += 1,
             }
         });
         gpus.listing = listed.ok().map(|()| listing);
@@ -369,10 +373,11 @@ pub fn scan(root: &Root, depth: Depth) -> Gpus {
 
 /// What one PCI function turned out to be.
 enum Function {
-    Gpu(Gpu),
+    /// A GPU; `whole`: every read its fields came from succeeded.
+    Gpu { gpu: Gpu, whole: bool },
     /// Not a GPU (its class or vendor says so).
     Other,
-    /// Its class, or a display device's vendor, could not be read.
+    /// Its class, or a GPU-class device's vendor, could not be read.
     Unreadable,
 }
 
@@ -400,12 +405,24 @@ fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -
         return Function::Other;
     }
     // A launch needs the device id only where it decides the role (AMD APUs).
-    let device_id = if depth == Depth::Full || facts.is_some_and(|f| f.role_by_device_id) {
-        id(c"device").unwrap_or(0)
+    let role_by_id = facts.is_some_and(|f| f.role_by_device_id);
+    let device_id = if depth == Depth::Full || role_by_id {
+        id(c"device")
     } else {
-        0
+        Some(0)
     };
-    let flag = |name: &CStr| dir.read_dec(name).map(|v| v == 1);
+    let mut whole = device_id.is_some() || !role_by_id;
+    let device_id = device_id.unwrap_or(0);
+    // The boot flags exist only on some devices; one that is there but cannot be read is no
+    // answer, and is not taken for an absent one.
+    let mut flag = |name: &CStr| match dir.read_dec_or_absent(name) {
+        Ok(v) => v.map(|v| v == 1),
+        Err(_) => {
+            whole = false;
+            None
+        }
+    };
+    let (boot_vga, boot_display) = (flag(c"boot_vga"), flag(c"boot_display"));
     let mut link = [0u8; 256];
     let mut driver = dir
         .link_basename(c"driver", &mut link)
@@ -438,21 +455,22 @@ fn read_gpu(devices: &sysfs::AttrDir, name: &[u8], pci: PciAddr, depth: Depth) -
             (card, render, subsystem, status)
         }
     };
-    Function::Gpu(Gpu {
+    let gpu = Gpu {
         pci,
         vendor_id,
         device_id,
         subsystem,
         class,
         driver,
-        boot_vga: flag(c"boot_vga"),
-        boot_display: flag(c"boot_display"),
+        boot_vga,
+        boot_display,
         runtime_status,
         card,
         render,
         role: role_of(pci, vendor_id, device_id, class),
         default: false,
-    })
+    };
+    Function::Gpu { gpu, whole }
 }
 
 /// `(card, render)`: the lowest N of the `cardN` and `renderDN` entries of a `drm/` directory.

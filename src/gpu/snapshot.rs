@@ -18,7 +18,7 @@
 //! device is added: they change only with the device, which the listing sees. A scan whose
 //! default GPU only DRM cards decide (several GPUs, none VGA-class or marked by the firmware) is
 //! not written down: cards come and go with a driver's DRM module and while it probes. Nor is one
-//! that could not read a PCI function. Whatever a launch reads besides the scan (the EGL vendor
+//! in which a read failed (see [`Gpus::unread`]). Whatever a launch reads besides the scan (the EGL vendor
 //! file, the render node, the profiles) it still reads every time. A snapshot that cannot be read
 //! or no longer holds is ignored, and the launch scans as it would without one.
 //!
@@ -83,7 +83,7 @@ pub fn take(root: &Root) -> Option<String> {
 /// cannot be written (a driver name outside `[A-Za-z0-9_.-]`, too many GPUs).
 pub fn encode(gpus: &Gpus) -> Option<String> {
     let listing = gpus.listing?;
-    if gpus.unreadable > 0 || gpus.list.len() > MAX_GPUS || default_needs_cards(&gpus.list) {
+    if gpus.unread > 0 || gpus.list.len() > MAX_GPUS || default_needs_cards(&gpus.list) {
         return None;
     }
     let mut out = format!("{VERSION};{};{:016x}", listing.count, listing.digest);
@@ -340,7 +340,7 @@ mod tests {
         m.list[1].driver = ShortName::new(b"a;b");
         assert!(encode(&m).is_none(), "a separator in a driver name");
         let mut m = optimus();
-        m.unreadable = 1;
+        m.unread = 1;
         assert!(
             encode(&m).is_none(),
             "a PCI function that could not be read"
