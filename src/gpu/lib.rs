@@ -351,14 +351,13 @@ pub fn scan(root: &Root, depth: Depth) -> Gpus {
         gpus.listing = listed.ok().map(|()| listing);
     }
     gpus.list.sort_by_key(|g| g.pci);
-    let mut default = choose_default(&gpus.list);
-    if default.is_none() && depth == Depth::Launch && gpus.list.len() > 1 {
+    if depth == Depth::Launch && default_needs_cards(&gpus.list) {
         // Only the last default rule looks at DRM cards, which a launch scan does not list.
         for gpu in &mut gpus.list {
             (gpu.card, gpu.render) = drm_nodes_of(root, gpu.pci);
         }
-        default = choose_default(&gpus.list);
     }
+    let default = choose_default(&gpus.list);
     if let Some(i) = default {
         gpus.list[i].default = true;
     }
@@ -520,6 +519,18 @@ pub fn render_node_of(root: &Root, gpu: &Gpu) -> Option<String> {
 
 /// The default-GPU rules of the module documentation; `list` is in PCI order.
 pub fn choose_default(list: &[Gpu]) -> Option<usize> {
+    default_without_cards(list).or_else(|| list.iter().position(|g| g.card.is_some()))
+}
+
+/// Whether only the last default rule, the DRM cards, can name the default GPU: no other rule
+/// names one and there are several GPUs (one GPU is the default by the "exactly one" rule). A
+/// launch scan lists the cards only then, and a snapshot is never written then.
+pub fn default_needs_cards(list: &[Gpu]) -> bool {
+    list.len() > 1 && default_without_cards(list).is_none()
+}
+
+/// The default-GPU rules but the last: what the firmware marked and what the classes say.
+fn default_without_cards(list: &[Gpu]) -> Option<usize> {
     let only = |pred: &dyn Fn(&Gpu) -> bool| {
         let mut it = list.iter().enumerate().filter(|(_, g)| pred(g));
         match (it.next(), it.next()) {
@@ -533,7 +544,6 @@ pub fn choose_default(list: &[Gpu]) -> Option<usize> {
         .or_else(|| only(&Gpu::is_vga_class))
         .or_else(|| only(&|_| true))
         .or_else(|| first(&Gpu::is_vga_class))
-        .or_else(|| first(&|g| g.card.is_some()))
 }
 
 #[cfg(test)]

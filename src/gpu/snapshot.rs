@@ -28,7 +28,7 @@
 
 use std::fmt::Write as _;
 
-use super::{choose_default, scan, Depth, Gpu, Gpus, PciAddr, ShortName};
+use super::{default_needs_cards, scan, Depth, Gpu, Gpus, PciAddr, ShortName};
 use hwc_core::root::Root;
 use hwc_core::sysfs::{self, AttrDir};
 
@@ -113,19 +113,6 @@ pub fn encode(gpus: &Gpus) -> Option<String> {
     (out.len() <= MAX_LEN).then_some(out)
 }
 
-/// Whether the default GPU comes from the last rule, the DRM cards: no other rule names one and
-/// there are several GPUs (a launch scan lists the cards only then).
-fn default_needs_cards(list: &[Gpu]) -> bool {
-    let without_cards: Vec<Gpu> = list
-        .iter()
-        .map(|g| Gpu {
-            card: None,
-            ..g.clone()
-        })
-        .collect();
-    list.len() > 1 && choose_default(&without_cards).is_none()
-}
-
 fn driver_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
@@ -182,9 +169,10 @@ impl Snapshot {
         }
         for gpu in &self.gpus {
             let mut name = [0u8; 24];
+            let name = pci_name(gpu.pci, &mut name)?;
             let mut path = [0u8; 48];
             let mut link = [0u8; 256];
-            let driver_link = sysfs::join(&mut path, pci_name(gpu.pci, &mut name)?, b"driver")?;
+            let driver_link = sysfs::join(&mut path, name, b"driver")?;
             let driver = devices
                 .link_basename(driver_link, &mut link)
                 .and_then(ShortName::new);
@@ -192,7 +180,7 @@ impl Snapshot {
                 return None;
             }
             if gpu.is_vga_class() {
-                let boot_vga = sysfs::join(&mut path, pci_name(gpu.pci, &mut name)?, b"boot_vga")?;
+                let boot_vga = sysfs::join(&mut path, name, b"boot_vga")?;
                 if devices.read_dec(boot_vga).map(|v| v == 1) != gpu.boot_vga {
                     return None;
                 }
