@@ -198,9 +198,9 @@ fn exec(program: &OsString, argv: Vec<OsString>, added: &[(&str, String)]) -> Er
     if file.as_bytes().is_empty() {
         return Error::new(error::NOT_FOUND, "'': command not found");
     }
-    // Returns only on failure. The environment is this process's, passed on where it is, with
-    // the added variables in place of any of the same name; no std::env::set_var, whose safety
-    // rests on this process having one thread.
+    // Returns only on failure. The environment is this process's, passed on where it is, then
+    // the added variables (none already set: main left those out); no std::env::set_var, whose
+    // safety rests on this process having one thread.
     let err = hwc_sys::process::exec_with_env(&file, &argv, &added);
     match err.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => {

@@ -63,10 +63,10 @@ pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
 /// Makes a write to a closed pipe fail with EPIPE instead of killing the process, so an applet
 /// whose reader went away (`hwc-gpu-detect | head -1`) can end quietly with status 0.
 pub fn ignore_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler};
     // SAFETY: SIG_IGN installs no handler code, so nothing can run at signal time; the old
     // disposition is not needed.
-    let _ =
-        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn) };
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
 }
 
 /// Opens `/dev/null` on any of fds 0, 1, 2 that is closed, so a file hwc opens later can never
@@ -98,21 +98,11 @@ pub fn ensure_standard_fds() {
 }
 
 /// Replaces the process with `file` (searched in PATH when it holds no `/`, as `execvp` does; a
-/// file without `#!` runs under /bin/sh), with `argv` and this process's environment, where each
-/// of `added` (`NAME=value`) takes the place of the variable of that name or is added at the end.
+/// file without `#!` runs under /bin/sh), with `argv` and this process's environment followed by
+/// `added` (`NAME=value`), which the caller has checked the environment does not hold already.
 /// The environment's strings go to the kernel where they are, not copied (std's `vars_os` would
 /// copy each twice on the way to exec), entries without `=` included. Returns only the error.
 pub fn exec_with_env(file: &CStr, argv: &[CString], added: &[CString]) -> io::Error {
-    // An entry is replaced when an added one starts with its `NAME=` (the first byte looked at
-    // first: most entries share none with the few added).
-    let replaced = |entry: &[u8]| {
-        let first = entry.first();
-        added.iter().any(|a| {
-            let a = a.as_bytes();
-            a.first() == first
-                && memchr::memchr(b'=', entry).is_some_and(|i| a.starts_with(&entry[..=i]))
-        })
-    };
     let mut envp: Vec<*const libc::c_char> = Vec::with_capacity(64 + added.len());
     // SAFETY: `environ` is the process's environment: a NULL-terminated array of NUL-terminated
     // strings that glibc set up before main. hwc never changes its environment: std::env::set_var
@@ -122,9 +112,7 @@ pub fn exec_with_env(file: &CStr, argv: &[CString], added: &[CString]) -> io::Er
     unsafe {
         let mut entry = libc::environ.cast_const();
         while !entry.is_null() && !(*entry).is_null() {
-            if !replaced(CStr::from_ptr(*entry).to_bytes()) {
-                envp.push((*entry).cast_const());
-            }
+            envp.push((*entry).cast_const());
             entry = entry.add(1);
         }
     }
