@@ -49,13 +49,17 @@ fn dry_run_on(bin: &Bin, root: &Path, sel: &str) -> std::process::Output {
 }
 
 fn env_lines(o: &std::process::Output) -> Vec<String> {
-    let mut lines: Vec<String> = stdout(o)
-        .lines()
-        .filter(|l| OFFLOAD_VARS.iter().any(|v| l.starts_with(&format!("{v}="))))
-        .map(str::to_string)
-        .collect();
+    let mut lines = env_lines_of(&stdout(o));
     lines.sort();
     lines
+}
+
+/// The offload variables' lines in a `--dry-run` output, in its order.
+fn env_lines_of(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| OFFLOAD_VARS.iter().any(|v| l.starts_with(&format!("{v}="))))
+        .map(str::to_string)
+        .collect()
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
@@ -871,13 +875,6 @@ fn a_snapshot_taken_before_the_machine_changed_is_never_used() {
             assert!(shown.contains(c.expect), "{}: {shown}", c.what);
         }
     }
-}
-
-fn env_lines_of(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| OFFLOAD_VARS.iter().any(|v| l.starts_with(&format!("{v}="))))
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

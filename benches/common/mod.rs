@@ -159,17 +159,9 @@ pub fn compare(title: &str, cases: &[Case], runs: usize, warmup: usize) -> Vec<R
     }
     let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); cases.len()];
     let mut order: Vec<usize> = (0..cases.len()).collect();
-    let mut rng = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.subsec_nanos() | 1);
+    let mut draw = Draw::new();
     for _ in 0..runs {
-        // Fisher-Yates with xorshift32: enough to spread the places evenly.
-        for i in (1..order.len()).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 17;
-            rng ^= rng << 5;
-            order.swap(i, rng as usize % (i + 1));
-        }
+        draw.shuffle(&mut order);
         for &i in &order {
             samples[i].push(cases[i].run_once());
         }
@@ -234,15 +226,7 @@ pub fn compare_pairs(
             p.b.run_once();
         }
     }
-    let mut rng = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.subsec_nanos() | 1);
-    let mut next = move |bound: usize| {
-        rng ^= rng << 13;
-        rng ^= rng >> 17;
-        rng ^= rng << 5;
-        rng as usize % bound
-    };
+    let mut draw = Draw::new();
     let mut round_ratios: Vec<Vec<f64>> = vec![Vec::new(); pairs.len()];
     let mut times: Vec<(Vec<Duration>, Vec<Duration>)> =
         vec![(Vec::new(), Vec::new()); pairs.len()];
@@ -250,12 +234,10 @@ pub fn compare_pairs(
     for _ in 0..rounds {
         let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); pairs.len()];
         for _ in 0..runs {
-            for i in (1..order.len()).rev() {
-                order.swap(i, next(i + 1));
-            }
+            draw.shuffle(&mut order);
             for &i in &order {
                 let p = &pairs[i];
-                let (a, b) = if next(2) == 0 {
+                let (a, b) = if draw.below(2) == 0 {
                     let a = p.a.run_once();
                     (a, p.b.run_once())
                 } else {
@@ -305,6 +287,35 @@ pub fn compare_pairs(
         });
     }
     out
+}
+
+/// Draws for the order of runs: xorshift32 seeded from the clock, enough to spread the places
+/// evenly.
+struct Draw(u32);
+
+impl Draw {
+    fn new() -> Draw {
+        Draw(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.subsec_nanos() | 1),
+        )
+    }
+
+    /// A number below `bound`.
+    fn below(&mut self, bound: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0 as usize % bound
+    }
+
+    /// Fisher-Yates.
+    fn shuffle(&mut self, order: &mut [usize]) {
+        for i in (1..order.len()).rev() {
+            order.swap(i, self.below(i + 1));
+        }
+    }
 }
 
 /// `HWC_BENCH_RUNS` when set (a quicker or longer look), else `runs`.
