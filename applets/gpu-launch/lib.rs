@@ -42,8 +42,8 @@ DRI_PRIME=pci-DDDD_BB_DD_F. Chromium and Electron programs also get \
 $XDG_CONFIG_HOME/hwc/gpu-launch.conf, one 'PROGRAM = chromium|none' a line, extend or override \
 the built-in list (PROGRAM may end in *). HWC_GPU_LAUNCH, which hwc-session-init exports (and writes \
 to $XDG_RUNTIME_DIR/hwc/session.env, read when the variable is not set), saves reading every PCI \
-device: it is used only while the machine has the same PCI devices and each GPU the same driver, \
-else the devices are read again.",
+device: it is used only while the machine has the same PCI devices, each GPU the same driver and \
+each VGA-class GPU the same boot_vga, else the devices are read again.",
     error_code(
         1,
         "--strict and no GPU to offload to, bad --gpu choice, or bad config file"
