@@ -974,3 +974,76 @@ fn a_scan_in_which_a_read_failed_is_not_written_down() {
         assert_eq!(code(&o), 0, "{attr}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn on_real_sysfs_a_node_made_again_has_a_new_inode_and_the_snapshot_is_not_used() {
+    // The listing's digest rests on the kernel giving every node it makes a new inode number,
+    // even under a name it had before. Tested on the kernel's own sysfs (a fixture's file system
+    // may hand an inode number out again): in a mount and network namespace of its own, a
+    // freshly mounted sysfs's class/net (a kernfs directory of links, as /sys/bus/pci/devices
+    // is) stands at the root's /sys/bus/pci/devices; a veth pair is made, the snapshot taken,
+    // used; then the pair is deleted and made again under the same names.
+    if !is_root() {
+        skip("needs root (a mount and network namespace of its own)");
+        return;
+    }
+    if !(have("unshare") && have("ip") && have("strace")) {
+        return;
+    }
+    let bin = Bin::new();
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"set -e
+cd "$1"
+mkdir -p sysfs root/sys/bus/pci/devices
+mount -t sysfs sysfs sysfs
+mount --bind sysfs/class/net root/sys/bus/pci/devices
+snap() { "$2/hwc-gpu-detect" --env --root root | sed -n 's/^HWC_GPU_LAUNCH="\(.*\)"$/\1/p'; }
+lists() {
+  HWC_GPU_LAUNCH="$1" strace -qq -e trace=openat "$2/gpu-launch" -q --root root --dry-run true 2>&1 >/dev/null |
+    grep -c 'sys/bus/pci/devices"' || true
+}
+inodes() { ls -i root/sys/bus/pci/devices | sort -k2 | awk '{printf "%s ", $1}'; }
+ip link add v0 type veth peer name v1
+s=$(snap "$1" "$2")
+echo "snapshot $s"
+echo "held $(lists "$s" "$2")"
+echo "inodes $(inodes)"
+ip link del v0
+ip link add v0 type veth peer name v1
+echo "inodes $(inodes)"
+echo "remade $(lists "$s" "$2")"
+"#;
+    let o = Command::new("unshare")
+        .args(["-m", "-n", "sh", "-c", script, "sh"])
+        .arg(dir.path())
+        .arg(bin.path("gpu-launch").parent().unwrap())
+        .env_remove(SNAPSHOT)
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "{out}{}", stderr(&o));
+    let field = |key: &str| -> Vec<&str> {
+        out.lines()
+            .filter_map(|l| l.strip_prefix(key).map(str::trim))
+            .collect()
+    };
+    assert!(field("snapshot ")[0].starts_with("v1;3;"), "{out}");
+    assert_eq!(
+        field("held "),
+        ["1"],
+        "the snapshot held: one listing, no scan: {out}"
+    );
+    let inodes = field("inodes ");
+    let (before, after): (Vec<&str>, Vec<&str>) = (
+        inodes[0].split(' ').collect(),
+        inodes[1].split(' ').collect(),
+    );
+    // lo, v0, v1 in name order: lo stayed, the pair was made anew with other numbers.
+    assert_eq!(before[0], after[0], "{out}");
+    assert!(before[1] != after[1] && before[2] != after[2], "{out}");
+    assert_eq!(
+        field("remade "),
+        ["2"],
+        "the snapshot refused: the devices listed again: {out}"
+    );
+}
