@@ -128,13 +128,7 @@ fn overlay(
         );
         return;
     }
-    let shown = kind::kind("vxlan").map_or(Vec::new(), |k| k.shown(&data));
-    let get = |key: &str| {
-        shown
-            .iter()
-            .find(|(k, _)| k.trim_end_matches('6') == key)
-            .map(|(_, v)| v.clone())
-    };
+    let get = |key: &str| kind::kind("vxlan").and_then(|k| k.value(&data, key));
     // What the link must carry, each against the declaration.
     let wanted = [
         ("VNI", "id", Some(Kind::Number(o.vni))),

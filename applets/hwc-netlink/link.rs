@@ -243,3 +243,28 @@ pub(super) fn up_step(link: &Link) -> Step {
     let req = change_request(link.index, hwc_rtnl::IFF_UP, hwc_rtnl::IFF_UP, |_| {});
     Step::new(req, format!("link set {} up", link.name_text()), "up")
 }
+
+/// The step that gives `link` the MTU `mtu`.
+pub(super) fn mtu_step(link: &Link, mtu: u32) -> Step {
+    let req = change_request(link.index, 0, 0, |req| {
+        req.attr_u32(libc::IFLA_MTU, mtu);
+    });
+    Step::new(
+        req,
+        format!("link set {} mtu {mtu}", link.name_text()),
+        format!("mtu {mtu}"),
+    )
+}
+
+/// The step that puts `link` on the bridge `master`.
+pub(super) fn master_step(link: &Link, master: &Link) -> Step {
+    let req = change_request(link.index, 0, 0, |req| {
+        req.attr_u32(libc::IFLA_MASTER, master.index);
+    });
+    let br = master.name_text();
+    Step::new(
+        req,
+        format!("link set {} master {br}", link.name_text()),
+        format!("master {br}"),
+    )
+}

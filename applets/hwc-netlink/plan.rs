@@ -9,23 +9,16 @@ use hwc_core::output;
 use crate::context::{fail, Ctx};
 use hwc_rtnl::codec::Request;
 
-/// What the kernel's EEXIST means for a step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IfThere {
-    /// An error, as for any change.
-    Fails,
-    /// Someone else did it first (a second run, podman making the same bridge): the kernel's
-    /// "exists" to an add, or "no such entry" to a delete, takes the step as not done.
-    NotDone,
-}
-
 pub struct Step {
     pub request: Request,
     /// The command it amounts to (`addr add 10.0.0.1/24 dev br0`): what a dry run prints.
     pub what: String,
     /// What the report says of it once done (`address 10.0.0.1/24`).
     pub said: String,
-    pub if_there: IfThere,
+    /// Whether someone else may have done it first (a second run, podman making the same
+    /// bridge): then the kernel's "exists" to an add, or "no such entry" to a delete, takes the
+    /// step as not done rather than as an error.
+    pub may_be_done: bool,
 }
 
 impl Step {
@@ -34,12 +27,13 @@ impl Step {
             request,
             what: what.into(),
             said: said.into(),
-            if_there: IfThere::Fails,
+            may_be_done: false,
         }
     }
 
-    pub fn unless_there(mut self, if_there: IfThere) -> Step {
-        self.if_there = if_there;
+    /// The step, taken as not done where the kernel finds it done already (see `may_be_done`).
+    pub fn unless_there(mut self) -> Step {
+        self.may_be_done = true;
         self
     }
 }
@@ -51,10 +45,8 @@ pub fn act(ctx: &mut Ctx, steps: Vec<Step>) -> Result<Vec<String>> {
     for step in steps {
         match ctx.change(&step.request, &step.what) {
             Ok(()) => done.push(step.said),
-            Err(e) => match (step.if_there, e.errno) {
-                (IfThere::NotDone, libc::EEXIST | libc::ENOENT) => {}
-                _ => return Err(fail(&step.what, e)),
-            },
+            Err(e) if step.may_be_done && matches!(e.errno, libc::EEXIST | libc::ENOENT) => {}
+            Err(e) => return Err(fail(&step.what, e)),
         }
     }
     Ok(done)

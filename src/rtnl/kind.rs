@@ -278,6 +278,13 @@ impl Kind {
     pub fn field(&self, word: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.word == word)
     }
+
+    /// The value of the field `ip -j -d` shows under `key` in `data`, an address of either
+    /// family (an IPv6 local address is shown under `local6`, and found here as `local`).
+    pub fn value(&self, data: &[u8], key: &str) -> Option<Value> {
+        let (_, value) = self.fields.iter().find(|f| f.key == key)?.shown(data)?;
+        Some(value)
+    }
 }
 
 /// The `IFLA_INFO_DATA` of an RTM_NEWLINK payload (ifinfomsg + attributes), if it has one.

@@ -6,13 +6,13 @@ use std::net::IpAddr;
 use hwc_core::error::Result;
 use libc::IFLA_MTU;
 
-use super::{found_or_created, Create};
+use super::{existing, found_or_created, Create};
 use crate::add::create_request;
 use crate::addr::{addr_request, dump_addrs};
 use crate::context::{ifname, opt, options, parse_cidr, usage, Ctx};
-use crate::link::{change_request, up_step};
+use crate::link::{mtu_step, up_step};
 use crate::model::Link;
-use crate::plan::{act, report, IfThere, Step};
+use crate::plan::{act, report, Step};
 
 pub(crate) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let (pos, opts) = options(words, &["mtu"])?;
@@ -29,17 +29,27 @@ pub(crate) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     };
     let wanted: Vec<(IpAddr, u8)> = cidrs.iter().map(|c| parse_cidr(c)).collect::<Result<_>>()?;
     let mut said = Vec::new();
-    let link = found_or_created(ctx, "ensure-bridge", name, "bridge", "", &mut said, |_| {
-        Ok(Create {
-            request: create_request(name, "bridge", &[], |req| {
-                if let Some(m) = mtu {
-                    req.attr_u32(IFLA_MTU, m);
-                }
-            }),
-            keep_open: None,
-            mtu,
-        })
-    })?;
+    let found = existing(ctx, "ensure-bridge", name, "bridge")?;
+    let (link, _) = found_or_created(
+        ctx,
+        found,
+        "ensure-bridge",
+        name,
+        "bridge",
+        &mut said,
+        |_| {
+            Ok(Create {
+                request: create_request(name, "bridge", &[], |req| {
+                    if let Some(m) = mtu {
+                        req.attr_u32(IFLA_MTU, m);
+                    }
+                }),
+                keep_open: None,
+                mtu,
+                with: String::new(),
+            })
+        },
+    )?;
     let have: Vec<(IpAddr, u8)> = dump_addrs(ctx)?
         .into_iter()
         .filter(|a| a.index == link.index)
@@ -61,21 +71,12 @@ fn plan(
     let name = link.name_text();
     let mut steps = Vec::new();
     if let Some(m) = mtu.filter(|&m| link.mtu() != Some(m)) {
-        let req = change_request(link.index, 0, 0, |req| {
-            req.attr_u32(IFLA_MTU, m);
-        });
-        steps.push(Step::new(
-            req,
-            format!("ensure-bridge {name}: mtu"),
-            format!("mtu {m}"),
-        ));
+        steps.push(mtu_step(link, m));
     }
     for ((ip, len), text) in wanted.iter().zip(texts) {
         if !have.contains(&(*ip, *len)) {
             let (req, what) = addr_request(true, text, link.index, &name)?;
-            steps.push(
-                Step::new(req, what, format!("address {ip}/{len}")).unless_there(IfThere::NotDone),
-            );
+            steps.push(Step::new(req, what, format!("address {ip}/{len}")).unless_there());
         }
     }
     if !link.is_up() {

@@ -23,7 +23,14 @@ use hwc_rtnl::codec::Request;
 /// The link `name` if it exists and is of `kind`; None if there is none; an error naming what it
 /// is otherwise, as an ensure-* command never changes a link of another kind.
 fn existing(ctx: &mut Ctx, command: &str, name: &str, kind: &str) -> Result<Option<Link>> {
-    match find_link(ctx, name)? {
+    let found = find_link(ctx, name)?;
+    of_kind(command, name, kind, found)
+}
+
+/// `found` (the link `name` as looked up) if it is of `kind`; an error naming what it is
+/// otherwise.
+fn of_kind(command: &str, name: &str, kind: &str, found: Option<Link>) -> Result<Option<Link>> {
+    match found {
         Some(l) if l.kind().as_deref() != Some(kind) => Err(Error::failed(format!(
             "{command} {name}: {name} exists and is a {}, not a {kind}; not touching it",
             l.kind().as_deref().unwrap_or("plain device")
@@ -39,35 +46,49 @@ struct Create {
     keep_open: Option<File>,
     /// The MTU it is created with (the dry run's stand-in carries it).
     mtu: Option<u32>,
+    /// What the words "create KIND NAME" and "created" are followed by (" with peer P").
+    with: String,
 }
 
-/// The link `name` of `kind` as found; or created by `create` (then "created" is said, with
-/// `created_said` after it); or as another creator made it between our look and our create.
+/// How the link asked for came to be there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    /// As the first look found it.
+    Found,
+    /// Created now ("created" is said).
+    Created,
+    /// Made by another creator between our look and our create (a second run, podman making
+    /// the same bridge), and taken as it is: what the caller checks of a link found, it checks
+    /// of this one too.
+    MadeMeanwhile,
+}
+
+/// The link `name` of `kind`: `found` (the caller's look, of that kind), or created by `create`.
 fn found_or_created(
     ctx: &mut Ctx,
+    found: Option<Link>,
     command: &str,
     name: &str,
     kind: &str,
-    created_said: &str,
     said: &mut Vec<String>,
     create: impl FnOnce(&mut Ctx) -> Result<Create>,
-) -> Result<Link> {
-    if let Some(link) = existing(ctx, command, name, kind)? {
-        return Ok(link);
+) -> Result<(Link, How)> {
+    if let Some(link) = found {
+        return Ok((link, How::Found));
     }
     let c = create(ctx)?;
-    let what = format!("{command} {name}: create {kind} {name}{created_said}");
+    let what = format!("{command} {name}: create {kind} {name}{}", c.with);
     match ctx.change(&c.request, &what) {
         Ok(()) => {}
         Err(e) if e.errno == libc::EEXIST => {
-            // Another creator won (a second run, podman making the same bridge): take the link
-            // as it is. If there is none, the kernel meant something else that exists (a VXLAN
-            // link of another name with the same VNI and port): its words say what.
-            return existing(ctx, command, name, kind)?.ok_or_else(|| fail(&what, e));
+            // If there is none, the kernel meant something else that exists (a VXLAN link of
+            // another name with the same VNI and port): its words say what.
+            let link = existing(ctx, command, name, kind)?.ok_or_else(|| fail(&what, e))?;
+            return Ok((link, How::MadeMeanwhile));
         }
         Err(e) => return Err(exists_or(e, &what, name, kind)),
     }
     drop(c.keep_open);
-    said.push(format!("created{created_said}"));
-    ctx.created(name, c.mtu)
+    said.push(format!("created{}", c.with));
+    Ok((ctx.created(name, c.mtu)?, How::Created))
 }

@@ -7,15 +7,15 @@
 use std::net::IpAddr;
 
 use hwc_core::error::{Error, Result};
-use libc::{IFLA_MASTER, IFLA_MTU};
+use libc::IFLA_MTU;
 
-use super::{found_or_created, Create};
+use super::{found_or_created, of_kind, Create};
 use crate::add::create_request;
 use crate::addr::dump_addrs;
-use crate::context::{fail, ifname, need_link, options, usage, Ctx};
-use crate::link::{change_request, up_step};
+use crate::context::{fail, ifname, need_link, opt, options, usage, Ctx};
+use crate::link::{change_request, master_step, mtu_step, up_step};
 use crate::model::Link;
-use crate::plan::{act, report, IfThere, Step};
+use crate::plan::{act, report, Step};
 use hwc_rtnl::codec;
 use hwc_rtnl::fdb::{EntrySpec, RTM_DELNEIGH, RTM_NEWNEIGH, ZERO_MAC};
 use hwc_rtnl::kind::{self, Value, MAX_VNI};
@@ -74,40 +74,35 @@ pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         }
     }
     let mtu = w.mtu.or(most);
-    // Whether a link found learns remotes itself (hwc's entries are the only ones wanted).
-    let mut learning = false;
-    if let Some(found) = ctx
-        .sock
-        .link_details(w.name)
-        .map_err(|e| fail(w.name, e))?
-        .filter(|(l, _)| l.kind().as_deref() == Some("vxlan"))
-    {
-        let links = match &dev {
-            Some(_) => crate::context::dump_links(ctx)?,
-            None => Vec::new(),
-        };
-        differs(&w, &found.1, dev.as_ref(), &links)?;
-        learning = kind::kind("vxlan")
-            .map(|k| k.shown(&found.1))
-            .unwrap_or_default()
-            .contains(&("learning", Value::Bool(true)));
+    let (found, data) = match ctx.sock.link_details(w.name).map_err(|e| fail(w.name, e))? {
+        Some((link, data)) => (Some(link), Some(data)),
+        None => (None, None),
+    };
+    let found = of_kind("ensure-overlay", w.name, "vxlan", found)?;
+    if let Some(data) = &data {
+        differs(ctx, &w, data, dev.as_ref())?;
     }
     let mut said = Vec::new();
-    let link = found_or_created(
+    let (link, _) = found_or_created(
         ctx,
+        found,
         "ensure-overlay",
         w.name,
         "vxlan",
-        "",
         &mut said,
         |_| {
             Ok(Create {
                 request: create(&w, dev.as_ref().map(|d| d.index), mtu),
                 keep_open: None,
                 mtu,
+                with: String::new(),
             })
         },
     )?;
+    // Whether the link found learns remotes itself (hwc's entries are the only ones wanted).
+    let learning = data.is_some_and(|data| {
+        kind::kind("vxlan").and_then(|k| k.value(&data, "learning")) == Some(Value::Bool(true))
+    });
     // What the link holds now (none when it was just created, or in a dry run).
     let have: Vec<IpAddr> = if link.index == 0 {
         Vec::new()
@@ -136,9 +131,8 @@ fn read_words<'a>(words: &[&'a str]) -> Result<Wanted<'a>> {
             "ensure-overlay: expected NAME (and --vni N --bridge BR)",
         ));
     };
-    let last = |key: &str| opts.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v);
     let number = |key: &str, max: u32| -> Result<Option<u32>> {
-        last(key)
+        opt(&opts, key)
             .map(|v| {
                 v.parse::<u32>()
                     .ok()
@@ -158,7 +152,7 @@ fn read_words<'a>(words: &[&'a str]) -> Result<Wanted<'a>> {
             peers.push(a);
         }
     }
-    let local = last("local").map(address).transpose()?;
+    let local = opt(&opts, "local").map(address).transpose()?;
     let family = local.or(peers.first().copied()).map(|a| a.is_ipv6());
     if let Some(odd) = peers.iter().find(|p| Some(p.is_ipv6()) != family) {
         return Err(usage(format!(
@@ -179,11 +173,11 @@ fn read_words<'a>(words: &[&'a str]) -> Result<Wanted<'a>> {
             .transpose()?
             .unwrap_or(DEFAULT_PORT),
         bridge: ifname(
-            last("bridge").ok_or_else(|| usage("ensure-overlay: missing --bridge BR"))?,
+            opt(&opts, "bridge").ok_or_else(|| usage("ensure-overlay: missing --bridge BR"))?,
         )?,
         peers,
         local,
-        dev: last("dev").map(ifname).transpose()?,
+        dev: opt(&opts, "dev").map(ifname).transpose()?,
         mtu: number("mtu", 65535)?
             .map(|m| {
                 (m >= 68)
@@ -217,8 +211,8 @@ fn link_with(ctx: &mut Ctx, address: IpAddr) -> Result<Option<Link>> {
 
 /// Refuses a VXLAN link found with another VNI, port, local address or underlay than asked:
 /// changing them under running containers would move them to another network.
-fn differs(w: &Wanted, data: &[u8], dev: Option<&Link>, links: &[Link]) -> Result<()> {
-    let shown = kind::kind("vxlan").map_or(Vec::new(), |k| k.shown(data));
+fn differs(ctx: &mut Ctx, w: &Wanted, data: &[u8], dev: Option<&Link>) -> Result<()> {
+    let vxlan = kind::kind("vxlan").expect("vxlan is in the table");
     let checks = [
         ("VNI", "id", Some(Value::Number(w.vni))),
         ("port", "port", Some(Value::Number(u32::from(w.port)))),
@@ -227,12 +221,15 @@ fn differs(w: &Wanted, data: &[u8], dev: Option<&Link>, links: &[Link]) -> Resul
     ];
     for (what, key, wanted) in checks {
         let Some(wanted) = wanted else { continue };
-        // An IPv6 local address is shown under local6.
-        let has = shown
-            .iter()
-            .find(|(k, _)| k.trim_end_matches('6') == key)
-            .map(|(_, v)| v);
-        if has != Some(&wanted) {
+        let has = vxlan.value(data, key);
+        if has.as_ref() != Some(&wanted) {
+            // Links are named by their names, listed only for this message.
+            let links = match (&has, &wanted) {
+                (Some(Value::Index(_)), _) | (_, Value::Index(_)) => {
+                    crate::context::dump_links(ctx)?
+                }
+                _ => Vec::new(),
+            };
             let text = |v: Option<&Value>| match v {
                 Some(Value::Number(n)) => n.to_string(),
                 Some(Value::Addr(a)) => a.to_string(),
@@ -244,7 +241,7 @@ fn differs(w: &Wanted, data: &[u8], dev: Option<&Link>, links: &[Link]) -> Resul
             };
             return Err(Error::failed(format!(
                 "ensure-overlay {name}: {name} has {what} {}, not {}; not touching it",
-                text(has),
+                text(has.as_ref()),
                 text(Some(&wanted)),
                 name = w.name
             ))
@@ -309,25 +306,10 @@ fn plan(
         ));
     }
     if link.master() != Some(bridge.index) {
-        let req = change_request(link.index, 0, 0, |req| {
-            req.attr_u32(IFLA_MASTER, bridge.index);
-        });
-        let br = bridge.name_text();
-        steps.push(Step::new(
-            req,
-            format!("link set {name} master {br}"),
-            format!("master {br}"),
-        ));
+        steps.push(master_step(link, bridge));
     }
     if let Some(m) = mtu.filter(|&m| link.mtu() != Some(m)) {
-        let req = change_request(link.index, 0, 0, |req| {
-            req.attr_u32(IFLA_MTU, m);
-        });
-        steps.push(Step::new(
-            req,
-            format!("link set {name} mtu {m}"),
-            format!("mtu {m}"),
-        ));
+        steps.push(mtu_step(link, m));
     }
     let entry = |dst: IpAddr| EntrySpec {
         index: link.index,
@@ -347,7 +329,7 @@ fn plan(
                 format!("fdb append 00:00:00:00:00:00 dev {name} dst {p}"),
                 format!("peer {p}"),
             )
-            .unless_there(IfThere::NotDone),
+            .unless_there(),
         );
     }
     let peer_set: std::collections::HashSet<&IpAddr> = peers.iter().collect();
@@ -359,7 +341,7 @@ fn plan(
                 format!("fdb del 00:00:00:00:00:00 dev {name} dst {stale}"),
                 format!("peer {stale} removed"),
             )
-            .unless_there(IfThere::NotDone),
+            .unless_there(),
         );
     }
     if !link.is_up() {

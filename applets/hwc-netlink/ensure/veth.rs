@@ -2,11 +2,10 @@
 //! on the bridge when given), its peer moved into the namespace when given.
 
 use hwc_core::error::{Error, Result};
-use libc::IFLA_MASTER;
 
-use super::{found_or_created, Create};
+use super::{existing, found_or_created, Create, How};
 use crate::context::{dump_links, ifname, need_link, opt, options, usage, Ctx};
-use crate::link::{change_request, netns_attr, up_step, veth_request};
+use crate::link::{change_request, master_step, netns_attr, up_step, veth_request};
 use crate::model::Link;
 use crate::plan::{act, report, Step};
 
@@ -23,33 +22,26 @@ pub(crate) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     };
     let netns = opt(&opts, "netns");
     let mut said = Vec::new();
-    let with_peer = format!(" with peer {peer}");
-    let link = found_or_created(
-        ctx,
-        "ensure-veth",
-        host,
-        "veth",
-        &with_peer,
-        &mut said,
-        |_| {
-            let (ns_attr, keep_open) = match netns {
-                Some(ns) => {
-                    let (ty, value, file) = netns_attr(ns)?;
-                    (Some((ty, value)), file)
-                }
-                None => (None, None),
-            };
-            Ok(Create {
-                request: veth_request(host, peer, master.as_ref().map(|m| m.index), ns_attr),
-                keep_open,
-                mtu: None,
-            })
-        },
-    )?;
-    // A pair found as it was (not created now): its peer must be the one asked for, and is
-    // moved when it is still here and a namespace was asked for.
+    let found = existing(ctx, "ensure-veth", host, "veth")?;
+    let (link, how) = found_or_created(ctx, found, "ensure-veth", host, "veth", &mut said, |_| {
+        let (ns_attr, keep_open) = match netns {
+            Some(ns) => {
+                let (ty, value, file) = netns_attr(ns)?;
+                (Some((ty, value)), file)
+            }
+            None => (None, None),
+        };
+        Ok(Create {
+            request: veth_request(host, peer, master.as_ref().map(|m| m.index), ns_attr),
+            keep_open,
+            mtu: None,
+            with: format!(" with peer {peer}"),
+        })
+    })?;
+    // A pair found (not created now): its peer must be the one asked for, and is moved when it
+    // is still here and a namespace was asked for.
     let mut peer_here = None;
-    if said.is_empty() {
+    if how != How::Created {
         if let (Some(p), None) = (link.link(), link.link_netnsid()) {
             let peer_link = dump_links(ctx)?.into_iter().find(|x| x.index == p);
             if let Some(pl) = &peer_link {
@@ -88,14 +80,7 @@ pub(crate) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
 fn plan(link: &Link, master: Option<&Link>) -> Vec<Step> {
     let mut steps = Vec::new();
     if let Some(m) = master.filter(|m| link.master() != Some(m.index)) {
-        let req = change_request(link.index, 0, 0, |req| {
-            req.attr_u32(IFLA_MASTER, m.index);
-        });
-        steps.push(Step::new(
-            req,
-            format!("ensure-veth {}: master", link.name_text()),
-            format!("master {}", m.name_text()),
-        ));
+        steps.push(master_step(link, m));
     }
     if !link.is_up() {
         steps.push(up_step(link));
