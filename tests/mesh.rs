@@ -403,6 +403,95 @@ fn a_second_run_sends_no_change_and_peers_are_kept_exact() {
     );
 }
 
+/// Another run (or a person) makes the overlay's link with another VNI between ensure-overlay's
+/// look and its create. The kernel then refuses the create, and the link ensure-overlay takes
+/// instead is held to the same check as one found at the look: refused, given no peer. strace
+/// holds the create back (its place among the requests read from a first run) while `ip` makes
+/// the other link.
+#[test]
+fn a_link_made_between_the_look_and_the_create_is_checked_as_one_found() {
+    let Some(ns) = Netns::new("ovrace") else {
+        return;
+    };
+    ip(
+        &ns,
+        &[
+            "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+        ],
+    );
+    ip(&ns, &["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
+    ip(&ns, &["link", "set", "eth0", "up"]);
+    ns.ok(&["ensure-bridge", "br0"]);
+    let args = [
+        "ensure-overlay",
+        "vx0",
+        "--vni",
+        VNI,
+        "--bridge",
+        "br0",
+        "--local",
+        "198.51.100.1",
+        "--peer",
+        "198.51.100.2",
+    ];
+    let Some(types) = sent_types(&ns, &args) else {
+        return;
+    };
+    // The create is the first RTM_NEWLINK (16) sent.
+    let create = 1 + types
+        .iter()
+        .position(|t| t == "RTM_NEWLINK" || t == "0x10")
+        .unwrap_or_else(|| panic!("no create among {types:?}"));
+    ip(&ns, &["link", "del", "vx0"]);
+
+    let racing = Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "-e", "trace=sendto,sendmsg", "-e"])
+        .arg(format!("inject=sendto:delay_enter=3000000:when={create}"))
+        .arg(hwc())
+        .args(["hwc-netlink", "--netns", &ns.name])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The look is done within milliseconds; the create waits three seconds.
+    std::thread::sleep(Duration::from_millis(1000));
+    ip(
+        &ns,
+        &[
+            "link",
+            "add",
+            "vx0",
+            "type",
+            "vxlan",
+            "id",
+            "7",
+            "dstport",
+            "4789",
+            "local",
+            "198.51.100.1",
+            "nolearning",
+        ],
+    );
+    let o = racing.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("vx0 has VNI 7, not {VNI}")),
+        "{}",
+        stderr(&o)
+    );
+    let entries = ns.hwc_json(&["fdb", "show", "dev", "vx0"]);
+    assert!(
+        !entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["dst"] == "198.51.100.2"),
+        "the other link was given a peer: {entries}"
+    );
+    assert_eq!(ns.hwc_json(&["link", "show", "vx0"])[0].get("master"), None);
+}
+
 #[test]
 fn a_thousand_peers_converge_and_a_rerun_finds_them_all() {
     let Some(ns) = Netns::new("ov1k") else {

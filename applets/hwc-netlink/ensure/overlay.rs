@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use hwc_core::error::{Error, Result};
 use libc::IFLA_MTU;
 
-use super::{found_or_created, of_kind, Create};
+use super::{found_or_created, of_kind, Create, How};
 use crate::add::create_request;
 use crate::addr::dump_addrs;
 use crate::context::{fail, ifname, need_link, opt, options, usage, Ctx};
@@ -74,7 +74,7 @@ pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         }
     }
     let mtu = w.mtu.or(most);
-    let (found, data) = match ctx.sock.link_details(w.name).map_err(|e| fail(w.name, e))? {
+    let (found, mut data) = match ctx.sock.link_details(w.name).map_err(|e| fail(w.name, e))? {
         Some((link, data)) => (Some(link), Some(data)),
         None => (None, None),
     };
@@ -83,7 +83,7 @@ pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         differs(ctx, &w, data, dev.as_ref())?;
     }
     let mut said = Vec::new();
-    let (link, _) = found_or_created(
+    let (link, how) = found_or_created(
         ctx,
         found,
         "ensure-overlay",
@@ -99,6 +99,17 @@ pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
             })
         },
     )?;
+    if how == How::MadeMeanwhile {
+        // Another run made it between our look and our create: it is held to the same check.
+        data = ctx
+            .sock
+            .link_details(w.name)
+            .map_err(|e| fail(w.name, e))?
+            .map(|(_, data)| data);
+        if let Some(data) = &data {
+            differs(ctx, &w, data, dev.as_ref())?;
+        }
+    }
     // Whether the link found learns remotes itself (hwc's entries are the only ones wanted).
     let learning = data.is_some_and(|data| {
         kind::kind("vxlan").and_then(|k| k.value(&data, "learning")) == Some(Value::Bool(true))
