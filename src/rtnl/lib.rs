@@ -46,11 +46,8 @@ impl Socket {
     }
 
     /// The link called `name` with its `IFLA_INFO_DATA` (a kind's own attributes), or `None`.
-    pub fn link_details(&mut self, name: &str) -> Result<Option<(Link, Vec<u8>)>, NlError> {
-        Ok(self.link_message(name)?.and_then(|p| {
-            let data = kind::info_data(&p).unwrap_or_default().to_vec();
-            Link::parse(&p).map(|l| (l, data))
-        }))
+    pub fn link_details(&mut self, name: &str) -> Result<Option<LinkWithData>, NlError> {
+        Ok(self.link_message(name)?.and_then(|p| with_data(&p)))
     }
 
     /// The bridge forwarding entries: of the link `index` only, of the bridge `master`'s ports
@@ -78,37 +75,41 @@ impl Socket {
 
     /// Every link with its `IFLA_INFO_DATA` (its kind's own attributes; empty when none).
     pub fn links_with_data(&mut self, family: u8) -> Result<Vec<LinkWithData>, NlError> {
-        self.dump(&links_request(family), codec::RTM_NEWLINK, |p| {
-            let data = kind::info_data(p).unwrap_or_default();
-            Link::parse(p).map(|l| (l, Box::from(data)))
-        })
+        self.dump(&links_request(family), codec::RTM_NEWLINK, with_data)
     }
 
     /// Every route of `family` (0: all), of every table.
     pub fn routes(&mut self, family: u8) -> Result<Vec<Route>, NlError> {
-        let mut req = codec::Request::new(codec::RTM_GETROUTE, codec::F_REQUEST | codec::F_DUMP);
-        let mut h = [0u8; 12];
-        h[0] = family;
-        req.header(&h);
+        let req = family_dump(codec::RTM_GETROUTE, family, 12);
         self.dump(&req, codec::RTM_NEWROUTE, Route::parse)
     }
 
     /// Every address of `family` (0: all).
     pub fn addresses(&mut self, family: u8) -> Result<Vec<Addr>, NlError> {
-        let mut req = codec::Request::new(codec::RTM_GETADDR, codec::F_REQUEST | codec::F_DUMP);
-        let mut h = [0u8; 8];
-        h[0] = family;
-        req.header(&h);
+        let req = family_dump(codec::RTM_GETADDR, family, 8);
         self.dump(&req, codec::RTM_NEWADDR, Addr::parse)
     }
 }
 
-/// The dump request for every link of `family`.
-fn links_request(family: u8) -> codec::Request {
-    let mut req = codec::Request::new(codec::RTM_GETLINK, codec::F_REQUEST | codec::F_DUMP);
+/// A link message's link and `IFLA_INFO_DATA` (empty when it has none).
+fn with_data(payload: &[u8]) -> Option<LinkWithData> {
+    let data = kind::info_data(payload).unwrap_or_default();
+    Link::parse(payload).map(|l| (l, Box::from(data)))
+}
+
+/// The dump request of message type `ty` for `family` (0: all): a zeroed header of `len` bytes
+/// (ifinfomsg, ifaddrmsg, rtmsg) whose first byte is the family.
+fn family_dump(ty: u16, family: u8, len: usize) -> codec::Request {
+    let mut req = codec::Request::new(ty, codec::F_REQUEST | codec::F_DUMP);
     let mut h = [0u8; 16];
     h[0] = family;
-    req.header(&h);
+    req.header(&h[..len]);
+    req
+}
+
+/// The dump request for every link of `family`.
+fn links_request(family: u8) -> codec::Request {
+    let mut req = family_dump(codec::RTM_GETLINK, family, 16);
     if family != libc::AF_INET6 as u8 {
         req.attr_u32(libc::IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
     }
