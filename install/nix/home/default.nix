@@ -46,29 +46,27 @@ let
   # Desktop entries of common apps as their packages name them (nixpkgs' chromium ships
   # chromium-browser.desktop): hwc's entry takes the same id, so it replaces the package's in
   # every launcher and as the handler of the same types.
+  browser = {
+    categories = [ "Network" "WebBrowser" ];
+    mimeType = [ "text/html" "x-scheme-handler/http" "x-scheme-handler/https" ];
+  };
   known = {
-    chromium = {
+    chromium = browser // {
       desktopId = "chromium-browser";
       icon = "chromium";
       name = "Chromium";
       wmClass = "chromium-browser";
-      categories = [ "Network" "WebBrowser" ];
-      mimeType = [ "text/html" "x-scheme-handler/http" "x-scheme-handler/https" ];
     };
-    google-chrome-stable = {
+    google-chrome-stable = browser // {
       desktopId = "google-chrome";
       icon = "google-chrome";
       name = "Google Chrome";
       wmClass = "Google-chrome";
-      categories = [ "Network" "WebBrowser" ];
-      mimeType = [ "text/html" "x-scheme-handler/http" "x-scheme-handler/https" ];
     };
-    firefox = {
+    firefox = browser // {
       desktopId = "firefox";
       name = "Firefox";
       wmClass = "firefox";
-      categories = [ "Network" "WebBrowser" ];
-      mimeType = [ "text/html" "x-scheme-handler/http" "x-scheme-handler/https" ];
     };
     obs = {
       desktopId = "com.obsproject.Studio";
@@ -180,7 +178,7 @@ in
     (mkIf cfg.init.enable {
       # The same unit name as the NixOS module's: the user's own would hide that one, and with
       # it the secrets the machine declares for the session.
-      warnings = lib.optional ((osConfig.hwc.infrastructure.session.services.sessionInit.enable or false) == true) "hwc.session.init.enable: the NixOS configuration already runs hwc-session-init for every user (hwc.infrastructure.session.services.sessionInit.enable); this user's own unit hides it and its --secret settings. Turn one off.";
+      warnings = lib.optional (osConfig.hwc.infrastructure.session.services.sessionInit.enable or false) "hwc.session.init.enable: the NixOS configuration already runs hwc-session-init for every user (hwc.infrastructure.session.services.sessionInit.enable); this user's own unit hides it and its --secret settings. Turn one off.";
       systemd.user.services.hwc-session-init = {
         Unit = {
           Description = "hwc session plumbing (environment import, XDG directories, GPU variables)";

@@ -12,9 +12,9 @@
 
 let
   inherit (lib) mkIf mkMerge;
-  # The priority of what hwc sets: below a user's own setting, even at lib.mkDefault; above the
-  # option's own default (as the domain's modules set theirs).
-  weak = lib.mkOverride 1250;
+  # The priority of what hwc sets, the domain's own (below a user's setting, above the option's
+  # default).
+  inherit (import ../infrastructure/lib.nix { inherit lib; }) weak;
 in
 {
   gatherSys =
