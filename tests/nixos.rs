@@ -2964,6 +2964,15 @@ programs.dconf.enable = lib.mkDefault false;"#,
 /// hwc's Home Manager module evaluated with Home Manager's own module system (tests/nix/hm-eval.nix
 /// over ../shared/vendor/home-manager): the JSON it gives, or the error text.
 fn hm_eval(configs: &[PathBuf], store: &Store) -> Result<Value, String> {
+    hm_eval_with(configs, store, &[])
+}
+
+/// `hm_eval` with more arguments for hm-eval.nix (`--arg NAME EXPR`, as pairs).
+fn hm_eval_with(
+    configs: &[PathBuf],
+    store: &Store,
+    args: &[(&str, &str)],
+) -> Result<Value, String> {
     let Some(lib) = shared_dir("vendor/nixpkgs-lib/lib") else {
         return Err("../shared/vendor/nixpkgs-lib is absent".into());
     };
@@ -2985,6 +2994,12 @@ fn hm_eval(configs: &[PathBuf], store: &Store) -> Result<Value, String> {
         .arg(dir.path());
     if let Some(h) = store.hwc {
         cmd.args(["--argstr", "hwcOut"]).arg(h);
+    }
+    for (name, expr) in args {
+        cmd.args(["--arg", name, expr]);
+    }
+    for (name, expr) in args {
+        cmd.args(["--arg", name, expr]);
     }
     let o = cmd.output().unwrap();
     if code(&o) != 0 {
@@ -3072,6 +3087,36 @@ fn the_home_manager_module_reads_back_as_home_manager_builds_it() {
             "{lines:?}"
         );
     }
+}
+
+/// A user who turns on their own hwc-session-init where the NixOS configuration already runs it
+/// for every user is warned (the user unit of the same name hides the machine's, and its
+/// secrets); with the machine's off, or no NixOS configuration at all, nothing is said.
+#[test]
+fn the_users_own_session_init_over_the_machines_is_warned_of() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let home = module(t.path(), "home", HOME);
+    let warnings = |os: Option<&str>| -> Vec<String> {
+        let args: Vec<(&str, &str)> = os.map(|e| ("osConfig", e)).into_iter().collect();
+        let doc = hm_eval_with(std::slice::from_ref(&home), &Store::default(), &args)
+            .unwrap_or_else(|e| panic!("{e}"));
+        strings(&doc["warnings"])
+    };
+    let machine =
+        |on: bool| format!("{{ hwc.infrastructure.session.services.sessionInit.enable = {on}; }}");
+    let said = warnings(Some(&machine(true)));
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with(
+            "hwc.session.init.enable: the NixOS configuration already runs hwc-session-init"
+        ),
+        "{said:?}"
+    );
+    assert_eq!(warnings(Some(&machine(false))), Vec::<String>::new());
+    assert_eq!(warnings(None), Vec::<String>::new());
 }
 
 /// The desktop entry's Exec= line, run as a launcher runs it (its %U replaced by the URLs

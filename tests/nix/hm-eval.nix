@@ -14,6 +14,8 @@
   nixpkgsPath,
   store ? "/nix/store",
   hwcOut ? "${store}/hwc-0.1.0",
+  # The NixOS configuration, as Home Manager's NixOS module hands it to the user's modules.
+  osConfig ? null,
 }:
 
 let
@@ -68,10 +70,15 @@ let
           manual.manpages.enable = false;
           manual.html.enable = false;
           manual.json.enable = false;
+          # Its release check reads release.json, which the vendored copy leaves out too.
+          home.enableNixpkgsReleaseCheck = false;
         }
       ]
       ++ configs;
-    specialArgs.modulesPath = ../../../shared/vendor/home-manager/modules;
+    specialArgs = {
+      modulesPath = ../../../shared/vendor/home-manager/modules;
+    }
+    // lib.optionalAttrs (osConfig != null) { inherit osConfig; };
   };
   inherit (evaluated) config;
   failed = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
@@ -94,6 +101,7 @@ in
     lib.filter (p: lib.hasSuffix ".desktop" (p.name or "")) checked.home.packages
   );
   configFiles = lib.mapAttrs (_: f: f.text or null) checked.xdg.configFile;
+  inherit (checked) warnings;
   hwc = {
     inherit (checked.hwc.session) apps keybindLines;
   };
