@@ -514,6 +514,43 @@ fn details_come_from_nvidia_smi() {
     assert_eq!(d["uuid"], "GPU-1234");
 }
 
+/// An nvidia-smi that writes more than hwc reads (64 KiB) is an error, never half an answer
+/// taken for the whole: one that writes 70 KB and exits 0, and one that never stops writing. The
+/// second ends once hwc stops reading (SIGPIPE at its default in the program, not hwc's ignoring
+/// it), not at the 30 s deadline.
+#[test]
+fn an_nvidia_smi_that_writes_too_much_is_refused_and_ended_by_its_closed_pipe() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let line = "00000000:01:00.0, NVIDIA GeForce RTX 3060 Laptop GPU, GPU-1234, 6144, 8.6, 41, P8";
+    for (how, body) in [
+        (
+            "70 KB, then exit 0",
+            format!("i=0\nwhile [ $i -lt 800 ]; do echo '{line}'; i=$((i+1)); done\n"),
+        ),
+        ("for ever", format!("while :; do echo '{line}'; done\n")),
+    ] {
+        let bindir = tempfile::tempdir().unwrap();
+        write_executable(
+            &bindir.path().join("nvidia-smi"),
+            &format!("#!/bin/sh\n{body}"),
+        );
+        let started = std::time::Instant::now();
+        let o = details(t.path(), bindir.path(), &["--json"]);
+        let took = started.elapsed();
+        assert_eq!(code(&o), 1, "{how}: {}", stdout(&o));
+        assert_one_line_error(&o);
+        assert!(
+            stderr(&o).contains("wrote more than 65536 bytes; the rest was not read"),
+            "{how}: {}",
+            stderr(&o)
+        );
+        assert!(
+            took < std::time::Duration::from_secs(20),
+            "{how}: ended after {took:?}, not when its pipe was closed"
+        );
+    }
+}
+
 /// A failing nvidia-smi: its first line said, with how it ended; what it wrote to stderr is not
 /// taken for its answer.
 #[test]

@@ -36,7 +36,9 @@ impl Finished {
 
 /// Runs `program` (a path, not looked up in PATH) with `args`, stdin from /dev/null and stderr
 /// discarded, its stdout captured; `Ok(None)` when it was still running after `limit` (it is
-/// then killed). Needs a single-threaded process, as every fork of hwc's does.
+/// then killed). Output that could not be read whole (a failed read, more than 64 KiB) is an
+/// error, never taken for the answer. Needs a single-threaded process, as every fork of hwc's
+/// does.
 pub fn output_within(
     program: &Path,
     args: &[&OsStr],
@@ -51,6 +53,14 @@ pub fn output_within(
         argv.push(c(a)?);
     }
     let o = hwc_sys::process::run_program(&path, &argv, limit, MAX_OUTPUT)?;
+    if let Some(why) = o.read_error {
+        return Err(io::Error::other(format!("reading its output: {why}")));
+    }
+    if o.cut {
+        return Err(io::Error::other(format!(
+            "it wrote more than {MAX_OUTPUT} bytes; the rest was not read"
+        )));
+    }
     Ok((o.ended != Ended::TimedOut).then_some(Finished {
         ended: o.ended,
         stdout: o.output,

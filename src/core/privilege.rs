@@ -205,7 +205,7 @@ pub fn output_as(
         )));
     }
     match outcome.ended {
-        Ended::Exited(0) if outcome.output.len() >= max_output => Err(Error::failed(format!(
+        Ended::Exited(0) if outcome.cut => Err(Error::failed(format!(
             "{worker} wrote more than {max_output} bytes; the rest was not read"
         ))),
         Ended::Exited(0) => Ok(outcome.output),

@@ -69,6 +69,16 @@ pub fn ignore_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
 }
 
+/// Gives SIGPIPE back its default action (end the process), for a program about to be run: it
+/// must not inherit hwc's ignoring it, or one whose reader went away writes on, failing, until
+/// its deadline. (std's Command did the same in its child.)
+fn default_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler};
+    // SAFETY: SIG_DFL installs no handler code, so nothing can run at signal time; the old
+    // disposition is not needed.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 /// Opens `/dev/null` on any of fds 0, 1, 2 that is closed, so a file hwc opens later can never
 /// become its stdout (what Rust's runtime does before `main`; hwc enters through C `main`).
 /// Raw descriptors that may be closed cannot be borrowed safely, hence here.
@@ -143,6 +153,9 @@ pub struct Outcome {
     pub output: Vec<u8>,
     /// Reading the pipe failed (not its end): `output` may lack what the child wrote after.
     pub read_error: Option<String>,
+    /// The child wrote more than the most asked for: `output` holds that much, the rest was
+    /// not read.
+    pub cut: bool,
 }
 
 /// Runs `work` in a forked child and waits for it at most `limit`. `work` gets the writing end
@@ -187,7 +200,8 @@ pub fn run_in_child(
 }
 
 /// Runs the program at `path` with `argv` (its name first) as [`run_in_child`] runs its work:
-/// the child points stdin and stderr at /dev/null and stdout at the pipe, then execs. What the
+/// the child points stdin and stderr at /dev/null and stdout at the pipe, SIGPIPE at its default,
+/// then execs. What the
 /// program writes to stdout (up to `max_output` bytes) comes back; one still running at the
 /// deadline is killed and collected. An exec that fails ends the child with 127, as a shell's.
 pub fn run_program(
@@ -208,6 +222,7 @@ pub fn run_program(
                 && nix::unistd::dup2_stderr(&null).is_ok()
         });
         if ready {
+            default_sigpipe();
             let _ = nix::unistd::execv(path, argv);
         }
         127
@@ -232,11 +247,14 @@ fn wait_for(
             let _ = reap(child);
         }
     }
-    let (ended, output) = result?;
+    let (ended, mut output) = result?;
+    let cut = output.len() > max_output;
+    output.truncate(max_output);
     Ok(Outcome {
         ended,
         output,
         read_error,
+        cut,
     })
 }
 
@@ -323,7 +341,7 @@ fn read_some(
         Ok(n) => {
             output.extend_from_slice(&chunk[..n]);
             if output.len() > max {
-                output.truncate(max);
+                // Cut to `max` by the caller, which says it was cut.
                 *pipe = None;
             }
         }

@@ -46,6 +46,9 @@ pub fn query(root: &Root, limit: Duration) -> Result<(Vec<Detail>, Option<String
             "reading the answer of the process asking it: {why}"
         ));
     }
+    if outcome.cut {
+        return Err("the process asking it answered more than 1 MiB; the rest was not read".into());
+    }
     let text = String::from_utf8_lossy(&outcome.output);
     match outcome.ended {
         Ended::Exited(0) => Ok(parse(&text)),
