@@ -23,9 +23,23 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-Wl,--icf=all");
 }
 
-/// Whether rustc links `target` with its own lld: the toolchain ships it in the sysroot.
+/// Whether rustc links `target` with its own lld: it does by default from Rust 1.90 on (before,
+/// rustup shipped the same file, and GNU ld linked), when the toolchain ships it in the sysroot,
+/// and no other linker is asked for.
 fn rust_lld(target: &str) -> bool {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let minor = Command::new(&rustc).arg("-vV").output().ok().and_then(|o| {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let release = text.lines().find_map(|l| l.strip_prefix("release: "))?;
+        release.split('.').nth(1)?.parse::<u32>().ok()
+    });
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let other_linker = flags.contains("linker")
+        || std::env::var_os("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_some();
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
+    if minor.is_none_or(|m| m < 90) || other_linker {
+        return false;
+    }
     let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
         return false;
     };
