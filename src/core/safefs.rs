@@ -288,11 +288,7 @@ pub fn list_dir(path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
 /// Each name in the open directory `fd` (`.` and `..` left out), made into a `T` by `name`.
 fn names_in<T>(fd: &OwnedFd, name: impl Fn(&[u8]) -> T) -> io::Result<Vec<T>> {
     let mut names = Vec::new();
-    sys::fs::for_each_dirent(fd.as_fd(), |entry, _| {
-        if entry != b"." && entry != b".." {
-            names.push(name(entry));
-        }
-    })?;
+    sys::fs::for_each_dirent(fd.as_fd(), |entry, _| names.push(name(entry)))?;
     Ok(names)
 }
 

@@ -64,12 +64,8 @@ impl AttrDir {
 
     /// [`AttrDir::entries`] with each entry's inode number. On sysfs a node removed and made
     /// again (a device unplugged and plugged back) comes back with another number.
-    pub fn entries_with_ino(&self, mut f: impl FnMut(&[u8], u64)) -> io::Result<()> {
-        for_each_dirent(self.fd.as_fd(), |entry, ino| {
-            if entry != b"." && entry != b".." {
-                f(entry, ino);
-            }
-        })
+    pub fn entries_with_ino(&self, f: impl FnMut(&[u8], u64)) -> io::Result<()> {
+        for_each_dirent(self.fd.as_fd(), f)
     }
 
     /// A directory below this one (`name` may hold several components).
@@ -97,14 +93,11 @@ impl AttrDir {
     /// for an absent attribute).
     pub fn read_dec_or_absent(&self, name: &CStr) -> io::Result<Option<u64>> {
         let mut buf = [0u8; ATTR_BUF];
-        let n = match read_small_at(self.fd.as_fd(), name, &mut buf) {
+        let text = match read_trimmed(self.fd.as_fd(), name, &mut buf) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             r => r?,
         };
-        let value = (n < buf.len())
-            .then(|| parse_dec(trim(&buf[..n])))
-            .flatten();
-        value
+        parse_dec(text)
             .map(Some)
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))
     }
@@ -127,13 +120,21 @@ pub fn join<'b>(buf: &'b mut [u8], first: &[u8], second: &[u8]) -> Option<&'b CS
     CStr::from_bytes_with_nul(&buf[..=len]).ok()
 }
 
-fn attr_at<'b>(dir: BorrowedFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-    let n = read_small_at(dir, name, buf).ok()?;
+/// The attribute `name` read into `buf`, trimmed; one that fills `buf` is too long to be an
+/// attribute (InvalidData).
+fn read_trimmed<'b>(dir: BorrowedFd, name: &CStr, buf: &'b mut [u8]) -> io::Result<&'b [u8]> {
+    let n = read_small_at(dir, name, buf)?;
     if n == buf.len() {
-        return None;
+        return Err(io::Error::from(io::ErrorKind::InvalidData));
     }
-    let value = trim(&buf[..n]);
-    (!value.is_empty()).then_some(value)
+    Ok(trim(&buf[..n]))
+}
+
+/// The attribute `name`, trimmed; `None` when it is absent, empty, too long or unreadable.
+fn attr_at<'b>(dir: BorrowedFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    read_trimmed(dir, name, buf)
+        .ok()
+        .filter(|value| !value.is_empty())
 }
 
 fn link_basename_at<'b>(dir: BorrowedFd<'_>, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {

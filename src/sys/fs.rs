@@ -30,7 +30,7 @@ pub fn readlink_at(dir: BorrowedFd<'_>, path: &CStr, buf: &mut [u8]) -> io::Resu
 }
 
 /// Calls `f` with the name and inode number of each entry of the open directory `fd` (`.` and
-/// `..` included), read with `getdents64` into a stack buffer from the fd's current offset (once
+/// `..` left out), read with `getdents64` into a stack buffer from the fd's current offset (once
 /// per fd). nix's `Dir` allocates a stream per directory.
 pub fn for_each_dirent(fd: BorrowedFd<'_>, mut f: impl FnMut(&[u8], u64)) -> io::Result<()> {
     // u64 elements keep the buffer 8-byte aligned, as linux_dirent64 records need. 2 KiB: about
@@ -67,7 +67,10 @@ pub fn for_each_dirent(fd: BorrowedFd<'_>, mut f: impl FnMut(&[u8], u64)) -> io:
             let len = memchr::memchr(0, name).unwrap_or(name.len());
             let mut ino = [0u8; 8];
             ino.copy_from_slice(&bytes[at..at + 8]);
-            f(&name[..len], u64::from_ne_bytes(ino));
+            let name = &name[..len];
+            if name != b"." && name != b".." {
+                f(name, u64::from_ne_bytes(ino));
+            }
             at += reclen;
         }
     }
