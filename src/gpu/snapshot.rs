@@ -181,7 +181,10 @@ impl Snapshot {
             }
             if gpu.is_vga_class() {
                 let boot_vga = sysfs::join(&mut path, name, b"boot_vga")?;
-                if devices.read_dec(boot_vga).map(|v| v == 1) != gpu.boot_vga {
+                // Read as the scan reads it: one there but unreadable is no answer, never an
+                // absent flag.
+                let now = devices.read_dec_or_absent(boot_vga).ok()?;
+                if now.map(|v| v == 1) != gpu.boot_vga {
                     return None;
                 }
             }

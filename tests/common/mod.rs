@@ -217,15 +217,20 @@ pub fn dracut_base(dir: &Path, with_modules: bool) -> PathBuf {
 
 /// Whether a program is on PATH; prints why a test is skipped when not.
 pub fn have(program: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false);
+    let found = on_path(program);
     if !found {
         skip(&format!(
             "{program} is not installed (tests/run installs it as root)"
         ));
     }
     found
+}
+
+/// Whether `program` is on PATH, said of nothing (for a test that runs either way).
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
 }
 
 /// Every path the command opened (open, openat, openat2), under strace. With `until_exec`, only
