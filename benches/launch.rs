@@ -52,7 +52,7 @@ fn main() {
     let launcher = dir.join("gpu-launch");
     std::os::unix::fs::symlink(common::hwc(), &launcher).unwrap();
     let launcher = launcher.to_str().unwrap().to_string();
-    let tree = fixture_tree("optimus-intel-nvidia");
+    let tree = fake_sysfs::Tree::fixture("optimus-intel-nvidia");
     let root = tree.path().to_str().unwrap().to_string();
     let empty = dir.join("empty-root");
     std::fs::create_dir(&empty).unwrap();
@@ -145,7 +145,7 @@ fn main() {
             ("desktop", "desktop-nvidia-only"),
             ("server", "server-aspeed-nvidia"),
         ] {
-            trees.push(fixture_tree(fixture));
+            trees.push(fake_sysfs::Tree::fixture(fixture));
             let path = trees.last().unwrap().path().to_str().unwrap().to_string();
             let snapshot = snapshot_of(&path);
             for (how, snapshot) in [
@@ -209,13 +209,4 @@ fn snapshot_of(root: &str) -> String {
     let value = value.trim_matches('"').to_string();
     assert!(value.starts_with("v1;"), "{value}");
     value
-}
-
-fn fixture_tree(name: &str) -> fake_sysfs::Tree {
-    let spec = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/gpu/{name}.txt",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    fake_sysfs::Tree::from_spec(&spec)
 }

@@ -495,15 +495,7 @@ fn details_come_from_nvidia_smi() {
         "#!/bin/sh\ncase \"$1\" in --query-gpu=pci.bus_id,*) ;; *) exit 9;; esac\n\
          echo '00000000:01:00.0, NVIDIA GeForce RTX 3060 Laptop GPU, GPU-1234, 6144, 8.6, 41, P8'\n",
     );
-    let bin = Bin::new();
-    let o = bin
-        .cmd("hwc-gpu-detect")
-        .arg("--root")
-        .arg(t.path())
-        .args(["--json", "--details"])
-        .env("PATH", bindir.path())
-        .output()
-        .unwrap();
+    let o = details(t.path(), bindir.path(), &["--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
     let d = &doc["details"][0];
@@ -563,14 +555,7 @@ fn a_failing_nvidia_smi_is_named_with_its_reason() {
          echo\necho \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\"\n\
          exit 9\n",
     );
-    let o = Bin::new()
-        .cmd("hwc-gpu-detect")
-        .arg("--root")
-        .arg(t.path())
-        .args(["--json", "--details"])
-        .env("PATH", bindir.path())
-        .output()
-        .unwrap();
+    let o = details(t.path(), bindir.path(), &["--json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_one_line_error(&o);
     let err = stderr(&o);
