@@ -7,7 +7,7 @@
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
-use hwc_core::output::read_env_lines;
+use hwc_core::output::{read_env_lines, session_env_path};
 use hwc_core::root::Root;
 use hwc_core::safefs;
 use hwc_gpu::snapshot::{self, Snapshot};
@@ -32,7 +32,7 @@ fn from_session_env(root: &Root) -> Option<Vec<u8>> {
     if !dir.is_absolute() {
         return None;
     }
-    let file = root.path(dir.join("hwc/session.env"));
+    let file = root.path(session_env_path(dir));
     let text = safefs::read_file_if_exists(&file, MAX_SESSION_ENV).ok()??;
     let vars = read_env_lines(std::str::from_utf8(&text).ok()?).ok()?;
     vars.into_iter()

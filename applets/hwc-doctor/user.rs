@@ -238,7 +238,7 @@ fn session(runtime: &Path, user: &User, apps: &[String], f: &mut Findings) {
 /// hwc-session-init's record of the session: due in a graphical session (`Some(true)`), not in
 /// another (`Some(false)`); with no user manager to tell (`None`) only its presence is news.
 fn session_env(runtime: &Path, graphical: Option<bool>, f: &mut Findings) {
-    let env_file = runtime.join("hwc/session.env");
+    let env_file = hwc_core::output::session_env_path(runtime);
     let there = match present(&env_file) {
         Ok(there) => there,
         Err(why) => {

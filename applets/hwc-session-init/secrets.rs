@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::runtime::{private_dir, Runtime};
 use hwc_core::error::describe_io;
+use hwc_core::output::RUNTIME_SUBDIR;
 use hwc_core::privilege;
 use hwc_core::safefs;
 
@@ -70,9 +71,9 @@ pub fn link_secret(
     if dry {
         return Ok(name.to_string());
     }
-    let hwc_path = runtime.path.join("hwc");
+    let hwc_path = runtime.path.join(RUNTIME_SUBDIR);
     let secrets_path = hwc_path.join("secrets");
-    let secrets = private_dir(&runtime.dir, "hwc", &hwc_path)
+    let secrets = private_dir(&runtime.dir, RUNTIME_SUBDIR, &hwc_path)
         .and_then(|hwc| private_dir(&hwc, "secrets", &secrets_path))
         .map_err(|e| skip(e.to_string()))?;
     secrets

@@ -10,7 +10,7 @@ use crate::runtime::{private_dir, Runtime};
 use crate::secrets::link_secret;
 use crate::Args;
 use hwc_core::error::{Error, Result};
-use hwc_core::output;
+use hwc_core::output::{self, RUNTIME_SUBDIR, SESSION_ENV_FILE};
 use hwc_core::root::Root;
 use hwc_gpu::{self as gpu, accel, snapshot, Depth};
 
@@ -168,20 +168,21 @@ fn write_env_file(
     dry: bool,
     report: &mut Report,
 ) -> Result<()> {
-    let hwc_path = runtime.path.join("hwc");
+    let hwc_path = runtime.path.join(RUNTIME_SUBDIR);
     let text: String = vars
         .iter()
         .map(|(k, v)| output::env_line(k, v.as_bytes()))
         .collect();
     if !dry {
-        let hwc = private_dir(&runtime.dir, "hwc", &hwc_path)?;
-        hwc.replace("session.env", text.as_bytes(), 0o600)
-            .map_err(|e| Error::io(format!("writing {}/session.env", hwc_path.display()), &e))?;
+        let hwc = private_dir(&runtime.dir, RUNTIME_SUBDIR, &hwc_path)?;
+        let file = hwc_path.join(SESSION_ENV_FILE);
+        hwc.replace(SESSION_ENV_FILE, text.as_bytes(), 0o600)
+            .map_err(|e| Error::io(format!("writing {}", file.display()), &e))?;
     }
     report.step(
         dry,
         format!(
-            "write {}/session.env ({} variables)",
+            "write {}/{SESSION_ENV_FILE} ({} variables)",
             hwc_path.display(),
             vars.len()
         ),

@@ -6,20 +6,20 @@ use crate::report::Report;
 use crate::runtime::Runtime;
 use crate::Args;
 use hwc_core::error::{Error, Result};
-use hwc_core::output;
+use hwc_core::output::{self, RUNTIME_SUBDIR, SESSION_ENV_FILE};
 use hwc_core::safefs::{self, Dir};
 
 pub fn stop(args: &Args, runtime: &Runtime, report: &mut Report) -> Result<u8> {
     let dry = args.dry_run;
-    let hwc_path = runtime.path.join("hwc");
-    let env_path = hwc_path.join("session.env");
-    let hwc = match runtime.dir.open_dir("hwc") {
+    let hwc_path = runtime.path.join(RUNTIME_SUBDIR);
+    let env_path = hwc_path.join(SESSION_ENV_FILE);
+    let hwc = match runtime.dir.open_dir(RUNTIME_SUBDIR) {
         Ok(dir) => Some(dir),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
         Err(e) => return Err(Error::io(hwc_path.display(), &e)),
     };
     // Read through the directory already checked, never by its path again.
-    let text = match hwc.as_ref().map(|d| d.node("session.env")).transpose() {
+    let text = match hwc.as_ref().map(|d| d.node(SESSION_ENV_FILE)).transpose() {
         Ok(Some(Some(node))) => Some(
             node.read(safefs::MAX_CONFIG)
                 .map_err(|e| Error::io(env_path.display(), &e))?,
@@ -63,9 +63,9 @@ fn remove_runtime_files(runtime: &Dir, hwc: &Dir) {
         let _ = hwc.remove_dir("secrets");
     }
     for name in hwc.entries().unwrap_or_default() {
-        if name == "session.env" || name.starts_with("session.env.tmp") {
+        if name == SESSION_ENV_FILE || name.starts_with(&format!("{SESSION_ENV_FILE}.tmp")) {
             let _ = hwc.unlink(&name);
         }
     }
-    let _ = runtime.remove_dir("hwc");
+    let _ = runtime.remove_dir(RUNTIME_SUBDIR);
 }

@@ -1,4 +1,19 @@
-//! `NAME=value` lines that sh and systemd both read back as written.
+//! `NAME=value` lines that sh and systemd both read back as written, and where hwc-session-init
+//! keeps the ones it exported.
+
+use std::path::{Path, PathBuf};
+
+/// hwc's directory in the session's runtime directory (`$XDG_RUNTIME_DIR/hwc`), which
+/// hwc-session-init makes: its record of what it exported, the secrets' links.
+pub const RUNTIME_SUBDIR: &str = "hwc";
+/// That record's name there (`$XDG_RUNTIME_DIR/hwc/session.env`): gpu-launch reads the GPUs'
+/// snapshot in it, the doctor looks for it.
+pub const SESSION_ENV_FILE: &str = "session.env";
+
+/// Where that record is in the runtime directory `runtime`.
+pub fn session_env_path(runtime: &Path) -> PathBuf {
+    runtime.join(RUNTIME_SUBDIR).join(SESSION_ENV_FILE)
+}
 
 /// Whether `name` may be an environment variable name in both `sh` and systemd.
 pub fn is_env_name(name: &str) -> bool {

@@ -106,7 +106,10 @@ mod env;
 mod json;
 mod table;
 
-pub use env::{env_line, is_env_name, quote, read_env_lines};
+pub use env::{
+    env_line, is_env_name, quote, read_env_lines, session_env_path, RUNTIME_SUBDIR,
+    SESSION_ENV_FILE,
+};
 pub use json::{hex_into, hex_len, Json};
 pub use table::Table;
 
