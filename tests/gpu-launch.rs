@@ -350,6 +350,66 @@ fn arguments_pass_untouched_including_non_utf8() {
     assert_eq!(o.stdout, b"caf\xe9 \xff|--gpu|--help");
 }
 
+/// The environment gpu-launch was given reaches the program byte for byte, in its order, with
+/// the offload variables after it: a value that is not UTF-8 and an entry without `=` (which no
+/// shell makes, but execve passes on) included. A small C program starts gpu-launch with exactly
+/// that environment; `env -0` prints what the program got.
+#[test]
+fn the_environment_reaches_the_program_byte_for_byte() {
+    if !have("cc") || !have("env") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let start = compile_c(
+        dir.path(),
+        "start",
+        r#"#include <unistd.h>
+int main(int argc, char **argv) {
+    (void)argc;
+    char *env[] = { "FIRST=1", "ODD=caf\xe9 \xff", "NO_EQUALS_SIGN", "PATH=/usr/bin:/bin",
+                    "HOME=/nonexistent-home", NULL };
+    execve(argv[1], argv + 1, env);
+    return 127;
+}
+"#,
+    );
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bin = Bin::new();
+    let o = Command::new(start)
+        .arg(bin.path("gpu-launch"))
+        .arg("--root")
+        .arg(t.path())
+        .args(["env", "-0"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let got: Vec<&[u8]> = o
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let given: [&[u8]; 5] = [
+        b"FIRST=1",
+        b"ODD=caf\xe9 \xff",
+        b"NO_EQUALS_SIGN",
+        b"PATH=/usr/bin:/bin",
+        b"HOME=/nonexistent-home",
+    ];
+    assert_eq!(
+        &got[..5],
+        &given[..],
+        "{:?}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        got[5..]
+            .iter()
+            .any(|e| e.starts_with(b"__NV_PRIME_RENDER_OFFLOAD=")),
+        "the offload variables follow: {:?}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
 #[test]
 fn dry_run_prints_variables_and_command() {
     let t = Tree::fixture("optimus-intel-nvidia");

@@ -112,6 +112,12 @@ pub fn ensure_standard_fds() {
 /// `added` (`NAME=value`), which the caller has checked the environment does not hold already.
 /// The environment's strings go to the kernel where they are, not copied (std's `vars_os` would
 /// copy each twice on the way to exec), entries without `=` included. Returns only the error.
+///
+/// # Preconditions
+/// Nothing in the process may change the environment, now or on another thread: the array and
+/// its strings are read in place. The workspace holds to it (clippy refuses std's `set_var` and
+/// `remove_var`, and libc's `setenv`, `putenv`, `unsetenv` and `clearenv`, in every crate), and
+/// gpu-launch, its one caller, runs no other thread.
 pub fn exec_with_env(file: &CStr, argv: &[CString], added: &[CString]) -> io::Error {
     let mut envp: Vec<*const libc::c_char> = Vec::with_capacity(64 + added.len());
     // SAFETY: `environ` is the process's environment: a NULL-terminated array of NUL-terminated
