@@ -10,7 +10,7 @@ use std::collections::HashSet;
 pub const BEGIN: &str =
     "# BEGIN setup-ssh-keys (managed by hwc; edits inside this block are overwritten)";
 /// What an opening line starts with (its explanation may change between versions).
-pub const BEGIN_PREFIX: &str = "# BEGIN setup-ssh-keys";
+const BEGIN_PREFIX: &str = "# BEGIN setup-ssh-keys";
 /// The line that closes it.
 pub const END: &str = "# END setup-ssh-keys";
 
@@ -75,8 +75,10 @@ pub fn managed_block(content: &[u8]) -> Result<Option<Vec<&str>>, String> {
     }))
 }
 
-/// The key lines of the managed block, or `None` when the file holds no whole block.
-pub fn managed_keys(content: &[u8]) -> Option<Vec<&str>> {
+/// The key lines of the managed block, or `None` when the file holds no whole block (for the
+/// tests: callers tell a malformed block from none with [`managed_block`]).
+#[cfg(test)]
+pub(crate) fn managed_keys(content: &[u8]) -> Option<Vec<&str>> {
     managed_block(content).ok().flatten()
 }
 

@@ -7,7 +7,7 @@
 
 mod block;
 
-pub use block::{diff, managed_block, managed_keys, merge, Merged, BEGIN, BEGIN_PREFIX, END};
+pub use block::{diff, managed_block, merge, Merged, BEGIN, END};
 
 use std::path::{Path, PathBuf};
 
@@ -90,6 +90,7 @@ pub fn predict(file: &Path, home: &Path, uid: u32, stop: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::block::managed_keys;
     use hwc_core::privilege;
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
