@@ -1,13 +1,15 @@
 //! `--check`: only the prediction of sshd's StrictModes verdict (as the user), and where sshd
 //! says it reads keys for the user.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use hwc_core::error::Result;
 use hwc_core::output::{self, Format, Json};
 use hwc_core::privilege::{self, Ids};
 use hwc_core::root::Root;
+
+use crate::place::Place;
 
 pub fn run(
     name: &str,
@@ -29,21 +31,6 @@ pub fn run(
         output::print(format, &report)?;
         Ok(u8::from(!problems.is_empty()))
     })
-}
-
-/// Where the user's keys go, and where sshd's StrictModes walk stops.
-pub struct Place {
-    pub home: PathBuf,
-    pub file: PathBuf,
-    pub stop: PathBuf,
-    pub uid: u32,
-}
-
-impl Place {
-    /// Why sshd would refuse the file, as the user (the worker) sees it.
-    pub fn predict(&self) -> Vec<String> {
-        hwc_authorized_keys::predict(&self.file, &self.home, self.uid, &self.stop)
-    }
 }
 
 /// Where sshd reads keys for the user, from `sshd -G -C user=USER` (running system only).

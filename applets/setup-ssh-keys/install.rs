@@ -19,6 +19,26 @@ pub struct Outcome {
     pub created_ssh_dir: bool,
 }
 
+impl Outcome {
+    /// The outcome of a run that read `current` and merged it into `merged`.
+    fn of(
+        current: Option<Vec<u8>>,
+        merged: hwc_authorized_keys::Merged,
+        written: bool,
+        created_ssh_dir: bool,
+    ) -> Outcome {
+        Outcome {
+            existed: current.is_some(),
+            old: current.unwrap_or_default(),
+            new: merged.content,
+            added: merged.added,
+            removed: merged.removed,
+            written,
+            created_ssh_dir,
+        }
+    }
+}
+
 /// How the file is to be written.
 #[derive(Clone, Copy)]
 pub struct Mode {
@@ -61,23 +81,14 @@ pub fn install(home: &Path, managed: &[String], mode: Mode) -> Result<Outcome> {
         let current = base.take().or_else(|| on_disk.clone());
         let merged = hwc_authorized_keys::merge(current.as_deref(), managed, mode.exclusive)
             .map_err(|why| Error::failed(format!("{}: {why}", shown(&file_path))))?;
-        let outcome = |written| Outcome {
-            existed: current.is_some(),
-            old: current.clone().unwrap_or_default(),
-            new: merged.content.clone(),
-            added: merged.added.clone(),
-            removed: merged.removed.clone(),
-            written,
-            created_ssh_dir,
-        };
         if on_disk.as_ref() == Some(&merged.content) || mode.dry_run {
-            return Ok(outcome(false));
+            return Ok(Outcome::of(current, merged, false, created_ssh_dir));
         }
         let ssh = ssh
             .as_ref()
             .ok_or_else(|| Error::failed(format!("{}: missing", shown(&ssh_path))))?;
         match replace(ssh, &file_path, on_disk.as_deref(), held, &merged.content)? {
-            Replaced::Done => return Ok(outcome(true)),
+            Replaced::Done => return Ok(Outcome::of(current, merged, true, created_ssh_dir)),
             Replaced::ChangedBefore if last => {
                 return Err(Error::failed(format!(
                 "{}: it kept changing while being merged ({MAX_ATTEMPTS} tries); not replacing it",
@@ -205,8 +216,6 @@ fn open_home(home: &Path) -> Result<safefs::Dir> {
     Ok(home_dir)
 }
 
-/// The current authorized_keys, `None` when there is none. Looked at before it is opened: a
-/// link is refused, and anything but a regular file is never opened.
 /// Waits (at most 2 s, then an error) until no other process this user may look at holds the
 /// file `st` open for writing: a writer that opened it before it was replaced writes to it, not
 /// to the new one, and what it writes must be read before the run ends. Looks through /proc;
@@ -262,7 +271,9 @@ fn writer_holds(st: &hwc_core::safefs::Stat) -> bool {
 /// How often a merge is redone because the file changed under it.
 const MAX_ATTEMPTS: u32 = 5;
 
-/// The current file's content, and the file itself (held, to read again after it was replaced).
+/// The current authorized_keys' content, and the file itself (held, to read again after it was
+/// replaced); `None` when there is none. Looked at before it is opened: a link is refused, and
+/// anything but a regular file is never opened.
 fn read_current(ssh: &safefs::Dir, file_path: &Path) -> Result<Option<(Vec<u8>, safefs::Node)>> {
     let Some(node) = ssh
         .node("authorized_keys")

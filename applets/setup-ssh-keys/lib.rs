@@ -13,10 +13,11 @@ mod ec;
 mod install;
 mod keys;
 mod options;
+mod place;
 mod report;
 mod sources;
 
-use check::Place;
+use place::Place;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -104,12 +105,7 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
         gid: user.gid,
         groups: accounts.group_ids(user),
     };
-    let place = Place {
-        home: root.path(&user.home),
-        file: root.path(&user.home).join(".ssh/authorized_keys"),
-        stop: root.path("/"),
-        uid: user.uid,
-    };
+    let place = Place::new(&root, &user.home, user.uid);
     let format = Format::of(args.json);
     if args.check {
         return check::run(name, &root, &user.name, &ids, &place, limit, format);
