@@ -437,6 +437,34 @@ fn a_typo_in_the_secrets_only_key_leaves_the_fallback_able_to_log_in() {
     assert!(!ok, "the mistyped key does not");
 }
 
+/// `--check` on the running system names the files sshd reads keys from, as the installed sshd
+/// itself gives them for the user (`sshd -T -C user=USER`; Debian 12's OpenSSH has no -G).
+#[test]
+fn check_names_the_key_files_the_installed_sshd_reads() {
+    let Some(_env) = Env::setup() else { return };
+    let o = Command::new("/usr/sbin/sshd")
+        .args(["-T", "-C", &format!("user={USER}")])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "sshd -T: {}", stderr(&o));
+    let files = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("authorizedkeysfile "))
+        .map(str::to_string)
+        .expect("sshd -T names its AuthorizedKeysFile");
+    let o = Command::new(hwc())
+        .args(["setup-ssh-keys", USER, "--check"])
+        .output()
+        .unwrap();
+    let line = format!("sshd reads keys from: {files}");
+    assert!(
+        stdout(&o).lines().any(|l| l == line),
+        "{line} in:\n{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+}
+
 /// Root's umask (0777 or 0477 in a hardened unit) decides no mode: a new `.ssh` is 0700, the
 /// file 0600, written over a working one as over none, and sshd lets the key in.
 #[test]

@@ -33,7 +33,9 @@ pub fn run(
     })
 }
 
-/// Where sshd reads keys for the user, from `sshd -G -C user=USER` (running system only).
+/// Where sshd reads keys for the user (running system only): `sshd -G -C user=USER` (OpenSSH
+/// 9.8 on, which needs no host key), else `sshd -T` (Debian 12's 9.2 has no -G). A run that
+/// fails says nothing.
 fn sshd_key_files(root: &Root, user: &str) -> Option<String> {
     if !root.is_system() {
         return None;
@@ -46,13 +48,18 @@ fn sshd_key_files(root: &Root, user: &str) -> Option<String> {
     .into_iter()
     .find(|p| Path::new(p).is_file())?;
     let user_arg = format!("user={user}");
-    let args = ["-G".as_ref(), "-C".as_ref(), user_arg.as_ref()];
-    let out = hwc_core::command::output_within(Path::new(sshd), &args, Duration::from_secs(10))
-        .ok()??;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.strip_prefix("authorizedkeysfile "))
-        .map(str::to_string)
+    ["-G", "-T"].into_iter().find_map(|mode| {
+        let args = [mode.as_ref(), "-C".as_ref(), user_arg.as_ref()];
+        let out = hwc_core::command::output_within(Path::new(sshd), &args, Duration::from_secs(10))
+            .ok()??;
+        if !out.success() {
+            return None;
+        }
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("authorizedkeysfile "))
+            .map(str::to_string)
+    })
 }
 
 /// The verdict of `--check`.
