@@ -124,6 +124,16 @@ impl Machine {
         write(&self.root().join("etc/group"), &text);
     }
 
+    /// `hwc-doctor --json` over this machine, run in the network namespace `ns`.
+    fn doctor_in(&self, ns: &Netns) -> Output {
+        ns.exec_hwc([
+            OsStr::new("hwc-doctor"),
+            OsStr::new("--json"),
+            OsStr::new("--root"),
+            self.root().as_os_str(),
+        ])
+    }
+
     fn doctor(&self, extra: &[&str]) -> Output {
         Command::new(hwc())
             .args(["hwc-doctor", "--json", "--root"])
@@ -425,14 +435,7 @@ fn a_declared_bridge_missing_fails_and_a_kept_one_passes() {
         &m.root().join("etc/hwc/declared.json"),
         r#"{"bridges": {"br-doc": ["10.77.0.1/24", "fd00:77::1/64"]}}"#,
     );
-    let doctor = || {
-        ns.exec_hwc([
-            OsStr::new("hwc-doctor"),
-            OsStr::new("--json"),
-            OsStr::new("--root"),
-            m.root().as_os_str(),
-        ])
-    };
+    let doctor = || m.doctor_in(&ns);
     fails_alone(
         &doctor(),
         "mesh",
@@ -481,14 +484,7 @@ fn a_declared_network_is_checked_link_by_link() {
         let o = ns.exec_hwc(args);
         assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
     };
-    let doctor = || {
-        ns.exec_hwc([
-            OsStr::new("hwc-doctor"),
-            OsStr::new("--json"),
-            OsStr::new("--root"),
-            m.root().as_os_str(),
-        ])
-    };
+    let doctor = || m.doctor_in(&ns);
     // The underlay: WireGuard's MTU.
     run(&[
         "hwc-netlink",
@@ -1022,10 +1018,18 @@ fn another_users_lock_on_the_textfile_directory_holds_up_nothing() {
         .args(["--reuid=4243", "--regid=4243", "--clear-groups", "--"])
         .args(["flock", "-x"])
         .arg(&dir)
-        .args(["sleep", "30"])
+        .args(["sh", "-c", "echo locked; exec sleep 30"])
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The doctor starts only once the lock is held (its holder says so from under it).
+    let mut said = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut said,
+    )
+    .unwrap();
+    assert_eq!(said, "locked\n", "the holder took the lock");
     let start = std::time::Instant::now();
     let o = m.doctor(&["--prometheus", file.to_str().unwrap()]);
     let took = start.elapsed();

@@ -28,42 +28,26 @@ struct Machine {
     underlay: String,
 }
 
-/// Runs `ip` in `ns`, asserting success.
-fn ip(ns: &Netns, args: &[&str]) {
-    let o = Command::new("ip")
-        .args(["-n", &ns.name])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
-}
-
 /// `count` machines on one LAN (192.0.2.N/24, MTU 1500 on `eth0`), each with bridge `br0`
 /// (10.77.0.N/24), the overlay `vx0` to every other machine, and a container namespace whose
 /// `eth0` (10.77.0.1N/24) is on the bridge: all of it made by hwc-netlink but the LAN itself.
 fn fleet(tag: &str, count: usize) -> Option<(Netns, Vec<Machine>)> {
     let lan = Netns::new(&format!("{tag}lan"))?;
-    ip(&lan, &["link", "add", "lan", "type", "bridge"]);
-    ip(&lan, &["link", "set", "lan", "up"]);
+    lan.ip(&["link", "add", "lan", "type", "bridge"]);
+    lan.ip(&["link", "set", "lan", "up"]);
     let mut machines = Vec::new();
     for n in 1..=count {
         let host = Netns::new(&format!("{tag}m{n}"))?;
         let container = Netns::new(&format!("{tag}c{n}"))?;
         // The machine's NIC, cabled to the switch.
         let port = format!("port{n}");
-        ip(
-            &lan,
-            &[
-                "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &host.name,
-            ],
-        );
-        ip(&lan, &["link", "set", &port, "master", "lan", "up"]);
+        lan.ip(&[
+            "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &host.name,
+        ]);
+        lan.ip(&["link", "set", &port, "master", "lan", "up"]);
         let underlay = format!("192.0.2.{n}");
-        ip(
-            &host,
-            &["addr", "add", &format!("{underlay}/24"), "dev", "eth0"],
-        );
-        ip(&host, &["link", "set", "eth0", "up"]);
+        host.ip(&["addr", "add", &format!("{underlay}/24"), "dev", "eth0"]);
+        host.ip(&["link", "set", "eth0", "up"]);
         machines.push(Machine {
             host,
             container,
@@ -255,14 +239,11 @@ fn a_second_run_sends_no_change_and_peers_are_kept_exact() {
     let Some(ns) = Netns::new("ovidem") else {
         return;
     };
-    ip(
-        &ns,
-        &[
-            "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-        ],
-    );
-    ip(&ns, &["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
-    ip(&ns, &["link", "set", "eth0", "up"]);
+    ns.ip(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+    ]);
+    ns.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
+    ns.ip(&["link", "set", "eth0", "up"]);
     ns.ok(&["ensure-bridge", "br0"]);
     let run = |peers: &[&str], extra: &[&str]| {
         let mut args = vec![
@@ -288,11 +269,8 @@ fn a_second_run_sends_no_change_and_peers_are_kept_exact() {
         "vx0: created, master br0, peer 198.51.100.2, peer 198.51.100.3, up\n"
     );
     let remotes = |ns: &Netns| -> Vec<String> {
-        let o = Command::new("bridge")
-            .args(["-n", &ns.name, "-j", "fdb", "show", "dev", "vx0"])
-            .output()
-            .unwrap();
-        let all: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let all: Value =
+            serde_json::from_str(&ns.bridge(&["-j", "fdb", "show", "dev", "vx0"])).unwrap();
         let mut dst: Vec<String> = all
             .as_array()
             .unwrap()
@@ -324,21 +302,15 @@ fn a_second_run_sends_no_change_and_peers_are_kept_exact() {
     assert_eq!(ns.ok(&args), "vx0: already as wanted\n");
 
     // A peer replaced: the stale entry goes, the new one comes, others' entries stay.
-    let other_mac = Command::new("bridge")
-        .args([
-            "-n",
-            &ns.name,
-            "fdb",
-            "append",
-            "02:00:00:00:00:99",
-            "dev",
-            "vx0",
-            "dst",
-            "198.51.100.9",
-        ])
-        .output()
-        .unwrap();
-    assert!(other_mac.status.success(), "{}", stderr(&other_mac));
+    ns.bridge(&[
+        "fdb",
+        "append",
+        "02:00:00:00:00:99",
+        "dev",
+        "vx0",
+        "dst",
+        "198.51.100.9",
+    ]);
     let args = run(&["198.51.100.2", "198.51.100.4"], &[]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(
@@ -413,14 +385,11 @@ fn a_link_made_between_the_look_and_the_create_is_checked_as_one_found() {
     let Some(ns) = Netns::new("ovrace") else {
         return;
     };
-    ip(
-        &ns,
-        &[
-            "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-        ],
-    );
-    ip(&ns, &["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
-    ip(&ns, &["link", "set", "eth0", "up"]);
+    ns.ip(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+    ]);
+    ns.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
+    ns.ip(&["link", "set", "eth0", "up"]);
     ns.ok(&["ensure-bridge", "br0"]);
     let args = [
         "ensure-overlay",
@@ -442,7 +411,7 @@ fn a_link_made_between_the_look_and_the_create_is_checked_as_one_found() {
         .iter()
         .position(|t| t == "RTM_NEWLINK" || t == "0x10")
         .unwrap_or_else(|| panic!("no create among {types:?}"));
-    ip(&ns, &["link", "del", "vx0"]);
+    ns.ip(&["link", "del", "vx0"]);
 
     let racing = Command::new("strace")
         .args(["-f", "-o", "/dev/null", "-e", "trace=sendto,sendmsg", "-e"])
@@ -456,23 +425,20 @@ fn a_link_made_between_the_look_and_the_create_is_checked_as_one_found() {
         .unwrap();
     // The look is done within milliseconds; the create waits three seconds.
     std::thread::sleep(Duration::from_millis(1000));
-    ip(
-        &ns,
-        &[
-            "link",
-            "add",
-            "vx0",
-            "type",
-            "vxlan",
-            "id",
-            "7",
-            "dstport",
-            "4789",
-            "local",
-            "198.51.100.1",
-            "nolearning",
-        ],
-    );
+    ns.ip(&[
+        "link",
+        "add",
+        "vx0",
+        "type",
+        "vxlan",
+        "id",
+        "7",
+        "dstport",
+        "4789",
+        "local",
+        "198.51.100.1",
+        "nolearning",
+    ]);
     let o = racing.wait_with_output().unwrap();
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
     assert!(
@@ -527,12 +493,9 @@ fn vxlan_links_and_forwarding_entries_match_ip_and_bridge() {
     if !have("bridge") {
         return;
     }
-    ip(
-        &ns,
-        &["link", "add", "u0", "type", "veth", "peer", "name", "u1"],
-    );
-    ip(&ns, &["addr", "add", "192.0.2.10/24", "dev", "u0"]);
-    ip(&ns, &["link", "set", "u0", "up"]);
+    ns.ip(&["link", "add", "u0", "type", "veth", "peer", "name", "u1"]);
+    ns.ip(&["addr", "add", "192.0.2.10/24", "dev", "u0"]);
+    ns.ip(&["link", "set", "u0", "up"]);
     ns.ok(&["link", "add", "br0", "type", "bridge"]);
     // One made by hwc-netlink, one by ip; IPv4 and IPv6 local addresses; learning on and off.
     ns.ok(&[
@@ -553,13 +516,9 @@ fn vxlan_links_and_forwarding_entries_match_ip_and_bridge() {
         "ttl",
         "64",
     ]);
-    ip(
-        &ns,
-        &[
-            "link", "add", "vxb", "type", "vxlan", "id", "43", "dstport", "4790", "local",
-            "fd00::10",
-        ],
-    );
+    ns.ip(&[
+        "link", "add", "vxb", "type", "vxlan", "id", "43", "dstport", "4790", "local", "fd00::10",
+    ]);
     ns.ok(&["link", "set", "vxa", "master", "br0", "up"]);
     for (tool, dst) in [("hwc", "192.0.2.11"), ("bridge", "192.0.2.12")] {
         let args = [
@@ -574,12 +533,7 @@ fn vxlan_links_and_forwarding_entries_match_ip_and_bridge() {
         if tool == "hwc" {
             ns.ok(&args);
         } else {
-            let o = Command::new("bridge")
-                .args(["-n", &ns.name])
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", stderr(&o));
+            ns.bridge(&args);
         }
     }
     ns.ok(&[
@@ -628,15 +582,7 @@ fn vxlan_links_and_forwarding_entries_match_ip_and_bridge() {
     assert_eq!(ours[1].1["local6"], "fd00::10");
 
     // fdb show: the whole listing, with and without dev, JSON and text.
-    let bridge = |args: &[&str]| {
-        let o = Command::new("bridge")
-            .args(["-n", &ns.name])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
-        stdout(&o)
-    };
+    let bridge = |args: &[&str]| ns.bridge(args);
     for args in [
         &["fdb", "show"][..],
         &["fdb", "show", "dev", "vxa"],
@@ -785,17 +731,11 @@ fn an_ipv6_underlay_takes_70_bytes() {
     let Some(ns) = Netns::new("ov6") else {
         return;
     };
-    ip(
-        &ns,
-        &[
-            "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-        ],
-    );
-    ip(
-        &ns,
-        &["addr", "add", "fd00:77::1/64", "dev", "eth0", "nodad"],
-    );
-    ip(&ns, &["link", "set", "eth0", "up"]);
+    ns.ip(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+    ]);
+    ns.ip(&["addr", "add", "fd00:77::1/64", "dev", "eth0", "nodad"]);
+    ns.ip(&["link", "set", "eth0", "up"]);
     ns.ok(&["ensure-bridge", "br0"]);
     let args = [
         "ensure-overlay",
@@ -838,13 +778,10 @@ fn an_overlay_that_could_not_settle_is_refused_or_corrected() {
     let Some(ns) = Netns::new("ovfix") else {
         return;
     };
-    ip(
-        &ns,
-        &[
-            "link", "add", "wg0", "mtu", "1420", "type", "veth", "peer", "name", "wg1",
-        ],
-    );
-    ip(&ns, &["link", "set", "wg0", "up"]);
+    ns.ip(&[
+        "link", "add", "wg0", "mtu", "1420", "type", "veth", "peer", "name", "wg1",
+    ]);
+    ns.ip(&["link", "set", "wg0", "up"]);
     ns.ok(&["ensure-bridge", "br0"]);
     let base = [
         "ensure-overlay",
@@ -872,12 +809,9 @@ fn an_overlay_that_could_not_settle_is_refused_or_corrected() {
     assert!(stderr(&o).contains("--port must be a number, 1-65535"));
     assert!(!ns.ok(&["link", "show"]).contains("vx0"), "nothing made");
 
-    ip(
-        &ns,
-        &[
-            "link", "add", "other", "type", "vxlan", "id", "9", "dstport", "4789",
-        ],
-    );
+    ns.ip(&[
+        "link", "add", "other", "type", "vxlan", "id", "9", "dstport", "4789",
+    ]);
     let o = ns.hwc(&with(&[]));
     assert_eq!(code(&o), 1);
     assert!(
@@ -885,15 +819,12 @@ fn an_overlay_that_could_not_settle_is_refused_or_corrected() {
         "{}",
         stderr(&o)
     );
-    ip(&ns, &["link", "del", "other"]);
+    ns.ip(&["link", "del", "other"]);
 
     // A link made by hand that learns: hwc's entries are to be the only ones, so it stops.
-    ip(
-        &ns,
-        &[
-            "link", "add", "vx0", "type", "vxlan", "id", "9", "dstport", "4789", "dev", "wg0",
-        ],
-    );
+    ns.ip(&[
+        "link", "add", "vx0", "type", "vxlan", "id", "9", "dstport", "4789", "dev", "wg0",
+    ]);
     assert_eq!(ns.ok(&with(&[])), "vx0: learning off, master br0, up\n");
     let link = &ns.ip_json(&["-d", "link", "show", "vx0"])[0];
     assert_eq!(link["linkinfo"]["info_data"]["learning"], false);

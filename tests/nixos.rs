@@ -1689,11 +1689,17 @@ fn write_units(doc: &Value, dir: &Path) -> Vec<String> {
     for (name, text) in doc["userUnits"].as_object().unwrap() {
         fs::write(dir.join("user").join(name), text.as_str().unwrap()).unwrap();
     }
+    make_public(dir);
+    ours
+}
+
+/// Everything under `dir` made readable by all (directories 0755, files 0644), for a reader
+/// that is not root (systemd run as nobody).
+fn make_public(dir: &Path) {
     for e in walk(dir) {
         let mode = if e.is_dir() { 0o755 } else { 0o644 };
         fs::set_permissions(&e, fs::Permissions::from_mode(mode)).unwrap();
     }
-    ours
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -2283,10 +2289,7 @@ fn a_fleet_of_two_machines_gets_one_network() {
             .as_str()
             .unwrap();
         fs::write(units.path().join("hwc-network-media.service"), text).unwrap();
-        for e in walk(units.path()) {
-            let mode = if e.is_dir() { 0o755 } else { 0o644 };
-            fs::set_permissions(&e, fs::Permissions::from_mode(mode)).unwrap();
-        }
+        make_public(units.path());
         let dump = systemd_dump(units.path(), "hwc-network-media.service", false);
         let unit = &dump["hwc-network-media.service"];
         for line in [
@@ -2615,12 +2618,7 @@ fn podman_runs_a_container_on_the_network_hwc_declared() {
         return;
     };
     let ip = |args: &[&str]| {
-        let o = Command::new("ip")
-            .args(["-n", &machine.name])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+        machine.ip(args);
     };
     ip(&[
         "link", "add", "wg0", "mtu", "1420", "type", "veth", "peer", "name", "wg1", "mtu", "1420",
@@ -3076,10 +3074,7 @@ fn the_home_manager_module_reads_back_as_home_manager_builds_it() {
         let units = public_dir();
         fs::create_dir_all(units.path().join("user")).unwrap();
         fs::write(units.path().join("user/hwc-session-init.service"), unit).unwrap();
-        for e in walk(units.path()) {
-            let mode = if e.is_dir() { 0o755 } else { 0o644 };
-            fs::set_permissions(&e, fs::Permissions::from_mode(mode)).unwrap();
-        }
+        make_public(units.path());
         let lines =
             systemd_command_lines(&units.path().join("user"), "hwc-session-init.service", true);
         assert!(
@@ -3221,10 +3216,7 @@ fn the_doctor_finds_an_app_missing_its_system_integration() {
         let config_dir = root.join("home/eric/.config/hwc");
         fs::create_dir_all(&config_dir).unwrap();
         fs::write(config_dir.join("apps.json"), &apps_json).unwrap();
-        for e in walk(&root) {
-            let mode = if e.is_dir() { 0o755 } else { 0o644 };
-            fs::set_permissions(&e, fs::Permissions::from_mode(mode)).unwrap();
-        }
+        make_public(&root);
         let o = Command::new(hwc())
             .args(["hwc-doctor", "--json", "--user", "eric", "--root"])
             .arg(&root)

@@ -342,20 +342,23 @@ pub fn make_fifo(path: &Path) {
 }
 
 /// Runs `cmd`, failing the test if it takes longer than `limit` (a read that blocks forever).
+/// Its pipes are read while it runs, so a command that writes more than a pipe holds is not
+/// taken for one that hangs.
 pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
-    let mut child = cmd
+    let child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
+    let pid = nix::unistd::Pid::from_raw(child.id() as libc::pid_t);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            // Not reaped yet (the waiting thread has not returned), so the pid is still its own.
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             panic!("{cmd:?} still ran after {limit:?}");
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    child.wait_with_output().unwrap()
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{code, have, hwc, is_root, skip, stderr, stdout};
+use super::{code, have, hwc, is_root, output_within, skip, stderr, stdout};
+
+/// The longest an hwc run in a test namespace may take.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// A named network namespace, deleted on drop.
 pub struct Netns {
@@ -33,28 +36,12 @@ impl Netns {
     }
 
     pub fn hwc(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(hwc());
-        cmd.args(["hwc-netlink", "--netns", &self.name]).args(args);
-        let child = cmd
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Read the pipes while waiting (a long listing fills a pipe), with a limit on the wait.
-        let pid = child.id() as libc::pid_t;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(child.wait_with_output()));
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(out) => out.unwrap(),
-            Err(_) => {
-                // The child is not reaped yet, so the pid is still its own.
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-                panic!("hwc-netlink {args:?} hung");
-            }
-        }
+        output_within(
+            Command::new(hwc())
+                .args(["hwc-netlink", "--netns", &self.name])
+                .args(args),
+            LIMIT,
+        )
     }
 
     /// `hwc ARGS` run inside the namespace (an applet name first), as `ip netns exec` runs it.
@@ -63,12 +50,13 @@ impl Netns {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .arg(hwc())
-            .args(args)
-            .output()
-            .unwrap()
+        output_within(
+            Command::new("ip")
+                .args(["netns", "exec", &self.name])
+                .arg(hwc())
+                .args(args),
+            LIMIT,
+        )
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
@@ -77,14 +65,30 @@ impl Netns {
         stdout(&o)
     }
 
-    pub fn ip_json(&self, args: &[&str]) -> Value {
-        let o = Command::new("ip")
-            .args(["-n", &self.name, "-j"])
+    /// `ip -n NS ARGS`, which must succeed: its output.
+    pub fn ip(&self, args: &[&str]) -> String {
+        self.iproute2("ip", args)
+    }
+
+    /// `bridge -n NS ARGS`, which must succeed: its output.
+    pub fn bridge(&self, args: &[&str]) -> String {
+        self.iproute2("bridge", args)
+    }
+
+    fn iproute2(&self, tool: &str, args: &[&str]) -> String {
+        let o = Command::new(tool)
+            .args(["-n", &self.name])
             .args(args)
             .output()
             .unwrap();
-        assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
-        serde_json::from_slice(&o.stdout).unwrap()
+        assert!(o.status.success(), "{tool} {args:?}: {}", stderr(&o));
+        stdout(&o)
+    }
+
+    pub fn ip_json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["-j"];
+        full.extend_from_slice(args);
+        serde_json::from_str(&self.ip(&full)).unwrap()
     }
 
     pub fn hwc_json(&self, args: &[&str]) -> Value {
