@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use hwc_rtnl::{Addr, Socket};
 
 use crate::check::{Findings, MESH};
-use crate::units::Install;
+use crate::units::{shell_word, Install};
 
 pub fn check(bridges: &[(String, Vec<String>)], install: Install, f: &mut Findings) {
     if bridges.is_empty() {
@@ -66,7 +66,7 @@ fn bridge(
     let check = format!("bridge:{name}");
     let ensure = format!(
         "systemctl restart {} (or: hwc-netlink ensure-bridge {name} {})",
-        install.unit("hwc-bridge", name),
+        shell_word(&install.unit("hwc-bridge", name)),
         declared.join(" ")
     );
     match bridge_state(name, declared, link, addrs) {
@@ -137,6 +137,18 @@ pub(crate) fn bridge_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fix_names_an_escaped_unit_as_one_shell_word() {
+        let mut f = Findings::default();
+        let declared = ["10.0.0.1/24".to_string()];
+        bridge("br+lab", &declared, None, &[], Install::NixOs, &mut f);
+        let fix = f.checks[0].fix.as_deref().unwrap();
+        assert!(
+            fix.starts_with(r"systemctl restart 'hwc-bridge-br\x2blab.service' "),
+            "{fix}"
+        );
+    }
 
     #[test]
     fn addresses_compare_as_ip_writes_them() {

@@ -14,6 +14,7 @@ use crate::check::{Findings, MESH};
 use crate::declared::{Network, Overlay};
 use crate::json::{self, Value};
 use crate::mesh::bridge_state;
+use crate::units::shell_word;
 
 pub fn check(networks: &[Network], root: &Root, f: &mut Findings) {
     if networks.is_empty() {
@@ -44,18 +45,33 @@ pub fn check(networks: &[Network], root: &Root, f: &mut Findings) {
     }
 }
 
+/// A declared network, with what its fixes name: the unit that makes it and its option.
+struct Net<'a> {
+    n: &'a Network,
+    /// `systemctl restart hwc-network-NAME`, quoted for a shell (escaping may put a backslash
+    /// in the unit's name).
+    restart: String,
+    /// The NixOS option that declares it.
+    option: String,
+}
+
+impl<'a> Net<'a> {
+    fn of(n: &'a Network) -> Net<'a> {
+        let unit = format!("hwc-network-{}", crate::units::escape(&n.name));
+        Net {
+            n,
+            restart: format!("systemctl restart {}", shell_word(&unit)),
+            option: format!(
+                "hwc.infrastructure.mesh.containerNetworking.networks.{}",
+                n.name
+            ),
+        }
+    }
+}
+
 fn network(n: &Network, sock: &mut Socket, addrs: &[Addr], root: &Root, f: &mut Findings) {
-    let unit = format!("hwc-network-{}", crate::units::escape(&n.name));
-    // Quoted when escaping put a backslash in it, which a shell would eat.
-    let restart = if unit.contains('\\') {
-        format!("systemctl restart '{unit}'")
-    } else {
-        format!("systemctl restart {unit}")
-    };
-    let option = format!(
-        "hwc.infrastructure.mesh.containerNetworking.networks.{}",
-        n.name
-    );
+    let net = Net::of(n);
+    let restart = &net.restart;
     let bridge = sock.link_named(&n.bridge).ok().flatten();
     match bridge_state(
         &n.bridge,
@@ -72,10 +88,10 @@ fn network(n: &Network, sock: &mut Socket, addrs: &[Addr], root: &Root, f: &mut 
         ),
     }
     if let Some(o) = &n.overlay {
-        overlay(n, o, bridge.as_ref(), sock, addrs, &restart, &option, f);
+        overlay(&net, o, bridge.as_ref(), sock, addrs, f);
     }
     if n.podman {
-        podman(n, root, &option, f);
+        podman(&net, root, f);
     }
     if n.docker {
         f.skip(
@@ -90,17 +106,15 @@ fn network(n: &Network, sock: &mut Socket, addrs: &[Addr], root: &Root, f: &mut 
 }
 
 /// The VXLAN link, its forwarding entries and its MTU.
-#[allow(clippy::too_many_arguments)]
 fn overlay(
-    n: &Network,
+    net: &Net,
     o: &Overlay,
     bridge: Option<&Link>,
     sock: &mut Socket,
     addrs: &[Addr],
-    restart: &str,
-    option: &str,
     f: &mut Findings,
 ) {
+    let Net { n, restart, option } = net;
     let check = format!("network:{}:overlay", n.name);
     let recreate = format!("hwc-netlink link del {}; {restart}", o.link);
     let found = match sock.link_details(&o.link) {
@@ -207,20 +221,13 @@ fn overlay(
             o.link, o.vni, o.port, o.local, n.bridge
         ),
     );
-    peers(n, o, &link, sock, restart, option, f);
-    mtu(n, o, &link, sock, option, f);
+    peers(net, o, &link, sock, f);
+    mtu(net, o, &link, underlay.as_ref(), f);
 }
 
 /// The link's default forwarding entries (all-zero MAC) against the declared peers.
-fn peers(
-    n: &Network,
-    o: &Overlay,
-    link: &Link,
-    sock: &mut Socket,
-    restart: &str,
-    option: &str,
-    f: &mut Findings,
-) {
+fn peers(net: &Net, o: &Overlay, link: &Link, sock: &mut Socket, f: &mut Findings) {
+    let Net { n, restart, option } = net;
     let check = format!("network:{}:peers", n.name);
     let have: Vec<IpAddr> = match sock.fdb(Some(link.index), None) {
         Ok(entries) => entries.iter().filter_map(|e| e.remote()).collect(),
@@ -274,10 +281,12 @@ fn peers(
 }
 
 /// The overlay's MTU against the underlay's: a full frame must fit once encapsulated.
-fn mtu(n: &Network, o: &Overlay, link: &Link, sock: &mut Socket, option: &str, f: &mut Findings) {
+/// `underlay` is the link the overlay names as its underlay, as looked up for the overlay's check.
+fn mtu(net: &Net, o: &Overlay, link: &Link, underlay: Option<&Link>, f: &mut Findings) {
+    let Net { n, option, .. } = net;
     let check = format!("network:{}:mtu", n.name);
     let overhead = kind::vxlan_overhead(o.local.contains(':'));
-    let Some(underlay) = sock.link_named(&o.underlay).ok().flatten() else {
+    let Some(underlay) = underlay else {
         f.fail(
             MESH,
             &check,
@@ -331,7 +340,8 @@ fn mtu(n: &Network, o: &Overlay, link: &Link, sock: &mut Socket, option: &str, f
 }
 
 /// podman's network file: on hwc's bridge, with the host's address as its gateway.
-fn podman(n: &Network, root: &Root, option: &str, f: &mut Findings) {
+fn podman(net: &Net, root: &Root, f: &mut Findings) {
+    let Net { n, option, .. } = net;
     let check = format!("network:{}:podman", n.name);
     let path = format!("/etc/containers/networks/{}.json", n.name);
     let fix = format!("nixos-rebuild switch (hwc writes {path} for {option}.podman = true)");

@@ -9,7 +9,7 @@ use hwc_core::safefs;
 use hwc_dbus::{self as dbus, Bus, Call, Reply};
 
 use crate::check::{Findings, SERVICES};
-use crate::units::Install;
+use crate::units::{shell_word, Install};
 
 const SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
 
@@ -126,7 +126,8 @@ fn unit_state(root: &Root, install: Install, user: &str, f: &mut Findings) {
             "hwc.infrastructure.session.services.enable = true; (with sshKeys.enable)".to_string()
         }
         Install::Templates => format!(
-            "install.sh (it ships setup-ssh-keys@.service), then systemctl enable --now {unit}"
+            "install.sh (it ships setup-ssh-keys@.service), then systemctl enable --now {}",
+            shell_word(&unit)
         ),
     };
     match asked {
@@ -140,7 +141,10 @@ fn unit_state(root: &Root, install: Install, user: &str, f: &mut Findings) {
             SERVICES,
             "ssh-unit",
             format!("{unit} failed"),
-            format!("journalctl -u {unit}, then systemctl restart {unit}"),
+            format!(
+                "journalctl -u {word}, then systemctl restart {word}",
+                word = shell_word(&unit)
+            ),
         ),
         // A oneshot on both installs: inactive is how a run ends well.
         Ok(Ok((_, state))) => f.ok(SERVICES, "ssh-unit", format!("{unit} is {state}")),

@@ -39,6 +39,12 @@ impl Install {
     }
 }
 
+/// `unit` as one word for a shell, in a fix the user pastes: an escaped name (`br\x2blab`) is
+/// quoted, or the shell would take its backslash away.
+pub fn shell_word(unit: &str) -> String {
+    hwc_core::output::quote(unit.as_bytes())
+}
+
 /// `text` as part of a unit name: what a unit name cannot hold (all but letters, digits, `:`,
 /// `_`, `.`, `-`), and a leading `.`, as `\xHH`, as the NixOS modules and systemd-escape write
 /// it (`br+lab`: `br\x2blab`).

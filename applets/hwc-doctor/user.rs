@@ -81,7 +81,7 @@ fn ssh(root: &Root, install: Install, user: &User, f: &mut Findings) {
     let shown = format!("{}/.ssh/authorized_keys", user.home.display());
     let fix = format!(
         "systemctl start {} (or: setup-ssh-keys {})",
-        install.unit("setup-ssh-keys", &user.name),
+        crate::units::shell_word(&install.unit("setup-ssh-keys", &user.name)),
         user.name
     );
     match safefs::read_file_if_exists(&file, 16 << 20) {
