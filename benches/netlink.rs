@@ -165,19 +165,10 @@ use std::process::{Command, Stdio};
 
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
-    if !nix::unistd::geteuid().is_root() {
-        println!("netlink bench skipped: creating a network namespace needs root");
+    let Some(netns) = common::BenchNetns::new("netlink", "") else {
         return;
-    }
-    let ns = format!("hwc-bench-{}", std::process::id());
-    let ok = Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        println!("netlink bench skipped: 'ip netns add' failed (is iproute2 installed?)");
-        return;
-    }
+    };
+    let ns = netns.0.clone();
     // 1000 links as on a container host: 499 veth pairs, a bridge and lo, in one ip batch.
     let mut batch = Command::new("ip")
         .args(["-n", &ns, "-batch", "-"])
@@ -247,7 +238,6 @@ fn main() {
         if quick { 3 } else { 100 },
         if quick { 1 } else { 5 },
     );
-    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
     println!(
         "reading the limits: the kernel's dump alone (C floor) is {:.3} x ip, the plain C listing \
          {:.3} x ip; hwc-netlink is {:.3} x the C listing",

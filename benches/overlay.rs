@@ -9,19 +9,10 @@ use std::process::Command;
 
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
-    if !nix::unistd::geteuid().is_root() {
-        println!("overlay bench skipped: creating a network namespace needs root");
+    let Some(netns) = common::BenchNetns::new("overlay", "ov-") else {
         return;
-    }
-    let ns = format!("hwc-bench-ov-{}", std::process::id());
-    let ok = Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        println!("overlay bench skipped: 'ip netns add' failed (is iproute2 installed?)");
-        return;
-    }
+    };
+    let ns = netns.0.clone();
     let hwc = common::hwc();
     let hwc = hwc.to_str().unwrap();
     let netlink = |args: &[&str]| {
@@ -88,7 +79,6 @@ fn main() {
         if quick { 3 } else { 100 },
         if quick { 1 } else { 5 },
     );
-    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
     println!(
         "the first run (1000 entries appended, one request each): {:.1} ms",
         first_took.as_secs_f64() * 1000.0

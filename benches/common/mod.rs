@@ -349,3 +349,33 @@ pub fn median(samples: &mut [Duration]) -> Duration {
 pub fn goal(text: &str, holds: bool) {
     println!("goal: {text}: {}", if holds { "met" } else { "NOT met" });
 }
+
+/// A network namespace of the bench's own (`ip netns add`), deleted when dropped, a failed
+/// assertion included. `None`, with the reason printed, where it cannot be made (not root, no
+/// iproute2): the bench then measures nothing.
+pub struct BenchNetns(pub String);
+
+impl BenchNetns {
+    pub fn new(bench: &str, tag: &str) -> Option<BenchNetns> {
+        if !nix::unistd::geteuid().is_root() {
+            println!("{bench} bench skipped: creating a network namespace needs root");
+            return None;
+        }
+        let name = format!("hwc-bench-{tag}{}", std::process::id());
+        let made = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            println!("{bench} bench skipped: 'ip netns add' failed (is iproute2 installed?)");
+            return None;
+        }
+        Some(BenchNetns(name))
+    }
+}
+
+impl Drop for BenchNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
