@@ -13,7 +13,16 @@ let
   lib = import ../../../shared/vendor/nixpkgs-lib/lib;
   pkgsFor =
     system:
-    lib.recursiveUpdate (import ./pkgs.nix { inherit lib store; }) { stdenv.hostPlatform.system = system; };
+    let
+      x86_64 = system == "x86_64-linux";
+    in
+    lib.recursiveUpdate (import ./pkgs.nix { inherit lib store; }) {
+      stdenv.hostPlatform = {
+        inherit system;
+        isx86_64 = x86_64;
+      };
+      linuxPackages.kernel.features.ia32Emulation = x86_64;
+    };
   nixpkgs = {
     lib = lib // {
       # nixos/lib/eval-config.nix, as far as the stand-in NixOS goes: the modules, then the

@@ -87,9 +87,27 @@ in
     };
   };
 
-  # The same file's config, reduced to what makes it a unit systemd accepts (a stand-in: the
-  # package is pkgs' stand-in, the sandbox settings are left out).
-  config = lib.mkIf cfg.enable {
+  config = lib.mkMerge [
+    # nixos/modules/hardware/graphics.nix's assertions, as written there (the platform and the
+    # kernel's features are pkgs' stand-in's).
+    (lib.mkIf config.hardware.graphics.enable {
+      assertions = [
+        {
+          assertion = config.hardware.graphics.enable32Bit -> pkgs.stdenv.hostPlatform.isx86_64;
+          message = "`hardware.graphics.enable32Bit` is only supported on an x86_64 system.";
+        }
+        {
+          assertion =
+            config.hardware.graphics.enable32Bit
+            -> (config.boot.kernelPackages.kernel.features.ia32Emulation or false);
+          message = "`hardware.graphics.enable32Bit` requires a kernel that supports 32-bit emulation";
+        }
+      ];
+    })
+
+    # services.jellyfin's config, reduced to what makes it a unit systemd accepts (a stand-in:
+    # the package is pkgs' stand-in, the sandbox settings are left out).
+    (lib.mkIf cfg.enable {
     systemd.services.jellyfin = {
       description = "Jellyfin Media Server";
       after = [ "network.target" ];
@@ -108,5 +126,6 @@ in
       isSystemUser = true;
     };
     users.groups.${cfg.group} = { };
-  };
+    })
+  ];
 }

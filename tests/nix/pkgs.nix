@@ -45,7 +45,10 @@ let
   pkgs = {
     inherit lib;
     callPackage = lib.callPackageWith pkgs;
-    stdenv.hostPlatform.system = "x86_64-linux";
+    stdenv.hostPlatform = {
+      system = "x86_64-linux";
+      isx86_64 = true;
+    };
 
     rustPlatform.buildRustPackage =
       args:
@@ -93,6 +96,8 @@ let
     docker = fake "docker" { };
     linuxPackages = {
       v4l2loopback = fake "v4l2loopback" { };
+      # An x86_64 kernel runs 32-bit programs (graphics.nix's enable32Bit asks).
+      kernel.features.ia32Emulation = true;
     };
   };
 in
