@@ -458,6 +458,67 @@ fn a_link_made_between_the_look_and_the_create_is_checked_as_one_found() {
     assert_eq!(ns.hwc_json(&["link", "show", "vx0"])[0].get("master"), None);
 }
 
+/// Two ensure-overlay runs at once: the second waits for the first's lock on the link, then
+/// finds what it made, so only one says it added the peer (the kernel takes a second append of
+/// a remote it has without a word: unlocked, both would say so). strace holds the first run's
+/// append back while the second starts.
+#[test]
+fn two_overlay_runs_at_once_say_each_change_once() {
+    let Some(ns) = Netns::new("ovtwice") else {
+        return;
+    };
+    ns.ip(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+    ]);
+    ns.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
+    ns.ip(&["link", "set", "eth0", "up"]);
+    ns.ok(&["ensure-bridge", "br0"]);
+    let args = [
+        "ensure-overlay",
+        "vx0",
+        "--vni",
+        VNI,
+        "--bridge",
+        "br0",
+        "--local",
+        "198.51.100.1",
+        "--peer",
+        "198.51.100.2",
+    ];
+    let Some(types) = sent_types(&ns, &args) else {
+        return;
+    };
+    // The append is the first RTM_NEWNEIGH (28) sent.
+    let append = 1 + types
+        .iter()
+        .position(|t| t == "RTM_NEWNEIGH" || t == "0x1c")
+        .unwrap_or_else(|| panic!("no append among {types:?}"));
+    ns.ip(&["link", "del", "vx0"]);
+
+    let first = Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "-e", "trace=sendto,sendmsg", "-e"])
+        .arg(format!("inject=sendto:delay_enter=2000000:when={append}"))
+        .arg(hwc())
+        .args(["hwc-netlink", "--netns", &ns.name])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let second = ns.hwc(&args);
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    let said = format!("{}{}", stdout(&first), stdout(&second));
+    assert_eq!(
+        said.matches("peer 198.51.100.2").count(),
+        1,
+        "each change said once:\n{said}"
+    );
+    assert_eq!(stdout(&second), "vx0: already as wanted\n", "{said}");
+}
+
 #[test]
 fn a_thousand_peers_converge_and_a_rerun_finds_them_all() {
     let Some(ns) = Netns::new("ov1k") else {

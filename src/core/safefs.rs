@@ -316,6 +316,24 @@ fn lock_fd_within(fd: &OwnedFd, limit: std::time::Duration) -> io::Result<DirLoc
 /// Root's lock file for the directory `st`: `/run/hwc/locks/DEV-INO`, in directories root owns
 /// that no one else may write (made 0755 and 0700 when missing); `None` when that cannot be had.
 fn root_lock_file(st: &Stat) -> Option<OwnedFd> {
+    root_lock_file_named(&format!("{}-{}", st.dev, st.ino))
+}
+
+/// Root's lock for an object that is no file (a link in a network namespace), named `name` (a
+/// file name: no `/`), held until dropped: `/run/hwc/locks/NAME`, as for a directory's changes.
+/// Waited for at most `limit`. `None` when not root, or without a usable `/run`: then there is
+/// nothing another run could share.
+pub fn root_lock(name: &str, limit: std::time::Duration) -> io::Result<Option<DirLock>> {
+    if name.contains('/') || !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    match root_lock_file_named(name) {
+        Some(file) => lock_fd_within(&file, limit).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn root_lock_file_named(name: &str) -> Option<OwnedFd> {
     let run = Dir::open_walked(Path::new("/run")).ok()?;
     let private = |dir: &Dir| {
         dir.stat()
@@ -329,14 +347,7 @@ fn root_lock_file(st: &Stat) -> Option<OwnedFd> {
         return None;
     }
     let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let name = format!("{}-{}", st.dev, st.ino);
-    nix::fcntl::openat(
-        &locks.fd,
-        name.as_str(),
-        flags,
-        Mode::from_bits_truncate(0o600),
-    )
-    .ok()
+    nix::fcntl::openat(&locks.fd, name, flags, Mode::from_bits_truncate(0o600)).ok()
 }
 
 /// A directory's exclusive lock, released when dropped. A failed release is no failure of the

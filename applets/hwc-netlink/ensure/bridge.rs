@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use hwc_core::error::Result;
 use libc::IFLA_MTU;
 
-use super::{existing, found_or_created, Create};
+use super::{existing, found_or_created, lock_link, Create};
 use crate::add::create_request;
 use crate::addr::{addr_request, dump_addrs};
 use crate::context::{ifname, opt, options, parse_cidr, usage, Ctx};
@@ -28,6 +28,7 @@ pub(crate) fn ensure_bridge(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         None => None,
     };
     let wanted: Vec<(IpAddr, u8)> = cidrs.iter().map(|c| parse_cidr(c)).collect::<Result<_>>()?;
+    let _lock = lock_link(ctx, "ensure-bridge", name)?;
     let mut said = Vec::new();
     let found = existing(ctx, "ensure-bridge", name, "bridge")?;
     let (link, _) = found_or_created(

@@ -11,14 +11,42 @@ pub(crate) use overlay::ensure_overlay;
 pub(crate) use veth::ensure_veth;
 
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
 
 use hwc_core::error::{Error, Result};
+use hwc_core::safefs::{self, DirLock};
 
 use crate::add::exists_or;
 use crate::context::fail;
 use crate::context::{find_link, Ctx};
 use crate::model::Link;
 use hwc_rtnl::codec::Request;
+
+/// How long an ensure-* run waits for another's lock on the same link.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// The lock an ensure-* run holds on the link `name` of this network namespace from its first
+/// look to its last change: a second run waits, then finds what the first made, so neither
+/// says it did what the other did. None in a dry run (it changes nothing), and where no lock can
+/// be had (not root, no /run or /proc: see safefs::root_lock).
+fn lock_link(ctx: &Ctx, command: &str, name: &str) -> Result<Option<DirLock>> {
+    if ctx.dry_run {
+        return Ok(None);
+    }
+    let ns = match std::fs::metadata("/proc/thread-self/ns/net") {
+        Ok(ns) => ns,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("/proc/thread-self/ns/net", &e)),
+    };
+    let key = format!("netlink-{}-{}-{name}", ns.dev(), ns.ino());
+    safefs::root_lock(&key, LOCK_WAIT).map_err(|e| {
+        Error::io(
+            format!("{command} {name}: another run's lock on {name}"),
+            &e,
+        )
+    })
+}
 
 /// The link `name` if it exists and is of `kind`; None if there is none; an error naming what it
 /// is otherwise, as an ensure-* command never changes a link of another kind.

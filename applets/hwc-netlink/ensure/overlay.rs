@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use hwc_core::error::{Error, Result};
 use libc::IFLA_MTU;
 
-use super::{found_or_created, of_kind, Create, How};
+use super::{found_or_created, lock_link, of_kind, Create, How};
 use crate::add::create_request;
 use crate::addr::dump_addrs;
 use crate::context::{fail, ifname, need_link, opt, options, usage, Ctx};
@@ -37,6 +37,7 @@ struct Wanted<'a> {
 
 pub(crate) fn ensure_overlay(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
     let w = read_words(words)?;
+    let _lock = lock_link(ctx, "ensure-overlay", w.name)?;
     let bridge = need_link(ctx, w.bridge)?;
     if bridge.kind().as_deref() != Some("bridge") {
         return Err(Error::failed(format!(

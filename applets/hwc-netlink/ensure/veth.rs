@@ -3,7 +3,7 @@
 
 use hwc_core::error::{Error, Result};
 
-use super::{existing, found_or_created, Create, How};
+use super::{existing, found_or_created, lock_link, Create, How};
 use crate::context::{dump_links, ifname, need_link, opt, options, usage, Ctx};
 use crate::link::{change_request, master_step, netns_attr, up_step, veth_request};
 use crate::model::Link;
@@ -21,6 +21,7 @@ pub(crate) fn ensure_veth(ctx: &mut Ctx, words: &[&str]) -> Result<u8> {
         None => None,
     };
     let netns = opt(&opts, "netns");
+    let _lock = lock_link(ctx, "ensure-veth", host)?;
     let mut said = Vec::new();
     let found = existing(ctx, "ensure-veth", host, "veth")?;
     let (link, how) = found_or_created(ctx, found, "ensure-veth", host, "veth", &mut said, |_| {
