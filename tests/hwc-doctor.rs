@@ -632,6 +632,53 @@ fn a_declared_network_is_checked_link_by_link() {
     );
 }
 
+/// The kernel's answers failing (every rtnetlink request refused, by strace) is no absence: the
+/// networks' check fails naming the read, and no check says the declared bridge does not exist.
+#[test]
+fn a_failed_rtnetlink_read_is_no_absent_network() {
+    if !have("strace") {
+        return;
+    }
+    let Some(ns) = Netns::new("docnlerr") else {
+        return;
+    };
+    let m = Machine::consistent();
+    write(
+        &m.root().join("etc/hwc/declared.json"),
+        r#"{"networks": {"media": {"bridge": "hwc-media", "address": "10.77.0.1/24",
+            "podman": false, "docker": false}}}"#,
+    );
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+        ])
+        .args(["-e", "trace=sendto", "-e", "inject=sendto:error=EIO"])
+        .arg(hwc())
+        .args(["hwc-doctor", "--json", "--root"])
+        .arg(m.root())
+        .output()
+        .unwrap();
+    let all = checks(&o);
+    let networks = find(&all, "mesh", "networks");
+    assert_eq!(networks["status"], "fail", "{networks}");
+    assert!(
+        networks["evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("rtnetlink: the addresses:"),
+        "{networks}"
+    );
+    let said = failed(&all).join("\n");
+    assert!(!said.contains("does not exist"), "{said}");
+}
+
 /// A session bus for the user: a real dbus-daemon running as the user on
 /// ROOT/run/user/UID/bus, with `services` as activatable names.
 struct Session {

@@ -33,7 +33,19 @@ pub fn check(networks: &[Network], root: &Root, f: &mut Findings) {
             return;
         }
     };
-    let addrs = sock.addresses(0).unwrap_or_default();
+    // A failed read is no absence: every check of these networks would say something false.
+    let addrs = match sock.addresses(0) {
+        Ok(addrs) => addrs,
+        Err(e) => {
+            f.fail(
+                MESH,
+                "networks",
+                format!("rtnetlink: the addresses: {}", e.message),
+                "hwc-netlink addr show",
+            );
+            return;
+        }
+    };
     for n in networks {
         let failed_before = f.failed();
         network(n, &mut sock, &addrs, root, f);
@@ -72,7 +84,18 @@ impl<'a> Net<'a> {
 fn network(n: &Network, sock: &mut Socket, addrs: &[Addr], root: &Root, f: &mut Findings) {
     let net = Net::of(n);
     let restart = &net.restart;
-    let bridge = sock.link_named(&n.bridge).ok().flatten();
+    let bridge = match sock.link_named(&n.bridge) {
+        Ok(bridge) => bridge,
+        Err(e) => {
+            f.fail(
+                MESH,
+                &format!("network:{}:bridge", n.name),
+                format!("{}: {}", n.bridge, e.message),
+                restart.clone(),
+            );
+            return;
+        }
+    };
     match bridge_state(
         &n.bridge,
         std::slice::from_ref(&n.address),
@@ -129,7 +152,18 @@ fn overlay(
         }
     };
     let (link, data) = found;
-    let underlay = sock.link_named(&o.underlay).ok().flatten();
+    let underlay = match sock.link_named(&o.underlay) {
+        Ok(underlay) => underlay,
+        Err(e) => {
+            f.fail(
+                MESH,
+                &check,
+                format!("the underlay {}: {}", o.underlay, e.message),
+                restart,
+            );
+            return;
+        }
+    };
     if link.kind().as_deref() != Some("vxlan") {
         let what = link
             .kind()
