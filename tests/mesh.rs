@@ -375,56 +375,62 @@ fn a_second_run_sends_no_change_and_peers_are_kept_exact() {
     );
 }
 
-/// Another run (or a person) makes the overlay's link with another VNI between ensure-overlay's
-/// look and its create. The kernel then refuses the create, and the link ensure-overlay takes
-/// instead is held to the same check as one found at the look: refused, given no peer. strace
-/// holds the create back (its place among the requests read from a first run) while `ip` makes
-/// the other link.
-#[test]
-fn a_link_made_between_the_look_and_the_create_is_checked_as_one_found() {
-    let Some(ns) = Netns::new("ovrace") else {
-        return;
-    };
+/// The overlay asked for in the race tests: vx0 on br0 from 198.51.100.1, one peer.
+const RACED: [&str; 10] = [
+    "ensure-overlay",
+    "vx0",
+    "--vni",
+    VNI,
+    "--bridge",
+    "br0",
+    "--local",
+    "198.51.100.1",
+    "--peer",
+    "198.51.100.2",
+];
+
+/// A machine for the race tests (an underlay holding 198.51.100.1, the bridge br0), and
+/// `RACED` started on it with its first request of type `held` (strace's name, or its number)
+/// held back 3 s: where in the run it falls is read from a first run, whose link is then
+/// deleted. `None` where strace or root is missing.
+fn race_held_back(tag: &str, held: (&str, &str)) -> Option<(Netns, std::process::Child)> {
+    let ns = Netns::new(tag)?;
     ns.ip(&[
         "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
     ]);
     ns.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
     ns.ip(&["link", "set", "eth0", "up"]);
     ns.ok(&["ensure-bridge", "br0"]);
-    let args = [
-        "ensure-overlay",
-        "vx0",
-        "--vni",
-        VNI,
-        "--bridge",
-        "br0",
-        "--local",
-        "198.51.100.1",
-        "--peer",
-        "198.51.100.2",
-    ];
-    let Some(types) = sent_types(&ns, &args) else {
-        return;
-    };
-    // The create is the first RTM_NEWLINK (16) sent.
-    let create = 1 + types
+    let types = sent_types(&ns, &RACED)?;
+    let at = 1 + types
         .iter()
-        .position(|t| t == "RTM_NEWLINK" || t == "0x10")
-        .unwrap_or_else(|| panic!("no create among {types:?}"));
+        .position(|t| t == held.0 || t == held.1)
+        .unwrap_or_else(|| panic!("no {} among {types:?}", held.0));
     ns.ip(&["link", "del", "vx0"]);
-
-    let racing = Command::new("strace")
+    let run = Command::new("strace")
         .args(["-f", "-o", "/dev/null", "-e", "trace=sendto,sendmsg", "-e"])
-        .arg(format!("inject=sendto:delay_enter=3000000:when={create}"))
+        .arg(format!("inject=sendto:delay_enter=3000000:when={at}"))
         .arg(hwc())
         .args(["hwc-netlink", "--netns", &ns.name])
-        .args(args)
+        .args(RACED)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // The look is done within milliseconds; the create waits three seconds.
+    // The requests before the held one go within milliseconds.
     std::thread::sleep(Duration::from_millis(1000));
+    Some((ns, run))
+}
+
+/// Another run (or a person) makes the overlay's link with another VNI between ensure-overlay's
+/// look and its create. The kernel then refuses the create, and the link ensure-overlay takes
+/// instead is held to the same check as one found at the look: refused, given no peer.
+#[test]
+fn a_link_made_between_the_look_and_the_create_is_checked_as_one_found() {
+    // The create is the first RTM_NEWLINK (16).
+    let Some((ns, racing)) = race_held_back("ovrace", ("RTM_NEWLINK", "0x10")) else {
+        return;
+    };
     ns.ip(&[
         "link",
         "add",
@@ -460,53 +466,14 @@ fn a_link_made_between_the_look_and_the_create_is_checked_as_one_found() {
 
 /// Two ensure-overlay runs at once: the second waits for the first's lock on the link, then
 /// finds what it made, so only one says it added the peer (the kernel takes a second append of
-/// a remote it has without a word: unlocked, both would say so). strace holds the first run's
-/// append back while the second starts.
+/// a remote it has without a word: unlocked, both would say so).
 #[test]
 fn two_overlay_runs_at_once_say_each_change_once() {
-    let Some(ns) = Netns::new("ovtwice") else {
+    // The first run's append (the first RTM_NEWNEIGH, 28) is held back.
+    let Some((ns, first)) = race_held_back("ovtwice", ("RTM_NEWNEIGH", "0x1c")) else {
         return;
     };
-    ns.ip(&[
-        "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-    ]);
-    ns.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
-    ns.ip(&["link", "set", "eth0", "up"]);
-    ns.ok(&["ensure-bridge", "br0"]);
-    let args = [
-        "ensure-overlay",
-        "vx0",
-        "--vni",
-        VNI,
-        "--bridge",
-        "br0",
-        "--local",
-        "198.51.100.1",
-        "--peer",
-        "198.51.100.2",
-    ];
-    let Some(types) = sent_types(&ns, &args) else {
-        return;
-    };
-    // The append is the first RTM_NEWNEIGH (28) sent.
-    let append = 1 + types
-        .iter()
-        .position(|t| t == "RTM_NEWNEIGH" || t == "0x1c")
-        .unwrap_or_else(|| panic!("no append among {types:?}"));
-    ns.ip(&["link", "del", "vx0"]);
-
-    let first = Command::new("strace")
-        .args(["-f", "-o", "/dev/null", "-e", "trace=sendto,sendmsg", "-e"])
-        .arg(format!("inject=sendto:delay_enter=2000000:when={append}"))
-        .arg(hwc())
-        .args(["hwc-netlink", "--netns", &ns.name])
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    let second = ns.hwc(&args);
+    let second = ns.hwc(&RACED);
     let first = first.wait_with_output().unwrap();
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     assert_eq!(code(&second), 0, "{}", stderr(&second));
