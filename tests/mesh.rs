@@ -234,17 +234,23 @@ fn sent_types(ns: &Netns, args: &[&str]) -> Option<Vec<String>> {
     Some(types)
 }
 
-#[test]
-fn a_second_run_sends_no_change_and_peers_are_kept_exact() {
-    let Some(ns) = Netns::new("ovidem") else {
-        return;
-    };
+/// A machine for one overlay: its underlay eth0 holding 198.51.100.1/24, and the bridge br0.
+fn overlay_machine(tag: &str) -> Option<Netns> {
+    let ns = Netns::new(tag)?;
     ns.ip(&[
         "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
     ]);
     ns.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
     ns.ip(&["link", "set", "eth0", "up"]);
     ns.ok(&["ensure-bridge", "br0"]);
+    Some(ns)
+}
+
+#[test]
+fn a_second_run_sends_no_change_and_peers_are_kept_exact() {
+    let Some(ns) = overlay_machine("ovidem") else {
+        return;
+    };
     let run = |peers: &[&str], extra: &[&str]| {
         let mut args = vec![
             "ensure-overlay",
@@ -389,18 +395,11 @@ const RACED: [&str; 10] = [
     "198.51.100.2",
 ];
 
-/// A machine for the race tests (an underlay holding 198.51.100.1, the bridge br0), and
-/// `RACED` started on it with its first request of type `held` (strace's name, or its number)
+/// A machine for the race tests (`overlay_machine`), and `RACED` started on it with its first request of type `held` (strace's name, or its number)
 /// held back 3 s: where in the run it falls is read from a first run, whose link is then
 /// deleted. `None` where strace or root is missing.
 fn race_held_back(tag: &str, held: (&str, &str)) -> Option<(Netns, std::process::Child)> {
-    let ns = Netns::new(tag)?;
-    ns.ip(&[
-        "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-    ]);
-    ns.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth0"]);
-    ns.ip(&["link", "set", "eth0", "up"]);
-    ns.ok(&["ensure-bridge", "br0"]);
+    let ns = overlay_machine(tag)?;
     let types = sent_types(&ns, &RACED)?;
     let at = 1 + types
         .iter()
