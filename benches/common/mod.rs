@@ -73,16 +73,22 @@ pub fn against_baseline(rows: &[Report], ours: usize, theirs: usize) {
 
 /// Builds the C reference program `source` with `cc -static -O2` into `dir`; returns its path.
 pub fn compile_static(dir: &Path, name: &str, source: &str) -> String {
+    compile_c(dir, name, source, "-static")
+}
+
+/// Builds `source` with `cc LINKING -O2` (`-static`, `-static-pie`) into `dir`, staged as
+/// [`stage`] says; returns its path.
+pub fn compile_c(dir: &Path, name: &str, source: &str, linking: &str) -> String {
     let src = dir.join(format!("{name}.c"));
     std::fs::write(&src, source).unwrap();
     let out = dir.join(name);
     let status = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
+        .args([linking, "-O2", "-o"])
         .arg(&out)
         .arg(&src)
         .status()
         .expect("cc (gcc) is needed to build the reference programs");
-    assert!(status.success(), "cc -static failed for {name}");
+    assert!(status.success(), "cc {linking} failed for {name}");
     stage(&out.clone(), &out);
     out.to_str().unwrap().to_string()
 }
@@ -117,7 +123,7 @@ impl Case {
     }
 
     /// The whole environment the case's command gets: this process's, less `unset`, plus `env`.
-    fn environment(&self) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    pub fn environment(&self) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
         let mut vars: Vec<_> = std::env::vars_os()
             .filter(|(k, _)| {
                 !self.unset.iter().any(|u| k.as_os_str() == u.as_str())
