@@ -60,12 +60,14 @@ fn nix_ready() -> bool {
 }
 
 /// How the machine is evaluated: where hwc's package is (default: a stand-in store path), the
-/// stage 1 it boots with ("systemd", 26.05's default, or "scripted"), and agenix's mode
-/// ("activation", its default; "sysusers"; "userborn"; or "none": agenix's module not imported).
+/// stage 1 it boots with ("systemd", 26.05's default, or "scripted"), agenix's mode
+/// ("activation", its default; "sysusers"; "userborn"; or "none": agenix's module not imported),
+/// and its platform ("x86_64-linux" or "aarch64-linux").
 struct Store<'a> {
     hwc: Option<&'a Path>,
     stage1: &'a str,
     agenix: &'a str,
+    system: &'a str,
 }
 
 impl Default for Store<'_> {
@@ -74,6 +76,7 @@ impl Default for Store<'_> {
             hwc: None,
             stage1: "systemd",
             agenix: "activation",
+            system: "x86_64-linux",
         }
     }
 }
@@ -90,7 +93,8 @@ fn eval(configs: &[PathBuf], store: &Store) -> Result<Value, String> {
         .arg(repo().join("tests/nix/eval.nix"))
         .args(["--arg", "configs", &format!("[ {} ]", list.join(" "))])
         .args(["--argstr", "stage1", store.stage1])
-        .args(["--argstr", "agenix", store.agenix]);
+        .args(["--argstr", "agenix", store.agenix])
+        .args(["--argstr", "system", store.system]);
     if let Some(h) = store.hwc {
         cmd.args(["--argstr", "hwcOut"]).arg(h);
     }
@@ -2913,7 +2917,7 @@ programs.dconf.enable = lib.mkDefault false;"#,
     // A module's body refers to lib: give it the argument.
     let text = fs::read_to_string(&on).unwrap();
     fs::write(&on, format!("{{ lib, ... }}:\n{text}")).unwrap();
-    let doc = eval(&[on], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    let doc = eval(std::slice::from_ref(&on), &Store::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(doc["warnings"], serde_json::json!([]));
     assert_eq!(doc["systemPackages"], serde_json::json!([]), "no package");
     let nixos = &doc["nixos"];
@@ -2930,6 +2934,16 @@ programs.dconf.enable = lib.mkDefault false;"#,
         .contains("card_label=\"OBS Virtual Camera\""));
     assert_eq!(nixos["hardware"]["graphics"]["enable32Bit"], true);
     assert_eq!(nixos["hardware"]["steam-hardware"]["enable"], true);
+    // On 64-bit ARM, NixOS refuses 32-bit graphics (graphics.nix's assertion): Steam's
+    // integration asks for them on x86_64 only, as NixOS's own programs.steam does.
+    let arm = Store {
+        system: "aarch64-linux",
+        ..Store::default()
+    };
+    let doc = eval(std::slice::from_ref(&on), &arm).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["nixos"]["hardware"]["graphics"]["enable"], true);
+    assert_eq!(doc["nixos"]["hardware"]["graphics"]["enable32Bit"], false);
+    assert_eq!(doc["nixos"]["hardware"]["steam-hardware"]["enable"], true);
     let options: Vec<String> = doc["hwc"]["session"]
         .as_object()
         .unwrap()

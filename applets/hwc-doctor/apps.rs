@@ -86,16 +86,18 @@ pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
     }
 }
 
-/// What shows an app's system side in effect, beyond its D-Bus names (checked on the user's
-/// bus): a path that exists once it is, what it is, and the fix when it is not.
-fn effect_of(app: &str) -> Option<(&'static str, &'static str, &'static str)> {
+/// What shows an app's system side in effect on a machine of `arch` (`std::env::consts::ARCH`),
+/// beyond its D-Bus names (checked on the user's bus): a path that exists once it is, what it
+/// is, and the fix when it is not. Steam's 32-bit graphics are x86_64's alone: the integration
+/// asks for them there only, as NixOS allows.
+fn effect_of(app: &str, arch: &str) -> Option<(&'static str, &'static str, &'static str)> {
     match app {
         "obs" => Some((
             "/sys/module/v4l2loopback",
             "the v4l2loopback module (OBS's virtual camera) is loaded",
             "reboot after nixos-rebuild switch (boot.kernelModules loads it), or: modprobe v4l2loopback",
         )),
-        "steam" => Some((
+        "steam" if arch == "x86_64" => Some((
             "/run/opengl-driver-32",
             "32-bit graphics drivers are installed",
             "hardware.graphics.enable32Bit = true; (a setting of yours turned it off?)",
@@ -106,13 +108,13 @@ fn effect_of(app: &str) -> Option<(&'static str, &'static str, &'static str)> {
 
 /// Whether `app` has a check of its effect here.
 pub fn has_effect(app: &str) -> bool {
-    effect_of(app).is_some()
+    effect_of(app, std::env::consts::ARCH).is_some()
 }
 
 /// For each app whose system side is declared on, what shows it in effect.
 pub fn effects(root: &Root, declared: &[String], f: &mut Findings) {
     for app in declared {
-        let Some((path, what, fix)) = effect_of(app) else {
+        let Some((path, what, fix)) = effect_of(app, std::env::consts::ARCH) else {
             continue;
         };
         let check = format!("app:{app}");
@@ -136,4 +138,19 @@ fn apps_of(doc: &Value) -> Option<Vec<String>> {
         .iter()
         .map(|v| v.as_str().map(str::to_string))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steam_needs_32_bit_graphics_on_x86_64_alone() {
+        let path = |arch| effect_of("steam", arch).map(|(path, _, _)| path);
+        assert_eq!(path("x86_64"), Some("/run/opengl-driver-32"));
+        // NixOS refuses hardware.graphics.enable32Bit on 64-bit ARM: nothing to find there.
+        assert_eq!(path("aarch64"), None);
+        assert!(effect_of("obs", "aarch64").is_some());
+        assert!(effect_of("chromium", "x86_64").is_none());
+    }
 }

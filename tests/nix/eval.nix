@@ -7,10 +7,12 @@
 #   nix-instantiate --eval --strict --json tests/nix/eval.nix \
 #     --arg configs '[ ./my-config.nix ]' [--argstr stage1 scripted] \
 #     [--argstr agenix activation|sysusers|userborn] [--argstr store DIR] [--argstr hwcOut DIR]
+#     [--argstr system aarch64-linux]
 #
 # stage1: "systemd" (26.05's default) or "scripted" (boot.initrd.systemd.enable = false, as a
 # user sets it). agenix: which of agenix's three modes installs the secrets ("activation" is its
 # default, "sysusers" and "userborn" turn those on), or "none": agenix's module not imported.
+# system: the host platform pkgs' stand-in is for (x86_64-linux, or aarch64-linux).
 #
 # Failed assertions stop the evaluation with NixOS's own wording. The result is JSON: the units
 # exactly as NixOS's unit generation writes them, /etc files, users, groups, packages on PATH,
@@ -21,11 +23,12 @@
   hwcOut ? "${store}/hwc-0.1.0",
   stage1 ? "systemd",
   agenix ? "activation",
+  system ? "x86_64-linux",
 }:
 
 let
   lib = import ../../../shared/vendor/nixpkgs-lib/lib;
-  pkgs = import ./pkgs.nix { inherit lib store hwcOut; };
+  pkgs = import ./pkgs.nix { inherit lib store hwcOut system; };
   inherit (lib)
     concatMapStrings
     filterAttrs
@@ -55,7 +58,8 @@ let
 
   known =
     lib.assertMsg (lib.elem stage1 [ "systemd" "scripted" ]) "stage1: systemd or scripted"
-    && lib.assertMsg (lib.elem agenix [ "activation" "sysusers" "userborn" "none" ]) "agenix: activation, sysusers, userborn or none";
+    && lib.assertMsg (lib.elem agenix [ "activation" "sysusers" "userborn" "none" ]) "agenix: activation, sysusers, userborn or none"
+    && lib.assertMsg (lib.elem system [ "x86_64-linux" "aarch64-linux" ]) "system: x86_64-linux or aarch64-linux";
   failed = assert known; map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
   checked =
     if failed == [ ] then

@@ -9,6 +9,8 @@
   lib,
   store ? "/nix/store",
   hwcOut ? "${store}/hwc-0.1.0",
+  # The host platform: x86_64-linux or aarch64-linux.
+  system ? "x86_64-linux",
 }:
 
 let
@@ -46,8 +48,9 @@ let
     inherit lib;
     callPackage = lib.callPackageWith pkgs;
     stdenv.hostPlatform = {
-      system = "x86_64-linux";
-      isx86_64 = true;
+      inherit system;
+      isx86_64 = system == "x86_64-linux";
+      isAarch64 = system == "aarch64-linux";
     };
 
     rustPlatform.buildRustPackage =
@@ -97,7 +100,7 @@ let
     linuxPackages = {
       v4l2loopback = fake "v4l2loopback" { };
       # An x86_64 kernel runs 32-bit programs (graphics.nix's enable32Bit asks).
-      kernel.features.ia32Emulation = true;
+      kernel.features.ia32Emulation = system == "x86_64-linux";
     };
   };
 in

@@ -51,7 +51,7 @@ in
       kernelModules ? [ ],
       kernelModulePackages ? [ ],
       modprobeConfig ? "",
-      # 32-bit graphics drivers (games under Proton, the Steam runtime).
+      # 32-bit graphics drivers (games under Proton, the Steam runtime), on x86_64.
       graphics32 ? false,
       # Other NixOS settings the app needs, as a function of the configuration; each at the same
       # weak priority is the caller's to choose (wrap them in weak, given here).
@@ -90,7 +90,9 @@ in
         (lib.optionalAttrs graphics32 {
           hardware.graphics = {
             enable = weak true;
-            enable32Bit = weak true;
+            # 32-bit programs run on x86_64 alone: NixOS refuses enable32Bit elsewhere (as its
+            # own programs.steam sets it).
+            enable32Bit = weak pkgs.stdenv.hostPlatform.isx86_64;
           };
         })
         (extraConfig { inherit config pkgs weak; })
