@@ -2397,6 +2397,38 @@ fn a_fleet_of_two_machines_gets_one_network() {
     }
 }
 
+/// Every machine imports the same list of peers and leaves its own address out, however the
+/// list spells it: hwc-netlink refuses a peer that is the --local address, so one left in would
+/// fail the unit at start.
+#[test]
+fn an_overlay_leaves_out_its_own_address_however_it_is_spelled() {
+    if !nix_ready() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let config = module(
+        t.path(),
+        "v6",
+        r#"hwc.infrastructure.mesh.containerNetworking = { enable = true; networks.media = {
+  subnet = "10.77.0.0/24"; hostAddress = "10.77.0.1"; leaseRange = { start = "10.77.0.64"; end = "10.77.0.127"; };
+  overlay = { vni = 7; underlay = "eth0"; local = "fd00::1"; peers = [ "fd00:0::1" "FD00:0:0:0:0:0:0:0001" "fd00::2" ]; };
+}; };
+virtualisation.podman.enable = true;"#,
+    );
+    let doc = eval(&[config], &Store::default()).unwrap_or_else(|e| panic!("{e}"));
+    let lines = exec_lines(&doc, "hwc-network-media");
+    let overlay = lines
+        .iter()
+        .find(|l| l.get(1).is_some_and(|w| w == "ensure-overlay"))
+        .expect("an ensure-overlay line");
+    let peers: Vec<&String> = overlay
+        .windows(2)
+        .filter(|w| w[0] == "--peer")
+        .map(|w| &w[1])
+        .collect();
+    assert_eq!(peers, ["fd00::2"], "{overlay:?}");
+}
+
 #[test]
 fn fleet_mistakes_are_refused_naming_the_option() {
     if !nix_ready() {

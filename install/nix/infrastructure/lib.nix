@@ -104,6 +104,16 @@ rec {
     match "[0-9a-fA-F:]+" text != null
     && (builtins.tryEval (builtins.deepSeq (lib.network.ipv6.fromString text) true)).value;
 
+  # Whether two addresses are one: IPv6 has many spellings of each (`fd00::1`, `fd00:0::1`,
+  # `FD00:0:0:0:0:0:0:0001`), compared expanded; IPv4's one spelling (isIPv4 takes no leading
+  # zeros) as written.
+  sameAddress =
+    a: b:
+    if isIPv6 a && isIPv6 b then
+      (lib.network.ipv6.fromString a).address == (lib.network.ipv6.fromString b).address
+    else
+      a == b;
+
   # ADDRESS/PREFIX with the prefix length in range for the family (IPv4 /0-32, IPv6 /0-128).
   isCidr =
     text:

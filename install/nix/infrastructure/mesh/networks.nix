@@ -160,7 +160,11 @@ let
     {
       inherit block mtu;
       link = "vx-${toString overlay.vni}";
-      peers = if overlay == null then [ ] else lib.filter (p: p != overlay.local) overlay.peers;
+      peers =
+        if overlay == null then
+          [ ]
+        else
+          lib.filter (p: !(hwcLib.sameAddress p overlay.local)) overlay.peers;
     };
   plans = lib.mapAttrs plan networks;
 
