@@ -543,6 +543,54 @@ fn an_nvidia_smi_that_writes_too_much_is_refused_and_ended_by_its_closed_pipe() 
     }
 }
 
+/// An nvidia-smi that stops itself (a user can stop their own process; a driver can hang it in
+/// the kernel): --details gives up at its 30 s deadline with a one-line error, and the stopped
+/// program is killed, not left behind.
+#[test]
+fn a_stopped_nvidia_smi_is_given_up_at_the_deadline_and_killed() {
+    let t = Tree::fixture("optimus-intel-nvidia");
+    let bindir = tempfile::tempdir().unwrap();
+    let pid_file = bindir.path().join("pid");
+    write_executable(
+        &bindir.path().join("nvidia-smi"),
+        &format!(
+            "#!/bin/sh
+echo $$ > '{}'
+kill -STOP $$
+echo late
+",
+            pid_file.display()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let o = details(t.path(), bindir.path(), &["--json"]);
+    let took = started.elapsed();
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("gave no answer within 30 s"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        took >= std::time::Duration::from_secs(29) && took < std::time::Duration::from_secs(60),
+        "gave up after {took:?}"
+    );
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = (0..50).any(|_| {
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err();
+        if !gone {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        gone
+    });
+    assert!(gone, "the stopped nvidia-smi (pid {pid}) is still there");
+}
+
 /// A failing nvidia-smi: its first line said, with how it ended; what it wrote to stderr is not
 /// taken for its answer.
 #[test]
