@@ -3309,6 +3309,17 @@ fn the_doctor_finds_an_app_missing_its_system_integration() {
     assert_eq!(status, 0, "{report}");
     assert_eq!(find(&report, "integration:obs")["status"], "ok");
     assert_eq!(find(&report, "app:obs")["status"], "ok");
+    // With no session to look at (no user given or declared), the machine's side is still
+    // checked: the module not loaded fails.
+    let o = Command::new(hwc())
+        .args(["hwc-doctor", "--json", "--root"])
+        .arg(t.path().join("root-true-false"))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|_| panic!("{}{}", stdout(&o), stderr(&o)));
+    assert_eq!(find(&report, "session")["status"], "skip", "{report}");
+    assert_eq!(find(&report, "app:obs")["status"], "fail", "{report}");
 
     // The user's file is the user's to make anything: a FIFO with no writer, or a link to a
     // device, is never read (the worker would hang, or read without end); the check fails and

@@ -215,6 +215,9 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
             }
         }
     }
+    // What shows a declared app's system side in effect is the machine's (a kernel module, the
+    // 32-bit drivers): looked at with or without a session.
+    apps::effects(&ctx.root, &declared.apps, &mut f);
     mesh::check(&declared.bridges, ctx.install, &mut f);
     network::check(&declared.networks, &ctx.root, &mut f);
     f

@@ -42,7 +42,6 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
         }
         if asked.session {
             crate::apps::check(root, user, asked.apps, &mut mine);
-            crate::apps::effects(root, asked.apps, &mut mine);
             session(&runtime, user, asked.apps, &mut mine);
         }
         for c in &mine.checks {
