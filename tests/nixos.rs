@@ -3318,8 +3318,19 @@ fn the_doctor_finds_an_app_missing_its_system_integration() {
         .unwrap();
     let report: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|_| panic!("{}{}", stdout(&o), stderr(&o)));
+    assert_eq!(code(&o), 1, "{report}");
     assert_eq!(find(&report, "session")["status"], "skip", "{report}");
     assert_eq!(find(&report, "app:obs")["status"], "fail", "{report}");
+    // Looked at once, by the doctor, with a session too.
+    for report in [&report, &run(true, false).1] {
+        let named = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["check"] == "app:obs")
+            .count();
+        assert_eq!(named, 1, "{report}");
+    }
 
     // The user's file is the user's to make anything: a FIFO with no writer, or a link to a
     // device, is never read (the worker would hang, or read without end); the check fails and

@@ -1,7 +1,9 @@
 //! session/user: the documented question "app missing system integration?". Each app the user's
 //! Home Manager declares (`hwc.session.apps`, written to ~/.config/hwc/apps.json) must have its
 //! system side on: `hwc.infrastructure.session.<app>.enable`, which the machine's declaration
-//! lists under "apps". Read as the user, in the user's worker.
+//! lists under "apps". [`check`] reads as the user, in the user's worker; [`effects`] looks at
+//! the machine (a kernel module, the 32-bit drivers), in the doctor itself, with or without a
+//! session.
 
 use hwc_core::root::Root;
 use hwc_core::safefs;
@@ -111,22 +113,38 @@ pub fn has_effect(app: &str) -> bool {
     effect_of(app, std::env::consts::ARCH).is_some()
 }
 
-/// For each app whose system side is declared on, what shows it in effect.
+/// For each app whose system side is declared on, what shows it in effect. The path itself is
+/// looked at, not what it links to: /run/opengl-driver-32 is a link into /nix/store, which is
+/// outside `--root`.
 pub fn effects(root: &Root, declared: &[String], f: &mut Findings) {
     for app in declared {
         let Some((path, what, fix)) = effect_of(app, std::env::consts::ARCH) else {
             continue;
         };
         let check = format!("app:{app}");
-        if root.path(path).exists() {
-            f.ok(SESSION, &check, format!("{what} ({path})"));
-        } else {
-            f.fail(
+        match std::fs::symlink_metadata(root.path(path)) {
+            Ok(_) => f.ok(SESSION, &check, format!("{what} ({path})")),
+            // Absent, or a directory above it is not one.
+            Err(e)
+                if e.raw_os_error()
+                    .is_some_and(|n| n == libc::ENOENT || n == libc::ENOTDIR) =>
+            {
+                f.fail(
+                    SESSION,
+                    &check,
+                    format!("declared, but not in effect: {path} is absent, so not: {what}"),
+                    fix,
+                )
+            }
+            Err(e) => f.fail(
                 SESSION,
                 &check,
-                format!("declared, but not in effect: {path} is absent, so not: {what}"),
-                fix,
-            );
+                format!(
+                    "cannot tell whether {path} is there: {}",
+                    hwc_core::error::describe_io(&e)
+                ),
+                "run hwc-doctor as root",
+            ),
         }
     }
 }
@@ -152,5 +170,42 @@ mod tests {
         assert_eq!(path("aarch64"), None);
         assert!(effect_of("obs", "aarch64").is_some());
         assert!(effect_of("chromium", "x86_64").is_none());
+    }
+
+    /// The path is what is looked at, not where it links: a link into a store outside the root
+    /// is there; a path that cannot be looked at is no answer, never "absent".
+    #[test]
+    fn the_path_itself_shows_the_effect() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let module = dir.path().join("sys/module");
+        std::fs::create_dir_all(&module).unwrap();
+        let declared = ["obs".to_string()];
+        let status = |f: &Findings| (f.checks[0].status, f.checks[0].evidence.clone());
+
+        std::os::unix::fs::symlink("/nix/store/none-v4l2loopback", module.join("v4l2loopback"))
+            .unwrap();
+        let mut f = Findings::default();
+        effects(&root, &declared, &mut f);
+        assert_eq!(status(&f).0, crate::check::Status::Ok, "{:?}", status(&f));
+
+        std::fs::remove_file(module.join("v4l2loopback")).unwrap();
+        let mut f = Findings::default();
+        effects(&root, &declared, &mut f);
+        assert!(status(&f).1.contains("is absent"), "{:?}", status(&f));
+
+        // sys/module a file: nothing can be below it.
+        std::fs::remove_dir(&module).unwrap();
+        std::fs::write(&module, "").unwrap();
+        let mut f = Findings::default();
+        effects(&root, &declared, &mut f);
+        assert!(status(&f).1.contains("is absent"), "{:?}", status(&f));
+
+        // sys/module a link to itself: looking below it fails (ELOOP), which is no answer.
+        std::fs::remove_file(&module).unwrap();
+        std::os::unix::fs::symlink("module", &module).unwrap();
+        let mut f = Findings::default();
+        effects(&root, &declared, &mut f);
+        assert!(status(&f).1.starts_with("cannot tell"), "{:?}", status(&f));
     }
 }

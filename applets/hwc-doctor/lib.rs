@@ -42,7 +42,8 @@ use declared::Declared;
 /// spec, the user's access to the render node, offload), hardware/permissions (the declared
 /// sets' groups and device nodes), session/services (authorized_keys, StrictModes, the secret,
 /// the setup-ssh-keys unit), session/user (session bus, the systemd user manager's environment,
-/// session.env, the D-Bus names of declared apps), mesh (declared bridges up with their
+/// session.env, the D-Bus names of declared apps; what shows a declared app's system side in
+/// effect, looked at with or without a session), mesh (declared bridges up with their
 /// addresses; each container network's bridge, VXLAN overlay, forwarding entries against its
 /// peers, MTU against the underlay's, podman's view). Each check prints ok, warn, fail or skip with its evidence, and the fix under a
 /// failure. Undeclared checks, and a session that is not there, are skipped, never failed.
