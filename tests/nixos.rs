@@ -2399,7 +2399,8 @@ fn a_fleet_of_two_machines_gets_one_network() {
 
 /// Every machine imports the same list of peers and leaves its own address out, however the
 /// list spells it: hwc-netlink refuses a peer that is the --local address, so one left in would
-/// fail the unit at start.
+/// fail the unit at start. A peer spelled twice is one (hwc-netlink makes it one entry; the
+/// doctor would count two).
 #[test]
 fn an_overlay_leaves_out_its_own_address_however_it_is_spelled() {
     if !nix_ready() {
@@ -2411,7 +2412,7 @@ fn an_overlay_leaves_out_its_own_address_however_it_is_spelled() {
         "v6",
         r#"hwc.infrastructure.mesh.containerNetworking = { enable = true; networks.media = {
   subnet = "10.77.0.0/24"; hostAddress = "10.77.0.1"; leaseRange = { start = "10.77.0.64"; end = "10.77.0.127"; };
-  overlay = { vni = 7; underlay = "eth0"; local = "fd00::1"; peers = [ "fd00:0::1" "FD00:0:0:0:0:0:0:0001" "fd00::2" ]; };
+  overlay = { vni = 7; underlay = "eth0"; local = "fd00::1"; peers = [ "fd00:0::1" "FD00:0:0:0:0:0:0:0001" "fd00::2" "fd00:0::2" ]; };
 }; };
 virtualisation.podman.enable = true;"#,
     );
@@ -2507,6 +2508,11 @@ virtualisation.docker.enable = true; virtualisation.podman.enable = true;"#
             "a network name podman refuses",
             base(&format!(r#""-media" = {{ {one} }};"#)),
             format!("{net}.-media: '-media' cannot name a network"),
+        ),
+        (
+            "an IPv6 group of five digits (hwc-netlink's parser takes four)",
+            base(&format!(r#"media = {{ {one} overlay = {{ vni = 7; underlay = "eth0"; local = "fd00::00001"; }}; }};"#)),
+            format!("{net}.media.overlay.local' is not of type `IPv4 or IPv6 address'"),
         ),
         (
             "an overlay's peers of another family",

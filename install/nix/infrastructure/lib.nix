@@ -99,9 +99,12 @@ rec {
     in
     octets != null && all (o: toInt o <= 255) octets;
 
+  # At most four hex digits a group, as hwc-netlink's parser (Rust's) takes them; nixpkgs lib's
+  # parser would take sixteen.
   isIPv6 =
     text:
     match "[0-9a-fA-F:]+" text != null
+    && lib.all (group: builtins.stringLength group <= 4) (lib.splitString ":" text)
     && (builtins.tryEval (builtins.deepSeq (lib.network.ipv6.fromString text) true)).value;
 
   # Whether two addresses are one: IPv6 has many spellings of each (`fd00::1`, `fd00:0::1`,

@@ -160,11 +160,16 @@ let
     {
       inherit block mtu;
       link = "vx-${toString overlay.vni}";
+      # Each peer once (however the list spells it, the first spelling kept), this machine left
+      # out: hwc-netlink makes one entry for each, and hwc-doctor counts them.
       peers =
         if overlay == null then
           [ ]
         else
-          lib.filter (p: !(hwcLib.sameAddress p overlay.local)) overlay.peers;
+          lib.foldl' (
+            kept: p:
+            if lib.any (hwcLib.sameAddress p) ([ overlay.local ] ++ kept) then kept else kept ++ [ p ]
+          ) [ ] overlay.peers;
     };
   plans = lib.mapAttrs plan networks;
 

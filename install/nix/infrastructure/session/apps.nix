@@ -22,7 +22,7 @@ in
     # 32-bit graphics drivers; Home Manager's steam has neither.
     (mkAppIntegration {
       name = "steam";
-      description = "Steam (controller udev rules, 32-bit graphics)";
+      description = "Steam (controller udev rules, 32-bit graphics on x86_64)";
       graphics32 = true;
       extraConfig = { weak, ... }: { hardware.steam-hardware.enable = weak true; };
     })
