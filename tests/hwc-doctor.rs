@@ -1332,6 +1332,57 @@ fn a_read_error_on_the_workers_pipe_fails_the_run() {
     );
 }
 
+/// The worker stopped (the user can stop a process of theirs; strace stops it as it drops to the
+/// user): the doctor kills it at its 15 s deadline and fails the check naming why, not waiting
+/// for ever, and no worker is left behind.
+#[test]
+fn a_stopped_worker_is_killed_at_its_deadline() {
+    if !is_root() {
+        skip("the worker drops to the user, which needs root (tests/run runs as root)");
+        return;
+    }
+    if !have("strace") {
+        return;
+    }
+    let m = Machine::consistent();
+    let trace = m.root().join("trace");
+    let started = std::time::Instant::now();
+    let o = Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(&trace)
+        .args([
+            "-e",
+            "trace=setgroups,kill",
+            "-e",
+            "inject=setgroups:signal=SIGSTOP",
+        ])
+        .arg(hwc())
+        .args(["hwc-doctor", "--json", "--root"])
+        .arg(m.root())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let all = checks(&o);
+    let worker = find(&all, "session/services", "worker");
+    assert_eq!(worker["status"], "fail", "{worker}");
+    assert!(
+        worker["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish within 15 s; killed it"),
+        "{worker}"
+    );
+    assert!(
+        took >= std::time::Duration::from_secs(14) && took < std::time::Duration::from_secs(45),
+        "ended after {took:?}"
+    );
+    // The stop happened in the worker, and the doctor's SIGKILL ended it.
+    let log = fs::read_to_string(&trace).unwrap();
+    assert!(log.contains("SIGSTOP"), "{log}");
+    assert!(log.contains("SIGKILL"), "{log}");
+}
+
 /// A fault at any call of the run (its worker's included): the metrics file is the old one or a
 /// complete new one (every line a comment or a sample, the last one ended), 0644, with no
 /// temporary file left.
