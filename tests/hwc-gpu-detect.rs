@@ -485,17 +485,28 @@ fn details_without_nvidia_smi_is_a_clear_failure() {
     assert!(stderr(&o).contains("nvidia-smi"), "{}", stderr(&o));
 }
 
-#[test]
-fn details_come_from_nvidia_smi() {
+/// `--details --json` on the Optimus fixture with only an `nvidia-smi` running `script` (after
+/// `#!/bin/sh`) on PATH: its output, how long it took, and the directory that holds the script.
+fn details_with_smi(
+    script: &str,
+) -> (std::process::Output, std::time::Duration, tempfile::TempDir) {
     let t = Tree::fixture("optimus-intel-nvidia");
     let bindir = tempfile::tempdir().unwrap();
-    let smi = bindir.path().join("nvidia-smi");
     write_executable(
-        &smi,
-        "#!/bin/sh\ncase \"$1\" in --query-gpu=pci.bus_id,*) ;; *) exit 9;; esac\n\
+        &bindir.path().join("nvidia-smi"),
+        &format!("#!/bin/sh\n{script}"),
+    );
+    let started = std::time::Instant::now();
+    let o = details(t.path(), bindir.path(), &["--json"]);
+    (o, started.elapsed(), bindir)
+}
+
+#[test]
+fn details_come_from_nvidia_smi() {
+    let (o, _, _) = details_with_smi(
+        "case \"$1\" in --query-gpu=pci.bus_id,*) ;; *) exit 9;; esac\n\
          echo '00000000:01:00.0, NVIDIA GeForce RTX 3060 Laptop GPU, GPU-1234, 6144, 8.6, 41, P8'\n",
     );
-    let o = details(t.path(), bindir.path(), &["--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
     let d = &doc["details"][0];
@@ -512,7 +523,6 @@ fn details_come_from_nvidia_smi() {
 /// it), not at the 30 s deadline.
 #[test]
 fn an_nvidia_smi_that_writes_too_much_is_refused_and_ended_by_its_closed_pipe() {
-    let t = Tree::fixture("optimus-intel-nvidia");
     let line = "00000000:01:00.0, NVIDIA GeForce RTX 3060 Laptop GPU, GPU-1234, 6144, 8.6, 41, P8";
     for (how, body) in [
         (
@@ -521,14 +531,7 @@ fn an_nvidia_smi_that_writes_too_much_is_refused_and_ended_by_its_closed_pipe() 
         ),
         ("for ever", format!("while :; do echo '{line}'; done\n")),
     ] {
-        let bindir = tempfile::tempdir().unwrap();
-        write_executable(
-            &bindir.path().join("nvidia-smi"),
-            &format!("#!/bin/sh\n{body}"),
-        );
-        let started = std::time::Instant::now();
-        let o = details(t.path(), bindir.path(), &["--json"]);
-        let took = started.elapsed();
+        let (o, took, _) = details_with_smi(&body);
         assert_eq!(code(&o), 1, "{how}: {}", stdout(&o));
         assert_one_line_error(&o);
         assert!(
@@ -548,23 +551,8 @@ fn an_nvidia_smi_that_writes_too_much_is_refused_and_ended_by_its_closed_pipe() 
 /// program is killed, not left behind.
 #[test]
 fn a_stopped_nvidia_smi_is_given_up_at_the_deadline_and_killed() {
-    let t = Tree::fixture("optimus-intel-nvidia");
-    let bindir = tempfile::tempdir().unwrap();
-    let pid_file = bindir.path().join("pid");
-    write_executable(
-        &bindir.path().join("nvidia-smi"),
-        &format!(
-            "#!/bin/sh
-echo $$ > '{}'
-kill -STOP $$
-echo late
-",
-            pid_file.display()
-        ),
-    );
-    let started = std::time::Instant::now();
-    let o = details(t.path(), bindir.path(), &["--json"]);
-    let took = started.elapsed();
+    let (o, took, bindir) = details_with_smi("echo $$ > \"$0.pid\"\nkill -STOP $$\necho late\n");
+    let pid_file = bindir.path().join("nvidia-smi.pid");
     assert_eq!(code(&o), 1, "{}", stdout(&o));
     assert_one_line_error(&o);
     assert!(
@@ -595,15 +583,11 @@ echo late
 /// taken for its answer.
 #[test]
 fn a_failing_nvidia_smi_is_named_with_its_reason() {
-    let t = Tree::fixture("optimus-intel-nvidia");
-    let bindir = tempfile::tempdir().unwrap();
-    write_executable(
-        &bindir.path().join("nvidia-smi"),
-        "#!/bin/sh\necho 'warning on stderr' >&2\n\
+    let (o, _, _) = details_with_smi(
+        "echo 'warning on stderr' >&2\n\
          echo\necho \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\"\n\
          exit 9\n",
     );
-    let o = details(t.path(), bindir.path(), &["--json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_one_line_error(&o);
     let err = stderr(&o);
