@@ -142,6 +142,19 @@ impl Machine {
             .output()
             .unwrap()
     }
+
+    /// `hwc-doctor --json` over this machine under strace with `options`, its log to `log`.
+    fn doctor_traced(&self, options: &[&str], log: &Path) -> Output {
+        Command::new("strace")
+            .args(options)
+            .arg("-o")
+            .arg(log)
+            .arg(hwc())
+            .args(["hwc-doctor", "--json", "--root"])
+            .arg(self.root())
+            .output()
+            .unwrap()
+    }
 }
 
 /// The checks of a --json run.
@@ -864,14 +877,7 @@ fn what_a_user_points_the_doctor_at_is_looked_at_not_opened() {
     std::os::unix::fs::symlink("/dev/null", &keys).unwrap();
     if have("strace") {
         let log = m.root().join("strace.log");
-        let o = Command::new("strace")
-            .args(["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"])
-            .arg(&log)
-            .arg(hwc())
-            .args(["hwc-doctor", "--json", "--root"])
-            .arg(m.root())
-            .output()
-            .unwrap();
+        let o = m.doctor_traced(&["-f", "-qq", "-e", "trace=open,openat,openat2"], &log);
         let trace = fs::read_to_string(&log).unwrap();
         // Looked at through O_PATH handles (which open nothing), never opened to read.
         let opened: Vec<&str> = trace
@@ -1292,17 +1298,7 @@ fn a_read_error_on_the_workers_pipe_fails_the_run() {
     }
     let m = Machine::consistent();
     let trace = m.root().join("reads");
-    let doctor = |strace: &[&str]| {
-        Command::new("strace")
-            .args(strace)
-            .arg("-o")
-            .arg(&trace)
-            .arg(hwc())
-            .args(["hwc-doctor", "--json", "--root"])
-            .arg(m.root())
-            .output()
-            .unwrap()
-    };
+    let doctor = |strace: &[&str]| m.doctor_traced(strace, &trace);
     // Which of this process's reads is the first on the worker's pipe (strace -y names it).
     let o = doctor(&["-y", "-e", "trace=read"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -1347,20 +1343,17 @@ fn a_stopped_worker_is_killed_at_its_deadline() {
     let m = Machine::consistent();
     let trace = m.root().join("trace");
     let started = std::time::Instant::now();
-    let o = Command::new("strace")
-        .args(["-f", "-qq", "-o"])
-        .arg(&trace)
-        .args([
+    let o = m.doctor_traced(
+        &[
+            "-f",
+            "-qq",
             "-e",
             "trace=setgroups,kill",
             "-e",
             "inject=setgroups:signal=SIGSTOP",
-        ])
-        .arg(hwc())
-        .args(["hwc-doctor", "--json", "--root"])
-        .arg(m.root())
-        .output()
-        .unwrap();
+        ],
+        &trace,
+    );
     let took = started.elapsed();
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
     let all = checks(&o);
