@@ -252,16 +252,7 @@ fn a_second_run_sends_no_change_and_peers_are_kept_exact() {
         return;
     };
     let run = |peers: &[&str], extra: &[&str]| {
-        let mut args = vec![
-            "ensure-overlay",
-            "vx0",
-            "--vni",
-            VNI,
-            "--bridge",
-            "br0",
-            "--local",
-            "198.51.100.1",
-        ];
+        let mut args = VX0.to_vec();
         for p in peers {
             args.extend(["--peer", p]);
         }
@@ -381,8 +372,8 @@ fn a_second_run_sends_no_change_and_peers_are_kept_exact() {
     );
 }
 
-/// The overlay asked for in the race tests: vx0 on br0 from 198.51.100.1, one peer.
-const RACED: [&str; 10] = [
+/// The overlay the tests ask for, before its peers: vx0 on br0 from 198.51.100.1.
+const VX0: [&str; 8] = [
     "ensure-overlay",
     "vx0",
     "--vni",
@@ -391,16 +382,19 @@ const RACED: [&str; 10] = [
     "br0",
     "--local",
     "198.51.100.1",
-    "--peer",
-    "198.51.100.2",
 ];
 
-/// A machine for the race tests (`overlay_machine`), and `RACED` started on it with its first request of type `held` (strace's name, or its number)
+/// The overlay asked for in the race tests: [`VX0`] with one peer.
+fn raced() -> Vec<&'static str> {
+    [&VX0[..], &["--peer", "198.51.100.2"]].concat()
+}
+
+/// A machine for the race tests (`overlay_machine`), and `raced()` started on it with its first request of type `held` (strace's name, or its number)
 /// held back 3 s: where in the run it falls is read from a first run, whose link is then
 /// deleted. `None` where strace or root is missing.
 fn race_held_back(tag: &str, held: (&str, &str)) -> Option<(Netns, std::process::Child)> {
     let ns = overlay_machine(tag)?;
-    let types = sent_types(&ns, &RACED)?;
+    let types = sent_types(&ns, &raced())?;
     let at = 1 + types
         .iter()
         .position(|t| t == held.0 || t == held.1)
@@ -411,7 +405,7 @@ fn race_held_back(tag: &str, held: (&str, &str)) -> Option<(Netns, std::process:
         .arg(format!("inject=sendto:delay_enter=3000000:when={at}"))
         .arg(hwc())
         .args(["hwc-netlink", "--netns", &ns.name])
-        .args(RACED)
+        .args(raced())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -472,7 +466,7 @@ fn two_overlay_runs_at_once_say_each_change_once() {
     let Some((ns, first)) = race_held_back("ovtwice", ("RTM_NEWNEIGH", "0x1c")) else {
         return;
     };
-    let second = ns.hwc(&RACED);
+    let second = ns.hwc(&raced());
     let first = first.wait_with_output().unwrap();
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     assert_eq!(code(&second), 0, "{}", stderr(&second));
