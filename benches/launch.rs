@@ -35,11 +35,10 @@ int main(int argc, char **argv) {
     return 127;
 }
 "#;
-/// The C wrapper, making first the system calls gpu-launch makes on the Optimus fixture with the
-/// session's snapshot (checked against it with strace before the timing): the standard
-/// descriptors polled; the PCI devices listed, each GPU's driver link read, the VGA-class one's
-/// boot_vga; the EGL vendor file looked for; the two profile files. `CHECKS ROOT PROGRAM...`.
-/// Its row is the floor of a wrapper that never uses a stale decision.
+/// The system calls gpu-launch makes on the Optimus fixture with the session's snapshot (checked
+/// against it with strace before the timing): the standard descriptors polled; the PCI devices
+/// listed, each GPU's driver link read, the VGA-class one's boot_vga; the EGL vendor file looked
+/// for; the two profile files. [`checks_source`] makes them before the C wrapper's own main.
 const CHECKS_C: &str = r#"#define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
@@ -54,9 +53,7 @@ static const char *under(char *buf, const char *root, const char *a, const char 
     strcat(buf, b);
     return buf;
 }
-int main(int argc, char **argv) {
-    (void)argc;
-    const char *root = argv[1];
+static void checks(const char *root) {
     static char path[8192], buf[2048];
     struct stat st;
     struct pollfd std_fds[3] = {{0, 0, 0}, {1, 0, 0}, {2, 0, 0}};
@@ -78,15 +75,18 @@ int main(int argc, char **argv) {
         open(under(path, root, config, "/hwc/gpu-launch.conf"), O_RDONLY | O_CLOEXEC | O_PATH);
     else if (home && home[0] == '/')
         open(under(path, root, home, "/.config/hwc/gpu-launch.conf"), O_RDONLY | O_CLOEXEC | O_PATH);
-    setenv("__NV_PRIME_RENDER_OFFLOAD", "1", 0);
-    setenv("__NV_PRIME_RENDER_OFFLOAD_PROVIDER", "NVIDIA-G0", 0);
-    setenv("__GLX_VENDOR_LIBRARY_NAME", "nvidia", 0);
-    setenv("__VK_LAYER_NV_optimus", "NVIDIA_only", 0);
-    setenv("__EGL_VENDOR_LIBRARY_FILENAMES", "/usr/share/glvnd/egl_vendor.d/10_nvidia.json", 0);
-    execvp(argv[2], argv + 2);
-    return 127;
 }
 "#;
+
+/// `CHECKS ROOT PROGRAM...`: the C wrapper, making first gpu-launch's system calls under ROOT.
+/// Its row is the floor of a wrapper that never uses a stale decision.
+fn checks_source() -> String {
+    format!(
+        "{CHECKS_C}#define main wrapper_main\n{WRAPPER_C}#undef main\n\
+         int main(int argc, char **argv) {{\n    checks(argv[1]);\n    \
+         return wrapper_main(argc - 1, argv + 1);\n}}\n"
+    )
+}
 const NVIDIA_OFFLOAD_SH: &str = "#!/bin/bash\n\
 export __NV_PRIME_RENDER_OFFLOAD=1\n\
 export __NV_PRIME_RENDER_OFFLOAD_PROVIDER=NVIDIA-G0\n\
@@ -101,8 +101,9 @@ fn main() {
     let tiny = common::compile_static(dir, "tiny", TINY_C);
     let wrapper = common::compile_static(dir, "wrapper", WRAPPER_C);
     let wrapper_pie = common::compile_c(dir, "wrapper-pie", WRAPPER_C, "-static-pie");
-    let checks = common::compile_static(dir, "checks", CHECKS_C);
-    let checks_pie = common::compile_c(dir, "checks-pie", CHECKS_C, "-static-pie");
+    let checks_c = checks_source();
+    let checks = common::compile_static(dir, "checks", &checks_c);
+    let checks_pie = common::compile_c(dir, "checks-pie", &checks_c, "-static-pie");
     let script = dir.join("nvidia-offload");
     std::fs::write(&script, NVIDIA_OFFLOAD_SH).unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
