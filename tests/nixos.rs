@@ -2972,8 +2972,21 @@ programs.dconf.enable = lib.mkDefault false;"#,
         .contains("card_label=\"OBS Virtual Camera\""));
     assert_eq!(nixos["hardware"]["graphics"]["enable32Bit"], true);
     assert_eq!(nixos["hardware"]["steam-hardware"]["enable"], true);
+    let x86_declared = doc["etc"]["hwc/declared.json"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let declared: Value = serde_json::from_str(&x86_declared).unwrap();
+    assert_eq!(
+        declared,
+        serde_json::json!({
+            "apps": ["chromium", "keepassxc", "obs", "steam"],
+            "graphics32": ["steam"]
+        })
+    );
     // On 64-bit ARM, NixOS refuses 32-bit graphics (graphics.nix's assertion): Steam's
-    // integration asks for them on x86_64 only, as NixOS's own programs.steam does.
+    // integration asks for them on x86_64 only, as NixOS's own programs.steam does, and tells
+    // the doctor so.
     let arm = Store {
         system: "aarch64-linux",
         ..Store::default()
@@ -2982,6 +2995,37 @@ programs.dconf.enable = lib.mkDefault false;"#,
     assert_eq!(doc["nixos"]["hardware"]["graphics"]["enable"], true);
     assert_eq!(doc["nixos"]["hardware"]["graphics"]["enable32Bit"], false);
     assert_eq!(doc["nixos"]["hardware"]["steam-hardware"]["enable"], true);
+    let arm_declared = doc["etc"]["hwc/declared.json"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let declared: Value = serde_json::from_str(&arm_declared).unwrap();
+    assert_eq!(
+        declared,
+        serde_json::json!({ "apps": ["chromium", "keepassxc", "obs", "steam"] })
+    );
+    // The real doctor, over a machine without 32-bit drivers (the fixture has no
+    // /run/opengl-driver-32), looks for them as each declaration says, not by its own build:
+    // the x86_64 one fails app:steam, the ARM one has nothing of Steam's to look for.
+    let steam = |declared: &str| {
+        let report = doctor_on_fixture(declared);
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "app:steam")
+            .cloned()
+    };
+    let x86 = steam(&x86_declared).expect("app:steam checked on x86_64");
+    assert_eq!(x86["status"], "fail", "{x86}");
+    assert!(
+        x86["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("/run/opengl-driver-32 is absent"),
+        "{x86}"
+    );
+    assert_eq!(steam(&arm_declared), None);
     let options: Vec<String> = doc["hwc"]["session"]
         .as_object()
         .unwrap()

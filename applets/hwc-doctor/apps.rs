@@ -88,37 +88,40 @@ pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
     }
 }
 
-/// What shows an app's system side in effect on a machine of `arch` (`std::env::consts::ARCH`),
-/// beyond its D-Bus names (checked on the user's bus): a path that exists once it is, what it
-/// is, and the fix when it is not. Steam's 32-bit graphics are x86_64's alone: the integration
-/// asks for them there only, as NixOS allows.
-fn effect_of(app: &str, arch: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    match app {
-        "obs" => Some((
+/// What shows an app's system side in effect, beyond its D-Bus names (checked on the user's bus):
+/// a path that exists once it is, what it is, and the fix when it is not. `graphics32` names the
+/// apps whose system side asked for 32-bit graphics drivers (declared.json's "graphics32"):
+/// the declaration says it for the platform it is for, where the doctor's own build could not
+/// (a `--root` over another machine's image), and says nothing where NixOS has none (64-bit ARM).
+fn effect_of(
+    app: &str,
+    graphics32: &[String],
+) -> Option<(&'static str, &'static str, &'static str)> {
+    if app == "obs" {
+        return Some((
             "/sys/module/v4l2loopback",
             "the v4l2loopback module (OBS's virtual camera) is loaded",
             "reboot after nixos-rebuild switch (boot.kernelModules loads it), or: modprobe v4l2loopback",
-        )),
-        "steam" if arch == "x86_64" => Some((
-            "/run/opengl-driver-32",
-            "32-bit graphics drivers are installed",
-            "hardware.graphics.enable32Bit = true; (a setting of yours turned it off?)",
-        )),
-        _ => None,
+        ));
     }
+    graphics32.iter().any(|a| a == app).then_some((
+        "/run/opengl-driver-32",
+        "32-bit graphics drivers are installed",
+        "hardware.graphics.enable32Bit = true; (a setting of yours turned it off?)",
+    ))
 }
 
-/// Whether `app` has a check of its effect here.
-pub fn has_effect(app: &str) -> bool {
-    effect_of(app, std::env::consts::ARCH).is_some()
+/// Whether `app` has a check of its effect, as declared.
+pub fn has_effect(app: &str, graphics32: &[String]) -> bool {
+    effect_of(app, graphics32).is_some()
 }
 
-/// For each app whose system side is declared on, what shows it in effect. The path itself is
-/// looked at, not what it links to: /run/opengl-driver-32 is a link into /nix/store, which is
-/// outside `--root`.
-pub fn effects(root: &Root, declared: &[String], f: &mut Findings) {
-    for app in declared {
-        let Some((path, what, fix)) = effect_of(app, std::env::consts::ARCH) else {
+/// For each app whose system side is declared on (`apps`; `graphics32` as in [`effect_of`]),
+/// what shows it in effect. The path itself is looked at, not what it links to:
+/// /run/opengl-driver-32 is a link into /nix/store, which is outside `--root`.
+pub fn effects(root: &Root, apps: &[String], graphics32: &[String], f: &mut Findings) {
+    for app in apps {
+        let Some((path, what, fix)) = effect_of(app, graphics32) else {
             continue;
         };
         let check = format!("app:{app}");
@@ -163,13 +166,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn steam_needs_32_bit_graphics_on_x86_64_alone() {
-        let path = |arch| effect_of("steam", arch).map(|(path, _, _)| path);
-        assert_eq!(path("x86_64"), Some("/run/opengl-driver-32"));
-        // NixOS refuses hardware.graphics.enable32Bit on 64-bit ARM: nothing to find there.
-        assert_eq!(path("aarch64"), None);
-        assert!(effect_of("obs", "aarch64").is_some());
-        assert!(effect_of("chromium", "x86_64").is_none());
+    fn the_32_bit_drivers_are_looked_for_where_the_declaration_asked_for_them() {
+        let asked = ["steam".to_string()];
+        let path = |graphics32: &[String]| effect_of("steam", graphics32).map(|(path, _, _)| path);
+        assert_eq!(path(&asked), Some("/run/opengl-driver-32"));
+        // A declaration for 64-bit ARM, where NixOS refuses hardware.graphics.enable32Bit,
+        // names none: nothing to find there, whatever the doctor was built for.
+        assert_eq!(path(&[]), None);
+        assert!(effect_of("obs", &[]).is_some());
+        assert!(effect_of("chromium", &asked).is_none());
+        assert!(has_effect("steam", &asked) && !has_effect("steam", &[]));
     }
 
     /// The path is what is looked at, not where it links: a link into a store outside the root
@@ -186,26 +192,26 @@ mod tests {
         std::os::unix::fs::symlink("/nix/store/none-v4l2loopback", module.join("v4l2loopback"))
             .unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, &mut f);
+        effects(&root, &declared, &[], &mut f);
         assert_eq!(status(&f).0, crate::check::Status::Ok, "{:?}", status(&f));
 
         std::fs::remove_file(module.join("v4l2loopback")).unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, &mut f);
+        effects(&root, &declared, &[], &mut f);
         assert!(status(&f).1.contains("is absent"), "{:?}", status(&f));
 
         // sys/module a file: nothing can be below it.
         std::fs::remove_dir(&module).unwrap();
         std::fs::write(&module, "").unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, &mut f);
+        effects(&root, &declared, &[], &mut f);
         assert!(status(&f).1.contains("is absent"), "{:?}", status(&f));
 
         // sys/module a link to itself: looking below it fails (ELOOP), which is no answer.
         std::fs::remove_file(&module).unwrap();
         std::os::unix::fs::symlink("module", &module).unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, &mut f);
+        effects(&root, &declared, &[], &mut f);
         assert!(status(&f).1.starts_with("cannot tell"), "{:?}", status(&f));
     }
 }

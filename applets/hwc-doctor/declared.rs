@@ -7,8 +7,13 @@
 //!  "permissions": {"user": "eric", "sets": ["media", "hardware"]},
 //!  "ssh": {"user": "eric", "secret": "/run/agenix/ssh-authorized-keys-eric"},
 //!  "bridges": {"podman0": ["10.88.0.1/16"]},
-//!  "apps": ["chromium"]}
+//!  "apps": ["chromium", "steam"],
+//!  "graphics32": ["steam"]}
 //! ```
+//!
+//! "graphics32" names the apps among "apps" whose system side asked for 32-bit graphics drivers:
+//! the NixOS domain writes it for the platform the configuration is for (x86_64 alone has them),
+//! so the doctor looks for them as that machine's declaration says, not by its own build.
 
 use hwc_core::error::{Error, Result};
 use hwc_core::root::Root;
@@ -64,6 +69,8 @@ pub struct Declared {
     /// Container networks, by name.
     pub networks: Vec<Network>,
     pub apps: Vec<String>,
+    /// The apps that asked for 32-bit graphics drivers.
+    pub graphics32: Vec<String>,
     /// Whether the file was there at all.
     pub found: bool,
 }
@@ -170,6 +177,9 @@ pub fn from_value(doc: &Value) -> std::result::Result<Declared, String> {
     if let Some(a) = doc.get("apps") {
         d.apps = strings(a, "apps")?;
     }
+    if let Some(a) = doc.get("graphics32") {
+        d.graphics32 = strings(a, "graphics32")?;
+    }
     Ok(d)
 }
 
@@ -225,7 +235,8 @@ mod tests {
  "permissions": {"user": "eric", "sets": ["media", "hardware"]},
  "ssh": {"user": "eric"},
  "bridges": {"podman0": ["10.88.0.1/16"]},
- "apps": ["chromium"]}"#,
+ "apps": ["chromium", "steam"],
+ "graphics32": ["steam"]}"#,
         )
         .unwrap();
         let d = from_value(&doc).unwrap();
@@ -242,7 +253,8 @@ mod tests {
         );
         assert_eq!(d.ssh, Some(("eric".into(), None)));
         assert_eq!(d.bridges, [("podman0".into(), vec!["10.88.0.1/16".into()])]);
-        assert_eq!(d.apps, ["chromium"]);
+        assert_eq!(d.apps, ["chromium", "steam"]);
+        assert_eq!(d.graphics32, ["steam"]);
         assert_eq!(d.user(), Some("eric"));
     }
 
@@ -262,6 +274,7 @@ mod tests {
             ),
             (br#"{"bridges": {"br0": "10.0.0.1/8"}}"#, "bridges.br0"),
             (br#"{"apps": [1]}"#, "apps"),
+            (br#"{"graphics32": "steam"}"#, "graphics32"),
             (b"[]", "not an object"),
         ] {
             let e = from_value(&json::parse(doc).unwrap()).unwrap_err();

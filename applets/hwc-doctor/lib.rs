@@ -181,6 +181,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
                 ssh: true,
                 session: true,
                 apps: &declared.apps,
+                graphics32: &declared.graphics32,
             },
             &mut f,
         ),
@@ -193,6 +194,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
                         ssh: true,
                         session: false,
                         apps: &[],
+                        graphics32: &[],
                     },
                     &mut f,
                 );
@@ -205,6 +207,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
                         ssh: false,
                         session: true,
                         apps: &declared.apps,
+                        graphics32: &declared.graphics32,
                     },
                     &mut f,
                 ),
@@ -218,7 +221,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
     }
     // What shows a declared app's system side in effect is the machine's (a kernel module, the
     // 32-bit drivers): looked at with or without a session.
-    apps::effects(&ctx.root, &declared.apps, &mut f);
+    apps::effects(&ctx.root, &declared.apps, &declared.graphics32, &mut f);
     mesh::check(&declared.bridges, ctx.install, &mut f);
     network::check(&declared.networks, &ctx.root, &mut f);
     f

@@ -24,6 +24,8 @@ pub struct Asked<'a> {
     pub ssh: bool,
     pub session: bool,
     pub apps: &'a [String],
+    /// Those of `apps` that asked for 32-bit graphics drivers (checked by the doctor itself).
+    pub graphics32: &'a [String],
 }
 
 /// Runs the checks for `user` as that user and adds what they found.
@@ -42,7 +44,7 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
         }
         if asked.session {
             crate::apps::check(root, user, asked.apps, &mut mine);
-            session(&runtime, user, asked.apps, &mut mine);
+            session(&runtime, user, asked, &mut mine);
         }
         for c in &mine.checks {
             out.write_all(check::encode(c).as_bytes())
@@ -162,7 +164,7 @@ fn names_for(app: &str) -> Option<&'static [&'static str]> {
 /// The graphical session. Without a runtime directory, or a bus, there is no session to check;
 /// a session that is not graphical (an SSH login: the user manager knows no display) has no
 /// hwc-session-init to have run. Those are skipped, never failed.
-fn session(runtime: &Path, user: &User, apps: &[String], f: &mut Findings) {
+fn session(runtime: &Path, user: &User, asked: &Asked, f: &mut Findings) {
     match present(runtime) {
         Ok(true) => {}
         Ok(false) => {
@@ -229,8 +231,8 @@ fn session(runtime: &Path, user: &User, apps: &[String], f: &mut Findings) {
     };
     let graphical = manager_environment(&mut bus, f);
     session_env(runtime, graphical, f);
-    for app in apps {
-        activatable(&mut bus, app, f);
+    for app in asked.apps {
+        activatable(&mut bus, app, asked.graphics32, f);
     }
 }
 
@@ -366,11 +368,11 @@ fn manager_environment(bus: &mut Bus, f: &mut Findings) -> Option<bool> {
 }
 
 /// The D-Bus names a declared app needs are on the bus or activatable.
-fn activatable(bus: &mut Bus, app: &str, f: &mut Findings) {
+fn activatable(bus: &mut Bus, app: &str, graphics32: &[String], f: &mut Findings) {
     let check = format!("app:{app}");
     let Some(needed) = names_for(app) else {
         // Apps with no D-Bus name to look for are checked by what shows them in effect.
-        if !crate::apps::has_effect(app) {
+        if !crate::apps::has_effect(app, graphics32) {
             f.skip(SESSION, &check, format!("no checks known for '{app}'"));
         }
         return;

@@ -95,6 +95,11 @@ in
             enable32Bit = weak pkgs.stdenv.hostPlatform.isx86_64;
           };
         })
+        # Where it asked for them, named in the declaration too: hwc-doctor then looks for the
+        # 32-bit drivers, on the platform this configuration is for (not the doctor's own).
+        (lib.optionalAttrs graphics32 (
+          mkIf pkgs.stdenv.hostPlatform.isx86_64 { hwc.infrastructure.session.graphics32Apps = [ name ]; }
+        ))
         (extraConfig { inherit config pkgs weak; })
       ]);
     };

@@ -41,6 +41,9 @@ let
     // lib.optionalAttrs (mesh.enable && mesh.networkFacts != { }) { networks = mesh.networkFacts; }
     // lib.optionalAttrs (infra.session.appIntegrations != [ ]) {
       apps = lib.sort lib.lessThan infra.session.appIntegrations;
+    }
+    // lib.optionalAttrs (infra.session.graphics32Apps != [ ]) {
+      graphics32 = lib.sort lib.lessThan infra.session.graphics32Apps;
     };
 
   textfile = "${cfg.textfileDirectory}/hwc-doctor.prom";
@@ -52,6 +55,15 @@ in
     default = [ ];
     internal = true;
     description = "The apps whose system side is on, for hwc-doctor.";
+  };
+
+  # The apps among those whose integration asked for 32-bit graphics drivers, on a platform that
+  # has them (x86_64): declared.json's "graphics32".
+  options.hwc.infrastructure.session.graphics32Apps = mkOption {
+    type = lib.types.listOf lib.types.str;
+    default = [ ];
+    internal = true;
+    description = "The apps whose system side asked for 32-bit graphics drivers, for hwc-doctor.";
   };
 
   options.hwc.infrastructure.session.commands.doctor = {
