@@ -268,7 +268,10 @@ fn check_seeds(stage1: &str, out: &HashMap<&str, &Value>) {
             serde_json::json!({ "permissions": { "user": "eric", "sets": ["development", "hardware", "media"] } }),
         ),
         ("services", serde_json::json!({ "ssh": { "user": "eric" } })),
-        ("chromium", serde_json::json!({ "apps": ["chromium"] })),
+        (
+            "chromium",
+            serde_json::json!({ "apps": ["chromium"], "graphics32": [] }),
+        ),
         ("mesh", serde_json::json!({ "bridges": {} })),
     ] {
         let text = out[name]["etc"]["hwc/declared.json"]["text"]
@@ -507,7 +510,8 @@ fn every_option_on_evaluates_and_takes_effect() {
                 "br-lab": ["10.89.0.1/24", "fd00:89::1/64"],
                 "br+x": ["10.90.0.1/24"]
             },
-            "apps": ["chromium"]
+            "apps": ["chromium"],
+            "graphics32": []
         })
     );
     // The doctor on a timer, its gauges in the textfile directory, which boot makes.
@@ -3002,7 +3006,10 @@ programs.dconf.enable = lib.mkDefault false;"#,
     let declared: Value = serde_json::from_str(&arm_declared).unwrap();
     assert_eq!(
         declared,
-        serde_json::json!({ "apps": ["chromium", "keepassxc", "obs", "steam"] })
+        serde_json::json!({
+            "apps": ["chromium", "keepassxc", "obs", "steam"],
+            "graphics32": []
+        })
     );
     // The real doctor, over a machine without 32-bit drivers (the fixture has no
     // /run/opengl-driver-32), looks for them as each declaration says, not by its own build:
@@ -3026,6 +3033,9 @@ programs.dconf.enable = lib.mkDefault false;"#,
         "{x86}"
     );
     assert_eq!(steam(&arm_declared), None);
+    // A declaration from before "graphics32" does not say: the check is skipped, saying so.
+    let older = steam(r#"{"apps": ["steam"]}"#).expect("app:steam reported");
+    assert_eq!(older["status"], "skip", "{older}");
     let options: Vec<String> = doc["hwc"]["session"]
         .as_object()
         .unwrap()

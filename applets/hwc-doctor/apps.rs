@@ -88,11 +88,17 @@ pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
     }
 }
 
+/// hwc's own integrations that ask for 32-bit graphics drivers (graphics32 in
+/// install/nix/infrastructure/session/apps.nix): what a declaration without "graphics32" leaves
+/// unsaid.
+const ASK_FOR_32_BIT: &[&str] = &["steam"];
+
 /// What shows an app's system side in effect, beyond its D-Bus names (checked on the user's bus):
-/// a path that exists once it is, what it is, and the fix when it is not. `graphics32` names the
-/// apps whose system side asked for 32-bit graphics drivers (declared.json's "graphics32"):
-/// the declaration says it for the platform it is for, where the doctor's own build could not
-/// (a `--root` over another machine's image), and says nothing where NixOS has none (64-bit ARM).
+/// a path that exists once it is, what it is, and the fix when it is not; one effect an app.
+/// `graphics32` names the apps whose system side asked for 32-bit graphics drivers
+/// (declared.json's "graphics32"): the declaration says it for the platform it is for, where the
+/// doctor's own build could not (a `--root` over another machine's image), and names none where
+/// NixOS has none (64-bit ARM).
 fn effect_of(
     app: &str,
     graphics32: &[String],
@@ -111,17 +117,35 @@ fn effect_of(
     ))
 }
 
-/// Whether `app` has a check of its effect, as declared.
-pub fn has_effect(app: &str, graphics32: &[String]) -> bool {
-    effect_of(app, graphics32).is_some()
+/// Whether the declaration does not say if `app` asked for 32-bit graphics drivers (no
+/// "graphics32": written by an hwc from before it, or by hand), where hwc's integration does ask.
+fn unsaid(app: &str, graphics32: Option<&[String]>) -> bool {
+    graphics32.is_none() && ASK_FOR_32_BIT.contains(&app)
 }
 
-/// For each app whose system side is declared on (`apps`; `graphics32` as in [`effect_of`]),
-/// what shows it in effect. The path itself is looked at, not what it links to:
-/// /run/opengl-driver-32 is a link into /nix/store, which is outside `--root`.
-pub fn effects(root: &Root, apps: &[String], graphics32: &[String], f: &mut Findings) {
+/// Whether the doctor itself reports on `app`'s effect ([`effects`]), as declared.
+pub fn has_effect(app: &str, graphics32: Option<&[String]>) -> bool {
+    effect_of(app, graphics32.unwrap_or_default()).is_some() || unsaid(app, graphics32)
+}
+
+/// For each app whose system side is declared on (`apps`; `graphics32` as in [`effect_of`],
+/// `None` when the declaration does not say), what shows it in effect. The path itself is
+/// looked at, not what it links to: /run/opengl-driver-32 is a link into /nix/store, which is
+/// outside `--root`.
+pub fn effects(root: &Root, apps: &[String], graphics32: Option<&[String]>, f: &mut Findings) {
     for app in apps {
-        let Some((path, what, fix)) = effect_of(app, graphics32) else {
+        if unsaid(app, graphics32) {
+            f.skip(
+                SESSION,
+                &format!("app:{app}"),
+                format!(
+                    "{} does not say whether {app} asked for 32-bit graphics drivers (no \"graphics32\"; an older hwc wrote it): not looked for",
+                    crate::declared::PATH
+                ),
+            );
+            continue;
+        }
+        let Some((path, what, fix)) = effect_of(app, graphics32.unwrap_or_default()) else {
             continue;
         };
         let check = format!("app:{app}");
@@ -175,7 +199,44 @@ mod tests {
         assert_eq!(path(&[]), None);
         assert!(effect_of("obs", &[]).is_some());
         assert!(effect_of("chromium", &asked).is_none());
-        assert!(has_effect("steam", &asked) && !has_effect("steam", &[]));
+        assert!(has_effect("steam", Some(&asked)) && !has_effect("steam", Some(&[])));
+    }
+
+    /// A declaration that does not say (no "graphics32") has Steam's check skipped, saying so,
+    /// never passed or failed; OBS's is its own and still made.
+    #[test]
+    fn a_declaration_that_does_not_say_skips_the_32_bit_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let apps = [
+            "obs".to_string(),
+            "steam".to_string(),
+            "chromium".to_string(),
+        ];
+        let mut f = Findings::default();
+        effects(&root, &apps, None, &mut f);
+        let found: Vec<(String, crate::check::Status)> = f
+            .checks
+            .iter()
+            .map(|c| (c.name.clone(), c.status))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("app:obs".to_string(), crate::check::Status::Fail),
+                ("app:steam".to_string(), crate::check::Status::Skip),
+            ]
+        );
+        assert!(
+            f.checks[1].evidence.contains("\"graphics32\""),
+            "{:?}",
+            f.checks[1]
+        );
+        assert!(has_effect("steam", None) && !has_effect("chromium", None));
+        // Said, and none asked (64-bit ARM): nothing of Steam's.
+        let mut f = Findings::default();
+        effects(&root, &apps, Some(&[]), &mut f);
+        assert_eq!(f.checks.len(), 1, "{:?}", f.checks);
     }
 
     /// The path is what is looked at, not where it links: a link into a store outside the root
@@ -192,26 +253,26 @@ mod tests {
         std::os::unix::fs::symlink("/nix/store/none-v4l2loopback", module.join("v4l2loopback"))
             .unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, &[], &mut f);
+        effects(&root, &declared, Some(&[]), &mut f);
         assert_eq!(status(&f).0, crate::check::Status::Ok, "{:?}", status(&f));
 
         std::fs::remove_file(module.join("v4l2loopback")).unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, &[], &mut f);
+        effects(&root, &declared, Some(&[]), &mut f);
         assert!(status(&f).1.contains("is absent"), "{:?}", status(&f));
 
         // sys/module a file: nothing can be below it.
         std::fs::remove_dir(&module).unwrap();
         std::fs::write(&module, "").unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, &[], &mut f);
+        effects(&root, &declared, Some(&[]), &mut f);
         assert!(status(&f).1.contains("is absent"), "{:?}", status(&f));
 
         // sys/module a link to itself: looking below it fails (ELOOP), which is no answer.
         std::fs::remove_file(&module).unwrap();
         std::os::unix::fs::symlink("module", &module).unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, &[], &mut f);
+        effects(&root, &declared, Some(&[]), &mut f);
         assert!(status(&f).1.starts_with("cannot tell"), "{:?}", status(&f));
     }
 }

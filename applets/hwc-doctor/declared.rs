@@ -12,8 +12,10 @@
 //! ```
 //!
 //! "graphics32" names the apps among "apps" whose system side asked for 32-bit graphics drivers:
-//! the NixOS domain writes it for the platform the configuration is for (x86_64 alone has them),
-//! so the doctor looks for them as that machine's declaration says, not by its own build.
+//! the NixOS domain writes it beside "apps" (`[]` where none asked) for the platform the
+//! configuration is for (x86_64 alone has them), so the doctor looks for them as that machine's
+//! declaration says, not by its own build. Without it, what it would say is not known: Steam's
+//! check is skipped.
 
 use hwc_core::error::{Error, Result};
 use hwc_core::root::Root;
@@ -69,8 +71,8 @@ pub struct Declared {
     /// Container networks, by name.
     pub networks: Vec<Network>,
     pub apps: Vec<String>,
-    /// The apps that asked for 32-bit graphics drivers.
-    pub graphics32: Vec<String>,
+    /// The apps that asked for 32-bit graphics drivers; `None` when the declaration does not say.
+    pub graphics32: Option<Vec<String>>,
     /// Whether the file was there at all.
     pub found: bool,
 }
@@ -178,7 +180,13 @@ pub fn from_value(doc: &Value) -> std::result::Result<Declared, String> {
         d.apps = strings(a, "apps")?;
     }
     if let Some(a) = doc.get("graphics32") {
-        d.graphics32 = strings(a, "graphics32")?;
+        let graphics32 = strings(a, "graphics32")?;
+        if let Some(stray) = graphics32.iter().find(|g| !d.apps.contains(g)) {
+            return Err(format!(
+                "graphics32 names '{stray}', which is not among apps"
+            ));
+        }
+        d.graphics32 = Some(graphics32);
     }
     Ok(d)
 }
@@ -254,14 +262,14 @@ mod tests {
         assert_eq!(d.ssh, Some(("eric".into(), None)));
         assert_eq!(d.bridges, [("podman0".into(), vec!["10.88.0.1/16".into()])]);
         assert_eq!(d.apps, ["chromium", "steam"]);
-        assert_eq!(d.graphics32, ["steam"]);
+        assert_eq!(d.graphics32, Some(vec!["steam".to_string()]));
         assert_eq!(d.user(), Some("eric"));
     }
 
     #[test]
     fn every_key_is_optional_and_bad_values_are_named() {
         let d = from_value(&json::parse(b"{}").unwrap()).unwrap();
-        assert!(d.found && d.gpu.is_none() && d.bridges.is_empty());
+        assert!(d.found && d.gpu.is_none() && d.bridges.is_empty() && d.graphics32.is_none());
         for (doc, named) in [
             (&br#"{"gpu": {"type": "matrox"}}"#[..], "gpu.type"),
             (
@@ -275,6 +283,11 @@ mod tests {
             (br#"{"bridges": {"br0": "10.0.0.1/8"}}"#, "bridges.br0"),
             (br#"{"apps": [1]}"#, "apps"),
             (br#"{"graphics32": "steam"}"#, "graphics32"),
+            // Only an app declared on can have asked for anything.
+            (
+                br#"{"apps": ["obs"], "graphics32": ["steam"]}"#,
+                "graphics32 names 'steam', which is not among apps",
+            ),
             (b"[]", "not an object"),
         ] {
             let e = from_value(&json::parse(doc).unwrap()).unwrap_err();

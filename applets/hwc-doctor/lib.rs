@@ -56,7 +56,8 @@ use declared::Declared;
 [\"10.88.0.1/16\"]}}, \"networks\": {{\"media\": {{\"bridge\": \"hwc-media\", \"address\": \
 \"10.77.0.1/24\", \"overlay\": {{\"link\": \"vx-4242\", \"vni\": 4242, \"port\": 4789, \"local\": \
 \"192.0.2.1\", \"underlay\": \"wg0\", \"peers\": [...], \"mtu\": 1370}}, \"podman\": true}}}}, \
-\"apps\": [\"chromium\"]}}. JSON: checks[] {{bucket, check, status, \
+\"apps\": [\"chromium\", \"steam\"], \"graphics32\": [\"steam\"] (the apps that asked for 32-bit \
+graphics drivers, [] where none did)}}. JSON: checks[] {{bucket, check, status, \
 evidence, fix}}, declared, user, failed. --prometheus writes hwc_check_ok{{bucket,check}}, \
 hwc_gpu_info{{pci,vendor,device,driver,role}}, hwc_gpu_runtime_suspended{{pci}}, \
 hwc_nvidia_versions_match, hwc_user_missing_groups{{user,set}}, hwc_ssh_authorized_keys{{user}}, \
@@ -181,7 +182,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
                 ssh: true,
                 session: true,
                 apps: &declared.apps,
-                graphics32: &declared.graphics32,
+                graphics32: declared.graphics32.as_deref(),
             },
             &mut f,
         ),
@@ -194,7 +195,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
                         ssh: true,
                         session: false,
                         apps: &[],
-                        graphics32: &[],
+                        graphics32: None,
                     },
                     &mut f,
                 );
@@ -207,7 +208,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
                         ssh: false,
                         session: true,
                         apps: &declared.apps,
-                        graphics32: &declared.graphics32,
+                        graphics32: declared.graphics32.as_deref(),
                     },
                     &mut f,
                 ),
@@ -221,7 +222,12 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
     }
     // What shows a declared app's system side in effect is the machine's (a kernel module, the
     // 32-bit drivers): looked at with or without a session.
-    apps::effects(&ctx.root, &declared.apps, &declared.graphics32, &mut f);
+    apps::effects(
+        &ctx.root,
+        &declared.apps,
+        declared.graphics32.as_deref(),
+        &mut f,
+    );
     mesh::check(&declared.bridges, ctx.install, &mut f);
     network::check(&declared.networks, &ctx.root, &mut f);
     f

@@ -24,8 +24,9 @@ pub struct Asked<'a> {
     pub ssh: bool,
     pub session: bool,
     pub apps: &'a [String],
-    /// Those of `apps` that asked for 32-bit graphics drivers (checked by the doctor itself).
-    pub graphics32: &'a [String],
+    /// Those of `apps` that asked for 32-bit graphics drivers (checked by the doctor itself);
+    /// `None` when the declaration does not say.
+    pub graphics32: Option<&'a [String]>,
 }
 
 /// Runs the checks for `user` as that user and adds what they found.
@@ -368,7 +369,7 @@ fn manager_environment(bus: &mut Bus, f: &mut Findings) -> Option<bool> {
 }
 
 /// The D-Bus names a declared app needs are on the bus or activatable.
-fn activatable(bus: &mut Bus, app: &str, graphics32: &[String], f: &mut Findings) {
+fn activatable(bus: &mut Bus, app: &str, graphics32: Option<&[String]>, f: &mut Findings) {
     let check = format!("app:{app}");
     let Some(needed) = names_for(app) else {
         // Apps with no D-Bus name to look for are checked by what shows them in effect.

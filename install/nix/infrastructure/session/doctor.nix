@@ -39,10 +39,10 @@ let
       bridges = lib.mapAttrs (_: b: b.addresses) (lib.filterAttrs (name: _: hwcLib.isIfName name) mesh.bridges);
     }
     // lib.optionalAttrs (mesh.enable && mesh.networkFacts != { }) { networks = mesh.networkFacts; }
+    # Always beside "apps", an empty list included: a declaration without it (older, or written
+    # by hand) has the doctor skip what it would say, not read it as "none asked".
     // lib.optionalAttrs (infra.session.appIntegrations != [ ]) {
       apps = lib.sort lib.lessThan infra.session.appIntegrations;
-    }
-    // lib.optionalAttrs (infra.session.graphics32Apps != [ ]) {
       graphics32 = lib.sort lib.lessThan infra.session.graphics32Apps;
     };
 
