@@ -261,6 +261,33 @@ fn a_driver_upgraded_without_a_reboot_fails_naming_both_versions() {
     );
 }
 
+/// A Debian host on 64-bit ARM (Grace Hopper, Jetson-class boards) keeps NVIDIA's libraries in
+/// its own multiarch directory: the versions are compared there too, whatever the doctor's build.
+#[test]
+fn a_debian_arm_host_has_its_driver_libraries_compared_in_its_multiarch_directory() {
+    let m = Machine::consistent();
+    let nixos = m.root().join("run/opengl-driver/lib");
+    let debian = m.root().join("usr/lib/aarch64-linux-gnu");
+    fs::create_dir_all(&debian).unwrap();
+    for name in ["libnvidia-ml.so", "libcuda.so"] {
+        fs::remove_file(nixos.join(format!("{name}.{MODULE}"))).unwrap();
+        fs::remove_file(nixos.join(format!("{name}.1"))).unwrap();
+        write(&debian.join(format!("{name}.570.86.16")), "");
+    }
+    let o = m.doctor(&[]);
+    fails_alone(
+        &o,
+        "hardware/gpu",
+        "nvidia-versions",
+        &[
+            "kernel module 550.78",
+            "/usr/lib/aarch64-linux-gnu",
+            "570.86.16",
+        ],
+        &["reboot"],
+    );
+}
+
 #[test]
 fn a_cdi_spec_for_the_previous_driver_fails_naming_the_spec() {
     let m = Machine::consistent();

@@ -19,10 +19,14 @@ use crate::declared;
 const OPTION: &str = "hwc.infrastructure.hardware.gpu";
 
 /// Where NVIDIA's user-space libraries are looked for: NixOS's driver link first, then the
-/// loader's usual directories.
-const LIB_DIRS: [&str; 4] = [
+/// loader's usual directories, Debian's multiarch ones for each platform NVIDIA builds its
+/// driver for. All of them, whatever the doctor was built for: under `--root` the machine may be
+/// another platform's, and each machine has its own platform's directory alone.
+const LIB_DIRS: [&str; 6] = [
     "/run/opengl-driver/lib",
     "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib/powerpc64le-linux-gnu",
     "/usr/lib64",
     "/usr/lib",
 ];
