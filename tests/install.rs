@@ -1090,3 +1090,38 @@ fn walk_all(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A template unit hands what it runs the instance name unescaped (`%I`): the doctor, like
+/// `systemd-escape`, names a bridge `br+lab` as `hwc-bridge@br\x2blab.service` and a user `eric-b`
+/// as `setup-ssh-keys@eric\x2db.service`, where `%i` would give the program `br\x2blab` and
+/// `eric\x2db`. The unit name itself (`Unit=`) keeps the escaped form, `%i`.
+#[test]
+fn template_units_pass_the_unescaped_instance_to_what_they_run() {
+    let dir = repo().join("install/systemd");
+    let mut templates = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.contains("@.") {
+            continue;
+        }
+        templates += 1;
+        let text = fs::read_to_string(&path).unwrap();
+        let mut uses = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            if key == "Unit" {
+                continue;
+            }
+            assert!(!value.contains("%i"), "{name}: {line}: %I, not %i");
+            uses += value.matches("%I").count();
+        }
+        assert!(uses > 0, "{name} passes its instance to nothing");
+    }
+    assert_eq!(
+        templates, 3,
+        "hwc-bridge@.service, setup-ssh-keys@.service and .path"
+    );
+}
