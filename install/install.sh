@@ -20,7 +20,8 @@ Usage: install/install.sh [--prefix DIR] [--binary PATH] [--systemd DIR] [--syst
                           [--uninstall]
 
   --prefix DIR        install into DIR/bin (default: ~/.local, or /usr/local for root)
-  --binary PATH       install this hwc binary instead of building the static release
+  --binary PATH       install this hwc binary instead of building the static release for
+                      this machine's platform (x86_64 or aarch64 Linux)
   --systemd DIR       also install the system units (setup-ssh-keys@.service and its .path,
                       which re-runs it when the secret changes; hwc-bridge@.service;
                       hwc-doctor.service and .timer) into DIR, with the real binary path in
@@ -495,8 +496,14 @@ for unit in "$repo"/install/systemd/*.service "$repo"/install/systemd/*.path "$r
 done
 
 if [ -z "$binary" ]; then
-  (cd "$repo" && cargo build --release --locked)
-  binary="$repo/target/x86_64-unknown-linux-gnu/release/hwc"
+  # For this machine's own platform, named: .cargo/config.toml's build.target is x86_64 (it keeps
+  # the static flags off host code), and it sets the static flags for the platforms it names.
+  host=$(rustc -vV 2> /dev/null | sed -n 's/^host: //p') || host=
+  [ -n "$host" ] || die "rustc not found: install Rust (rustup.rs), or pass --binary PATH"
+  grep -qxF "[target.$host]" "$repo/.cargo/config.toml" ||
+    die "no static build is set up for $host (.cargo/config.toml names x86_64 and aarch64); pass --binary PATH"
+  (cd "$repo" && cargo build --release --locked --target "$host")
+  binary="$repo/target/$host/release/hwc"
 fi
 if [ ! -f "$binary" ] || [ ! -x "$binary" ]; then die "$binary is not an executable"; fi
 # Run as hwc, whatever the file is called: the name it is run by chooses the applet.

@@ -1125,3 +1125,84 @@ fn template_units_pass_the_unescaped_instance_to_what_they_run() {
         "hwc-bridge@.service, setup-ssh-keys@.service and .path"
     );
 }
+
+/// Without `--binary`, install.sh builds for the machine's own platform (rustc's host), named,
+/// and installs that build; a platform .cargo/config.toml has no static build for is refused
+/// before anything is built. Run over a copy of the tree, with stand-ins for rustc and cargo that
+/// report the platform and record what they were asked.
+#[test]
+fn install_sh_builds_for_the_machines_own_platform() {
+    let t = tempfile::tempdir().unwrap();
+    let tree = t.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    for dir in ["install", ".cargo"] {
+        let o = Command::new("cp")
+            .arg("-a")
+            .arg(repo().join(dir))
+            .arg(tree.join(dir))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "cp {dir}: {}", stderr(&o));
+    }
+    let bin = t.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = t.path().join("cargo.log");
+    let script = |name: &str, text: String| {
+        let p = bin.join(name);
+        fs::write(&p, text).unwrap();
+        chmod(&p, 0o755);
+    };
+    script(
+        "rustc",
+        "#!/bin/sh\nprintf 'rustc 1.95.0\\nhost: %s\\n' \"$FAKE_HOST\"\n".into(),
+    );
+    script(
+        "cargo",
+        format!(
+            "#!/bin/sh\necho \"$PWD $*\" >> {log}\nmkdir -p target/$FAKE_HOST/release\n\
+             cp {hwc} target/$FAKE_HOST/release/hwc\n",
+            log = log.display(),
+            hwc = hwc().display()
+        ),
+    );
+    let run = |host: &str, prefix: &Path| {
+        Command::new("bash")
+            .arg(tree.join("install/install.sh"))
+            .arg("--prefix")
+            .arg(prefix)
+            .env("FAKE_HOST", host)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap()
+    };
+    let prefix = t.path().join("arm");
+    let o = run("aarch64-unknown-linux-gnu", &prefix);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        format!(
+            "{} build --release --locked --target aarch64-unknown-linux-gnu\n",
+            tree.display()
+        )
+    );
+    assert_eq!(
+        sha256(&prefix.join("bin/hwc")),
+        sha256(&tree.join("target/aarch64-unknown-linux-gnu/release/hwc"))
+    );
+    assert!(prefix.join("bin/gpu-launch").exists());
+
+    fs::remove_file(&log).unwrap();
+    let prefix = t.path().join("riscv");
+    let o = run("riscv64gc-unknown-linux-gnu", &prefix);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no static build is set up for riscv64gc-unknown-linux-gnu"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!log.exists(), "nothing built");
+    assert!(!prefix.exists(), "nothing installed");
+}
