@@ -1091,10 +1091,11 @@ fn walk_all(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A template unit hands what it runs the instance name unescaped (`%I`): the doctor, like
-/// `systemd-escape`, names a bridge `br+lab` as `hwc-bridge@br\x2blab.service` and a user `eric-b`
-/// as `setup-ssh-keys@eric\x2db.service`, where `%i` would give the program `br\x2blab` and
-/// `eric\x2db`. The unit name itself (`Unit=`) keeps the escaped form, `%i`.
+/// A template unit hands what it runs the instance name unescaped (`%I`): the doctor and
+/// `systemd-escape` name a bridge `br+lab` as `hwc-bridge@br\x2blab.service`, and
+/// `systemd-escape` a user `eric-b` as `setup-ssh-keys@eric\x2db.service`, where `%i` would give
+/// the program `br\x2blab` and `eric\x2db`. The unit name itself (`Unit=`) keeps the escaped
+/// form, `%i`.
 #[test]
 fn template_units_pass_the_unescaped_instance_to_what_they_run() {
     let dir = repo().join("install/systemd");
