@@ -38,6 +38,9 @@ fn write(p: &Path, text: &str) {
     fs::write(p, text).unwrap();
 }
 
+const NIXOS: &str = "NAME=NixOS\nID=nixos\n";
+const DEBIAN: &str = "NAME=\"Debian GNU/Linux\"\nID=debian\n";
+
 const DECLARED: &str = r#"{"gpu": {"type": "nvidia", "containerRuntime": true},
  "permissions": {"user": "eric", "sets": ["media"]},
  "ssh": {"user": "eric"}}"#;
@@ -75,6 +78,8 @@ impl Machine {
         );
         m.groups(&["audio", "video", "render"]);
         write(&r.join("etc/hwc/declared.json"), DECLARED);
+        // A NixOS machine: the fixes name its options (see `debian` for another distribution's).
+        write(&r.join("etc/os-release"), NIXOS);
         for lib in ["libnvidia-ml.so", "libcuda.so"] {
             write(&r.join(format!("run/opengl-driver/lib/{lib}.{MODULE}")), "");
             write(&r.join(format!("run/opengl-driver/lib/{lib}.1")), "");
@@ -589,7 +594,28 @@ fn a_declared_network_is_checked_link_by_link() {
             "hwc.infrastructure.mesh.containerNetworking.networks.media.overlay.peers",
         ],
     );
-    run(&ensure);
+    // On another distribution, which has no hwc-network unit, the fix is the commands that make
+    // the network as declared; run as given, they mend it.
+    write(&m.root().join("etc/os-release"), DEBIAN);
+    let o = doctor();
+    let c = find(&checks(&o), "mesh", "network:media:peers").clone();
+    let fix = c["fix"].as_str().unwrap();
+    assert!(
+        !fix.contains("hwc.infrastructure") && !fix.contains("systemctl"),
+        "{fix}"
+    );
+    let commands = fix.split(" (").next().unwrap();
+    assert_eq!(
+        commands,
+        "hwc-netlink ensure-bridge hwc-media 10.77.0.1/24; hwc-netlink ensure-overlay vx-4242 \
+         --vni 4242 --bridge hwc-media --port 4789 --local 192.0.2.1 --dev wg0 \
+         --peer 192.0.2.2 --peer 192.0.2.3 --mtu 1370"
+    );
+    for command in commands.split("; ") {
+        run(&command.split(' ').collect::<Vec<_>>());
+    }
+    assert_eq!(code(&doctor()), 0, "{}", stdout(&doctor()));
+    write(&m.root().join("etc/os-release"), NIXOS);
 
     // An MTU above what the underlay carries (the underlay's lowered under it: the kernel keeps
     // the overlay's).
@@ -1218,12 +1244,9 @@ fn ssh_unit(units: &[(&str, &str)], nixos: bool) -> Option<Value> {
     let bus = SystemBus::start(units)?;
     let m = Machine::consistent();
     if nixos {
-        write(&m.root().join("etc/os-release"), "NAME=NixOS\nID=nixos\n");
+        write(&m.root().join("etc/os-release"), NIXOS);
     } else {
-        write(
-            &m.root().join("etc/os-release"),
-            "NAME=\"Debian GNU/Linux\"\nID=debian\n",
-        );
+        write(&m.root().join("etc/os-release"), DEBIAN);
     }
     let o = Command::new(hwc())
         .args(["hwc-doctor", "--json", "--root"])
@@ -1469,4 +1492,87 @@ fn a_fault_at_any_write_call_leaves_old_or_complete_metrics() {
     );
     eprintln!("fault sweep: {injected} injected faults in {runs} runs");
     assert!(injected >= 40, "only {injected} faults were injected");
+}
+
+/// On another distribution every fix the doctor gives is a command to run or a file to change,
+/// never a NixOS option (which means nothing there); the same machines marked NixOS get the
+/// option lines. Two machines between them fail or warn most checks: one declared AMD (type,
+/// accel), one declared NVIDIA without the driver's user space or a CDI spec, its user outside
+/// the render group, an SSH user missing from /etc/passwd and OBS's module not loaded.
+#[test]
+fn on_debian_the_fixes_are_commands_and_files_not_nixos_options() {
+    let fixes = |os_release: &str| -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for declared in [
+            r#"{"gpu": {"type": "amd"}}"#,
+            r#"{"gpu": {"type": "nvidia", "containerRuntime": true},
+ "permissions": {"user": "eric", "sets": ["media"]},
+ "ssh": {"user": "bob"},
+ "apps": ["obs", "steam"], "graphics32": ["steam"]}"#,
+        ] {
+            let m = Machine::consistent();
+            write(&m.root().join("etc/os-release"), os_release);
+            write(&m.root().join("etc/hwc/declared.json"), declared);
+            m.groups(&["audio", "video"]);
+            fs::remove_file(m.root().join("etc/cdi/nvidia.yaml")).unwrap();
+            fs::remove_dir_all(m.root().join("run/opengl-driver/lib")).unwrap();
+            let o = m.doctor(&[]);
+            assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+            for c in checks(&o) {
+                if let Some(fix) = c["fix"].as_str() {
+                    let name = format!(
+                        "{} {}",
+                        c["bucket"].as_str().unwrap(),
+                        c["check"].as_str().unwrap()
+                    );
+                    out.push((name, format!("{fix} | {}", c["evidence"].as_str().unwrap())));
+                }
+            }
+        }
+        out
+    };
+    const NIXOS_WORDS: [&str; 7] = [
+        "hwc.infrastructure",
+        "nixos-rebuild",
+        "users.users",
+        "age.secrets",
+        "hardware.",
+        "boot.",
+        "extraGroups",
+    ];
+    let debian = fixes(DEBIAN);
+    let named: Vec<&str> = debian.iter().map(|(n, _)| n.as_str()).collect();
+    for check in [
+        "hardware/gpu type",
+        "hardware/gpu accel",
+        "hardware/gpu nvidia-versions",
+        "hardware/gpu cdi-spec",
+        "hardware/gpu render-node",
+        "hardware/permissions groups:media",
+        "session/services ssh-secret",
+        "session/services authorized-keys",
+        "session/user app:obs",
+    ] {
+        assert!(named.contains(&check), "{check} gave no fix: {debian:#?}");
+    }
+    for (check, fix) in &debian {
+        for word in NIXOS_WORDS {
+            assert!(!fix.contains(word), "{check}: '{word}' in {fix}");
+        }
+    }
+    let fix_of = |all: &[(String, String)], check: &str| {
+        all.iter().find(|(n, _)| n == check).unwrap().1.clone()
+    };
+    assert!(fix_of(&debian, "hardware/gpu render-node").contains("usermod -aG render eric"));
+    assert!(fix_of(&debian, "session/user app:obs").contains("modprobe v4l2loopback"));
+    assert!(fix_of(&debian, "session/services authorized-keys").contains("useradd -m bob"));
+    assert!(fix_of(&debian, "hardware/gpu cdi-spec").contains("nvidia-ctk cdi generate"));
+
+    // The same machines on NixOS: the option lines, the 32-bit drivers looked for.
+    let nixos = fixes(NIXOS);
+    assert!(fix_of(&nixos, "hardware/gpu render-node").contains("users.users.eric.extraGroups"));
+    assert!(fix_of(&nixos, "hardware/gpu type").contains("hwc.infrastructure.hardware.gpu.type"));
+    assert!(fix_of(&nixos, "session/services authorized-keys").contains("users.users.bob"));
+    assert!(nixos.iter().any(|(n, _)| n == "session/user app:steam"));
+    assert!(!debian.iter().any(|(n, _)| n == "session/user app:steam"));
 }

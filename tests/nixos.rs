@@ -579,8 +579,8 @@ fn every_option_on_evaluates_and_takes_effect() {
     assert_eq!(gpu_type["status"], "ok", "{gpu_type}");
 }
 
-/// hwc-doctor's JSON report on the Optimus fixture with `declared` as /etc/hwc/declared.json
-/// and the user eric (uid 1000 as root, else the caller) in /etc/passwd. Exits 0 or 1 (a check
+/// hwc-doctor's JSON report on the Optimus fixture, marked NixOS, with `declared` as
+/// /etc/hwc/declared.json and the user eric (uid 1000 as root, else the caller) in /etc/passwd. Exits 0 or 1 (a check
 /// may fail on the fixture), never with an error about the declaration.
 fn doctor_on_fixture(declared: &str) -> Value {
     let tree = fake_sysfs::Tree::fixture("optimus-intel-nvidia");
@@ -600,6 +600,8 @@ fn doctor_on_fixture(declared: &str) -> Value {
     .unwrap();
     fs::write(r.join("etc/group"), "root:x:0:\nusers:x:100:\n").unwrap();
     fs::write(r.join("etc/hwc/declared.json"), declared).unwrap();
+    // The machine the declaration was evaluated for: NixOS.
+    fs::write(r.join("etc/os-release"), "NAME=NixOS\nID=nixos\n").unwrap();
     let o = Command::new(hwc())
         .args(["hwc-doctor", "--json", "--root"])
         .arg(r)
@@ -3319,6 +3321,8 @@ fn the_doctor_finds_an_app_missing_its_system_integration() {
         )
         .unwrap();
         fs::write(root.join("etc/group"), "root:x:0:\nusers:x:100:\n").unwrap();
+        // The NixOS machine the declaration was evaluated for.
+        fs::write(root.join("etc/os-release"), "NAME=NixOS\nID=nixos\n").unwrap();
         let config_dir = root.join("home/eric/.config/hwc");
         fs::create_dir_all(&config_dir).unwrap();
         fs::write(config_dir.join("apps.json"), &apps_json).unwrap();

@@ -9,6 +9,8 @@ use hwc_core::root::Root;
 use hwc_core::safefs;
 use hwc_core::users::User;
 
+use crate::units::Install;
+
 use crate::check::{Findings, SESSION};
 use crate::json::{self, Value};
 
@@ -17,7 +19,7 @@ const FILE: &str = ".config/hwc/apps.json";
 /// The most apps checked: each is a line of the worker's report, which is bounded.
 const MAX_APPS: usize = 64;
 
-pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
+pub fn check(root: &Root, install: Install, user: &User, declared: &[String], f: &mut Findings) {
     let shown = format!("{}/{FILE}", user.home.display());
     let text = match safefs::read_file_if_exists(&root.path(&user.home).join(FILE), 1 << 20) {
         Ok(Some(t)) => t,
@@ -82,7 +84,10 @@ pub fn check(root: &Root, user: &User, declared: &[String], f: &mut Findings) {
                 format!(
                     "{app}: Home Manager installs it ({shown}), but its system side is off (D-Bus, dconf, portals or devices it needs)"
                 ),
-                format!("hwc.infrastructure.session.{app}.enable = true;"),
+                install.fix(
+                    format!("hwc.infrastructure.session.{app}.enable = true;"),
+                    format!("install {app}'s system side (its D-Bus services, portals, udev rules), then add \"{app}\" to \"apps\" in {}", crate::declared::PATH),
+                ),
             );
         }
     }
@@ -99,22 +104,32 @@ const ASK_FOR_32_BIT: &[&str] = &["steam"];
 /// (declared.json's "graphics32"): the declaration says it for the platform it is for, where the
 /// doctor's own build could not (a `--root` over another machine's image), and names none where
 /// NixOS has none (64-bit ARM).
-fn effect_of(
-    app: &str,
-    graphics32: &[String],
-) -> Option<(&'static str, &'static str, &'static str)> {
+fn effect_of(app: &str, graphics32: &[String]) -> Option<Effect> {
     if app == "obs" {
-        return Some((
-            "/sys/module/v4l2loopback",
-            "the v4l2loopback module (OBS's virtual camera) is loaded",
-            "reboot after nixos-rebuild switch (boot.kernelModules loads it), or: modprobe v4l2loopback",
-        ));
+        return Some(Effect {
+            path: "/sys/module/v4l2loopback",
+            what: "the v4l2loopback module (OBS's virtual camera) is loaded",
+            nixos_fix: "reboot after nixos-rebuild switch (boot.kernelModules loads it), or: modprobe v4l2loopback",
+            elsewhere_fix: Some("modprobe v4l2loopback (name it in /etc/modules-load.d/ to load it at boot)"),
+        });
     }
-    graphics32.iter().any(|a| a == app).then_some((
-        "/run/opengl-driver-32",
-        "32-bit graphics drivers are installed",
-        "hardware.graphics.enable32Bit = true; (a setting of yours turned it off?)",
-    ))
+    graphics32.iter().any(|a| a == app).then_some(Effect {
+        path: "/run/opengl-driver-32",
+        what: "32-bit graphics drivers are installed",
+        nixos_fix: "hardware.graphics.enable32Bit = true; (a setting of yours turned it off?)",
+        elsewhere_fix: None,
+    })
+}
+
+/// What shows an app's system side in effect.
+struct Effect {
+    /// There once it is.
+    path: &'static str,
+    what: &'static str,
+    nixos_fix: &'static str,
+    /// The fix on another distribution; `None` where the path is NixOS's own, so looked for on
+    /// NixOS alone.
+    elsewhere_fix: Option<&'static str>,
 }
 
 /// Whether the declaration does not say if `app` asked for 32-bit graphics drivers (no
@@ -132,7 +147,13 @@ pub fn has_effect(app: &str, graphics32: Option<&[String]>) -> bool {
 /// `None` when the declaration does not say), what shows it in effect. The path itself is
 /// looked at, not what it links to: /run/opengl-driver-32 is a link into /nix/store, which is
 /// outside `--root`.
-pub fn effects(root: &Root, apps: &[String], graphics32: Option<&[String]>, f: &mut Findings) {
+pub fn effects(
+    root: &Root,
+    install: Install,
+    apps: &[String],
+    graphics32: Option<&[String]>,
+    f: &mut Findings,
+) {
     for app in apps {
         if unsaid(app, graphics32) {
             f.skip(
@@ -145,10 +166,23 @@ pub fn effects(root: &Root, apps: &[String], graphics32: Option<&[String]>, f: &
             );
             continue;
         }
-        let Some((path, what, fix)) = effect_of(app, graphics32.unwrap_or_default()) else {
+        let Some(effect) = effect_of(app, graphics32.unwrap_or_default()) else {
             continue;
         };
+        let (path, what) = (effect.path, effect.what);
         let check = format!("app:{app}");
+        let fix = match (install, effect.elsewhere_fix) {
+            (Install::NixOs, _) => effect.nixos_fix,
+            (Install::Templates, Some(fix)) => fix,
+            (Install::Templates, None) => {
+                f.skip(
+                    SESSION,
+                    &check,
+                    format!("{path} is NixOS's: looked for on NixOS alone, not: {what}"),
+                );
+                continue;
+            }
+        };
         match std::fs::symlink_metadata(root.path(path)) {
             Ok(_) => f.ok(SESSION, &check, format!("{what} ({path})")),
             // Absent, or a directory above it is not one.
@@ -192,7 +226,7 @@ mod tests {
     #[test]
     fn the_32_bit_drivers_are_looked_for_where_the_declaration_asked_for_them() {
         let asked = ["steam".to_string()];
-        let path = |graphics32: &[String]| effect_of("steam", graphics32).map(|(path, _, _)| path);
+        let path = |graphics32: &[String]| effect_of("steam", graphics32).map(|e| e.path);
         assert_eq!(path(&asked), Some("/run/opengl-driver-32"));
         // A declaration for 64-bit ARM, where NixOS refuses hardware.graphics.enable32Bit,
         // names none: nothing to find there, whatever the doctor was built for.
@@ -214,7 +248,7 @@ mod tests {
             "chromium".to_string(),
         ];
         let mut f = Findings::default();
-        effects(&root, &apps, None, &mut f);
+        effects(&root, Install::NixOs, &apps, None, &mut f);
         let found: Vec<(String, crate::check::Status)> = f
             .checks
             .iter()
@@ -235,7 +269,7 @@ mod tests {
         assert!(has_effect("steam", None) && !has_effect("chromium", None));
         // Said, and none asked (64-bit ARM): nothing of Steam's.
         let mut f = Findings::default();
-        effects(&root, &apps, Some(&[]), &mut f);
+        effects(&root, Install::NixOs, &apps, Some(&[]), &mut f);
         assert_eq!(f.checks.len(), 1, "{:?}", f.checks);
     }
 
@@ -253,26 +287,26 @@ mod tests {
         std::os::unix::fs::symlink("/nix/store/none-v4l2loopback", module.join("v4l2loopback"))
             .unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, Some(&[]), &mut f);
+        effects(&root, Install::NixOs, &declared, Some(&[]), &mut f);
         assert_eq!(status(&f).0, crate::check::Status::Ok, "{:?}", status(&f));
 
         std::fs::remove_file(module.join("v4l2loopback")).unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, Some(&[]), &mut f);
+        effects(&root, Install::NixOs, &declared, Some(&[]), &mut f);
         assert!(status(&f).1.contains("is absent"), "{:?}", status(&f));
 
         // sys/module a file: nothing can be below it.
         std::fs::remove_dir(&module).unwrap();
         std::fs::write(&module, "").unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, Some(&[]), &mut f);
+        effects(&root, Install::NixOs, &declared, Some(&[]), &mut f);
         assert!(status(&f).1.contains("is absent"), "{:?}", status(&f));
 
         // sys/module a link to itself: looking below it fails (ELOOP), which is no answer.
         std::fs::remove_file(&module).unwrap();
         std::os::unix::fs::symlink("module", &module).unwrap();
         let mut f = Findings::default();
-        effects(&root, &declared, Some(&[]), &mut f);
+        effects(&root, Install::NixOs, &declared, Some(&[]), &mut f);
         assert!(status(&f).1.starts_with("cannot tell"), "{:?}", status(&f));
     }
 }

@@ -39,7 +39,7 @@ pub fn check(ctx: &Context, declared: Option<&declared::Gpu>, f: &mut Findings) 
     };
     let summary = accel::summarize(&ctx.gpus, &ctx.root);
     check_type(ctx, d, summary.gpu_type, f);
-    check_accel(d, summary.accel.as_str(), f);
+    check_accel(ctx, d, summary.accel.as_str(), f);
     if Vendor::named(&d.gpu_type) == Some(Vendor::Nvidia) {
         let spec = d.container_runtime.then(|| container::detect(&ctx.root));
         check_nvidia(ctx, spec.as_ref(), f);
@@ -104,27 +104,55 @@ fn check_type(ctx: &Context, d: &declared::Gpu, detected: &str, f: &mut Findings
         .list
         .iter()
         .any(|g| g.vendor().as_str() == d.gpu_type);
+    let t = &d.gpu_type;
     let fix = if present {
-        format!(
-            "the {} GPU has no usable driver: set {OPTION}.type = \"{}\"; (it installs the driver) and reboot",
-            d.gpu_type, d.gpu_type
+        ctx.install.fix(
+            format!("the {t} GPU has no usable driver: set {OPTION}.type = \"{t}\"; (it installs the driver) and reboot"),
+            format!("the {t} GPU has no usable driver: install its driver ({}) and reboot", driver_to_install(t)),
         )
     } else {
-        format!("{OPTION}.type = \"{detected}\";")
+        ctx.install.fix(
+            format!("{OPTION}.type = \"{detected}\";"),
+            format!(
+                "\"gpu\": {{\"type\": \"{detected}\"}} in {}",
+                declared::PATH
+            ),
+        )
     };
     f.fail(GPU, "type", evidence, fix);
 }
 
-fn check_accel(d: &declared::Gpu, detected: &str, f: &mut Findings) {
+/// The driver a distribution's user installs for a declared type.
+fn driver_to_install(gpu_type: &str) -> &'static str {
+    match gpu_type {
+        "nvidia" => "NVIDIA's proprietary driver, not nouveau",
+        "amd" => "amdgpu, with Mesa and ROCm for compute",
+        _ => "the kernel's driver, with Mesa",
+    }
+}
+
+fn check_accel(ctx: &Context, d: &declared::Gpu, detected: &str, f: &mut Findings) {
     let declared = Accel::best_of(Vendor::named(&d.gpu_type)).as_str();
-    let evidence = format!("{OPTION}.accel is {declared}; the machine gives {detected}");
+    let evidence = ctx.install.fix(
+        format!("{OPTION}.accel is {declared}; the machine gives {detected}"),
+        format!(
+            "gpu.type {} asks for {declared}; the machine gives {detected}",
+            d.gpu_type
+        ),
+    );
     if declared == detected {
         f.ok(GPU, "accel", evidence);
     } else {
         let fix = match declared {
-            "cuda" => "load NVIDIA's driver (not nouveau): the nvidia kernel module must be bound to the GPU; reboot after nixos-rebuild switch",
-            "rocm" => "amdgpu must drive the GPU and /dev/kfd exist: hardware.amdgpu.opencl.enable (set by type = \"amd\"); reboot",
-            _ => "a driver with a render node must drive the GPU",
+            "cuda" => ctx.install.fix(
+                "load NVIDIA's driver (not nouveau): the nvidia kernel module must be bound to the GPU; reboot after nixos-rebuild switch",
+                "load NVIDIA's driver (not nouveau): the nvidia kernel module must be bound to the GPU; install it and reboot",
+            ),
+            "rocm" => ctx.install.fix(
+                "amdgpu must drive the GPU and /dev/kfd exist: hardware.amdgpu.opencl.enable (set by type = \"amd\"); reboot",
+                "amdgpu must drive the GPU and /dev/kfd exist: install ROCm's runtime; reboot",
+            ),
+            _ => "a driver with a render node must drive the GPU".into(),
         };
         f.fail(GPU, "accel", evidence, fix);
     }
@@ -168,8 +196,9 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
                 GPU,
                 "nvidia-versions",
                 "the nvidia kernel module is not loaded (/sys/module/nvidia/version is absent)",
-                format!(
-                    "{OPTION}.type = \"nvidia\"; installs it; reboot after nixos-rebuild switch"
+                ctx.install.fix(
+                    format!("{OPTION}.type = \"nvidia\"; installs it; reboot after nixos-rebuild switch"),
+                    "install NVIDIA's driver (its kernel module) and reboot",
                 ),
             );
             Some(false)
@@ -179,7 +208,10 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
                 GPU,
                 "nvidia-versions",
                 format!("kernel module {k}; no versioned libnvidia-ml or libcuda in {}", LIB_DIRS.join(", ")),
-                Some("hardware.graphics.enable = true; (set by the gpu module) links the driver into /run/opengl-driver".into()),
+                Some(ctx.install.fix(
+                    "hardware.graphics.enable = true; (set by the gpu module) links the driver into /run/opengl-driver",
+                    format!("install NVIDIA's user-space driver (libnvidia-ml, libcuda) of version {k}"),
+                )),
             );
             None
         }
@@ -222,7 +254,11 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
 /// The CDI spec for NVIDIA GPUs: present, generated for the loaded driver, listing the GPUs
 /// there are. Whether it matched.
 fn check_cdi(ctx: &Context, rt: &ContainerRuntime, kernel: Option<&str>, f: &mut Findings) -> bool {
-    const REGENERATE: &str = "regenerate it: systemctl restart nvidia-container-toolkit-cdi-generator.service (NixOS), or nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml";
+    const GENERATE: &str = "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml";
+    let regenerate = ctx.install.fix(
+        format!("regenerate it: systemctl restart nvidia-container-toolkit-cdi-generator.service, or {GENERATE}"),
+        format!("regenerate it: {GENERATE} (NVIDIA's container toolkit)"),
+    );
     let specs: Vec<_> = rt
         .spec_files
         .iter()
@@ -233,7 +269,10 @@ fn check_cdi(ctx: &Context, rt: &ContainerRuntime, kernel: Option<&str>, f: &mut
             GPU,
             "cdi-spec",
             "no CDI spec for NVIDIA GPUs in /etc/cdi, /var/run/cdi or /run/cdi: containers start without a GPU",
-            format!("{OPTION}.nvidia.containerRuntime = true; (the NVIDIA container toolkit writes the spec at boot), or {REGENERATE}"),
+            ctx.install.fix(
+                format!("{OPTION}.nvidia.containerRuntime = true; (the NVIDIA container toolkit writes the spec at boot), or {regenerate}"),
+                format!("generate it: {GENERATE} (NVIDIA's container toolkit)"),
+            ),
         );
         return false;
     }
@@ -274,7 +313,7 @@ fn check_cdi(ctx: &Context, rt: &ContainerRuntime, kernel: Option<&str>, f: &mut
         f.ok(GPU, "cdi-spec", good.join("; "));
         true
     } else {
-        f.fail(GPU, "cdi-spec", bad.join("; "), REGENERATE);
+        f.fail(GPU, "cdi-spec", bad.join("; "), regenerate);
         false
     }
 }
@@ -329,7 +368,11 @@ fn check_render_access(ctx: &Context, node: Option<&str>, f: &mut Findings) {
                     "{} may not open {node} for reading and writing: {}",
                     user.name, v.via
                 ),
-                format!("users.users.{}.extraGroups = [ \"{group}\" ];", user.name),
+                {
+                    let (nixos, command) = access::groupsets::fixes(&user.name, &[group]);
+                    ctx.install
+                        .fix(nixos, format!("{command} (then log in again)"))
+                },
             );
         }
         None => f.skip(GPU, "render-node", format!("{node} is not there")),
@@ -363,9 +406,16 @@ fn check_offload(ctx: &Context, d: &declared::Gpu, f: &mut Findings) {
             GPU,
             "offload",
             format!("gpu-launch cannot offload: {reason}"),
-            format!(
-                "{OPTION}.type = \"{}\"; installs the driver that renders offloaded; reboot",
-                d.gpu_type
+            ctx.install.fix(
+                format!(
+                    "{OPTION}.type = \"{}\"; installs the driver that renders offloaded; reboot",
+                    d.gpu_type
+                ),
+                format!(
+                    "install the {} GPU's driver that renders offloaded ({}); reboot",
+                    d.gpu_type,
+                    driver_to_install(&d.gpu_type)
+                ),
             ),
         ),
         Ok(Plan::AlreadyDefault(g)) => {

@@ -144,6 +144,20 @@ pub fn main(name: &str, args: &[OsString]) -> Result<u8> {
     Ok(u8::from(findings.failed() > 0))
 }
 
+/// The fix for a declared user that /etc/passwd lacks.
+fn missing_user_fix(ctx: &Context, name: &str) -> String {
+    ctx.install.fix(
+        format!(
+            "declare the user (users.users.{name}) or fix {}",
+            declared::PATH
+        ),
+        format!(
+            "create the user (useradd -m {name}) or fix {}",
+            declared::PATH
+        ),
+    )
+}
+
 fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Findings {
     let mut f = Findings::default();
     if let (Some(n), None) = (user_name, &ctx.user) {
@@ -151,7 +165,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
             check::PERMISSIONS,
             "user",
             format!("the declared user '{n}' is not in /etc/passwd"),
-            "declare the user (users.users.NAME) or fix /etc/hwc/declared.json",
+            missing_user_fix(ctx, n),
         );
     }
     gpu::check(ctx, declared.gpu.as_ref(), &mut f);
@@ -164,7 +178,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
                 check::SERVICES,
                 "authorized-keys",
                 format!("the declared SSH user '{u}' is not in /etc/passwd"),
-                "declare the user (users.users.NAME) or fix /etc/hwc/declared.json",
+                missing_user_fix(ctx, u),
             );
         }
         found
@@ -224,11 +238,12 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
     // 32-bit drivers): looked at with or without a session.
     apps::effects(
         &ctx.root,
+        ctx.install,
         &declared.apps,
         declared.graphics32.as_deref(),
         &mut f,
     );
     mesh::check(&declared.bridges, ctx.install, &mut f);
-    network::check(&declared.networks, &ctx.root, &mut f);
+    network::check(&declared.networks, &ctx.root, ctx.install, &mut f);
     f
 }

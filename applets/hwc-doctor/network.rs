@@ -14,9 +14,9 @@ use crate::check::{Findings, MESH};
 use crate::declared::{Network, Overlay};
 use crate::json::{self, Value};
 use crate::mesh::bridge_state;
-use crate::units::shell_word;
+use crate::units::{shell_word, Install};
 
-pub fn check(networks: &[Network], root: &Root, f: &mut Findings) {
+pub fn check(networks: &[Network], root: &Root, install: Install, f: &mut Findings) {
     if networks.is_empty() {
         f.skip(MESH, "networks", "no container network declared");
         return;
@@ -48,7 +48,7 @@ pub fn check(networks: &[Network], root: &Root, f: &mut Findings) {
     };
     for n in networks {
         let failed_before = f.failed();
-        network(n, &mut sock, &addrs, root, f);
+        network(n, &mut sock, &addrs, root, install, f);
         f.sample(
             "hwc_network_ok",
             vec![("network", n.name.clone())],
@@ -57,32 +57,76 @@ pub fn check(networks: &[Network], root: &Root, f: &mut Findings) {
     }
 }
 
-/// A declared network, with what its fixes name: the unit that makes it and its option.
+/// A declared network, with what its fixes name: what makes it and what declares it.
 struct Net<'a> {
     n: &'a Network,
-    /// `systemctl restart hwc-network-NAME`, quoted for a shell (escaping may put a backslash
-    /// in the unit's name).
+    /// What makes it as declared: on NixOS `systemctl restart hwc-network-NAME`, quoted for a
+    /// shell (escaping may put a backslash in the unit's name); elsewhere, where install.sh ships
+    /// no such unit, the hwc-netlink commands that make it.
     restart: String,
-    /// The NixOS option that declares it.
+    /// What declares it: the NixOS option, or its entry in declared.json.
     option: String,
+    install: Install,
 }
 
 impl<'a> Net<'a> {
-    fn of(n: &'a Network) -> Net<'a> {
+    fn of(n: &'a Network, install: Install) -> Net<'a> {
         let unit = format!("hwc-network-{}", crate::units::escape(&n.name));
         Net {
             n,
-            restart: format!("systemctl restart {}", shell_word(&unit)),
-            option: format!(
-                "hwc.infrastructure.mesh.containerNetworking.networks.{}",
-                n.name
+            restart: install.fix(
+                format!("systemctl restart {}", shell_word(&unit)),
+                ensure_commands(n),
             ),
+            option: install.fix(
+                format!(
+                    "hwc.infrastructure.mesh.containerNetworking.networks.{}",
+                    n.name
+                ),
+                format!("declared.json's networks.{}", n.name),
+            ),
+            install,
         }
     }
 }
 
-fn network(n: &Network, sock: &mut Socket, addrs: &[Addr], root: &Root, f: &mut Findings) {
-    let net = Net::of(n);
+/// The hwc-netlink commands that make `n` as declared (each changes only what differs).
+fn ensure_commands(n: &Network) -> String {
+    let q = |s: &str| hwc_core::output::quote(s.as_bytes());
+    let mut text = format!(
+        "hwc-netlink ensure-bridge {} {}",
+        q(&n.bridge),
+        q(&n.address)
+    );
+    if let Some(o) = &n.overlay {
+        text.push_str(&format!(
+            "; hwc-netlink ensure-overlay {} --vni {} --bridge {} --port {} --local {} --dev {}",
+            q(&o.link),
+            o.vni,
+            q(&n.bridge),
+            o.port,
+            q(&o.local),
+            q(&o.underlay)
+        ));
+        for peer in &o.peers {
+            text.push_str(&format!(" --peer {}", q(peer)));
+        }
+        if let Some(mtu) = o.mtu {
+            text.push_str(&format!(" --mtu {mtu}"));
+        }
+    }
+    text
+}
+
+fn network(
+    n: &Network,
+    sock: &mut Socket,
+    addrs: &[Addr],
+    root: &Root,
+    install: Install,
+    f: &mut Findings,
+) {
+    let net = Net::of(n, install);
     let restart = &net.restart;
     let bridge = match sock.link_named(&n.bridge) {
         Ok(bridge) => bridge,
@@ -137,7 +181,9 @@ fn overlay(
     addrs: &[Addr],
     f: &mut Findings,
 ) {
-    let Net { n, restart, option } = net;
+    let Net {
+        n, restart, option, ..
+    } = net;
     let check = format!("network:{}:overlay", n.name);
     let recreate = format!("hwc-netlink link del {}; {restart}", o.link);
     let found = match sock.link_details(&o.link) {
@@ -261,7 +307,9 @@ fn overlay(
 
 /// The link's default forwarding entries (all-zero MAC) against the declared peers.
 fn peers(net: &Net, o: &Overlay, link: &Link, sock: &mut Socket, f: &mut Findings) {
-    let Net { n, restart, option } = net;
+    let Net {
+        n, restart, option, ..
+    } = net;
     let check = format!("network:{}:peers", n.name);
     let have: Vec<IpAddr> = match sock.fdb(Some(link.index), None) {
         Ok(entries) => entries.iter().filter_map(|e| e.remote()).collect(),
@@ -344,7 +392,7 @@ fn mtu(net: &Net, o: &Overlay, link: &Link, underlay: Option<&Link>, f: &mut Fin
                 o.link
             ),
             if declared + overhead > outer {
-                format!("{option}.overlay.underlayMtu = {outer};")
+                underlay_mtu_fix(net, o, outer, overhead)
             } else {
                 format!("hwc-netlink link set {} mtu {declared}", o.link)
             },
@@ -368,9 +416,23 @@ fn mtu(net: &Net, o: &Overlay, link: &Link, underlay: Option<&Link>, f: &mut Fin
                 "{} MTU {inner} + VXLAN's {overhead} bytes is over {}'s {outer}: full-size packets are dropped",
                 o.link, o.underlay
             ),
-            format!("{option}.overlay.underlayMtu = {outer};"),
+            underlay_mtu_fix(net, o, outer, overhead),
         );
     }
+}
+
+/// The fix for an overlay MTU the underlay's `outer` cannot carry: on NixOS the underlay's MTU
+/// declared (hwc gives the overlay that less the overhead); elsewhere the overlay's set to fit,
+/// in the machine and in the declaration.
+fn underlay_mtu_fix(net: &Net, o: &Overlay, outer: u32, overhead: u32) -> String {
+    let fits = outer.saturating_sub(overhead);
+    net.install.fix(
+        format!("{}.overlay.underlayMtu = {outer};", net.option),
+        format!(
+            "hwc-netlink link set {} mtu {fits}, and {}.overlay.mtu = {fits}",
+            o.link, net.option
+        ),
+    )
 }
 
 /// podman's network file: on hwc's bridge, with the host's address as its gateway.
@@ -378,7 +440,13 @@ fn podman(net: &Net, root: &Root, f: &mut Findings) {
     let Net { n, option, .. } = net;
     let check = format!("network:{}:podman", n.name);
     let path = format!("/etc/containers/networks/{}.json", n.name);
-    let fix = format!("nixos-rebuild switch (hwc writes {path} for {option}.podman = true)");
+    let fix = net.install.fix(
+        format!("nixos-rebuild switch (hwc writes {path} for {option}.podman = true)"),
+        format!(
+            "write {path}: podman's network on the bridge {}, with {} as its gateway (hwc's NixOS module writes it)",
+            n.bridge, n.address
+        ),
+    );
     let text = match safefs::read_file_if_exists(&root.path(&path), 1 << 20) {
         Ok(Some(t)) => t,
         Ok(None) => {

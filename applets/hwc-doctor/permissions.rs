@@ -88,7 +88,7 @@ pub fn check(ctx: &Context, declared: Option<&(String, Vec<String>)>, f: &mut Fi
                 PERMISSIONS,
                 &check,
                 format!("{} is not in {}{absent}", user.name, missing.join(", ")),
-                format!("{nixos} (or: {command})"),
+                ctx.install.fix(format!("{nixos} (or: {command})"), command),
             );
         }
         devices(ctx, user, name, f);
@@ -139,6 +139,10 @@ fn devices(ctx: &Context, user: &hwc_core::users::User, set: &str, f: &mut Findi
         .collect();
     groups.sort();
     groups.dedup();
+    let denied_paths: Vec<String> = denied
+        .iter()
+        .map(|v| hwc_core::output::quote(v.path.as_bytes()))
+        .collect();
     let denied: Vec<String> = denied
         .iter()
         .map(|v| format!("{} ({})", v.path, v.via))
@@ -155,10 +159,21 @@ fn devices(ctx: &Context, user: &hwc_core::users::User, set: &str, f: &mut Findi
             &check,
             format!("{} may not read and write {}", user.name, denied.join(", ")),
             if groups.is_empty() {
-                format!("hwc.infrastructure.hardware.permissions.deviceAccess (hwc-perms access --user {} --devices shows each node's entries)", user.name)
+                let shows = format!(
+                    "hwc-perms access --user {} --devices shows each node's entries",
+                    user.name
+                );
+                ctx.install.fix(
+                    format!("hwc.infrastructure.hardware.permissions.deviceAccess ({shows})"),
+                    format!(
+                        "hwc-perms grant --user {} {} ({shows})",
+                        user.name,
+                        denied_paths.join(" ")
+                    ),
+                )
             } else {
                 let (nixos, command) = groupsets::fixes(&user.name, &groups);
-                format!("{nixos} (or: {command})")
+                ctx.install.fix(format!("{nixos} (or: {command})"), command)
             },
         );
     }

@@ -26,7 +26,10 @@ pub fn check(root: &Root, install: Install, user: &str, secret: Option<&str>, f:
             SERVICES,
             "ssh-secret",
             format!("{secret} is a {}, not a file", st.kind()),
-            "check the secret's declaration (age.secrets)",
+            install.fix(
+                "check the secret's declaration (age.secrets)",
+                format!("make {secret} a file of the user's public keys, readable by root alone"),
+            ),
         ),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => f.warn(
             SERVICES,
@@ -41,7 +44,10 @@ pub fn check(root: &Root, install: Install, user: &str, secret: Option<&str>, f:
             SERVICES,
             "ssh-secret",
             format!("{secret} is absent: only the fallback keys can be installed"),
-            Some("declare the secret (agenix: age.secrets) or hwc.infrastructure.session.services.secret".into()),
+            Some(install.fix(
+                "declare the secret (agenix: age.secrets) or hwc.infrastructure.session.services.secret",
+                format!("write the user's public keys to {secret} (root's, mode 0400), or give setup-ssh-keys --secret in a drop-in of its unit"),
+            )),
         ),
         Err(e) => f.warn(
             SERVICES,

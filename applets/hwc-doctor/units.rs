@@ -1,5 +1,6 @@
 //! Which names the units have: NixOS's modules make one unit per instance, install.sh ships
-//! templates. The checks ask systemd for, and print fixes in, the names of the machine's install.
+//! templates. The checks ask systemd for, and print fixes in, the names of the machine's install,
+//! and in its terms: a NixOS option line on NixOS, a command or a file elsewhere.
 
 use hwc_core::root::Root;
 use hwc_core::safefs;
@@ -25,6 +26,16 @@ impl Install {
             Install::NixOs
         } else {
             Install::Templates
+        }
+    }
+
+    /// A fix in this machine's terms: `nixos` (the option line to set) on NixOS, `elsewhere` (the
+    /// command to run, the file to change) on another distribution, where NixOS's options mean
+    /// nothing.
+    pub fn fix(self, nixos: impl Into<String>, elsewhere: impl Into<String>) -> String {
+        match self {
+            Install::NixOs => nixos.into(),
+            Install::Templates => elsewhere.into(),
         }
     }
 

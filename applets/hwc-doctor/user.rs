@@ -44,8 +44,8 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
             ssh(root, ctx.install, user, &mut mine);
         }
         if asked.session {
-            crate::apps::check(root, user, asked.apps, &mut mine);
-            session(&runtime, user, asked, &mut mine);
+            crate::apps::check(root, ctx.install, user, asked.apps, &mut mine);
+            session(&runtime, user, asked, ctx.install, &mut mine);
         }
         for c in &mine.checks {
             out.write_all(check::encode(c).as_bytes())
@@ -165,7 +165,7 @@ fn names_for(app: &str) -> Option<&'static [&'static str]> {
 /// The graphical session. Without a runtime directory, or a bus, there is no session to check;
 /// a session that is not graphical (an SSH login: the user manager knows no display) has no
 /// hwc-session-init to have run. Those are skipped, never failed.
-fn session(runtime: &Path, user: &User, asked: &Asked, f: &mut Findings) {
+fn session(runtime: &Path, user: &User, asked: &Asked, install: Install, f: &mut Findings) {
     match present(runtime) {
         Ok(true) => {}
         Ok(false) => {
@@ -230,16 +230,16 @@ fn session(runtime: &Path, user: &User, asked: &Asked, f: &mut Findings) {
             return;
         }
     };
-    let graphical = manager_environment(&mut bus, f);
-    session_env(runtime, graphical, f);
+    let graphical = manager_environment(&mut bus, install, f);
+    session_env(runtime, graphical, install, f);
     for app in asked.apps {
-        activatable(&mut bus, app, asked.graphics32, f);
+        activatable(&mut bus, app, asked.graphics32, install, f);
     }
 }
 
 /// hwc-session-init's record of the session: due in a graphical session (`Some(true)`), not in
 /// another (`Some(false)`); with no user manager to tell (`None`) only its presence is news.
-fn session_env(runtime: &Path, graphical: Option<bool>, f: &mut Findings) {
+fn session_env(runtime: &Path, graphical: Option<bool>, install: Install, f: &mut Findings) {
     let env_file = hwc_core::output::session_env_path(runtime);
     let there = match present(&env_file) {
         Ok(there) => there,
@@ -254,18 +254,28 @@ fn session_env(runtime: &Path, graphical: Option<bool>, f: &mut Findings) {
         }
     };
     match (there, graphical) {
-        (true, _) => f.ok(SESSION, "session-env", format!("{} is there", env_file.display())),
+        (true, _) => f.ok(
+            SESSION,
+            "session-env",
+            format!("{} is there", env_file.display()),
+        ),
         (false, Some(true)) => f.fail(
             SESSION,
             "session-env",
-            format!("{} is absent: hwc-session-init has not run in this session", env_file.display()),
-            "systemctl --user start hwc-session-init.service (hwc.infrastructure.session.services.sessionInit.enable = true;)",
+            format!(
+                "{} is absent: hwc-session-init has not run in this session",
+                env_file.display()
+            ),
+            session_init_fix(install, "start"),
         ),
         (false, Some(false)) => f.skip(SESSION, "session-env", "no graphical session"),
         (false, None) => f.skip(
             SESSION,
             "session-env",
-            format!("{} is absent, and no user manager says whether a graphical session runs", env_file.display()),
+            format!(
+                "{} is absent, and no user manager says whether a graphical session runs",
+                env_file.display()
+            ),
         ),
     }
 }
@@ -309,7 +319,15 @@ fn call<'a>(
 
 /// The systemd user manager's environment holds what hwc-session-init imports; whether the
 /// session is graphical (a display in that environment), `None` when there is no manager.
-fn manager_environment(bus: &mut Bus, f: &mut Findings) -> Option<bool> {
+/// How to have hwc-session-init run (`verb`: start, restart) in this machine's terms.
+fn session_init_fix(install: Install, verb: &str) -> String {
+    install.fix(
+        format!("systemctl --user {verb} hwc-session-init.service (hwc.infrastructure.session.services.sessionInit.enable = true;)"),
+        format!("systemctl --user enable hwc-session-init.service; systemctl --user {verb} hwc-session-init.service (install.sh --systemd-user installs it)"),
+    )
+}
+
+fn manager_environment(bus: &mut Bus, install: Install, f: &mut Findings) -> Option<bool> {
     let get = call(
         "/org/freedesktop/systemd1",
         "org.freedesktop.DBus.Properties",
@@ -362,14 +380,20 @@ fn manager_environment(bus: &mut Bus, f: &mut Findings) -> Option<bool> {
             SESSION,
             "user-manager",
             "the systemd user manager has a display but not HWC_GPU_TYPE: hwc-session-init did not run",
-            "systemctl --user restart hwc-session-init.service (hwc.infrastructure.session.services.sessionInit.enable = true;)",
+            session_init_fix(install, "restart"),
         );
     }
     Some(graphical)
 }
 
 /// The D-Bus names a declared app needs are on the bus or activatable.
-fn activatable(bus: &mut Bus, app: &str, graphics32: Option<&[String]>, f: &mut Findings) {
+fn activatable(
+    bus: &mut Bus,
+    app: &str,
+    graphics32: Option<&[String]>,
+    install: Install,
+    f: &mut Findings,
+) {
     let check = format!("app:{app}");
     let Some(needed) = names_for(app) else {
         // Apps with no D-Bus name to look for are checked by what shows them in effect.
@@ -429,7 +453,33 @@ fn activatable(bus: &mut Bus, app: &str, graphics32: Option<&[String]>, f: &mut 
                 "{} cannot be activated on the session bus",
                 missing.join(", ")
             ),
-            format!("hwc.infrastructure.session.{app}.enable = true;"),
+            install.fix(
+                format!("hwc.infrastructure.session.{app}.enable = true;"),
+                format!(
+                    "install the D-Bus services that provide {} (the distribution's packages)",
+                    missing.join(", ")
+                ),
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// hwc-session-init is had by the option on NixOS, by enabling install.sh's user unit
+    /// elsewhere.
+    #[test]
+    fn session_init_is_started_in_the_machines_terms() {
+        let nixos = session_init_fix(Install::NixOs, "start");
+        assert!(nixos.contains("sessionInit.enable = true;"), "{nixos}");
+        let elsewhere = session_init_fix(Install::Templates, "restart");
+        assert!(
+            elsewhere.contains("systemctl --user enable hwc-session-init.service")
+                && elsewhere.contains("systemctl --user restart hwc-session-init.service")
+                && !elsewhere.contains("hwc.infrastructure"),
+            "{elsewhere}"
         );
     }
 }
