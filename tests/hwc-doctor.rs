@@ -1576,3 +1576,44 @@ fn on_debian_the_fixes_are_commands_and_files_not_nixos_options() {
     assert!(nixos.iter().any(|(n, _)| n == "session/user app:steam"));
     assert!(!debian.iter().any(|(n, _)| n == "session/user app:steam"));
 }
+
+/// On another distribution a bridge's unit is install.sh's template, named as
+/// `systemd-escape --template` names it (a `-` escaped too), so the unit the fix restarts reads
+/// back (`%I`, as `systemd-escape -u --instance`) the bridge that was declared: with `br-lab`
+/// left as it is, `%I` would give `br/lab`.
+#[test]
+fn on_debian_a_bridge_units_name_reads_back_as_the_bridge() {
+    if !have("systemd-escape") {
+        skip("systemd-escape missing (tests/run installs systemd)");
+        return;
+    }
+    let m = Machine::consistent();
+    write(&m.root().join("etc/os-release"), DEBIAN);
+    let names = ["hwc-t-br-lab", "hwc-t+lab", "hwc:t_1.x"];
+    let bridges: Vec<String> = names
+        .iter()
+        .map(|n| format!("\"{n}\": [\"10.9.0.1/24\"]"))
+        .collect();
+    write(
+        &m.root().join("etc/hwc/declared.json"),
+        &format!("{{\"bridges\": {{{}}}}}", bridges.join(", ")),
+    );
+    let o = m.doctor(&[]);
+    let all = checks(&o);
+    let escape = |args: &[&str]| {
+        let o = Command::new("systemd-escape").args(args).output().unwrap();
+        assert!(o.status.success(), "systemd-escape {args:?}");
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    for name in names {
+        let c = find(&all, "mesh", &format!("bridge:{name}"));
+        assert_eq!(c["status"], "fail", "{c}");
+        let fix = c["fix"].as_str().unwrap().replace('\'', "");
+        let unit = escape(&["--template=hwc-bridge@.service", name]);
+        assert!(
+            fix.starts_with(&format!("systemctl restart {unit} ")),
+            "{fix}"
+        );
+        assert_eq!(escape(&["-u", "--instance", &unit]), name);
+    }
+}

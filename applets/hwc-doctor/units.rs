@@ -40,12 +40,13 @@ impl Install {
     }
 
     /// The unit of `template` (`setup-ssh-keys`, `hwc-bridge`) for `instance`, as this install
-    /// names it (see [`escape`]).
+    /// names it: NixOS's modules as [`escape`] writes the name, install.sh's templates as
+    /// `systemd-escape` does (a `-` too, as `\x2d`), which the templates' `%I` reads back as the
+    /// name itself (an unescaped `-` would read back as `/`).
     pub fn unit(self, template: &str, instance: &str) -> String {
-        let instance = escape(instance);
         match self {
-            Install::NixOs => format!("{template}-{instance}.service"),
-            Install::Templates => format!("{template}@{instance}.service"),
+            Install::NixOs => format!("{template}-{}.service", escape(instance)),
+            Install::Templates => format!("{template}@{}.service", escape_as(instance, b":_.")),
         }
     }
 }
@@ -56,13 +57,18 @@ pub fn shell_word(unit: &str) -> String {
     hwc_core::output::quote(unit.as_bytes())
 }
 
-/// `text` as part of a unit name: what a unit name cannot hold (all but letters, digits, `:`,
-/// `_`, `.`, `-`), and a leading `.`, as `\xHH`, as the NixOS modules and systemd-escape write
-/// it (`br+lab`: `br\x2blab`).
+/// `text` as part of a unit name, as the NixOS modules write it: what a unit name cannot hold
+/// (all but letters, digits, `:`, `_`, `.`, `-`), and a leading `.`, as `\xHH` (`br+lab`:
+/// `br\x2blab`).
 pub fn escape(text: &str) -> String {
+    escape_as(text, b":_.-")
+}
+
+/// `text` with every byte but letters, digits and `kept`, and a leading `.`, as `\xHH`.
+fn escape_as(text: &str, kept: &[u8]) -> String {
     let mut escaped = String::new();
     for (i, b) in text.bytes().enumerate() {
-        if (b.is_ascii_alphanumeric() || b":_.-".contains(&b)) && !(i == 0 && b == b'.') {
+        if (b.is_ascii_alphanumeric() || kept.contains(&b)) && !(i == 0 && b == b'.') {
             escaped.push(char::from(b));
         } else {
             escaped.push_str(&format!("\\x{b:02x}"));
