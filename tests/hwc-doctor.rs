@@ -615,6 +615,18 @@ fn a_declared_network_is_checked_link_by_link() {
         run(&command.split(' ').collect::<Vec<_>>());
     }
     assert_eq!(code(&doctor()), 0, "{}", stdout(&doctor()));
+    // podman's file, as the fix says to write it: the gateway is the host's address alone.
+    let kept = fs::read(&podman).unwrap();
+    fs::remove_file(&podman).unwrap();
+    let c = find(&checks(&doctor()), "mesh", "network:media:podman").clone();
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap()
+            .contains("with 10.77.0.1 as its gateway"),
+        "{c}"
+    );
+    fs::write(&podman, kept).unwrap();
     write(&m.root().join("etc/os-release"), NIXOS);
 
     // An MTU above what the underlay carries (the underlay's lowered under it: the kernel keeps
@@ -1514,6 +1526,14 @@ fn on_debian_the_fixes_are_commands_and_files_not_nixos_options() {
             write(&m.root().join("etc/os-release"), os_release);
             write(&m.root().join("etc/hwc/declared.json"), declared);
             m.groups(&["audio", "video"]);
+            // No render group at all: usermod would add none of the groups it is given.
+            let group = fs::read_to_string(m.root().join("etc/group")).unwrap();
+            let group: String = group
+                .lines()
+                .filter(|l| !l.starts_with("render:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            write(&m.root().join("etc/group"), &group);
             fs::remove_file(m.root().join("etc/cdi/nvidia.yaml")).unwrap();
             fs::remove_dir_all(m.root().join("run/opengl-driver/lib")).unwrap();
             let o = m.doctor(&[]);
@@ -1564,6 +1584,11 @@ fn on_debian_the_fixes_are_commands_and_files_not_nixos_options() {
         all.iter().find(|(n, _)| n == check).unwrap().1.clone()
     };
     assert!(fix_of(&debian, "hardware/gpu render-node").contains("usermod -aG render eric"));
+    assert!(
+        fix_of(&debian, "hardware/permissions groups:media")
+            .starts_with("groupadd render; usermod -aG render eric (then log in again)"),
+        "{debian:#?}"
+    );
     assert!(fix_of(&debian, "session/user app:obs").contains("modprobe v4l2loopback"));
     assert!(fix_of(&debian, "session/services authorized-keys").contains("useradd -m bob"));
     assert!(fix_of(&debian, "hardware/gpu cdi-spec").contains("nvidia-ctk cdi generate"));

@@ -15,6 +15,7 @@ use hwc_gpu::{accel, Gpus, Role, Vendor};
 use crate::check::{Findings, GPU};
 use crate::context::Context;
 use crate::declared;
+use crate::units::shell_word;
 
 const OPTION: &str = "hwc.infrastructure.hardware.gpu";
 
@@ -150,7 +151,7 @@ fn check_accel(ctx: &Context, d: &declared::Gpu, detected: &str, f: &mut Finding
             ),
             "rocm" => ctx.install.fix(
                 "amdgpu must drive the GPU and /dev/kfd exist: hardware.amdgpu.opencl.enable (set by type = \"amd\"); reboot",
-                "amdgpu must drive the GPU and /dev/kfd exist: install ROCm's runtime; reboot",
+                "amdgpu must drive the GPU and /dev/kfd exist (the amdgpu kernel driver makes it), with ROCm's runtime installed; reboot",
             ),
             _ => "a driver with a render node must drive the GPU".into(),
         };
@@ -254,11 +255,14 @@ fn check_nvidia(ctx: &Context, runtime: Option<&ContainerRuntime>, f: &mut Findi
 /// The CDI spec for NVIDIA GPUs: present, generated for the loaded driver, listing the GPUs
 /// there are. Whether it matched.
 fn check_cdi(ctx: &Context, rt: &ContainerRuntime, kernel: Option<&str>, f: &mut Findings) -> bool {
-    const GENERATE: &str = "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml";
-    let regenerate = ctx.install.fix(
-        format!("regenerate it: systemctl restart nvidia-container-toolkit-cdi-generator.service, or {GENERATE}"),
-        format!("regenerate it: {GENERATE} (NVIDIA's container toolkit)"),
-    );
+    // NVIDIA's container toolkit writes a spec where it is told, each stale one in its place.
+    let generate = |paths: &[&str]| {
+        let each: Vec<String> = paths
+            .iter()
+            .map(|p| format!("nvidia-ctk cdi generate --output={}", shell_word(p)))
+            .collect();
+        each.join("; ")
+    };
     let specs: Vec<_> = rt
         .spec_files
         .iter()
@@ -270,8 +274,8 @@ fn check_cdi(ctx: &Context, rt: &ContainerRuntime, kernel: Option<&str>, f: &mut
             "cdi-spec",
             "no CDI spec for NVIDIA GPUs in /etc/cdi, /var/run/cdi or /run/cdi: containers start without a GPU",
             ctx.install.fix(
-                format!("{OPTION}.nvidia.containerRuntime = true; (the NVIDIA container toolkit writes the spec at boot), or {regenerate}"),
-                format!("generate it: {GENERATE} (NVIDIA's container toolkit)"),
+                format!("{OPTION}.nvidia.containerRuntime = true; (the NVIDIA container toolkit writes the spec at boot)"),
+                generate(&["/etc/cdi/nvidia.yaml"]),
             ),
         );
         return false;
@@ -284,10 +288,14 @@ fn check_cdi(ctx: &Context, rt: &ContainerRuntime, kernel: Option<&str>, f: &mut
         .count();
     // One check over every spec, so a stale spec is never hidden behind a good one.
     let mut bad = Vec::new();
+    let mut stale_paths = Vec::new();
     let mut good = Vec::new();
     for spec in specs {
         let versions: Vec<&str> = spec.driver_versions.iter().map(String::as_str).collect();
         let stale = kernel.is_some_and(|k| !versions.is_empty() && !versions.contains(&k));
+        if stale || spec.gpu_nodes.len() != gpus {
+            stale_paths.push(spec.path.as_str());
+        }
         if stale {
             bad.push(format!(
                 "{} was generated for driver {}, but {} is loaded: containers get the old libraries",
@@ -313,7 +321,12 @@ fn check_cdi(ctx: &Context, rt: &ContainerRuntime, kernel: Option<&str>, f: &mut
         f.ok(GPU, "cdi-spec", good.join("; "));
         true
     } else {
-        f.fail(GPU, "cdi-spec", bad.join("; "), regenerate);
+        let generate = generate(&stale_paths);
+        let fix = ctx.install.fix(
+            format!("regenerate it: systemctl restart nvidia-container-toolkit-cdi-generator.service, or {generate}"),
+            format!("regenerate it: {generate}"),
+        );
+        f.fail(GPU, "cdi-spec", bad.join("; "), fix);
         false
     }
 }

@@ -92,6 +92,7 @@ impl<'a> Net<'a> {
 
 /// The hwc-netlink commands that make `n` as declared (each changes only what differs).
 fn ensure_commands(n: &Network) -> String {
+    // Nothing remakes them at boot here: the fix says so once, at the end.
     let q = |s: &str| hwc_core::output::quote(s.as_bytes());
     let mut text = format!(
         "hwc-netlink ensure-bridge {} {}",
@@ -115,7 +116,7 @@ fn ensure_commands(n: &Network) -> String {
             text.push_str(&format!(" --mtu {mtu}"));
         }
     }
-    text
+    text + " (run at each boot: no unit of install.sh's makes a network)"
 }
 
 fn network(
@@ -164,9 +165,12 @@ fn network(
         f.skip(
             MESH,
             &format!("network:{}:docker", n.name),
-            format!(
-                "docker's view is checked by hwc-docker-network-{} at each start of docker",
-                crate::units::escape(&n.name)
+            net.install.fix(
+                format!(
+                    "docker's view is checked by hwc-docker-network-{} at each start of docker",
+                    crate::units::escape(&n.name)
+                ),
+                "docker's view is not checked: NixOS's hwc-docker-network unit checks it",
             ),
         );
     }
@@ -185,7 +189,7 @@ fn overlay(
         n, restart, option, ..
     } = net;
     let check = format!("network:{}:overlay", n.name);
-    let recreate = format!("hwc-netlink link del {}; {restart}", o.link);
+    let recreate = format!("hwc-netlink link del {}; {restart}", shell_word(&o.link));
     let found = match sock.link_details(&o.link) {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -394,7 +398,10 @@ fn mtu(net: &Net, o: &Overlay, link: &Link, underlay: Option<&Link>, f: &mut Fin
             if declared + overhead > outer {
                 underlay_mtu_fix(net, o, outer, overhead)
             } else {
-                format!("hwc-netlink link set {} mtu {declared}", o.link)
+                format!(
+                    "hwc-netlink link set {} mtu {declared}",
+                    shell_word(&o.link)
+                )
             },
         );
         return;
@@ -430,7 +437,8 @@ fn underlay_mtu_fix(net: &Net, o: &Overlay, outer: u32, overhead: u32) -> String
         format!("{}.overlay.underlayMtu = {outer};", net.option),
         format!(
             "hwc-netlink link set {} mtu {fits}, and {}.overlay.mtu = {fits}",
-            o.link, net.option
+            shell_word(&o.link),
+            net.option
         ),
     )
 }
@@ -444,7 +452,8 @@ fn podman(net: &Net, root: &Root, f: &mut Findings) {
         format!("nixos-rebuild switch (hwc writes {path} for {option}.podman = true)"),
         format!(
             "write {path}: podman's network on the bridge {}, with {} as its gateway (hwc's NixOS module writes it)",
-            n.bridge, n.address
+            n.bridge,
+            n.address.split('/').next().unwrap_or_default()
         ),
     );
     let text = match safefs::read_file_if_exists(&root.path(&path), 1 << 20) {

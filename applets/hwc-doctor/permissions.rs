@@ -84,11 +84,16 @@ pub fn check(ctx: &Context, declared: Option<&(String, Vec<String>)>, f: &mut Fi
             } else {
                 format!(" ({} not on this system)", r.absent.join(", "))
             };
+            // usermod adds nothing when a group it is given does not exist.
+            let made: String = r.absent.iter().map(|g| format!("groupadd {g}; ")).collect();
             f.fail(
                 PERMISSIONS,
                 &check,
                 format!("{} is not in {}{absent}", user.name, missing.join(", ")),
-                ctx.install.fix(format!("{nixos} (or: {command})"), command),
+                ctx.install.fix(
+                    format!("{nixos} (or: {made}{command})"),
+                    format!("{made}{command} (then log in again)"),
+                ),
             );
         }
         devices(ctx, user, name, f);
@@ -166,14 +171,17 @@ fn devices(ctx: &Context, user: &hwc_core::users::User, set: &str, f: &mut Findi
                 ctx.install.fix(
                     format!("hwc.infrastructure.hardware.permissions.deviceAccess ({shows})"),
                     format!(
-                        "hwc-perms grant --user {} {} ({shows})",
+                        "hwc-perms grant --user {} {} (until the node is made again: a udev rule or a group keeps it; {shows})",
                         user.name,
                         denied_paths.join(" ")
                     ),
                 )
             } else {
                 let (nixos, command) = groupsets::fixes(&user.name, &groups);
-                ctx.install.fix(format!("{nixos} (or: {command})"), command)
+                ctx.install.fix(
+                    format!("{nixos} (or: {command})"),
+                    format!("{command} (then log in again)"),
+                )
             },
         );
     }

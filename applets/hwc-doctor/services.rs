@@ -46,7 +46,7 @@ pub fn check(root: &Root, install: Install, user: &str, secret: Option<&str>, f:
             format!("{secret} is absent: only the fallback keys can be installed"),
             Some(install.fix(
                 "declare the secret (agenix: age.secrets) or hwc.infrastructure.session.services.secret",
-                format!("write the user's public keys to {secret} (root's, mode 0400), or give setup-ssh-keys --secret in a drop-in of its unit"),
+                "keep the user's public keys in a file only root reads; name it with --secret in a drop-in of the key unit (PathChanged= of its .path) and as \"secret\" under \"ssh\" in /etc/hwc/declared.json",
             )),
         ),
         Err(e) => f.warn(

@@ -317,8 +317,6 @@ fn call<'a>(
     }
 }
 
-/// The systemd user manager's environment holds what hwc-session-init imports; whether the
-/// session is graphical (a display in that environment), `None` when there is no manager.
 /// How to have hwc-session-init run (`verb`: start, restart) in this machine's terms.
 fn session_init_fix(install: Install, verb: &str) -> String {
     install.fix(
@@ -327,6 +325,8 @@ fn session_init_fix(install: Install, verb: &str) -> String {
     )
 }
 
+/// The systemd user manager's environment holds what hwc-session-init imports; whether the
+/// session is graphical (a display in that environment), `None` when there is no manager.
 fn manager_environment(bus: &mut Bus, install: Install, f: &mut Findings) -> Option<bool> {
     let get = call(
         "/org/freedesktop/systemd1",
