@@ -64,11 +64,16 @@ fn bridge(
     f: &mut Findings,
 ) -> bool {
     let check = format!("bridge:{name}");
-    let ensure = format!(
-        "systemctl restart {} (or: hwc-netlink ensure-bridge {name} {})",
-        shell_word(&install.unit("hwc-bridge", name)),
+    let command = format!(
+        "hwc-netlink ensure-bridge {} {}",
+        shell_word(name),
         declared.join(" ")
     );
+    let ensure = match install.unit("hwc-bridge", name) {
+        Some(unit) => format!("systemctl restart {} (or: {command})", shell_word(&unit)),
+        // install.sh's template cannot be named for it.
+        None => command,
+    };
     match bridge_state(name, declared, link, addrs) {
         Ok(evidence) => {
             f.ok(MESH, &check, evidence);
@@ -76,7 +81,10 @@ fn bridge(
         }
         Err((evidence, other_kind)) => {
             let fix = if other_kind {
-                format!("remove it (hwc-netlink link del {name}), then {ensure}")
+                format!(
+                    "remove it (hwc-netlink link del {}), then {ensure}",
+                    shell_word(name)
+                )
             } else {
                 ensure
             };

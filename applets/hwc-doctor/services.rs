@@ -116,7 +116,14 @@ fn unit_states(bus: &mut Bus, unit: &str) -> Result<Result<(String, String), Dbu
 
 /// The key unit's state, asked of systemd on the system bus, by the name its install gave it.
 fn unit_state(root: &Root, install: Install, user: &str, f: &mut Findings) {
-    let unit = install.unit("setup-ssh-keys", user);
+    let Some(unit) = install.unit("setup-ssh-keys", user) else {
+        f.skip(
+            SERVICES,
+            "ssh-unit",
+            format!("install.sh's setup-ssh-keys@.service cannot be named for the user '{user}'"),
+        );
+        return;
+    };
     let Some(address) = system_bus(root) else {
         f.skip(SERVICES, "ssh-unit", "no system bus to ask systemd");
         return;

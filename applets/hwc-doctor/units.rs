@@ -40,13 +40,15 @@ impl Install {
     }
 
     /// The unit of `template` (`setup-ssh-keys`, `hwc-bridge`) for `instance`, as this install
-    /// names it: NixOS's modules as [`escape`] writes the name, install.sh's templates as
-    /// `systemd-escape` does (a `-` too, as `\x2d`), which the templates' `%I` reads back as the
-    /// name itself (an unescaped `-` would read back as `/`).
-    pub fn unit(self, template: &str, instance: &str) -> String {
+    /// names it: NixOS's modules as [`escape`] writes the name; install.sh's templates with the
+    /// name itself, which they pass on as written (`%i`). `None` for a template and a name it
+    /// cannot serve: one a unit name cannot hold as it is (escaped, `%i` would pass on the escape).
+    pub fn unit(self, template: &str, instance: &str) -> Option<String> {
         match self {
-            Install::NixOs => format!("{template}-{}.service", escape(instance)),
-            Install::Templates => format!("{template}@{}.service", escape_as(instance, b":_.")),
+            Install::NixOs => Some(format!("{template}-{}.service", escape(instance))),
+            Install::Templates => {
+                (escape(instance) == instance).then(|| format!("{template}@{instance}.service"))
+            }
         }
     }
 }
@@ -61,14 +63,9 @@ pub fn shell_word(unit: &str) -> String {
 /// (all but letters, digits, `:`, `_`, `.`, `-`), and a leading `.`, as `\xHH` (`br+lab`:
 /// `br\x2blab`).
 pub fn escape(text: &str) -> String {
-    escape_as(text, b":_.-")
-}
-
-/// `text` with every byte but letters, digits and `kept`, and a leading `.`, as `\xHH`.
-fn escape_as(text: &str, kept: &[u8]) -> String {
     let mut escaped = String::new();
     for (i, b) in text.bytes().enumerate() {
-        if (b.is_ascii_alphanumeric() || kept.contains(&b)) && !(i == 0 && b == b'.') {
+        if (b.is_ascii_alphanumeric() || b":_.-".contains(&b)) && !(i == 0 && b == b'.') {
             escaped.push(char::from(b));
         } else {
             escaped.push_str(&format!("\\x{b:02x}"));

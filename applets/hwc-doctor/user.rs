@@ -81,11 +81,14 @@ fn ssh(root: &Root, install: Install, user: &User, f: &mut Findings) {
     let home = root.path(&user.home);
     let file = home.join(".ssh/authorized_keys");
     let shown = format!("{}/.ssh/authorized_keys", user.home.display());
-    let fix = format!(
-        "systemctl start {} (or: setup-ssh-keys {})",
-        crate::units::shell_word(&install.unit("setup-ssh-keys", &user.name)),
-        user.name
-    );
+    let command = format!("setup-ssh-keys {}", crate::units::shell_word(&user.name));
+    let fix = match install.unit("setup-ssh-keys", &user.name) {
+        Some(unit) => format!(
+            "systemctl start {} (or: {command})",
+            crate::units::shell_word(&unit)
+        ),
+        None => command,
+    };
     match safefs::read_file_if_exists(&file, 16 << 20) {
         Ok(None) => f.fail(
             SERVICES,
