@@ -1583,10 +1583,16 @@ fn on_debian_the_fixes_are_commands_and_files_not_nixos_options() {
     let fix_of = |all: &[(String, String)], check: &str| {
         all.iter().find(|(n, _)| n == check).unwrap().1.clone()
     };
-    assert!(fix_of(&debian, "hardware/gpu render-node").contains("usermod -aG render eric"));
+    // The node's group has no name here: made, the node's rules applied again, then joined.
+    assert!(
+        fix_of(&debian, "hardware/gpu render-node").starts_with(
+            "groupadd --system render; udevadm trigger; usermod -aG render eric (then log in again)"
+        ),
+        "{debian:#?}"
+    );
     assert!(
         fix_of(&debian, "hardware/permissions groups:media")
-            .starts_with("groupadd render; usermod -aG render eric (then log in again)"),
+            .starts_with("groupadd --system render; usermod -aG render eric (then log in again)"),
         "{debian:#?}"
     );
     assert!(fix_of(&debian, "session/user app:obs").contains("modprobe v4l2loopback"));
@@ -1637,5 +1643,41 @@ fn on_debian_a_bridge_unit_is_named_with_the_bridges_own_name() {
     assert_eq!(
         fix("hwc-t+lab"),
         "hwc-netlink ensure-bridge hwc-t+lab 10.9.0.1/24"
+    );
+}
+
+/// A user whose name cannot be install.sh's template instance (`+`) is given the command alone,
+/// with the secret the declaration names; the key unit is not asked for, saying why.
+#[test]
+fn on_debian_a_user_no_unit_can_name_gets_the_command_with_the_declared_secret() {
+    let m = Machine::consistent();
+    write(&m.root().join("etc/os-release"), DEBIAN);
+    let passwd = fs::read_to_string(m.root().join("etc/passwd")).unwrap();
+    let line = passwd.lines().find(|l| l.starts_with("eric:")).unwrap();
+    write(
+        &m.root().join("etc/passwd"),
+        &format!("{passwd}{}\n", line.replacen("eric:", "eric+x:", 1)),
+    );
+    write(
+        &m.root().join("etc/hwc/declared.json"),
+        r#"{"ssh": {"user": "eric+x", "secret": "/etc/hwc/keys of eric"}}"#,
+    );
+    fs::remove_file(m.root().join("home/eric/.ssh/authorized_keys")).unwrap();
+    let o = m.doctor(&[]);
+    let all = checks(&o);
+    let keys = find(&all, "session/services", "authorized-keys");
+    assert_eq!(keys["status"], "fail", "{keys}");
+    assert_eq!(
+        keys["fix"], "setup-ssh-keys --secret '/etc/hwc/keys of eric' eric+x",
+        "{keys}"
+    );
+    let unit = find(&all, "session/services", "ssh-unit");
+    assert_eq!(unit["status"], "skip", "{unit}");
+    assert!(
+        unit["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be named"),
+        "{unit}"
     );
 }

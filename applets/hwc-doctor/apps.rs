@@ -110,7 +110,7 @@ fn effect_of(app: &str, graphics32: &[String]) -> Option<Effect> {
             path: "/sys/module/v4l2loopback",
             what: "the v4l2loopback module (OBS's virtual camera) is loaded",
             nixos_fix: "reboot after nixos-rebuild switch (boot.kernelModules loads it), or: modprobe v4l2loopback",
-            elsewhere_fix: Some("modprobe v4l2loopback (name it in /etc/modules-load.d/ to load it at boot)"),
+            elsewhere_fix: Some("install v4l2loopback (Debian: v4l2loopback-dkms), modprobe v4l2loopback, and name it in /etc/modules-load.d/"),
         });
     }
     graphics32.iter().any(|a| a == app).then_some(Effect {

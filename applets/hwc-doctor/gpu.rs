@@ -373,7 +373,15 @@ fn check_render_access(ctx: &Context, node: Option<&str>, f: &mut Findings) {
             format!("{} may open {node} ({})", user.name, v.via),
         ),
         Some(v) => {
-            let group = ctx.node_group(node).unwrap_or_else(|| "render".into());
+            let named = ctx.node_group(node);
+            // A node whose group has no name here: the group made, then udev's rules applied
+            // again to the node, or usermod adds nothing.
+            let made = if named.is_none() {
+                "groupadd --system render; udevadm trigger; "
+            } else {
+                ""
+            };
+            let group = named.unwrap_or_else(|| "render".into());
             f.fail(
                 GPU,
                 "render-node",
@@ -384,7 +392,7 @@ fn check_render_access(ctx: &Context, node: Option<&str>, f: &mut Findings) {
                 {
                     let (nixos, command) = access::groupsets::fixes(&user.name, &[group]);
                     ctx.install
-                        .fix(nixos, format!("{command} (then log in again)"))
+                        .fix(nixos, format!("{made}{command} (then log in again)"))
                 },
             );
         }

@@ -187,6 +187,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
         f.skip(check::SERVICES, "ssh", "no SSH keys declared");
     }
     let session_user = ctx.user.as_ref();
+    let secret = declared.ssh.as_ref().and_then(|(_, s)| s.as_deref());
     // One worker per user: the SSH user's home, the session user's session.
     match (ssh_user, session_user) {
         (Some(a), Some(b)) if a.uid == b.uid => user::check(
@@ -194,6 +195,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
             a,
             &user::Asked {
                 ssh: true,
+                secret,
                 session: true,
                 apps: &declared.apps,
                 graphics32: declared.graphics32.as_deref(),
@@ -207,6 +209,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
                     a,
                     &user::Asked {
                         ssh: true,
+                        secret,
                         session: false,
                         apps: &[],
                         graphics32: None,
@@ -220,6 +223,7 @@ fn run_checks(ctx: &Context, declared: &Declared, user_name: Option<&str>) -> Fi
                     b,
                     &user::Asked {
                         ssh: false,
+                        secret: None,
                         session: true,
                         apps: &declared.apps,
                         graphics32: declared.graphics32.as_deref(),

@@ -85,7 +85,11 @@ pub fn check(ctx: &Context, declared: Option<&(String, Vec<String>)>, f: &mut Fi
                 format!(" ({} not on this system)", r.absent.join(", "))
             };
             // usermod adds nothing when a group it is given does not exist.
-            let made: String = r.absent.iter().map(|g| format!("groupadd {g}; ")).collect();
+            let made: String = r
+                .absent
+                .iter()
+                .map(|g| format!("groupadd --system {g}; "))
+                .collect();
             f.fail(
                 PERMISSIONS,
                 &check,

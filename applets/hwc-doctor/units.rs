@@ -46,9 +46,8 @@ impl Install {
     pub fn unit(self, template: &str, instance: &str) -> Option<String> {
         match self {
             Install::NixOs => Some(format!("{template}-{}.service", escape(instance))),
-            Install::Templates => {
-                (escape(instance) == instance).then(|| format!("{template}@{instance}.service"))
-            }
+            Install::Templates => (!instance.is_empty() && escape(instance) == instance)
+                .then(|| format!("{template}@{instance}.service")),
         }
     }
 }

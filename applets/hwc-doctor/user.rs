@@ -22,6 +22,8 @@ use crate::context::Context;
 /// What the worker is asked to look at for one user.
 pub struct Asked<'a> {
     pub ssh: bool,
+    /// The secret declared for the SSH user, when not the default.
+    pub secret: Option<&'a str>,
     pub session: bool,
     pub apps: &'a [String],
     /// Those of `apps` that asked for 32-bit graphics drivers (checked by the doctor itself);
@@ -41,7 +43,7 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
     let found = privilege::output_as(&ids, Duration::from_secs(15), 1 << 16, |out| {
         let mut mine = Findings::default();
         if asked.ssh {
-            ssh(root, ctx.install, user, &mut mine);
+            ssh(root, ctx.install, user, asked.secret, &mut mine);
         }
         if asked.session {
             crate::apps::check(root, ctx.install, user, asked.apps, &mut mine);
@@ -77,11 +79,17 @@ pub fn check(ctx: &Context, user: &User, asked: &Asked, f: &mut Findings) {
     }
 }
 
-fn ssh(root: &Root, install: Install, user: &User, f: &mut Findings) {
+fn ssh(root: &Root, install: Install, user: &User, secret: Option<&str>, f: &mut Findings) {
     let home = root.path(&user.home);
     let file = home.join(".ssh/authorized_keys");
     let shown = format!("{}/.ssh/authorized_keys", user.home.display());
-    let command = format!("setup-ssh-keys {}", crate::units::shell_word(&user.name));
+    let secret = secret.map_or(String::new(), |s| {
+        format!("--secret {} ", crate::units::shell_word(s))
+    });
+    let command = format!(
+        "setup-ssh-keys {secret}{}",
+        crate::units::shell_word(&user.name)
+    );
     let fix = match install.unit("setup-ssh-keys", &user.name) {
         Some(unit) => format!(
             "systemctl start {} (or: {command})",
