@@ -1609,9 +1609,11 @@ fn on_debian_the_fixes_are_commands_and_files_not_nixos_options() {
 }
 
 /// On another distribution a bridge's unit is install.sh's template, which passes its instance
-/// on as written (`%i`): the doctor names it with the bridge's own name, `-` and all. A name a
-/// unit name cannot hold as it is (`+`) cannot be the template's instance: the fix is the
-/// command alone, never a unit that would make a bridge named `hwc-t\x2blab`.
+/// on as written (`%i`) and takes the addresses from its own file: the fix is the command with
+/// the declared addresses, and the unit named with the bridge's own name, `-` and all, with the
+/// file it reads. A name a unit name cannot hold as it is (`+`) cannot be the template's
+/// instance: the fix is the command alone, never a unit that would make a bridge named
+/// `hwc-t\x2blab`.
 #[test]
 fn on_debian_a_bridge_unit_is_named_with_the_bridges_own_name() {
     let m = Machine::consistent();
@@ -1636,7 +1638,8 @@ fn on_debian_a_bridge_unit_is_named_with_the_bridges_own_name() {
         assert_eq!(
             fix(name),
             format!(
-                "systemctl restart hwc-bridge@{name}.service (or: hwc-netlink ensure-bridge {name} 10.9.0.1/24)"
+                "hwc-netlink ensure-bridge {name} 10.9.0.1/24 (at boot hwc-bridge@{name}.service \
+                 makes it from BRIDGE_ADDRESSES=\"10.9.0.1/24\" in /etc/hwc/bridge-{name}.env)"
             )
         );
     }

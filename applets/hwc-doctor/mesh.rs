@@ -69,10 +69,18 @@ fn bridge(
         shell_word(name),
         declared.join(" ")
     );
-    let ensure = match install.unit("hwc-bridge", name) {
-        Some(unit) => format!("systemctl restart {} (or: {command})", shell_word(&unit)),
+    let ensure = match (install, install.unit("hwc-bridge", name)) {
+        (Install::NixOs, Some(unit)) => {
+            format!("systemctl restart {} (or: {command})", shell_word(&unit))
+        }
+        // install.sh's template makes it at boot from its own file, not the declaration.
+        (Install::Templates, Some(unit)) => format!(
+            "{command} (at boot {} makes it from BRIDGE_ADDRESSES=\"{}\" in /etc/hwc/bridge-{name}.env)",
+            shell_word(&unit),
+            declared.join(" ")
+        ),
         // install.sh's template cannot be named for it.
-        None => command,
+        (_, None) => command,
     };
     match bridge_state(name, declared, link, addrs) {
         Ok(evidence) => {
