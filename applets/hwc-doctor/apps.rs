@@ -155,10 +155,11 @@ pub fn effects(
     f: &mut Findings,
 ) {
     for app in apps {
+        let check = format!("app:{app}");
         if unsaid(app, graphics32) {
             f.skip(
                 SESSION,
-                &format!("app:{app}"),
+                &check,
                 format!(
                     "{} does not say whether {app} asked for 32-bit graphics drivers (no \"graphics32\"; an older hwc wrote it): not looked for",
                     crate::declared::PATH
@@ -170,7 +171,6 @@ pub fn effects(
             continue;
         };
         let (path, what) = (effect.path, effect.what);
-        let check = format!("app:{app}");
         let fix = match (install, effect.elsewhere_fix) {
             (Install::NixOs, _) => effect.nixos_fix,
             (Install::Templates, Some(fix)) => fix,

@@ -93,24 +93,23 @@ impl<'a> Net<'a> {
 /// The hwc-netlink commands that make `n` as declared (each changes only what differs).
 fn ensure_commands(n: &Network) -> String {
     // Nothing remakes them at boot here: the fix says so once, at the end.
-    let q = |s: &str| hwc_core::output::quote(s.as_bytes());
     let mut text = format!(
         "hwc-netlink ensure-bridge {} {}",
-        q(&n.bridge),
-        q(&n.address)
+        shell_word(&n.bridge),
+        shell_word(&n.address)
     );
     if let Some(o) = &n.overlay {
         text.push_str(&format!(
             "; hwc-netlink ensure-overlay {} --vni {} --bridge {} --port {} --local {} --dev {}",
-            q(&o.link),
+            shell_word(&o.link),
             o.vni,
-            q(&n.bridge),
+            shell_word(&n.bridge),
             o.port,
-            q(&o.local),
-            q(&o.underlay)
+            shell_word(&o.local),
+            shell_word(&o.underlay)
         ));
         for peer in &o.peers {
-            text.push_str(&format!(" --peer {}", q(peer)));
+            text.push_str(&format!(" --peer {}", shell_word(peer)));
         }
         if let Some(mtu) = o.mtu {
             text.push_str(&format!(" --mtu {mtu}"));

@@ -150,7 +150,7 @@ fn devices(ctx: &Context, user: &hwc_core::users::User, set: &str, f: &mut Findi
     groups.dedup();
     let denied_paths: Vec<String> = denied
         .iter()
-        .map(|v| hwc_core::output::quote(v.path.as_bytes()))
+        .map(|v| crate::units::shell_word(&v.path))
         .collect();
     let denied: Vec<String> = denied
         .iter()

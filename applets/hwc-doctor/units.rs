@@ -52,10 +52,10 @@ impl Install {
     }
 }
 
-/// `unit` as one word for a shell, in a fix the user pastes: an escaped name (`br\x2blab`) is
-/// quoted, or the shell would take its backslash away.
-pub fn shell_word(unit: &str) -> String {
-    hwc_core::output::quote(unit.as_bytes())
+/// A unit, name or path as one word for a shell, in a fix the user pastes: an escaped unit name
+/// (`br\x2blab`) or a path with a space is quoted, or the shell would split or unescape it.
+pub fn shell_word(word: &str) -> String {
+    hwc_core::output::quote(word.as_bytes())
 }
 
 /// `text` as part of a unit name, as the NixOS modules write it: what a unit name cannot hold
